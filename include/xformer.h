@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: MIT
+//
+// libxformer: transformer models on any GPU, through one backend-agnostic C API.
+//
+// Usage in brief:
+//
+//   xf_context_t* ctx;
+//   if (xf_context_create(NULL, &ctx) != XF_OK) { puts(xf_last_error()); ... }
+//   int64_t wshape[2] = {768, 768};
+//   xf_tensor_t* w;
+//   xf_tensor_create(ctx, "fc.weight", XF_DTYPE_F32, 2, wshape, &w);
+//   xf_tensor_upload(w, host_weights, sizeof host_weights);
+//
+//   xf_graph_t* g;
+//   xf_graph_create(ctx, &g);
+//   xf_tensor_t *x, *y;
+//   xf_graph_input(g, "x", XF_DTYPE_F32, 2, (int64_t[]){197, 768}, &x);
+//   xf_linear(g, x, w, NULL, &y);            // records a node; nothing runs yet
+//   xf_graph_mark_output(g, y);
+//   xf_tensor_upload(x, input, bytes);
+//   xf_graph_compute(g);                     // plans memory, runs every node, waits once
+//   xf_tensor_download(y, out, bytes);
+//   xf_graph_destroy(g);
+//   xf_context_destroy(ctx);
+//
+// Conventions:
+// - Every function that can fail returns xf_status_t. XF_OK is 0. On failure the context's message
+//   (xf_context_error) says what went wrong and what to do; calls that have no context yet set the
+//   thread's message (xf_last_error). Out-parameters are written only on success.
+// - Ownership: tensors made by xf_tensor_create belong to their context and live until
+//   xf_tensor_destroy or xf_context_destroy. Tensors made by graph calls (inputs, op results, views)
+//   belong to the graph and live until xf_graph_destroy. Getters borrow. Destroying NULL is a no-op.
+// - Shapes are listed outermost first (PyTorch order), at most 4 dimensions. Dense tensors are
+//   row-major. Weight matrices use PyTorch's layout: a linear layer's weight is [out, in].
+// - Thread safety: a context and everything made from it must be used by one thread at a time.
+// - The library never aborts, exits or prints. Logging goes to an optional callback.
+// - The ABI is unstable before version 1.0.
+
+#ifndef XFORMER_H_
+#define XFORMER_H_
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define XF_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define XF_API __attribute__((visibility("default")))
+#else
+#define XF_API
+#endif
+
+#define XF_VERSION_MAJOR 0
+#define XF_VERSION_MINOR 1
+#define XF_VERSION_PATCH 0
+
+// Maximum number of dimensions of a tensor.
+#define XF_MAX_DIMS 4
+
+//===----------------------------------------------------------------------===//
+// Status
+//===----------------------------------------------------------------------===//
+
+// Result of every fallible call.
+typedef enum xf_status_e {
+    XF_OK = 0,
+    // An argument is NULL, malformed, or of the wrong shape or dtype.
+    XF_ERR_INVALID_ARGUMENT,
+    // An index or value is outside the valid range (device index, axis, ...).
+    XF_ERR_OUT_OF_RANGE,
+    // A named thing (weight tensor, file, device) does not exist.
+    XF_ERR_NOT_FOUND,
+    // Host or device memory is exhausted.
+    XF_ERR_OUT_OF_MEMORY,
+    // The call is valid but not in the current state (e.g. download before compute).
+    XF_ERR_FAILED_PRECONDITION,
+    // The backend does not implement this operator or dtype.
+    XF_ERR_UNIMPLEMENTED,
+    // The backend is not compiled in, its driver is missing or it has no device.
+    XF_ERR_UNAVAILABLE,
+    // The device lacks a required feature (fp16 storage, ...).
+    XF_ERR_INCOMPATIBLE,
+    // A file (model, cache) is corrupt or truncated.
+    XF_ERR_DATA_LOSS,
+    // The device was lost; the context must be destroyed and created again.
+    XF_ERR_DEVICE_LOST,
+    // The driver reported an error that has no better mapping; the message carries its code.
+    XF_ERR_BACKEND,
+    // A bug in libxformer. Please report it with the message.
+    XF_ERR_INTERNAL,
+} xf_status_t;
+
+// Returns a static, human-readable name for |status| ("invalid argument", ...).
+XF_API const char* xf_status_string(xf_status_t status);
+
+// Returns the message of the last failed context-less call on this thread (xf_context_create,
+// xf_device_list, ...). Never NULL; empty when there was none.
+XF_API const char* xf_last_error(void);
+
+//===----------------------------------------------------------------------===//
+// Devices and contexts
+//===----------------------------------------------------------------------===//
+
+typedef enum xf_backend_e {
+    // The best available GPU backend (Vulkan, then OpenCL), else the CPU.
+    XF_BACKEND_AUTO = 0,
+    XF_BACKEND_CPU,
+    XF_BACKEND_OPENCL,
+    XF_BACKEND_VULKAN,
+    // Take the backend from the XFORMER_BACKEND environment variable (the default).
+    XF_BACKEND_FROM_ENV,
+} xf_backend_t;
+
+typedef enum xf_device_type_e {
+    XF_DEVICE_TYPE_OTHER = 0,
+    XF_DEVICE_TYPE_DISCRETE_GPU,
+    XF_DEVICE_TYPE_INTEGRATED_GPU,
+    XF_DEVICE_TYPE_ACCELERATOR,
+    XF_DEVICE_TYPE_CPU,
+} xf_device_type_t;
+
+// What a device is and what it can do.
+typedef struct xf_device_info_s {
+    xf_backend_t backend;
+    // Index among the backend's devices, as XFORMER_DEVICE takes it.
+    int index;
+    xf_device_type_t type;
+    char name[256];
+    // Platform (OpenCL) or driver name (Vulkan); "host" for the CPU backend.
+    char platform[256];
+    char driver_version[128];
+    // API version the device supports ("OpenCL 3.0", "Vulkan 1.3.230").
+    char api_version[64];
+    bool fp16;       // f16 tensors are supported
+    bool subgroups;  // subgroup arithmetic is used
+    uint32_t subgroup_size;
+    uint64_t global_memory_bytes;
+    uint64_t max_buffer_bytes;      // largest single buffer binding
+    uint64_t shared_memory_bytes;   // local / shared memory per work-group
+    uint32_t max_workgroup_size;
+    // Kernel style chosen for this device: "cpu" (barrier-free, wide vectors) or "gpu" (tiled).
+    char kernel_style[16];
+} xf_device_info_t;
+
+typedef enum xf_log_level_e {
+    XF_LOG_ERROR = 0,
+    XF_LOG_WARN,
+    XF_LOG_INFO,
+    XF_LOG_DEBUG,
+} xf_log_level_t;
+
+typedef void (*xf_log_fn)(void* user_data, xf_log_level_t level, const char* message);
+
+// Options for xf_context_create; fill with xf_context_options_init.
+typedef struct xf_context_options_s {
+    // Backend to use. XF_BACKEND_FROM_ENV (the default) reads XFORMER_BACKEND
+    // (cpu|opencl|vulkan|auto; unset means auto).
+    xf_backend_t backend;
+    // Device index among the backend's devices; -1 (the default) reads XFORMER_DEVICE (unset: 0).
+    int device;
+    // Optional log sink; messages at or below |log_level| are passed to it. The default level
+    // comes from XFORMER_LOG (error|warn|info|debug; unset: warn).
+    xf_log_fn log_fn;
+    void* log_user_data;
+    int log_level;  // -1 = from XFORMER_LOG
+} xf_context_options_t;
+
+// Fills |out_options| with defaults: backend and device from the environment, no log sink.
+XF_API void xf_context_options_init(xf_context_options_t* out_options);
+
+typedef struct xf_context_s xf_context_t;
+
+// Creates a context on one device. |options| may be NULL for the defaults.
+// An unknown XFORMER_BACKEND / XFORMER_DEVICE value, a backend that is not compiled in, or one
+// without devices fails with a message naming the valid choices; only XF_BACKEND_AUTO falls back.
+// Returns XF_ERR_INVALID_ARGUMENT, XF_ERR_OUT_OF_RANGE or XF_ERR_UNAVAILABLE; see xf_last_error().
+XF_API xf_status_t xf_context_create(const xf_context_options_t* options, xf_context_t** out_context);
+
+// Destroys |context|, its tensors and its device resources. Graphs made from it must be destroyed
+// first.
+XF_API void xf_context_destroy(xf_context_t* context);
+
+// Returns the message of the context's last failed call. Never NULL.
+XF_API const char* xf_context_error(const xf_context_t* context);
+
+// Describes the context's device.
+XF_API xf_status_t xf_context_device_info(const xf_context_t* context, xf_device_info_t* out_info);
+
+// Lists the devices of every compiled-in backend, ranked per backend as XFORMER_DEVICE indexes
+// them. Writes up to |capacity| entries to |out_devices| (may be NULL when |capacity| is 0) and the
+// total count to |out_count|. Backends whose driver is missing contribute no entries.
+XF_API xf_status_t xf_device_list(xf_device_info_t* out_devices, size_t capacity, size_t* out_count);
+
+// Returns the name of |backend| ("cpu", "opencl", "vulkan", "auto").
+XF_API const char* xf_backend_name(xf_backend_t backend);
+
+// Reports whether |backend| was compiled into this build.
+XF_API bool xf_backend_compiled(xf_backend_t backend);
+
+//===----------------------------------------------------------------------===//
+// Tensors
+//===----------------------------------------------------------------------===//
+
+typedef enum xf_dtype_e {
+    XF_DTYPE_F32 = 0,
+    XF_DTYPE_F16,  // IEEE half, as storage; arithmetic is f32
+    XF_DTYPE_I32,  // indices (argmax results, gather indices)
+} xf_dtype_t;
+
+// Returns the size in bytes of one element of |dtype|, 0 if unknown.
+XF_API size_t xf_dtype_size(xf_dtype_t dtype);
+// Returns "f32", "f16", "i32".
+XF_API const char* xf_dtype_name(xf_dtype_t dtype);
+
+typedef struct xf_tensor_s xf_tensor_t;
+
+// Creates a tensor with its own device storage (a weight, or data shared between graphs).
+// |name| may be NULL; a named tensor can be found with xf_context_find_tensor. The contents are
+// undefined until uploaded.
+// Returns XF_ERR_INVALID_ARGUMENT for a bad shape or dtype, XF_ERR_OUT_OF_MEMORY when the device is
+// full, and XF_ERR_INVALID_ARGUMENT when the name is taken.
+XF_API xf_status_t xf_tensor_create(xf_context_t* context, const char* name, xf_dtype_t dtype, int ndim,
+                                    const int64_t* shape, xf_tensor_t** out_tensor);
+
+// Destroys a tensor made by xf_tensor_create. Graphs that use it must be destroyed first.
+XF_API void xf_tensor_destroy(xf_tensor_t* tensor);
+
+// Copies |bytes| of host data, in the tensor's dtype and row-major order, to the whole tensor.
+// Works on tensors from xf_tensor_create and on graph inputs. |bytes| must equal xf_tensor_bytes.
+XF_API xf_status_t xf_tensor_upload(xf_tensor_t* tensor, const void* data, size_t bytes);
+
+// Copies the whole tensor to host memory. Works on tensors with storage and on graph outputs
+// after xf_graph_compute (XF_ERR_FAILED_PRECONDITION before).
+XF_API xf_status_t xf_tensor_download(const xf_tensor_t* tensor, void* data, size_t bytes);
+
+// Like upload/download, converting from/to f32 host data for f16 tensors. |count| is in elements.
+XF_API xf_status_t xf_tensor_upload_f32(xf_tensor_t* tensor, const float* data, size_t count);
+XF_API xf_status_t xf_tensor_download_f32(const xf_tensor_t* tensor, float* data, size_t count);
+
+XF_API xf_dtype_t xf_tensor_dtype(const xf_tensor_t* tensor);
+XF_API int xf_tensor_ndim(const xf_tensor_t* tensor);
+// Returns the size of dimension |axis| (negative counts from the end), or 0 if out of range.
+XF_API int64_t xf_tensor_dim(const xf_tensor_t* tensor, int axis);
+XF_API int64_t xf_tensor_elements(const xf_tensor_t* tensor);
+XF_API size_t xf_tensor_bytes(const xf_tensor_t* tensor);
+// Returns the tensor's name, "" if it has none.
+XF_API const char* xf_tensor_name(const xf_tensor_t* tensor);
+
+// Finds a context tensor by name. Returns XF_ERR_NOT_FOUND if there is none.
+XF_API xf_status_t xf_context_find_tensor(xf_context_t* context, const char* name, xf_tensor_t** out_tensor);
+
+// Converts between IEEE half and float (round to nearest even).
+XF_API uint16_t xf_f32_to_f16(float value);
+XF_API float xf_f16_to_f32(uint16_t value);
+
+//===----------------------------------------------------------------------===//
+// Graphs
+//===----------------------------------------------------------------------===//
+
+typedef struct xf_graph_s xf_graph_t;
+
+// Creates an empty graph on |context|. Operator calls append nodes; nothing runs until
+// xf_graph_compute.
+XF_API xf_status_t xf_graph_create(xf_context_t* context, xf_graph_t** out_graph);
+
+// Destroys |graph|, its nodes, inputs, intermediates and device memory.
+XF_API void xf_graph_destroy(xf_graph_t* graph);
+
+// Declares an input of the graph. Upload data to it before each xf_graph_compute.
+XF_API xf_status_t xf_graph_input(xf_graph_t* graph, const char* name, xf_dtype_t dtype, int ndim,
+                                  const int64_t* shape, xf_tensor_t** out_tensor);
+
+// Keeps |tensor| (a result of an op of this graph) after compute, so it can be downloaded.
+// Outputs get memory of their own and are never reused for intermediates.
+XF_API xf_status_t xf_graph_mark_output(xf_graph_t* graph, xf_tensor_t* tensor);
+
+// Runs every node of |graph| on the context's device and waits once for the results. The first
+// call plans intermediate memory, allocates it and prepares kernels; later calls reuse all of that,
+// so a graph runs many times with new input data. Node failures name the node.
+XF_API xf_status_t xf_graph_compute(xf_graph_t* graph);
+
+// Disables (|enabled| = false) or enables memory reuse between intermediates. Must be called
+// before the first compute. Reuse is on by default; turning it off is for debugging and tests.
+XF_API xf_status_t xf_graph_set_memory_reuse(xf_graph_t* graph, bool enabled);
+
+typedef struct xf_graph_stats_s {
+    size_t nodes;                  // operator nodes, including inserted copies
+    size_t intermediates;          // tensors placed by the planner
+    size_t intermediate_bytes_sum; // their sizes added up
+    size_t peak_intermediate_bytes;// size of the planned pool
+    size_t inplace_reuses;         // results written over a dying input
+    uint64_t computes;             // xf_graph_compute calls that succeeded
+    uint64_t submissions;          // device submissions over all computes (1 per compute on GPUs)
+    uint64_t dispatches;           // kernel dispatches over all computes
+} xf_graph_stats_t;
+
+// Reports the graph's size and memory plan. Memory figures are valid after the first compute
+// (or xf_graph_plan).
+XF_API xf_status_t xf_graph_stats(const xf_graph_t* graph, xf_graph_stats_t* out_stats);
+
+// Plans memory and prepares kernels without running anything.
+XF_API xf_status_t xf_graph_plan(xf_graph_t* graph);
+
+//===----------------------------------------------------------------------===//
+// Operators
+//
+// Each call validates shapes and dtypes, appends a node and returns its result tensor. The result
+// belongs to the graph. Inputs may be context tensors, graph inputs or results of earlier nodes of
+// the same graph. Float inputs of one op share one dtype (f32 or f16); the result has that dtype.
+//===----------------------------------------------------------------------===//
+
+typedef enum xf_activation_e {
+    XF_ACT_NONE = 0,
+    XF_ACT_GELU,       // x * Φ(x), the erf form
+    XF_ACT_GELU_TANH,  // the tanh approximation
+    XF_ACT_SILU,       // x * sigmoid(x)
+    XF_ACT_RELU,
+} xf_activation_t;
+
+// Options for xf_matmul; zero-initialised means plain A·B.
+typedef struct xf_matmul_options_s {
+    bool transpose_b;        // B is [..., N, K] (PyTorch linear weight layout)
+    xf_tensor_t* bias;       // [N], added to every row; may be NULL
+    xf_activation_t activation; // applied after the bias
+    xf_tensor_t* residual;   // same shape as the result, added last; may be NULL
+} xf_matmul_options_t;
+
+// Computes act(A·B + bias) + residual.
+// |a|: [..., M, K]; |b|: [..., K, N] (or [..., N, K] with transpose_b). Leading (batch) dims
+// broadcast: each of B's is 1 or equal to A's. Result: [..., M, N] with A's batch dims.
+XF_API xf_status_t xf_matmul(xf_graph_t* graph, xf_tensor_t* a, xf_tensor_t* b,
+                             const xf_matmul_options_t* options, xf_tensor_t** out);
+
+// Computes x·Wᵀ + bias for a PyTorch linear layer: |x| [..., K], |weight| [N, K], |bias| [N] or
+// NULL. Result [..., N].
+XF_API xf_status_t xf_linear(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t* weight, xf_tensor_t* bias,
+                             xf_tensor_t** out);
+
+// Element-wise a + b and a * b with NumPy broadcasting (dims aligned from the end, each 1 or equal).
+XF_API xf_status_t xf_add(xf_graph_t* graph, xf_tensor_t* a, xf_tensor_t* b, xf_tensor_t** out);
+XF_API xf_status_t xf_mul(xf_graph_t* graph, xf_tensor_t* a, xf_tensor_t* b, xf_tensor_t** out);
+// Computes x * scale + shift element-wise.
+XF_API xf_status_t xf_scale(xf_graph_t* graph, xf_tensor_t* x, float scale, float shift, xf_tensor_t** out);
+
+// LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * weight + bias. |weight| and |bias|
+// are [C] or NULL. Statistics are computed in f32.
+XF_API xf_status_t xf_layernorm(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t* weight, xf_tensor_t* bias,
+                                float eps, xf_tensor_t** out);
+// RMSNorm over the last axis: x / sqrt(mean(x²) + eps) * weight. |weight| is [C] or NULL.
+XF_API xf_status_t xf_rmsnorm(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t* weight, float eps,
+                              xf_tensor_t** out);
+
+// Softmax over the last axis of x * scale + mask. |mask| is NULL or broadcastable to |x|.
+XF_API xf_status_t xf_softmax(xf_graph_t* graph, xf_tensor_t* x, float scale, xf_tensor_t* mask,
+                              xf_tensor_t** out);
+
+// Applies |activation| element-wise.
+XF_API xf_status_t xf_activation(xf_graph_t* graph, xf_tensor_t* x, xf_activation_t activation,
+                                 xf_tensor_t** out);
+
+// Gated unit: splits the last axis of |x| [..., 2H] into a = x[..., :H] and b = x[..., H:] and
+// returns act(a) * b, [..., H]. XF_ACT_SILU gives SwiGLU, XF_ACT_GELU GEGLU.
+XF_API xf_status_t xf_glu(xf_graph_t* graph, xf_tensor_t* x, xf_activation_t activation, xf_tensor_t** out);
+
+// Fused scaled-dot-product attention: softmax(q·kᵀ * scale + bias)·v.
+// |q| [B, H, Lq, D], |k| [B, H, Lk, D], |v| [B, H, Lk, Dv]; |bias| NULL or broadcastable to
+// [B, H, Lq, Lk]. Result [B, H, Lq, Dv]. Lq may differ from Lk. Softmax is computed in f32.
+XF_API xf_status_t xf_attention(xf_graph_t* graph, xf_tensor_t* q, xf_tensor_t* k, xf_tensor_t* v,
+                                xf_tensor_t* bias, float scale, xf_tensor_t** out);
+
+typedef struct xf_conv2d_params_s {
+    int stride[2];    // (h, w); 0 means 1
+    int padding[2];   // (h, w), zero padding on both sides
+    int dilation[2];  // (h, w); 0 means 1
+    int groups;       // 0 means 1; C_in for depthwise
+} xf_conv2d_params_t;
+
+// 2-D convolution (cross-correlation, as PyTorch). |x| [N, C, H, W], |weight| [O, C/groups, KH, KW],
+// |bias| [O] or NULL. |params| NULL means stride 1, no padding. Result [N, O, Ho, Wo].
+XF_API xf_status_t xf_conv2d(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t* weight, xf_tensor_t* bias,
+                             const xf_conv2d_params_t* params, xf_tensor_t** out);
+
+// Bilinear resize of |x| [N, C, H, W] to [N, C, out_h, out_w], with PyTorch's align_corners
+// semantics for both values of |align_corners|.
+XF_API xf_status_t xf_resize_bilinear(xf_graph_t* graph, xf_tensor_t* x, int64_t out_h, int64_t out_w,
+                                      bool align_corners, xf_tensor_t** out);
+
+// Concatenates 1 to 4 tensors along |axis| (negative counts from the end). Other dims must match.
+XF_API xf_status_t xf_concat(xf_graph_t* graph, xf_tensor_t* const* inputs, int count, int axis,
+                             xf_tensor_t** out);
+
+// Reorders dimensions: result dim i is input dim perm[i]. A view: no copy until an op needs
+// contiguous data.
+XF_API xf_status_t xf_permute(xf_graph_t* graph, xf_tensor_t* x, const int* perm, xf_tensor_t** out);
+// Swaps two dimensions (a permute).
+XF_API xf_status_t xf_transpose(xf_graph_t* graph, xf_tensor_t* x, int axis0, int axis1, xf_tensor_t** out);
+// Gives |x| a new shape with the same element count; one entry may be -1. A view when |x| is
+// contiguous, else a copy.
+XF_API xf_status_t xf_reshape(xf_graph_t* graph, xf_tensor_t* x, int ndim, const int64_t* shape,
+                              xf_tensor_t** out);
+// Takes indices [start, end) of |axis| (a view).
+XF_API xf_status_t xf_slice(xf_graph_t* graph, xf_tensor_t* x, int axis, int64_t start, int64_t end,
+                            xf_tensor_t** out);
+// Makes a contiguous copy of |x|, converting to |dtype| (f32 <-> f16).
+XF_API xf_status_t xf_cast(xf_graph_t* graph, xf_tensor_t* x, xf_dtype_t dtype, xf_tensor_t** out);
+
+// Mean over |axis|; the axis is kept with size 1 if |keepdim|, else removed.
+XF_API xf_status_t xf_mean(xf_graph_t* graph, xf_tensor_t* x, int axis, bool keepdim, xf_tensor_t** out);
+
+// Index of the largest value along the last axis (first one on ties), as i32; that axis is removed.
+XF_API xf_status_t xf_argmax(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t** out);
+
+// Gathers entries of |x| along |axis| at the i32 |indices| [M] (each in [0, dim)). The result has
+// M in place of that axis. Out-of-range indices give zeros.
+XF_API xf_status_t xf_gather(xf_graph_t* graph, xf_tensor_t* x, int axis, xf_tensor_t* indices,
+                             xf_tensor_t** out);
+
+//===----------------------------------------------------------------------===//
+// Transformer blocks
+//===----------------------------------------------------------------------===//
+
+typedef enum xf_norm_e {
+    XF_NORM_LAYERNORM = 0,
+    XF_NORM_RMSNORM,
+} xf_norm_t;
+
+// Weight names inside a block, relative to its prefix; ".weight"/".bias" are appended.
+// NULL members take the timm ViT names shown. Set |qkv| to NULL and |q|, |k|, |v| for separate
+// projections.
+typedef struct xf_block_names_s {
+    const char* norm1;      // "norm1"
+    const char* qkv;        // "attn.qkv"  (fused [3C, C])
+    const char* q;          // separate projections, used when qkv is ""
+    const char* k;
+    const char* v;
+    const char* proj;       // "attn.proj"
+    const char* sr;         // "attn.sr"   (spatial-reduction conv, sr_ratio > 1)
+    const char* sr_norm;    // "attn.norm" (LayerNorm after it)
+    const char* norm2;      // "norm2"
+    const char* fc1;        // "mlp.fc1"
+    const char* dwconv;     // "mlp.dwconv" (Mix-FFN depthwise 3x3)
+    const char* fc2;        // "mlp.fc2"
+} xf_block_names_t;
+
+// A transformer encoder block: x + attn(norm1(x)), then + mlp(norm2(x)) (pre-norm), or
+// norm1(x + attn(x)), norm2(· + mlp(·)) (post-norm).
+typedef struct xf_block_desc_s {
+    int64_t dim;           // C, the token width
+    int64_t heads;         // attention heads; C % heads == 0
+    int64_t mlp_hidden;    // MLP hidden width
+    xf_norm_t norm;
+    bool post_norm;        // false: pre-norm (ViT); true: post-norm (BERT)
+    float norm_eps;        // 0 means 1e-6
+    xf_activation_t activation; // MLP activation; XF_ACT_NONE means GELU
+    bool qkv_bias;         // q/k/v projections have biases
+    int sr_ratio;          // > 1: keys/values come from a strided conv over the H×W token grid (SegFormer)
+    bool mix_ffn;          // depthwise 3x3 conv between fc1 and the activation (SegFormer Mix-FFN)
+    const xf_block_names_t* names; // NULL: timm names
+} xf_block_desc_t;
+
+// Fills |out_desc| with a ViT-style pre-norm LayerNorm GELU block of width |dim|.
+XF_API void xf_block_desc_init(xf_block_desc_t* out_desc, int64_t dim, int64_t heads, int64_t mlp_hidden);
+
+// Appends one block to |graph|. |x| is [B, N, C]; |grid_h| × |grid_w| must equal N when sr_ratio > 1
+// or mix_ffn (else pass 0, 0). Weights are looked up in the context by |prefix| + name; a missing
+// or mis-shaped weight is XF_ERR_NOT_FOUND / XF_ERR_INVALID_ARGUMENT naming the tensor.
+XF_API xf_status_t xf_graph_block(xf_graph_t* graph, const xf_block_desc_t* desc, const char* prefix,
+                                  xf_tensor_t* x, int64_t grid_h, int64_t grid_w, xf_tensor_t** out);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif
+
+#endif  // XFORMER_H_
