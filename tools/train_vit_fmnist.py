@@ -37,7 +37,7 @@ def config_of(args):
 
 
 def to_input(x_u8):
-    x = torch.from_numpy(x_u8).float().unsqueeze(1) / 255.0
+    x = torch.from_numpy(np.array(x_u8)).float().unsqueeze(1) / 255.0
     return (x - MEAN) / STD
 
 
