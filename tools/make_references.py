@@ -1,0 +1,183 @@
+"""Write the PyTorch reference outputs in tests/data/ (see docs/TRAINING.md).
+
+  tests/data/vit-fmnist-refs.safetensors        "<file>.input", "<file>.logits" for the classifier samples
+  tests/data/segformer-fmnist-refs.safetensors  "<file>.input", "<file>.logits", "<file>.mask" (I32 [h,w])
+  tests/data/deit_tiny_ref.safetensors          hash-init timm deit_tiny_patch16_224: "input", "logits"
+  tests/data/segformer_b0_ref.safetensors       hash-init SegFormer-B0 (150 labels) at 128x128: "input", "logits"
+  tests/data/deit_tiny_config.json, tests/data/segformer_b0_config.json   configs of the two standard models
+Extra "debug.*" tensors are intermediate activations (for locating a mismatch); "<file>" is the image's file name
+(e.g. "sneaker.png"); __metadata__["images"] lists the files in order.
+Run with the venv python (timm + transformers): `.../xf-venv/bin/python tools/make_references.py [--only KIND]`.
+"""
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hashinit  # noqa: E402
+import preprocess  # noqa: E402
+import xfsafetensors  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IMAGES = os.path.join(ROOT, "examples", "images")
+DATA = os.path.join(ROOT, "tests", "data")
+MODELS = os.path.join(ROOT, "models")
+
+CLASSIFIER_IMAGES = ["sneaker.png", "ankle_boot.png", "trouser.png", "bag.png", "pullover.png", "dress.png",
+                     "coat_rgb_96x80.png"]
+SEGMENTER_IMAGES = ["seg_canvas1.png", "seg_canvas2.png", "seg_canvas3_rgb_96.png"]
+
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+
+
+def vit_from_config(cfg):
+    from timm.models.vision_transformer import VisionTransformer
+    return VisionTransformer(img_size=cfg["img_size"], patch_size=cfg["patch_size"], in_chans=cfg["in_chans"],
+                             embed_dim=cfg["embed_dim"], depth=cfg["depth"], num_heads=cfg["num_heads"],
+                             mlp_ratio=cfg["mlp_ratio"], qkv_bias=cfg["qkv_bias"], num_classes=cfg["num_classes"],
+                             class_token=cfg.get("class_token", True), global_pool="token")
+
+
+def segformer_from_config(cfg):
+    from transformers import SegformerConfig, SegformerForSemanticSegmentation
+    keys = ["num_channels", "depths", "sr_ratios", "hidden_sizes", "patch_sizes", "strides", "num_attention_heads",
+            "mlp_ratios", "decoder_hidden_size", "num_labels", "layer_norm_eps"]
+    return SegformerForSemanticSegmentation(SegformerConfig(**{k: cfg[k] for k in keys}))
+
+
+def load_state(model, path):
+    ts, meta = xfsafetensors.load(path)
+    sd = {k: torch.from_numpy(v) for k, v in ts.items()}
+    model.load_state_dict(sd, strict=True)
+    return json.loads(meta["config"])
+
+
+def segment(model, x):
+    logits = model(pixel_values=torch.from_numpy(x)).logits
+    up = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    return logits, up.argmax(1)[0].to(torch.int32)
+
+
+@torch.no_grad()
+def vit_fmnist_refs():
+    path = os.path.join(MODELS, "vit-fmnist.safetensors")
+    cfg = json.loads(xfsafetensors.load(path)[1]["config"])
+    model = vit_from_config(cfg).eval()
+    load_state(model, path)
+    out = {}
+    for f in CLASSIFIER_IMAGES:
+        x = preprocess.classifier_input(preprocess.load_image(os.path.join(IMAGES, f)), cfg)
+        logits = model(torch.from_numpy(x))
+        out[f + ".input"] = x
+        out[f + ".logits"] = logits
+        print(f"  {f}: input {list(x.shape)} -> {cfg['labels'][int(logits.argmax())]}")
+    dst = os.path.join(DATA, "vit-fmnist-refs.safetensors")
+    xfsafetensors.save(dst, out, {"images": json.dumps(CLASSIFIER_IMAGES), "model": "models/vit-fmnist.safetensors"})
+    print(f"wrote {dst}")
+
+
+@torch.no_grad()
+def segformer_fmnist_refs():
+    path = os.path.join(MODELS, "segformer-fmnist.safetensors")
+    cfg = json.loads(xfsafetensors.load(path)[1]["config"])
+    model = segformer_from_config(cfg).eval()
+    load_state(model, path)
+    out = {}
+    for f in SEGMENTER_IMAGES:
+        x = preprocess.segmenter_input(preprocess.load_image(os.path.join(IMAGES, f)), cfg)
+        logits, mask = segment(model, x)
+        out[f + ".input"] = x
+        out[f + ".logits"] = logits
+        out[f + ".mask"] = mask
+        present = sorted(set(mask.reshape(-1).tolist()))
+        print(f"  {f}: input {list(x.shape)} logits {list(logits.shape)} classes {[cfg['labels'][c] for c in present]}")
+    dst = os.path.join(DATA, "segformer-fmnist-refs.safetensors")
+    xfsafetensors.save(dst, out, {"images": json.dumps(SEGMENTER_IMAGES),
+                                  "model": "models/segformer-fmnist.safetensors"})
+    print(f"wrote {dst}")
+
+
+def write_config(name, cfg):
+    with open(os.path.join(DATA, name), "w") as f:
+        json.dump(cfg, f, indent=1)
+        f.write("\n")
+
+
+@torch.no_grad()
+def deit_tiny_ref():
+    import timm
+    torch.manual_seed(0)
+    model = timm.create_model("deit_tiny_patch16_224", pretrained=False).eval()
+    hashinit.init_module(model)
+    pc = model.pretrained_cfg
+    cfg = {"architecture": "vit", "img_size": 224, "patch_size": 16, "in_chans": 3, "embed_dim": 192, "depth": 12,
+           "num_heads": 3, "mlp_ratio": 4.0, "qkv_bias": True, "num_classes": 1000, "class_token": True,
+           "distilled": False, "norm_eps": 1e-6, "mean": list(pc.get("mean", IMAGENET_MEAN)),
+           "std": list(pc.get("std", IMAGENET_STD)), "crop_pct": pc.get("crop_pct", 0.875)}
+    ref = vit_from_config(cfg).eval()
+    assert set(ref.state_dict()) == set(model.state_dict()), "config does not reproduce deit_tiny_patch16_224"
+    x = hashinit.input_tensor((1, 3, 224, 224))
+    acts = {}
+    hooks = [model.patch_embed.register_forward_hook(lambda m, i, o: acts.__setitem__("debug.patch_embed", o)),
+             model.blocks[0].register_forward_hook(lambda m, i, o: acts.__setitem__("debug.block0", o)),
+             model.norm.register_forward_hook(lambda m, i, o: acts.__setitem__("debug.norm", o))]
+    logits = model(torch.from_numpy(x))
+    for h in hooks:
+        h.remove()
+    out = {"input": x, "logits": logits, **acts}
+    dst = os.path.join(DATA, "deit_tiny_ref.safetensors")
+    xfsafetensors.save(dst, out, {"config": json.dumps(cfg), "model": "timm deit_tiny_patch16_224, hash init",
+                                  "timm": timm.__version__, "torch": torch.__version__})
+    write_config("deit_tiny_config.json", cfg)
+    print(f"wrote {dst}: logits[:4] {logits[0, :4].tolist()} argmax {int(logits.argmax())}")
+
+
+@torch.no_grad()
+def segformer_b0_ref():
+    import transformers
+    from transformers import SegformerConfig
+    d = SegformerConfig()
+    cfg = {"architecture": "segformer", "num_channels": d.num_channels, "depths": d.depths, "sr_ratios": d.sr_ratios,
+           "hidden_sizes": d.hidden_sizes, "patch_sizes": d.patch_sizes, "strides": d.strides,
+           "num_attention_heads": d.num_attention_heads, "mlp_ratios": d.mlp_ratios,
+           "decoder_hidden_size": d.decoder_hidden_size, "num_labels": 150, "layer_norm_eps": d.layer_norm_eps,
+           "image_size": [128, 128], "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
+    torch.manual_seed(0)
+    model = segformer_from_config(cfg).eval()
+    hashinit.init_module(model)
+    x = hashinit.input_tensor((1, 3, 128, 128))
+    res = model(pixel_values=torch.from_numpy(x), output_hidden_states=True)
+    out = {"input": x, "logits": res.logits}
+    for i, h in enumerate(res.hidden_states):
+        out[f"debug.stage{i}"] = h
+    dst = os.path.join(DATA, "segformer_b0_ref.safetensors")
+    xfsafetensors.save(dst, out, {"config": json.dumps(cfg), "model": "transformers SegFormer-B0 config, hash init",
+                                  "transformers": transformers.__version__, "torch": torch.__version__})
+    write_config("segformer_b0_config.json", cfg)
+    print(f"wrote {dst}: logits {list(res.logits.shape)} [0,:4,0,0] {res.logits[0, :4, 0, 0].tolist()}")
+
+
+def main():
+    kinds = {"vit-fmnist": vit_fmnist_refs, "segformer-fmnist": segformer_fmnist_refs, "deit-tiny": deit_tiny_ref,
+             "segformer-b0": segformer_b0_ref}
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", choices=sorted(kinds), action="append")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    os.makedirs(DATA, exist_ok=True)
+    for k in args.only or kinds:
+        kinds[k]()
+
+
+if __name__ == "__main__":
+    main()
