@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+// Internal declarations shared by the OpenCL backend's translation units.
+#ifndef XF_BACKENDS_OPENCL_CL_INTERNAL_H_
+#define XF_BACKENDS_OPENCL_CL_INTERNAL_H_
+
+#define CL_TARGET_OPENCL_VERSION 120
+#include <CL/cl.h>
+#include <stdint.h>
+
+#include "backend.h"
+
+// Entry points loaded with dlopen; see cl_syms.def.
+typedef struct xf_cl_syms_s {
+#define X(name) __typeof__(&name) name;
+#include "cl_syms.def"
+#undef X
+} xf_cl_syms_t;
+
+extern xf_cl_syms_t xf_cl;
+
+// Loads libOpenCL once per process. Returns false with a reason in |err| when it is missing.
+bool xf_cl_load(xf_err_t* err);
+
+// Returns "CL_INVALID_VALUE" etc. for an OpenCL status code.
+const char* xf_cl_error_name(cl_int code);
+// Maps an OpenCL status code to a libxformer status and writes "|what| failed: NAME (code)|where|".
+xf_status_t xf_cl_fail(xf_err_t* err, cl_int code, const char* what, const char* where);
+
+typedef enum xf_cl_style_e {
+    XF_CL_STYLE_CPU = 0,  // barrier-free, wide vectors, register blocks per work-item
+    XF_CL_STYLE_GPU,      // local-memory tiling with barriers
+} xf_cl_style_t;
+
+enum { XF_CL_PROGRAM_F32 = 0, XF_CL_PROGRAM_F16, XF_CL_PROGRAM_COUNT };
+
+struct xf_device_s {
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context context;
+    cl_command_queue queue;
+    xf_device_info_t info;
+    cl_device_type cl_type;
+    cl_device_local_mem_type local_mem_type;
+    size_t max_wg;
+    size_t max_item[3];
+    uint64_t local_mem;
+    xf_cl_style_t style;
+    int tile;  // edge of the square tiles of the GPU-style kernels
+    char platform_version[256];
+    cl_program programs[XF_CL_PROGRAM_COUNT];
+    xf_exec_counters_t counters;
+};
+
+struct xf_buffer_s {
+    cl_mem mem;
+    size_t bytes;
+};
+
+// Picks the kernel style for a device: XFORMER_KERNELS=cpu|gpu, else by device type and limits.
+xf_cl_style_t xf_cl_select_style(cl_device_type type, cl_device_local_mem_type local_type, size_t max_wg,
+                                 uint64_t local_mem);
+
+// Returns the device's program for |dtype| (built or loaded from the disk cache at first use).
+xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, cl_program* out, xf_err_t* err);
+
+// Process-wide program cache statistics (for tests).
+typedef struct xf_cl_cache_stats_s {
+    uint64_t builds;         // programs compiled from source
+    uint64_t cache_hits;     // programs loaded from a cache file
+    uint64_t cache_rejects;  // cache files found corrupt or mismatching and rebuilt
+    uint64_t cache_writes;   // cache files written
+} xf_cl_cache_stats_t;
+void xf_cl_cache_stats(xf_cl_cache_stats_t* out);
+
+// One kernel launch prepared for a node.
+typedef struct xf_cl_launch_s {
+    cl_kernel kernel;
+    cl_uint dims;
+    size_t global[3];
+    size_t local[3];
+} xf_cl_launch_t;
+
+#define XF_CL_MAX_LAUNCHES 2
+
+typedef struct xf_cl_node_s {
+    int count;
+    xf_cl_launch_t launch[XF_CL_MAX_LAUNCHES];
+} xf_cl_node_t;
+
+// Creates the kernels of |node|, sets their arguments and work sizes.
+xf_status_t xf_cl_node_prepare(xf_device_t* dev, const xf_exec_node_t* node, xf_cl_node_t* out, xf_err_t* err);
+// Returns XF_OK if |node| can run on |dev|.
+xf_status_t xf_cl_node_supported(xf_device_t* dev, const xf_exec_node_t* node, xf_err_t* err);
+
+#endif  // XF_BACKENDS_OPENCL_CL_INTERNAL_H_

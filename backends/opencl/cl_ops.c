@@ -1,0 +1,459 @@
+// SPDX-License-Identifier: MIT
+// OpenCL backend: per-node kernel choice, arguments and work sizes.
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cl_internal.h"
+
+// Register-block sizes of the CPU-style kernels; they must match the defaults in the .cl files.
+enum { MM_RM = 8, MM_COLS = 32, MT_RM = 4, MT_RN = 4, CV_CO = 4, CV_WO = 16, ATT_GPU_DMAX = 128 };
+
+typedef struct args_s {
+    cl_kernel kernel;
+    cl_uint next;
+    cl_int rc;
+    const char* failed;
+} args_t;
+
+static void arg(args_t* a, size_t size, const void* value) {
+    if (a->rc != CL_SUCCESS) return;
+    a->rc = xf_cl.clSetKernelArg(a->kernel, a->next++, size, value);
+    if (a->rc != CL_SUCCESS) a->failed = "clSetKernelArg";
+}
+static void arg_int(args_t* a, int64_t v) {
+    cl_int x = (cl_int)v;
+    arg(a, sizeof x, &x);
+}
+static void arg_float(args_t* a, float v) { arg(a, sizeof v, &v); }
+static void arg_int4(args_t* a, const int64_t v[4]) {
+    cl_int4 x = {{(cl_int)v[0], (cl_int)v[1], (cl_int)v[2], (cl_int)v[3]}};
+    arg(a, sizeof x, &x);
+}
+// Binds |t|'s buffer and its element offset; an absent optional tensor binds |fallback|.
+static void arg_tensor(args_t* a, const xf_tref_t* t, const xf_tref_t* fallback) {
+    const xf_tref_t* u = t->buffer ? t : fallback;
+    arg(a, sizeof(cl_mem), &u->buffer->mem);
+    arg_int(a, t->buffer ? (int64_t)(t->offset / xf_dtype_size(t->dtype)) : 0);
+}
+
+static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+static int64_t ceil_div(int64_t x, int64_t m) { return (x + m - 1) / m; }
+
+// Broadcast strides of |t| against a dense shape: dense strides of |t|, 0 where t->ne[d] == 1.
+static void bcast_strides(const xf_tref_t* t, int64_t out[4]) {
+    int64_t s = 1;
+    for (int d = 3; d >= 0; --d) {
+        out[d] = t->ne[d] == 1 ? 0 : s;
+        s *= t->ne[d];
+    }
+}
+
+static const char* kernel_style_name(bool gpu) { return gpu ? "gpu" : "cpu"; }
+
+// The one place that decides between the GPU-style (tiled) and CPU-style (register-blocked) kernel
+// of an op: the device's style (XFORMER_KERNELS or device type/limits), then the tiled kernel's own
+// preconditions (head size, local memory).
+static bool use_tiled(const xf_device_t* dev, const xf_exec_node_t* node) {
+    if (dev->style != XF_CL_STYLE_GPU) return false;
+    size_t t = (size_t)dev->tile;
+    switch (node->op) {
+        case XF_OP_MATMUL:
+        case XF_OP_CONV2D:
+            return dev->max_wg >= t * t && dev->local_mem >= 2 * t * (t + 1) * sizeof(float);
+        case XF_OP_ATTENTION:
+            return node->src[0].ne[3] <= ATT_GPU_DMAX && node->src[2].ne[3] <= ATT_GPU_DMAX &&
+                   dev->local_mem >= 2 * t * ATT_GPU_DMAX * sizeof(float);
+        default:
+            return false;
+    }
+}
+
+xf_status_t xf_cl_node_supported(xf_device_t* dev, const xf_exec_node_t* node, xf_err_t* err) {
+    (void)dev;
+    for (int i = 0; i < XF_MAX_SRC; ++i) {
+        const xf_tref_t* t = &node->src[i];
+        if (!t->buffer) continue;
+        if (xf_tref_elements(t) > INT_MAX || t->offset / xf_dtype_size(t->dtype) > INT_MAX) {
+            return xf_err_set(err, XF_ERR_UNIMPLEMENTED,
+                              "the OpenCL backend indexes tensors with 32-bit ints; source %d of %s has too many "
+                              "elements",
+                              i, node->label ? node->label : xf_op_name(node->op));
+        }
+    }
+    if (xf_tref_elements(&node->dst) > INT_MAX) {
+        return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "the OpenCL backend indexes tensors with 32-bit ints; %s is too large",
+                          node->label ? node->label : xf_op_name(node->op));
+    }
+    xf_dtype_t dt = node->op == XF_OP_COPY ? node->dst.dtype : node->src[0].dtype;
+    if (node->op != XF_OP_COPY && dt == XF_DTYPE_I32) {
+        return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "the OpenCL backend runs %s on f32 and f16 tensors only, not i32",
+                          xf_op_name(node->op));
+    }
+    if (node->op == XF_OP_COPY && (node->src[0].dtype == XF_DTYPE_I32) != (node->dst.dtype == XF_DTYPE_I32)) {
+        return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "the OpenCL backend cannot convert between i32 and floats");
+    }
+    if (node->op == XF_OP_CONCAT && (node->params.axis.count < 1 || node->params.axis.count > 4)) {
+        return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "OpenCL concat takes 1 to 4 sources, not %d",
+                          node->params.axis.count);
+    }
+    return XF_OK;
+}
+
+// Creates |name| from the program for |dtype| and starts its argument list.
+static xf_status_t make_kernel(xf_device_t* dev, xf_dtype_t dtype, const char* name, xf_cl_launch_t* l, args_t* a,
+                               xf_err_t* err) {
+    cl_program prog = NULL;
+    xf_status_t st = xf_cl_program_get(dev, dtype, &prog, err);
+    if (st != XF_OK) return st;
+    cl_int rc = CL_SUCCESS;
+    l->kernel = xf_cl.clCreateKernel(prog, name, &rc);
+    if (rc != CL_SUCCESS) return xf_cl_fail(err, rc, "clCreateKernel", name);
+    *a = (args_t){.kernel = l->kernel};
+    return XF_OK;
+}
+
+static void launch_1d(const xf_device_t* dev, xf_cl_launch_t* l, int64_t n) {
+    size_t local = dev->max_wg < 64 ? dev->max_wg : 64;
+    l->dims = 1;
+    l->local[0] = local;
+    l->global[0] = round_up((size_t)(n > 0 ? n : 1), local);
+}
+
+static void launch_3d(xf_cl_launch_t* l, const size_t global[3], const size_t local[3]) {
+    l->dims = 3;
+    for (int d = 0; d < 3; ++d) {
+        l->local[d] = local[d];
+        l->global[d] = round_up(global[d] ? global[d] : 1, local[d]);
+    }
+}
+
+static xf_status_t prep_copy(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a, xf_err_t* err) {
+    static const char* const names[3][3] = {
+        {"copy_f32_f32", "copy_f32_f16", NULL}, {"copy_f16_f32", "copy_f16_f16", NULL}, {NULL, NULL, "copy_i32_i32"}};
+    const char* name = names[nd->src[0].dtype][nd->dst.dtype];
+    xf_status_t st = make_kernel(dev, XF_DTYPE_F32, name, l, a, err);
+    if (st != XF_OK) return st;
+    arg_tensor(a, &nd->src[0], NULL);
+    arg_int4(a, nd->src[0].nb);
+    arg_tensor(a, &nd->dst, NULL);
+    arg_int4(a, nd->dst.ne);
+    arg_int(a, xf_tref_elements(&nd->dst));
+    launch_1d(dev, l, xf_tref_elements(&nd->dst));
+    return XF_OK;
+}
+
+static xf_status_t prep_matmul(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                               xf_err_t* err) {
+    const xf_tref_t *A = &nd->src[0], *B = &nd->src[1], *C = &nd->dst;
+    bool trans = nd->params.matmul.transpose_b, tiled = use_tiled(dev, nd);
+    int64_t M = A->ne[2], K = A->ne[3], N = C->ne[3];
+    int64_t batch = C->ne[0] * C->ne[1];
+    int64_t sb1 = B->ne[1] == 1 ? 0 : K * N, sb0 = B->ne[0] == 1 ? 0 : B->ne[1] * K * N;
+    const char* name = tiled ? "mm_gpu" : trans ? "mm_cpu_nt" : "mm_cpu_nn";
+    xf_status_t st = make_kernel(dev, A->dtype, name, l, a, err);
+    if (st != XF_OK) return st;
+    arg_tensor(a, A, NULL);
+    arg_tensor(a, B, NULL);
+    arg_tensor(a, nd->params.matmul.has_bias ? &nd->src[2] : &(xf_tref_t){0}, C);
+    arg_tensor(a, nd->params.matmul.has_residual ? &nd->src[3] : &(xf_tref_t){0}, C);
+    arg_tensor(a, C, NULL);
+    arg_int(a, M);
+    arg_int(a, N);
+    arg_int(a, K);
+    arg_int(a, C->ne[1]);
+    arg_int(a, sb0);
+    arg_int(a, sb1);
+    arg_int(a, nd->params.matmul.has_bias);
+    arg_int(a, nd->params.matmul.has_residual);
+    arg_int(a, nd->params.matmul.activation);
+    if (tiled) {
+        arg_int(a, trans);
+        size_t t = (size_t)dev->tile;
+        launch_3d(l, (size_t[3]){(size_t)N, (size_t)M, (size_t)batch}, (size_t[3]){t, t, 1});
+    } else if (trans) {
+        launch_3d(l, (size_t[3]){(size_t)ceil_div(M, MT_RM), (size_t)ceil_div(N, MT_RN), (size_t)batch},
+                  (size_t[3]){1, 1, 1});
+    } else {
+        launch_3d(l, (size_t[3]){(size_t)ceil_div(M, MM_RM), (size_t)ceil_div(N, MM_COLS), (size_t)batch},
+                  (size_t[3]){1, 1, 1});
+    }
+    return XF_OK;
+}
+
+static xf_status_t prep_binary(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                               xf_err_t* err) {
+    xf_status_t st = make_kernel(dev, nd->dst.dtype, "binary", l, a, err);
+    if (st != XF_OK) return st;
+    int64_t s0[4], s1[4];
+    bcast_strides(&nd->src[0], s0);
+    bcast_strides(&nd->src[1], s1);
+    arg_tensor(a, &nd->src[0], NULL);
+    arg_int4(a, s0);
+    arg_tensor(a, &nd->src[1], NULL);
+    arg_int4(a, s1);
+    arg_tensor(a, &nd->dst, NULL);
+    arg_int4(a, nd->dst.ne);
+    arg_int(a, xf_tref_elements(&nd->dst));
+    arg_int(a, nd->op == XF_OP_MUL);
+    launch_1d(dev, l, xf_tref_elements(&nd->dst));
+    return XF_OK;
+}
+
+static xf_status_t prep_unary(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                              xf_err_t* err) {
+    const char* name = nd->op == XF_OP_SCALE ? "scale" : nd->op == XF_OP_GLU ? "glu" : "unary";
+    xf_status_t st = make_kernel(dev, nd->dst.dtype, name, l, a, err);
+    if (st != XF_OK) return st;
+    int64_t n = xf_tref_elements(&nd->dst);
+    arg_tensor(a, &nd->src[0], NULL);
+    arg_tensor(a, &nd->dst, NULL);
+    arg_int(a, n);
+    if (nd->op == XF_OP_SCALE) {
+        arg_float(a, nd->params.scale.scale);
+        arg_float(a, nd->params.scale.shift);
+    } else if (nd->op == XF_OP_GLU) {
+        arg_int(a, nd->dst.ne[3]);
+        arg_int(a, nd->params.unary.activation);
+    } else {
+        arg_int(a, nd->params.unary.activation);
+    }
+    launch_1d(dev, l, n);
+    return XF_OK;
+}
+
+static xf_status_t prep_norm(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                             xf_err_t* err) {
+    xf_status_t st = make_kernel(dev, nd->dst.dtype, "norm", l, a, err);
+    if (st != XF_OK) return st;
+    int64_t cols = nd->dst.ne[3], rows = xf_tref_elements(&nd->dst) / (cols ? cols : 1);
+    bool has_w = nd->params.norm.has_weight, has_b = nd->op == XF_OP_LAYERNORM && nd->params.norm.has_bias;
+    arg_tensor(a, &nd->src[0], NULL);
+    arg_tensor(a, has_w ? &nd->src[1] : &(xf_tref_t){0}, &nd->dst);
+    arg_tensor(a, has_b ? &nd->src[2] : &(xf_tref_t){0}, &nd->dst);
+    arg_tensor(a, &nd->dst, NULL);
+    arg_int(a, rows);
+    arg_int(a, cols);
+    arg_float(a, nd->params.norm.eps);
+    arg_int(a, nd->op == XF_OP_RMSNORM);
+    arg_int(a, has_w);
+    arg_int(a, has_b);
+    launch_1d(dev, l, rows);
+    return XF_OK;
+}
+
+static xf_status_t prep_softmax(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                                xf_err_t* err) {
+    xf_status_t st = make_kernel(dev, nd->dst.dtype, "softmax", l, a, err);
+    if (st != XF_OK) return st;
+    bool has_mask = nd->params.softmax.has_mask;
+    int64_t ms[4] = {0, 0, 0, 0};
+    if (has_mask) bcast_strides(&nd->src[1], ms);
+    arg_tensor(a, &nd->src[0], NULL);
+    arg_tensor(a, has_mask ? &nd->src[1] : &(xf_tref_t){0}, &nd->dst);
+    arg_int4(a, ms);
+    arg_tensor(a, &nd->dst, NULL);
+    arg_int4(a, nd->dst.ne);
+    arg_float(a, nd->params.softmax.scale);
+    arg_int(a, has_mask);
+    launch_1d(dev, l, xf_tref_elements(&nd->dst) / (nd->dst.ne[3] ? nd->dst.ne[3] : 1));
+    return XF_OK;
+}
+
+static xf_status_t prep_attention(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                                  xf_err_t* err) {
+    const xf_tref_t *q = &nd->src[0], *k = &nd->src[1], *v = &nd->src[2];
+    bool tiled = use_tiled(dev, nd), has_bias = nd->params.attention.has_bias;
+    xf_status_t st = make_kernel(dev, q->dtype, tiled ? "attn_gpu" : "attn_cpu", l, a, err);
+    if (st != XF_OK) return st;
+    int64_t bs[4] = {0, 0, 0, 0};
+    if (has_bias) bcast_strides(&nd->src[3], bs);
+    int64_t BH = q->ne[0] * q->ne[1], Lq = q->ne[2];
+    arg_tensor(a, q, NULL);
+    arg_tensor(a, k, NULL);
+    arg_tensor(a, v, NULL);
+    arg_tensor(a, has_bias ? &nd->src[3] : &(xf_tref_t){0}, &nd->dst);
+    arg_int4(a, bs);
+    arg_tensor(a, &nd->dst, NULL);
+    arg_int(a, BH);
+    arg_int(a, q->ne[1]);
+    arg_int(a, Lq);
+    arg_int(a, k->ne[2]);
+    arg_int(a, q->ne[3]);
+    arg_int(a, v->ne[3]);
+    arg_float(a, nd->params.attention.scale);
+    arg_int(a, has_bias);
+    size_t t = tiled ? (size_t)dev->tile : (dev->max_wg < 8 ? dev->max_wg : 8);
+    launch_3d(l, (size_t[3]){(size_t)Lq, (size_t)BH, 1}, (size_t[3]){t, 1, 1});
+    return XF_OK;
+}
+
+static xf_status_t prep_conv2d(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                               xf_err_t* err) {
+    const xf_tref_t *x = &nd->src[0], *w = &nd->src[1], *y = &nd->dst;
+    bool tiled = use_tiled(dev, nd), has_bias = nd->params.conv2d.has_bias;
+    xf_status_t st = make_kernel(dev, x->dtype, tiled ? "conv_gpu" : "conv_cpu", l, a, err);
+    if (st != XF_OK) return st;
+    const int* s = nd->params.conv2d.stride;
+    const int* p = nd->params.conv2d.padding;
+    const int* dl = nd->params.conv2d.dilation;
+    int64_t groups = nd->params.conv2d.groups, og = y->ne[1] / groups, ocb = ceil_div(og, CV_CO);
+    arg_tensor(a, x, NULL);
+    arg_tensor(a, w, NULL);
+    arg_tensor(a, has_bias ? &nd->src[2] : &(xf_tref_t){0}, y);
+    arg_tensor(a, y, NULL);
+    arg_int4(a, x->ne);
+    arg_int4(a, y->ne);
+    arg_int(a, w->ne[2]);
+    arg_int(a, w->ne[3]);
+    arg_int4(a, (int64_t[4]){s[0], s[1], p[0], p[1]});
+    cl_int2 d2 = {{dl[0], dl[1]}};
+    arg(a, sizeof d2, &d2);
+    arg_int(a, groups);
+    arg_int(a, ocb);
+    arg_int(a, has_bias);
+    if (tiled) {
+        size_t t = (size_t)dev->tile;
+        launch_3d(l, (size_t[3]){(size_t)(y->ne[2] * y->ne[3]), (size_t)og, (size_t)(y->ne[0] * groups)},
+                  (size_t[3]){t, t, 1});
+    } else {
+        launch_3d(l, (size_t[3]){(size_t)ceil_div(y->ne[3], CV_WO), (size_t)y->ne[2], (size_t)(y->ne[0] * groups * ocb)},
+                  (size_t[3]){1, 1, 1});
+    }
+    return XF_OK;
+}
+
+static xf_status_t prep_resize(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                               xf_err_t* err) {
+    xf_status_t st = make_kernel(dev, nd->dst.dtype, "resize", l, a, err);
+    if (st != XF_OK) return st;
+    int64_t n = xf_tref_elements(&nd->dst);
+    arg_tensor(a, &nd->src[0], NULL);
+    arg_tensor(a, &nd->dst, NULL);
+    arg_int4(a, nd->src[0].ne);
+    arg_int4(a, nd->dst.ne);
+    arg_int(a, n);
+    arg_int(a, nd->params.resize.align_corners);
+    launch_1d(dev, l, n);
+    return XF_OK;
+}
+
+static xf_status_t prep_concat(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                               xf_err_t* err) {
+    xf_status_t st = make_kernel(dev, nd->dst.dtype, "concat", l, a, err);
+    if (st != XF_OK) return st;
+    int axis = nd->params.axis.axis, count = nd->params.axis.count;
+    int64_t end[4], at = 0;
+    for (int i = 0; i < 4; ++i) {
+        if (i < count) at += nd->src[i].ne[axis];
+        end[i] = i < count ? at : INT_MAX;
+        arg_tensor(a, i < count ? &nd->src[i] : &(xf_tref_t){0}, &nd->dst);
+    }
+    int64_t n = xf_tref_elements(&nd->dst);
+    arg_tensor(a, &nd->dst, NULL);
+    arg_int4(a, nd->dst.ne);
+    arg_int4(a, end);
+    arg_int(a, axis);
+    arg_int(a, n);
+    launch_1d(dev, l, n);
+    return XF_OK;
+}
+
+static xf_status_t prep_mean(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                             xf_err_t* err) {
+    xf_status_t st = make_kernel(dev, nd->dst.dtype, "mean_axis", l, a, err);
+    if (st != XF_OK) return st;
+    int64_t n = xf_tref_elements(&nd->dst);
+    arg_tensor(a, &nd->src[0], NULL);
+    arg_tensor(a, &nd->dst, NULL);
+    arg_int4(a, nd->src[0].ne);
+    arg_int(a, nd->params.axis.axis);
+    arg_int(a, n);
+    launch_1d(dev, l, n);
+    return XF_OK;
+}
+
+static xf_status_t prep_argmax(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                               xf_err_t* err) {
+    xf_status_t st = make_kernel(dev, nd->src[0].dtype, "argmax_rows", l, a, err);
+    if (st != XF_OK) return st;
+    int64_t cols = nd->src[0].ne[3], rows = xf_tref_elements(&nd->dst);
+    arg_tensor(a, &nd->src[0], NULL);
+    arg_tensor(a, &nd->dst, NULL);
+    arg_int(a, rows);
+    arg_int(a, cols);
+    launch_1d(dev, l, rows);
+    return XF_OK;
+}
+
+static xf_status_t prep_gather(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                               xf_err_t* err) {
+    xf_status_t st = make_kernel(dev, nd->dst.dtype, "gather", l, a, err);
+    if (st != XF_OK) return st;
+    int64_t n = xf_tref_elements(&nd->dst);
+    arg_tensor(a, &nd->src[0], NULL);
+    arg_tensor(a, &nd->src[1], NULL);
+    arg_tensor(a, &nd->dst, NULL);
+    arg_int4(a, nd->src[0].ne);
+    arg_int4(a, nd->dst.ne);
+    arg_int(a, nd->params.axis.axis);
+    arg_int(a, n);
+    launch_1d(dev, l, n);
+    return XF_OK;
+}
+
+typedef xf_status_t (*prep_fn)(xf_device_t*, const xf_exec_node_t*, xf_cl_launch_t*, args_t*, xf_err_t*);
+
+static prep_fn prep_for(xf_op_t op) {
+    switch (op) {
+        case XF_OP_COPY: return prep_copy;
+        case XF_OP_MATMUL: return prep_matmul;
+        case XF_OP_ADD:
+        case XF_OP_MUL: return prep_binary;
+        case XF_OP_SCALE:
+        case XF_OP_UNARY:
+        case XF_OP_GLU: return prep_unary;
+        case XF_OP_LAYERNORM:
+        case XF_OP_RMSNORM: return prep_norm;
+        case XF_OP_SOFTMAX: return prep_softmax;
+        case XF_OP_ATTENTION: return prep_attention;
+        case XF_OP_CONV2D: return prep_conv2d;
+        case XF_OP_RESIZE: return prep_resize;
+        case XF_OP_CONCAT: return prep_concat;
+        case XF_OP_MEAN: return prep_mean;
+        case XF_OP_ARGMAX: return prep_argmax;
+        case XF_OP_GATHER: return prep_gather;
+        default: return NULL;
+    }
+}
+
+xf_status_t xf_cl_node_prepare(xf_device_t* dev, const xf_exec_node_t* node, xf_cl_node_t* out, xf_err_t* err) {
+    const char* label = node->label ? node->label : xf_op_name(node->op);
+    memset(out, 0, sizeof *out);
+    prep_fn fn = prep_for(node->op);
+    if (!fn) return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "the OpenCL backend has no kernel for %s", label);
+    xf_status_t st = xf_cl_node_supported(dev, node, err);
+    if (st != XF_OK) return st;
+    args_t a = {0};
+    out->count = 1;
+    st = fn(dev, node, &out->launch[0], &a, err);
+    if (st != XF_OK) return st;
+    if (a.rc != CL_SUCCESS) {
+        char where[192];
+        snprintf(where, sizeof where, "argument %u of %s", a.next - 1, label);
+        return xf_cl_fail(err, a.rc, a.failed, where);
+    }
+    // The work-group must fit the compiled kernel's limit, which can be below the device's.
+    xf_cl_launch_t* l = &out->launch[0];
+    size_t kwg = 0, wg = l->local[0] * (l->dims > 1 ? l->local[1] * l->local[2] : 1);
+    cl_int rc = xf_cl.clGetKernelWorkGroupInfo(l->kernel, dev->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg,
+                                               NULL);
+    if (rc != CL_SUCCESS) return xf_cl_fail(err, rc, "clGetKernelWorkGroupInfo", label);
+    if (wg > kwg) {
+        return xf_err_set(err, XF_ERR_INCOMPATIBLE,
+                          "%s needs a work-group of %zu for its %s-style kernel but the device allows %zu; set "
+                          "XFORMER_KERNELS=cpu",
+                          label, wg, kernel_style_name(dev->style == XF_CL_STYLE_GPU), kwg);
+    }
+    return XF_OK;
+}

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+// Element-wise ops: ADD/MUL with broadcasting, SCALE, UNARY activations and GLU.
+// One work-item per dst element. Broadcast strides are 0 along dims of size 1.
+
+__kernel void binary(__global const st_t* a, int a_off, int4 sa, __global const st_t* b, int b_off, int4 sb,
+                     __global st_t* dst, int d_off, int4 ne, int n, int is_mul) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    int4 c = xf_coords(i, ne);
+    float x = LD(a, a_off + xf_dot4i(c, sa));
+    float y = LD(b, b_off + xf_dot4i(c, sb));
+    ST(dst, d_off + i, is_mul ? x * y : x + y);
+}
+
+__kernel void scale(__global const st_t* src, int s_off, __global st_t* dst, int d_off, int n, float mul,
+                    float add) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    ST(dst, d_off + i, LD(src, s_off + i) * mul + add);
+}
+
+__kernel void unary(__global const st_t* src, int s_off, __global st_t* dst, int d_off, int n, int act) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    ST(dst, d_off + i, xf_act(LD(src, s_off + i), act));
+}
+
+// src [rows, 2h] -> dst [rows, h]: act(src[r, j]) * src[r, h + j].
+__kernel void glu(__global const st_t* src, int s_off, __global st_t* dst, int d_off, int n, int h, int act) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    int r = i / h, j = i - r * h;
+    int s = s_off + r * 2 * h + j;
+    ST(dst, d_off + i, xf_act(LD(src, s), act) * LD(src, s + h));
+}

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+// OpenCL program cache: cold build, warm load, corrupted entries rebuilt, unwritable directory.
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../backends/opencl/cl_internal.h"
+#include "xformer.h"
+
+static char cache_dir[256];
+
+static void use_temp_cache(void) {
+    snprintf(cache_dir, sizeof cache_dir, "/tmp/xf-cl-cache-XXXXXX");
+    cr_assert_not_null(mkdtemp(cache_dir));
+    setenv("XFORMER_CACHE_DIR", cache_dir, 1);
+}
+
+static bool opencl_required(void) {
+    const char* env = getenv("XFORMER_TEST_BACKENDS");
+    return env && strstr(env, "opencl");
+}
+
+// Runs y = x * 2 + 1 on the OpenCL backend and checks it; returns false when there is no device.
+static bool run_once(void) {
+    xf_context_options_t opt;
+    xf_context_options_init(&opt);
+    opt.backend = XF_BACKEND_OPENCL;
+    opt.device = 0;
+    xf_context_t* ctx = NULL;
+    xf_status_t st = xf_context_create(&opt, &ctx);
+    if (st == XF_ERR_UNAVAILABLE && !opencl_required()) return false;
+    cr_assert_eq(st, XF_OK, "%s", xf_last_error());
+    xf_graph_t* g = NULL;
+    cr_assert_eq(xf_graph_create(ctx, &g), XF_OK, "%s", xf_context_error(ctx));
+    xf_tensor_t *x = NULL, *y = NULL;
+    cr_assert_eq(xf_graph_input(g, "x", XF_DTYPE_F32, 2, (int64_t[]){3, 5}, &x), XF_OK);
+    cr_assert_eq(xf_scale(g, x, 2.0f, 1.0f, &y), XF_OK, "%s", xf_context_error(ctx));
+    cr_assert_eq(xf_graph_mark_output(g, y), XF_OK);
+    float in[15], out[15];
+    for (int i = 0; i < 15; ++i) in[i] = (float)i - 7.0f;
+    cr_assert_eq(xf_tensor_upload(x, in, sizeof in), XF_OK);
+    cr_assert_eq(xf_graph_compute(g), XF_OK, "%s", xf_context_error(ctx));
+    cr_assert_eq(xf_tensor_download(y, out, sizeof out), XF_OK);
+    for (int i = 0; i < 15; ++i) cr_assert_float_eq(out[i], in[i] * 2.0f + 1.0f, 1e-6f);
+    xf_graph_destroy(g);
+    xf_context_destroy(ctx);
+    return true;
+}
+
+// Returns the path of the single cache file in |cache_dir|.
+static void cache_file(char* out, size_t cap) {
+    DIR* d = opendir(cache_dir);
+    cr_assert_not_null(d);
+    int found = 0;
+    for (struct dirent* e; (e = readdir(d));) {
+        if (strncmp(e->d_name, "opencl-", 7) == 0 && strstr(e->d_name, ".tmp") == NULL) {
+            snprintf(out, cap, "%s/%s", cache_dir, e->d_name);
+            ++found;
+        }
+    }
+    closedir(d);
+    cr_assert_eq(found, 1, "expected one cache file in %s, found %d", cache_dir, found);
+}
+
+Test(opencl_cache, cold_then_warm) {
+    use_temp_cache();
+    if (!run_once()) cr_skip_test("no OpenCL device");
+    xf_cl_cache_stats_t s;
+    xf_cl_cache_stats(&s);
+    cr_expect_eq(s.builds, 1);
+    cr_expect_eq(s.cache_hits, 0);
+    cr_expect_eq(s.cache_writes, 1);
+    char path[512];
+    cache_file(path, sizeof path);
+    cr_assert(run_once());
+    xf_cl_cache_stats(&s);
+    cr_expect_eq(s.builds, 1, "the warm run compiled again");
+    cr_expect_eq(s.cache_hits, 1);
+    cr_expect_eq(s.cache_rejects, 0);
+}
+
+static void corrupt_then_rerun(void (*corrupt)(const char* path)) {
+    use_temp_cache();
+    if (!run_once()) cr_skip_test("no OpenCL device");
+    char path[512];
+    cache_file(path, sizeof path);
+    corrupt(path);
+    cr_assert(run_once());
+    xf_cl_cache_stats_t s;
+    xf_cl_cache_stats(&s);
+    cr_expect_eq(s.cache_rejects, 1);
+    cr_expect_eq(s.builds, 2, "the corrupt entry was not rebuilt");
+    cr_expect_eq(s.cache_writes, 2, "the corrupt entry was not rewritten");
+    cr_assert(run_once());
+    xf_cl_cache_stats(&s);
+    cr_expect_eq(s.cache_hits, 1, "the rewritten entry was not used");
+    cr_expect_eq(s.builds, 2);
+}
+
+static void truncate_half(const char* path) {
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(truncate(path, st.st_size / 2), 0);
+}
+
+static void flip_bytes(const char* path) {
+    FILE* f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    for (long at = size / 2; at < size / 2 + 8 && at < size; ++at) {
+        fseek(f, at, SEEK_SET);
+        int c = fgetc(f);
+        fseek(f, at, SEEK_SET);
+        fputc(c ^ 0x5a, f);
+    }
+    fclose(f);
+}
+
+static void clobber_header(const char* path) {
+    FILE* f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    fputs("garbage!", f);
+    fclose(f);
+}
+
+Test(opencl_cache, truncated_entry_is_rebuilt) { corrupt_then_rerun(truncate_half); }
+Test(opencl_cache, flipped_bytes_are_rebuilt) { corrupt_then_rerun(flip_bytes); }
+Test(opencl_cache, bad_magic_is_rebuilt) { corrupt_then_rerun(clobber_header); }
+
+Test(opencl_cache, unwritable_dir_disables_caching) {
+    setenv("XFORMER_CACHE_DIR", "/proc/xformer-cache-cannot-exist", 1);
+    if (!run_once()) cr_skip_test("no OpenCL device");
+    cr_assert(run_once());
+    xf_cl_cache_stats_t s;
+    xf_cl_cache_stats(&s);
+    cr_expect_eq(s.builds, 2);
+    cr_expect_eq(s.cache_writes, 0);
+    cr_expect_eq(s.cache_hits, 0);
+}
