@@ -1,0 +1,831 @@
+// SPDX-License-Identifier: MIT
+// Model loading (file, config, weights), host preprocessing, running and masks.
+#include <errno.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+
+#define XF_MODEL_MAX_CONFIG (16u * 1024u * 1024u)
+
+void xf_model_options_init(xf_model_options_t* out_options) {
+    if (out_options) memset(out_options, 0, sizeof *out_options);
+}
+
+void xf_model_name(const xf_model_t* m, char* buf, size_t size, const char* fmt, ...) {
+    size_t n = (size_t)snprintf(buf, size, "%s", m->prefix);
+    if (n >= size) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + n, size - n, fmt, ap);
+    va_end(ap);
+}
+
+static void shape_str(char* buf, size_t size, int ndim, const int64_t* shape) {
+    size_t n = (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < ndim && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (n < size) snprintf(buf + n, size - n, "]");
+}
+
+static xf_status_t model_file_tensor(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
+                                     xf_st_tensor_t** out) {
+    xf_st_tensor_t* t = xf_st_find(m->file, name);
+    if (!t)
+        return xf_ctx_fail(m->ctx, XF_ERR_NOT_FOUND, "%s: tensor '%s' is missing from the model file", m->path,
+                           name);
+    char want[96], have[96];
+    shape_str(want, sizeof want, ndim, shape);
+    shape_str(have, sizeof have, t->ndim, t->shape);
+    if (!xf_st_dtype_is_float(t->dtype))
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
+                           "%s: tensor '%s' has dtype %s; weights must be F32, F16 or BF16", m->path, name,
+                           xf_st_dtype_name(t->dtype));
+    bool same = t->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
+    if (!same)
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
+                           "%s: tensor '%s' has shape %s but the config implies %s; the config does not match "
+                           "the weights", m->path, name, have, want);
+    t->used = 1;
+    *out = t;
+    return XF_OK;
+}
+
+xf_status_t xf_model_weight_host(xf_model_t* m, const char* name, int ndim, const int64_t* shape, float** out) {
+    xf_st_tensor_t* t = NULL;
+    xf_status_t st = model_file_tensor(m, name, ndim, shape, &t);
+    if (st != XF_OK) return st;
+    float* data = malloc((size_t)(t->elements ? t->elements : 1) * sizeof(float));
+    if (!data) return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory reading tensor '%s'", name);
+    xf_st_read_f32(t, data, (size_t)t->elements);
+    *out = data;
+    return XF_OK;
+}
+
+xf_status_t xf_model_weight_upload(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
+                                   const float* data, xf_tensor_t** out) {
+    if (m->nweights == m->capweights) {
+        size_t cap = m->capweights ? 2 * m->capweights : 64;
+        xf_tensor_t** w = realloc(m->weights, cap * sizeof *w);
+        if (!w) return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+        m->weights = w;
+        m->capweights = cap;
+    }
+    char full[256];
+    xf_model_name(m, full, sizeof full, "%s", name);
+    xf_tensor_t* t;
+    xf_status_t st = xf_tensor_create(m->ctx, full, XF_DTYPE_F32, ndim, shape, &t);
+    if (st != XF_OK) return st;
+    m->weights[m->nweights++] = t;
+    st = xf_tensor_upload_f32(t, data, (size_t)xf_tensor_elements(t));
+    if (st != XF_OK) return st;
+    m->info.parameters += xf_tensor_elements(t);
+    if (out) *out = t;
+    return XF_OK;
+}
+
+xf_status_t xf_model_weight(xf_model_t* m, const char* name, int ndim, const int64_t* shape, xf_tensor_t** out) {
+    float* data;
+    xf_status_t st = xf_model_weight_host(m, name, ndim, shape, &data);
+    if (st != XF_OK) return st;
+    st = xf_model_weight_upload(m, name, ndim, shape, data, out);
+    free(data);
+    return st;
+}
+
+//===----------------------------------------------------------------------===//
+// Config
+//===----------------------------------------------------------------------===//
+
+typedef struct cfg_s {
+    xf_model_t* m;
+    json_object* obj;
+    const char* where;
+} cfg_t;
+
+static xf_status_t cfg_bad(cfg_t* c, const char* key, const char* what) {
+    return xf_ctx_fail(c->m->ctx, XF_ERR_INVALID_ARGUMENT, "%s: config key '%s' %s", c->where, key, what);
+}
+
+// Reads an integer key in [lo, hi]. |required| false keeps *out when the key is absent.
+static xf_status_t cfg_int(cfg_t* c, const char* key, bool required, int64_t lo, int64_t hi, int64_t* out) {
+    json_object* v;
+    if (!json_object_object_get_ex(c->obj, key, &v) || json_object_is_type(v, json_type_null))
+        return required ? xf_ctx_fail(c->m->ctx, XF_ERR_INVALID_ARGUMENT, "%s: config key '%s' is missing",
+                                      c->where, key)
+                        : XF_OK;
+    if (!json_object_is_type(v, json_type_int)) return cfg_bad(c, key, "must be an integer");
+    int64_t x = json_object_get_int64(v);
+    if (x < lo || x > hi) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "is %lld, expected %lld..%lld", (long long)x, (long long)lo, (long long)hi);
+        return cfg_bad(c, key, msg);
+    }
+    *out = x;
+    return XF_OK;
+}
+
+static xf_status_t cfg_double(cfg_t* c, const char* key, double lo, double hi, double* out) {
+    json_object* v;
+    if (!json_object_object_get_ex(c->obj, key, &v) || json_object_is_type(v, json_type_null)) return XF_OK;
+    if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
+        return cfg_bad(c, key, "must be a number");
+    double x = json_object_get_double(v);
+    if (!(x >= lo && x <= hi)) return cfg_bad(c, key, "is out of range");
+    *out = x;
+    return XF_OK;
+}
+
+static xf_status_t cfg_bool(cfg_t* c, const char* key, bool* out) {
+    json_object* v;
+    if (!json_object_object_get_ex(c->obj, key, &v) || json_object_is_type(v, json_type_null)) return XF_OK;
+    if (!json_object_is_type(v, json_type_boolean)) return cfg_bad(c, key, "must be true or false");
+    *out = json_object_get_boolean(v);
+    return XF_OK;
+}
+
+// Reads a number array of exactly |n| entries (|n| < 0: any length up to |cap|, stored in *count).
+static xf_status_t cfg_numbers(cfg_t* c, const char* key, bool required, bool integers, int n, int cap,
+                               double* out, int* count) {
+    json_object* v;
+    if (!json_object_object_get_ex(c->obj, key, &v) || json_object_is_type(v, json_type_null))
+        return required ? xf_ctx_fail(c->m->ctx, XF_ERR_INVALID_ARGUMENT, "%s: config key '%s' is missing",
+                                      c->where, key)
+                        : XF_OK;
+    if (!json_object_is_type(v, json_type_array)) return cfg_bad(c, key, "must be an array");
+    int len = (int)json_object_array_length(v);
+    if ((n >= 0 && len != n) || len > cap || len == 0) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "has %d entries, expected %d", len, n >= 0 ? n : cap);
+        return cfg_bad(c, key, msg);
+    }
+    for (int i = 0; i < len; i++) {
+        json_object* e = json_object_array_get_idx(v, (size_t)i);
+        bool ok = json_object_is_type(e, json_type_int) || (!integers && json_object_is_type(e, json_type_double));
+        if (!ok) return cfg_bad(c, key, integers ? "must hold integers" : "must hold numbers");
+        out[i] = json_object_get_double(e);
+    }
+    if (count) *count = len;
+    return XF_OK;
+}
+
+// "img_size" / "image_size": an integer or [h, w].
+static xf_status_t cfg_size(cfg_t* c, const char* key, int64_t* h, int64_t* w) {
+    json_object* v;
+    if (!json_object_object_get_ex(c->obj, key, &v) || json_object_is_type(v, json_type_null)) return XF_OK;
+    if (json_object_is_type(v, json_type_int)) {
+        int64_t x;
+        xf_status_t st = cfg_int(c, key, true, 1, 1 << 16, &x);
+        if (st == XF_OK) *h = *w = x;
+        return st;
+    }
+    double hw[2];
+    xf_status_t st = cfg_numbers(c, key, true, true, 2, 2, hw, NULL);
+    if (st != XF_OK) return st;
+    if (hw[0] < 1 || hw[1] < 1 || hw[0] > 65536 || hw[1] > 65536) return cfg_bad(c, key, "is out of range");
+    *h = (int64_t)hw[0];
+    *w = (int64_t)hw[1];
+    return XF_OK;
+}
+
+static void labels_free(char** labels, int64_t n) {
+    if (!labels) return;
+    for (int64_t i = 0; i < n; i++) free(labels[i]);
+    free(labels);
+}
+
+// "labels": [..] or Hugging Face's "id2label": {"0": "..", ...}.
+static xf_status_t cfg_labels(cfg_t* c, int64_t classes) {
+    xf_model_t* m = c->m;
+    json_object *arr = NULL, *map = NULL;
+    json_object_object_get_ex(c->obj, "labels", &arr);
+    json_object_object_get_ex(c->obj, "id2label", &map);
+    if (arr && json_object_is_type(arr, json_type_null)) arr = NULL;
+    if (!arr && (!map || json_object_is_type(map, json_type_null))) return XF_OK;
+    const char* key = arr ? "labels" : "id2label";
+    if (arr && !json_object_is_type(arr, json_type_array)) return cfg_bad(c, key, "must be an array of strings");
+    if (!arr && !json_object_is_type(map, json_type_object)) return cfg_bad(c, key, "must be an object");
+    int64_t n = arr ? (int64_t)json_object_array_length(arr) : json_object_object_length(map);
+    if (n != classes) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "has %lld labels but the model has %lld classes", (long long)n,
+                 (long long)classes);
+        return cfg_bad(c, key, msg);
+    }
+    char** labels = calloc((size_t)n, sizeof *labels);
+    if (!labels) return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+    for (int64_t i = 0; i < n; i++) {
+        json_object* e = NULL;
+        if (arr) {
+            e = json_object_array_get_idx(arr, (size_t)i);
+        } else {
+            char idx[32];
+            snprintf(idx, sizeof idx, "%lld", (long long)i);
+            json_object_object_get_ex(map, idx, &e);
+        }
+        if (!e || !json_object_is_type(e, json_type_string)) {
+            labels_free(labels, n);
+            return cfg_bad(c, key, arr ? "must hold strings" : "must map \"0\"..\"N-1\" to strings");
+        }
+        labels[i] = strdup(json_object_get_string(e));
+        if (!labels[i]) {
+            labels_free(labels, n);
+            return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+        }
+    }
+    labels_free(m->labels, m->nlabels);
+    m->labels = labels;
+    m->nlabels = n;
+    return XF_OK;
+}
+
+static xf_status_t cfg_norm(cfg_t* c, int64_t channels) {
+    xf_model_t* m = c->m;
+    static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f}, imagenet_std[3] = {0.229f, 0.224f, 0.225f};
+    if (channels > 4)
+        return xf_ctx_fail(m->ctx, XF_ERR_UNIMPLEMENTED, "%s: %lld input channels; at most 4 are supported",
+                           c->where, (long long)channels);
+    for (int i = 0; i < channels; i++) {
+        m->info.mean[i] = channels == 3 ? imagenet_mean[i] : 0.5f;
+        m->info.std[i] = channels == 3 ? imagenet_std[i] : 0.5f;
+    }
+    // One value applies to every channel, as the reference tooling allows.
+    static const char* const keys[2] = {"mean", "std"};
+    for (int k = 0; k < 2; k++) {
+        json_object* j;
+        if (!json_object_object_get_ex(c->obj, keys[k], &j) || json_object_is_type(j, json_type_null)) continue;
+        double v[4];
+        int n = 0;
+        xf_status_t st = cfg_numbers(c, keys[k], true, false, -1, 4, v, &n);
+        if (st != XF_OK) return st;
+        if (n != 1 && n != channels) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "has %d entries, expected 1 or %lld", n, (long long)channels);
+            return cfg_bad(c, keys[k], msg);
+        }
+        for (int i = 0; i < channels; i++) {
+            float x = (float)v[n == 1 ? 0 : i];
+            if (k == 1 && !(x > 0)) return cfg_bad(c, "std", "must hold positive numbers");
+            (k == 0 ? m->info.mean : m->info.std)[i] = x;
+        }
+    }
+    return XF_OK;
+}
+
+static xf_status_t parse_vit_config(cfg_t* c) {
+    xf_vit_config_t* v = &c->m->cfg.vit;
+    const int64_t big = 1 << 20;
+    v->img_h = v->img_w = 224;
+    v->patch = 16;
+    v->in_chans = 3;
+    v->depth = 12;
+    v->classes = 1000;
+    v->qkv_bias = true;
+    v->class_token = true;
+    v->distilled = false;
+    double mlp_ratio = 4.0, eps = 1e-6, crop = 1.0;
+    xf_status_t st;
+    if ((st = cfg_size(c, "img_size", &v->img_h, &v->img_w)) != XF_OK) return st;
+    if ((st = cfg_int(c, "patch_size", false, 1, 1024, &v->patch)) != XF_OK) return st;
+    if ((st = cfg_int(c, "in_chans", false, 1, 4, &v->in_chans)) != XF_OK) return st;
+    if ((st = cfg_int(c, "embed_dim", true, 1, big, &v->dim)) != XF_OK) return st;
+    if ((st = cfg_int(c, "depth", false, 0, 4096, &v->depth)) != XF_OK) return st;
+    if ((st = cfg_int(c, "num_heads", true, 1, v->dim, &v->heads)) != XF_OK) return st;
+    if ((st = cfg_int(c, "num_classes", false, 1, big, &v->classes)) != XF_OK) return st;
+    if ((st = cfg_double(c, "mlp_ratio", 1e-3, 1e3, &mlp_ratio)) != XF_OK) return st;
+    if ((st = cfg_double(c, "norm_eps", 0, 1, &eps)) != XF_OK) return st;
+    if ((st = cfg_double(c, "crop_pct", 1e-3, 1e3, &crop)) != XF_OK) return st;
+    if ((st = cfg_bool(c, "qkv_bias", &v->qkv_bias)) != XF_OK) return st;
+    if ((st = cfg_bool(c, "class_token", &v->class_token)) != XF_OK) return st;
+    if ((st = cfg_bool(c, "distilled", &v->distilled)) != XF_OK) return st;
+    if (v->dim % v->heads != 0) return cfg_bad(c, "num_heads", "must divide embed_dim");
+    if (!v->class_token)
+        return xf_ctx_fail(c->m->ctx, XF_ERR_UNIMPLEMENTED,
+                           "%s: ViTs without a class token (global average pooling) are not supported", c->where);
+    v->mlp_hidden = (int64_t)(v->dim * mlp_ratio);
+    if (v->mlp_hidden < 1) return cfg_bad(c, "mlp_ratio", "gives an empty MLP");
+    v->eps = (float)eps;
+    c->m->info.crop_pct = (float)crop;
+    if ((st = cfg_norm(c, v->in_chans)) != XF_OK) return st;
+    return cfg_labels(c, v->classes);
+}
+
+static xf_status_t parse_seg_config(cfg_t* c) {
+    xf_seg_config_t* s = &c->m->cfg.seg;
+    double a[XF_SEG_MAX_STAGES];
+    int n = 0;
+    xf_status_t st;
+    s->channels = 3;
+    s->decoder_dim = 256;
+    s->classes = 150;
+    s->img_h = s->img_w = 512;
+    if ((st = cfg_int(c, "num_channels", false, 1, 4, &s->channels)) != XF_OK) return st;
+    if ((st = cfg_int(c, "decoder_hidden_size", false, 1, 1 << 16, &s->decoder_dim)) != XF_OK) return st;
+    if ((st = cfg_size(c, "image_size", &s->img_h, &s->img_w)) != XF_OK) return st;
+    json_object* j;
+    if (json_object_object_get_ex(c->obj, "num_labels", &j)) {
+        if ((st = cfg_int(c, "num_labels", true, 1, 1 << 20, &s->classes)) != XF_OK) return st;
+    } else if (json_object_object_get_ex(c->obj, "id2label", &j) && json_object_is_type(j, json_type_object)) {
+        s->classes = json_object_object_length(j);
+    }
+    if ((st = cfg_numbers(c, "hidden_sizes", true, true, -1, XF_SEG_MAX_STAGES, a, &n)) != XF_OK) return st;
+    s->stages = n;
+    for (int i = 0; i < n; i++) s->dims[i] = (int64_t)a[i];
+    static const int64_t def_depth = 2, def_patch[2] = {7, 3}, def_stride[2] = {4, 2};
+    static const int64_t def_sr[4] = {8, 4, 2, 1};
+    for (int i = 0; i < n; i++) {
+        s->depths[i] = def_depth;
+        s->patch[i] = def_patch[i > 0];
+        s->stride[i] = def_stride[i > 0];
+        s->sr[i] = i < 4 ? def_sr[i] : 1;
+        s->heads[i] = 1;
+        s->mlp_hidden[i] = 4 * s->dims[i];
+    }
+    struct {
+        const char* key;
+        int64_t* dst;
+        int64_t lo, hi;
+    } arrays[] = {
+        {"depths", s->depths, 0, 4096},     {"sr_ratios", s->sr, 1, 1024},   {"patch_sizes", s->patch, 1, 1024},
+        {"strides", s->stride, 1, 1024},    {"num_attention_heads", s->heads, 1, 1 << 16},
+    };
+    for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) {
+        if (!json_object_object_get_ex(c->obj, arrays[k].key, &j)) continue;
+        if ((st = cfg_numbers(c, arrays[k].key, true, true, n, XF_SEG_MAX_STAGES, a, NULL)) != XF_OK) return st;
+        for (int i = 0; i < n; i++) {
+            if (a[i] < (double)arrays[k].lo || a[i] > (double)arrays[k].hi)
+                return cfg_bad(c, arrays[k].key, "holds an out-of-range value");
+            arrays[k].dst[i] = (int64_t)a[i];
+        }
+    }
+    if (json_object_object_get_ex(c->obj, "mlp_ratios", &j)) {
+        if ((st = cfg_numbers(c, "mlp_ratios", true, false, n, XF_SEG_MAX_STAGES, a, NULL)) != XF_OK) return st;
+        for (int i = 0; i < n; i++) s->mlp_hidden[i] = (int64_t)(s->dims[i] * a[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        if (s->dims[i] < 1 || s->dims[i] > (1 << 16)) return cfg_bad(c, "hidden_sizes", "holds an out-of-range value");
+        if (s->dims[i] % s->heads[i] != 0) return cfg_bad(c, "num_attention_heads", "must divide hidden_sizes");
+        if (s->mlp_hidden[i] < 1) return cfg_bad(c, "mlp_ratios", "gives an empty MLP");
+    }
+    c->m->info.crop_pct = 1.0f;
+    if ((st = cfg_norm(c, s->channels)) != XF_OK) return st;
+    return cfg_labels(c, s->classes);
+}
+
+static xf_status_t read_text_file(xf_context_t* ctx, const char* path, size_t limit, char** out) {
+    FILE* f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        return xf_ctx_fail(ctx, e == ENOENT ? XF_ERR_NOT_FOUND : XF_ERR_INVALID_ARGUMENT, "%s: cannot open: %s",
+                           path, strerror(e));
+    }
+    size_t cap = 4096, n = 0;
+    char* buf = malloc(cap);
+    while (buf) {
+        if (n + 1 == cap) {
+            if (cap > limit) break;
+            char* nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - 1 - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (!buf) return xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "%s: out of host memory", path);
+    if (n + 1 == cap && cap > limit) {
+        free(buf);
+        return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "%s: larger than %zu bytes", path, limit);
+    }
+    if (err) {
+        free(buf);
+        return xf_ctx_fail(ctx, XF_ERR_DATA_LOSS, "%s: read error", path);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    return XF_OK;
+}
+
+static xf_status_t parse_json_text(xf_context_t* ctx, const char* where, const char* text, json_object** out) {
+    json_tokener* tok = json_tokener_new();
+    if (!tok) return xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+    size_t len = strlen(text);
+    json_object* obj = json_tokener_parse_ex(tok, text, (int)len);
+    enum json_tokener_error e = json_tokener_get_error(tok);
+    size_t end = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (!obj || e != json_tokener_success) {
+        if (obj) json_object_put(obj);
+        return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "%s: invalid JSON near byte %zu: %s", where, end,
+                           e == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(e));
+    }
+    for (size_t i = end; i < len; i++) {
+        if (text[i] != ' ' && text[i] != '\n' && text[i] != '\r' && text[i] != '\t') {
+            json_object_put(obj);
+            return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "%s: unexpected text after the JSON at byte %zu",
+                               where, i);
+        }
+    }
+    if (!json_object_is_type(obj, json_type_object)) {
+        json_object_put(obj);
+        return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "%s: the config is not a JSON object", where);
+    }
+    *out = obj;
+    return XF_OK;
+}
+
+static xf_status_t load_config(xf_model_t* m, const char* path, const xf_model_options_t* opt, json_object** out,
+                               char* where, size_t where_size) {
+    char* text = NULL;
+    xf_status_t st;
+    if (opt && opt->config_path) {
+        snprintf(where, where_size, "%s", opt->config_path);
+        st = read_text_file(m->ctx, opt->config_path, XF_MODEL_MAX_CONFIG, &text);
+        if (st != XF_OK) return st;
+    } else if (xf_st_metadata(m->file, "config")) {
+        snprintf(where, where_size, "%s: __metadata__.config", path);
+        text = strdup(xf_st_metadata(m->file, "config"));
+        if (!text) return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+    } else {
+        const char* slash = strrchr(path, '/');
+        int dirlen = slash ? (int)(slash - path) : 1;
+        snprintf(where, where_size, "%.*s/config.json", dirlen, slash ? path : ".");
+        st = read_text_file(m->ctx, where, XF_MODEL_MAX_CONFIG, &text);
+        if (st == XF_ERR_NOT_FOUND)
+            return xf_ctx_fail(m->ctx, XF_ERR_NOT_FOUND,
+                               "%s: no config: the file has no __metadata__.config and there is no %s; pass "
+                               "xf_model_options_t.config_path", path, where);
+        if (st != XF_OK) return st;
+    }
+    st = parse_json_text(m->ctx, where, text, out);
+    free(text);
+    return st;
+}
+
+// Picks a name prefix so that this model's weights do not collide with tensors already in the context.
+static xf_status_t choose_prefix(xf_model_t* m) {
+    for (int k = 1; k < 1000; k++) {
+        if (k == 1) m->prefix[0] = '\0';
+        else snprintf(m->prefix, sizeof m->prefix, "model%d/", k);
+        bool clash = false;
+        for (size_t i = 0; i < m->file->count && !clash; i++) {
+            char full[512];
+            xf_tensor_t* t;
+            xf_model_name(m, full, sizeof full, "%s", m->file->tensors[i].name);
+            clash = xf_context_find_tensor(m->ctx, full, &t) == XF_OK;
+        }
+        // Synthesised weights (the folded decoder bias) must be free too.
+        xf_tensor_t* t;
+        char full[512];
+        xf_model_name(m, full, sizeof full, "decode_head.linear_fuse.bias");
+        if (!clash && xf_context_find_tensor(m->ctx, full, &t) != XF_OK) return XF_OK;
+    }
+    return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_RANGE, "too many models in one context");
+}
+
+static bool ignored_tensor(const char* name) {
+    size_t n = strlen(name);
+    static const char suffix[] = "num_batches_tracked";
+    return n >= sizeof suffix - 1 && strcmp(name + n - (sizeof suffix - 1), suffix) == 0;
+}
+
+xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_options_t* options,
+                          xf_model_t** out_model) {
+    if (!ctx) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_load: context is NULL");
+    if (!path || !out_model)
+        return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_load: path and out_model must not be NULL");
+    if (options && (options->input_height < 0 || options->input_width < 0 || options->input_height > 65536 ||
+                    options->input_width > 65536))
+        return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_load: input size %lldx%lld is out of range",
+                           (long long)options->input_height, (long long)options->input_width);
+    xf_model_t* m = calloc(1, sizeof *m);
+    if (!m) return xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+    m->ctx = ctx;
+    m->path = path;
+
+    char err[1024] = "";
+    xf_status_t st = xf_st_open(path, &m->file, err, sizeof err);
+    if (st != XF_OK) {
+        free(m);
+        return xf_ctx_fail(ctx, st, "%s", err);
+    }
+    json_object* config = NULL;
+    char where[1100];
+    st = load_config(m, path, options, &config, where, sizeof where);
+    if (st == XF_OK) {
+        cfg_t c = {m, config, where};
+        json_object* a = NULL;
+        const char* arch = NULL;
+        if ((json_object_object_get_ex(config, "architecture", &a) ||
+             json_object_object_get_ex(config, "model_type", &a)) &&
+            json_object_is_type(a, json_type_string))
+            arch = json_object_get_string(a);
+        if (!arch) {
+            st = xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT,
+                             "%s: config key 'architecture' is missing (\"vit\" or \"segformer\")", where);
+        } else if (strcmp(arch, "vit") == 0 || strcmp(arch, "deit") == 0) {
+            m->info.arch = XF_MODEL_ARCH_VIT;
+            m->info.task = XF_MODEL_TASK_CLASSIFICATION;
+            m->info.architecture = "vit";
+            st = parse_vit_config(&c);
+        } else if (strcmp(arch, "segformer") == 0) {
+            m->info.arch = XF_MODEL_ARCH_SEGFORMER;
+            m->info.task = XF_MODEL_TASK_SEGMENTATION;
+            m->info.architecture = "segformer";
+            st = parse_seg_config(&c);
+        } else {
+            st = xf_ctx_fail(ctx, XF_ERR_UNIMPLEMENTED,
+                             "%s: architecture '%.64s' is not supported (\"vit\" and \"segformer\" are)", where, arch);
+        }
+        json_object_put(config);
+    }
+    if (st == XF_OK) {
+        if (m->info.arch == XF_MODEL_ARCH_VIT) {
+            m->info.input_channels = m->cfg.vit.in_chans;
+            m->info.input_height = m->cfg.vit.img_h;
+            m->info.input_width = m->cfg.vit.img_w;
+        } else {
+            m->info.input_channels = m->cfg.seg.channels;
+            m->info.input_height = m->cfg.seg.img_h;
+            m->info.input_width = m->cfg.seg.img_w;
+        }
+        if (options && options->input_height) m->info.input_height = options->input_height;
+        if (options && options->input_width) m->info.input_width = options->input_width;
+        m->info.input_elements = m->info.input_channels * m->info.input_height * m->info.input_width;
+        st = choose_prefix(m);
+    }
+    if (st == XF_OK)
+        st = m->info.arch == XF_MODEL_ARCH_VIT ? xf_model_build_vit(m) : xf_model_build_segformer(m);
+    for (size_t i = 0; st == XF_OK && i < m->file->count; i++) {
+        const xf_st_tensor_t* t = &m->file->tensors[i];
+        if (!t->used && !ignored_tensor(t->name))
+            st = xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT,
+                             "%s: extra tensor '%s' is not used by the %s model this config describes; the file "
+                             "and config do not match", path, t->name, m->info.architecture);
+    }
+    if (st == XF_OK) st = xf_graph_plan(m->graph);
+    if (st == XF_OK) {
+        m->info.output_elements = m->info.classes * m->info.output_height * m->info.output_width;
+        m->logits = malloc((size_t)m->info.output_elements * sizeof(float));
+        if (!m->logits) st = xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+    }
+    xf_st_close(m->file);
+    m->file = NULL;
+    m->path = NULL;
+    if (st != XF_OK) {
+        char saved[sizeof ctx->err.msg];
+        snprintf(saved, sizeof saved, "%s", xf_context_error(ctx));
+        xf_model_destroy(m);
+        xf_ctx_fail(ctx, st, "%s", saved);
+        return st;
+    }
+    m->info.has_labels = m->labels != NULL;
+    *out_model = m;
+    return XF_OK;
+}
+
+void xf_model_destroy(xf_model_t* m) {
+    if (!m) return;
+    xf_graph_destroy(m->mask_graph);
+    xf_graph_destroy(m->graph);
+    for (size_t i = 0; i < m->nweights; i++) xf_tensor_destroy(m->weights[i]);
+    free(m->weights);
+    labels_free(m->labels, m->nlabels);
+    free(m->logits);
+    if (m->file) xf_st_close(m->file);
+    free(m);
+}
+
+xf_status_t xf_model_info(const xf_model_t* m, xf_model_info_t* out_info) {
+    if (!m || !out_info) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_info: NULL argument");
+    *out_info = m->info;
+    out_info->has_labels = m->labels != NULL;
+    return XF_OK;
+}
+
+xf_context_t* xf_model_context(const xf_model_t* m) { return m ? m->ctx : NULL; }
+
+const char* xf_model_label(const xf_model_t* m, int64_t index) {
+    if (!m || !m->labels || index < 0 || index >= m->nlabels) return NULL;
+    return m->labels[index];
+}
+
+xf_status_t xf_model_load_labels(xf_model_t* m, const char* path) {
+    if (!m) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_load_labels: model is NULL");
+    if (!path) return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_load_labels: path is NULL");
+    char* text;
+    xf_status_t st = read_text_file(m->ctx, path, XF_MODEL_MAX_CONFIG, &text);
+    if (st != XF_OK) return st;
+    int64_t lines = 0;
+    size_t len = strlen(text);
+    for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
+    if (len && text[len - 1] != '\n') lines++;
+    if (lines != m->info.classes) {
+        free(text);
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "%s: %lld labels but the model has %lld classes", path,
+                           (long long)lines, (long long)m->info.classes);
+    }
+    char** labels = calloc((size_t)lines, sizeof *labels);
+    if (!labels) {
+        free(text);
+        return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+    }
+    char* p = text;
+    for (int64_t i = 0; i < lines; i++) {
+        char* nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (n && p[n - 1] == '\r') n--;
+        labels[i] = strndup(p, n);
+        if (!labels[i]) {
+            labels_free(labels, lines);
+            free(text);
+            return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+        }
+        p = nl ? nl + 1 : p + n;
+    }
+    free(text);
+    labels_free(m->labels, m->nlabels);
+    m->labels = labels;
+    m->nlabels = lines;
+    m->info.has_labels = true;
+    return XF_OK;
+}
+
+//===----------------------------------------------------------------------===//
+// Running
+//===----------------------------------------------------------------------===//
+
+xf_status_t xf_model_run(xf_model_t* m, const float* input, size_t input_count, float* out_logits,
+                         size_t logits_count) {
+    if (!m) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_run: model is NULL");
+    if (!input || input_count != (size_t)m->info.input_elements)
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
+                           "xf_model_run: the input must be %lld floats ([1, %lld, %lld, %lld]), got %zu",
+                           (long long)m->info.input_elements, (long long)m->info.input_channels,
+                           (long long)m->info.input_height, (long long)m->info.input_width, input ? input_count : 0);
+    if (out_logits && logits_count != (size_t)m->info.output_elements)
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_run: the logits buffer must be %lld floats, got %zu",
+                           (long long)m->info.output_elements, logits_count);
+    m->have_logits = false;
+    xf_status_t st = xf_tensor_upload_f32(m->input, input, input_count);
+    if (st == XF_OK) st = xf_graph_compute(m->graph);
+    if (st == XF_OK) st = xf_tensor_download_f32(m->output, m->logits, (size_t)m->info.output_elements);
+    if (st != XF_OK) return st;
+    m->have_logits = true;
+    if (out_logits) memcpy(out_logits, m->logits, logits_count * sizeof(float));
+    return XF_OK;
+}
+
+static xf_status_t build_mask_graph(xf_model_t* m) {
+    xf_graph_t* g;
+    xf_status_t st = xf_graph_create(m->ctx, &g);
+    if (st != XF_OK) return st;
+    int64_t shape[4] = {1, m->info.classes, m->info.output_height, m->info.output_width};
+    xf_tensor_t *x, *up, *nhwc, *mask;
+    static const int perm[4] = {0, 2, 3, 1};
+    st = xf_graph_input(g, "logits", XF_DTYPE_F32, 4, shape, &x);
+    if (st == XF_OK) st = xf_resize_bilinear(g, x, m->info.input_height, m->info.input_width, false, &up);
+    if (st == XF_OK) st = xf_permute(g, up, perm, &nhwc);
+    if (st == XF_OK) st = xf_argmax(g, nhwc, &mask);
+    if (st == XF_OK) st = xf_graph_mark_output(g, mask);
+    if (st != XF_OK) {
+        xf_graph_destroy(g);
+        return st;
+    }
+    m->mask_graph = g;
+    m->mask_input = x;
+    m->mask_output = mask;
+    return XF_OK;
+}
+
+xf_status_t xf_model_mask(xf_model_t* m, int32_t* out_mask, size_t count) {
+    if (!m) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_mask: model is NULL");
+    if (m->info.task != XF_MODEL_TASK_SEGMENTATION)
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
+                           "xf_model_mask: the model is a %s classifier, not a segmenter", m->info.architecture);
+    size_t want = (size_t)(m->info.input_height * m->info.input_width);
+    if (!out_mask || count != want)
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_mask: the mask buffer must be %zu int32s, got %zu",
+                           want, out_mask ? count : 0);
+    if (!m->have_logits)
+        return xf_ctx_fail(m->ctx, XF_ERR_FAILED_PRECONDITION, "xf_model_mask: call xf_model_run first");
+    xf_status_t st = XF_OK;
+    if (!m->mask_graph) st = build_mask_graph(m);
+    if (st == XF_OK) st = xf_tensor_upload_f32(m->mask_input, m->logits, (size_t)m->info.output_elements);
+    if (st == XF_OK) st = xf_graph_compute(m->mask_graph);
+    if (st == XF_OK) st = xf_tensor_download(m->mask_output, out_mask, count * sizeof(int32_t));
+    return st;
+}
+
+//===----------------------------------------------------------------------===//
+// Preprocessing (mirrors the reference tooling in f32, see docs/MODELS.md)
+//===----------------------------------------------------------------------===//
+
+// PyTorch's F.interpolate(mode="bilinear", align_corners=False, antialias=False) source index and
+// weight for one output coordinate, computed in f32 as PyTorch does for f32 tensors.
+static void bilinear_coord(int64_t out_i, int64_t in_size, int64_t out_size, int64_t* i0, int64_t* i1,
+                           float* l0, float* l1) {
+    float scale = (float)in_size / (float)out_size;
+    float src = scale * ((float)out_i + 0.5f) - 0.5f;
+    if (src < 0) src = 0;
+    int64_t a = (int64_t)src;
+    if (a > in_size - 1) a = in_size - 1;
+    *i0 = a;
+    *i1 = a + (a < in_size - 1 ? 1 : 0);
+    *l1 = src - (float)a;
+    *l0 = 1.0f - *l1;
+}
+
+// Resizes a planar [c, h, w] image to [c, oh, ow].
+static void resize_planar(const float* src, int64_t c, int64_t h, int64_t w, float* dst, int64_t oh, int64_t ow) {
+    for (int64_t y = 0; y < oh; y++) {
+        int64_t y0, y1;
+        float ly0, ly1;
+        bilinear_coord(y, h, oh, &y0, &y1, &ly0, &ly1);
+        for (int64_t x = 0; x < ow; x++) {
+            int64_t x0, x1;
+            float lx0, lx1;
+            bilinear_coord(x, w, ow, &x0, &x1, &lx0, &lx1);
+            for (int64_t k = 0; k < c; k++) {
+                const float* p = src + k * h * w;
+                dst[(k * oh + y) * ow + x] = ly0 * (lx0 * p[y0 * w + x0] + lx1 * p[y0 * w + x1]) +
+                                             ly1 * (lx0 * p[y1 * w + x0] + lx1 * p[y1 * w + x1]);
+            }
+        }
+    }
+}
+
+xf_status_t xf_model_preprocess(const xf_model_t* m, const uint8_t* pixels, int width, int height, int channels,
+                                float* out, size_t count) {
+    if (!m) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_preprocess: model is NULL");
+    if (!pixels || !out || width < 1 || height < 1 || channels < 1 || channels > 4 || width > (1 << 16) ||
+        height > (1 << 16))
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
+                           "xf_model_preprocess: need pixels and out, 1..65536 pixels per side and 1..4 channels "
+                           "(got %dx%d, %d channels)", width, height, channels);
+    if (count != (size_t)m->info.input_elements)
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_preprocess: out must be %lld floats, got %zu",
+                           (long long)m->info.input_elements, count);
+    const int64_t c = m->info.input_channels, w = width, h = height;
+    const int64_t oh = m->info.input_height, ow = m->info.input_width;
+    float* planar = malloc((size_t)(c * h * w) * sizeof(float));
+    if (!planar) return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+    const int colour = channels >= 3;
+    for (int64_t i = 0; i < h * w; i++) {
+        const uint8_t* px = pixels + i * channels;
+        for (int64_t k = 0; k < c; k++) {
+            float v;
+            if (c == 1 && colour) v = 0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2];
+            else if (colour && k < 3) v = px[k];
+            else if (!colour) v = px[0];
+            else v = px[k < channels ? k : 0];
+            planar[k * h * w + i] = v / 255.0f;
+        }
+    }
+
+    // Resize (ViT: short side to floor(size / crop_pct), then a centre crop; SegFormer: to the size).
+    int64_t rh = oh, rw = ow;
+    if (m->info.arch == XF_MODEL_ARCH_VIT) {
+        int64_t size = oh > ow ? oh : ow;
+        int64_t s = (int64_t)floor((double)size / (double)m->info.crop_pct);
+        if (h <= w) {
+            rh = s;
+            rw = (int64_t)floor((double)(w * s) / (double)h + 0.5);
+        } else {
+            rw = s;
+            rh = (int64_t)floor((double)(h * s) / (double)w + 0.5);
+        }
+        if (rh < oh) rh = oh;
+        if (rw < ow) rw = ow;
+    }
+    float* resized = planar;
+    if (rh != h || rw != w) {
+        resized = malloc((size_t)(c * rh * rw) * sizeof(float));
+        if (!resized) {
+            free(planar);
+            return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+        }
+        resize_planar(planar, c, h, w, resized, rh, rw);
+    }
+    const int64_t top = (rh - oh) / 2, left = (rw - ow) / 2;
+    for (int64_t k = 0; k < c; k++)
+        for (int64_t y = 0; y < oh; y++)
+            for (int64_t x = 0; x < ow; x++)
+                out[(k * oh + y) * ow + x] =
+                    (resized[(k * rh + y + top) * rw + x + left] - m->info.mean[k]) / m->info.std[k];
+    if (resized != planar) free(resized);
+    free(planar);
+    return XF_OK;
+}

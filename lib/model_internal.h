@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+// Internal state of xf_model_t and the helpers the architecture builders share.
+#ifndef XF_LIB_MODEL_INTERNAL_H_
+#define XF_LIB_MODEL_INTERNAL_H_
+
+#include "core.h"
+#include "safetensors.h"
+#include "xformer_model.h"
+
+#define XF_SEG_MAX_STAGES 8
+
+typedef struct xf_vit_config_s {
+    int64_t img_h, img_w, patch, in_chans, dim, depth, heads, classes, mlp_hidden;
+    bool qkv_bias, class_token, distilled;
+    float eps;
+} xf_vit_config_t;
+
+typedef struct xf_seg_config_s {
+    int64_t channels, stages, decoder_dim, classes, img_h, img_w;
+    int64_t depths[XF_SEG_MAX_STAGES], sr[XF_SEG_MAX_STAGES], dims[XF_SEG_MAX_STAGES];
+    int64_t patch[XF_SEG_MAX_STAGES], stride[XF_SEG_MAX_STAGES], heads[XF_SEG_MAX_STAGES];
+    int64_t mlp_hidden[XF_SEG_MAX_STAGES];
+} xf_seg_config_t;
+
+struct xf_model_s {
+    xf_context_t* ctx;
+    xf_model_info_t info;
+    char** labels;
+    int64_t nlabels;
+    char prefix[32];  // prepended to every weight name in the context ("" or "model2/")
+
+    xf_tensor_t** weights;  // context tensors this model owns
+    size_t nweights, capweights;
+
+    xf_graph_t* graph;
+    xf_tensor_t* input;
+    xf_tensor_t* output;
+
+    xf_graph_t* mask_graph;  // built on the first xf_model_mask
+    xf_tensor_t* mask_input;
+    xf_tensor_t* mask_output;
+    float* logits;  // host copy of the last run's logits
+    bool have_logits;
+
+    // Load-time only.
+    xf_st_file_t* file;
+    const char* path;
+
+    union {
+        xf_vit_config_t vit;
+        xf_seg_config_t seg;
+    } cfg;
+};
+
+// Creates the context tensor |name| (prefixed) from the file tensor of the same name after checking
+// that it exists, is a float tensor and has |shape|. Marks it used. |out| may be NULL.
+xf_status_t xf_model_weight(xf_model_t* m, const char* name, int ndim, const int64_t* shape, xf_tensor_t** out);
+// Reads the file tensor |name| (checked like xf_model_weight) into a new f32 host array the caller
+// frees. Marks it used.
+xf_status_t xf_model_weight_host(xf_model_t* m, const char* name, int ndim, const int64_t* shape, float** out);
+// Creates the context tensor |name| (prefixed) from host data.
+xf_status_t xf_model_weight_upload(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
+                                   const float* data, xf_tensor_t** out);
+// Writes prefix + a formatted name into |buf|.
+void xf_model_name(const xf_model_t* m, char* buf, size_t size, const char* fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+// Architecture builders: upload weights and build m->graph / m->input / m->output.
+xf_status_t xf_model_build_vit(xf_model_t* m);
+xf_status_t xf_model_build_segformer(xf_model_t* m);
+
+// Resamples a [gh0, gw0, C] grid to [gh, gw, C] like PyTorch's F.interpolate(mode="bicubic",
+// antialias=True, align_corners=False), which timm's resample_abs_pos_embed uses.
+void xf_model_resample_bicubic_aa(const float* src, int64_t gh0, int64_t gw0, int64_t c, float* dst, int64_t gh,
+                                  int64_t gw);
+
+#endif  // XF_LIB_MODEL_INTERNAL_H_

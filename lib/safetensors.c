@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: MIT
+#include "safetensors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+// The reference implementation refuses headers above 100 MB; so do we, before allocating anything.
+#define XF_ST_MAX_HEADER (100u * 1024u * 1024u)
+
+static const struct {
+    const char* name;
+    xf_st_dtype_t dtype;
+    size_t size;
+} xf_st_dtypes[] = {
+    {"F32", XF_ST_F32, 4}, {"F16", XF_ST_F16, 2}, {"BF16", XF_ST_BF16, 2},
+    {"I32", XF_ST_I32, 4}, {"I64", XF_ST_I64, 8},
+};
+
+// Dtypes of the format that this runtime does not read; named so the error can say so.
+static const char* const xf_st_unsupported[] = {"F64", "I8", "U8", "I16", "U16", "U32", "U64", "BOOL",
+                                                "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2",
+                                                "C64"};
+
+const char* xf_st_dtype_name(xf_st_dtype_t dtype) {
+    for (size_t i = 0; i < sizeof xf_st_dtypes / sizeof xf_st_dtypes[0]; i++)
+        if (xf_st_dtypes[i].dtype == dtype) return xf_st_dtypes[i].name;
+    return "?";
+}
+
+size_t xf_st_dtype_size(xf_st_dtype_t dtype) {
+    for (size_t i = 0; i < sizeof xf_st_dtypes / sizeof xf_st_dtypes[0]; i++)
+        if (xf_st_dtypes[i].dtype == dtype) return xf_st_dtypes[i].size;
+    return 0;
+}
+
+int xf_st_dtype_is_float(xf_st_dtype_t dtype) {
+    return dtype == XF_ST_F32 || dtype == XF_ST_F16 || dtype == XF_ST_BF16;
+}
+
+static xf_status_t st_fail(char* err, size_t errlen, xf_status_t status, const char* fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static xf_status_t st_fail(char* err, size_t errlen, xf_status_t status, const char* fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+void xf_st_close(xf_st_file_t* file) {
+    if (!file) return;
+    for (size_t i = 0; i < file->count; i++) free(file->tensors[i].name);
+    free(file->tensors);
+    if (file->root) json_object_put((json_object*)file->root);
+    if (file->map) munmap(file->map, file->size);
+    free(file);
+}
+
+static int st_cmp_offset(const void* a, const void* b) {
+    const xf_st_tensor_t* x = a;
+    const xf_st_tensor_t* y = b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+// Reads a non-negative JSON integer. json-c saturates out-of-range values at INT64_MAX, which is
+// rejected later by the range checks.
+static int st_get_uint(json_object* v, uint64_t* out) {
+    if (!json_object_is_type(v, json_type_int)) return 0;
+    int64_t x = json_object_get_int64(v);
+    if (x < 0) return 0;
+    *out = (uint64_t)x;
+    return 1;
+}
+
+static xf_status_t st_parse_tensor(const char* path, const char* name, json_object* obj, uint64_t data_size,
+                                   xf_st_tensor_t* t, char* err, size_t errlen) {
+    if (!json_object_is_type(obj, json_type_object))
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': header entry is %s, expected an object",
+                       path, name, json_type_to_name(json_object_get_type(obj)));
+    json_object *jdtype = NULL, *jshape = NULL, *joffsets = NULL;
+    json_object_object_foreach(obj, key, val) {
+        if (strcmp(key, "dtype") == 0) jdtype = val;
+        else if (strcmp(key, "shape") == 0) jshape = val;
+        else if (strcmp(key, "data_offsets") == 0) joffsets = val;
+        else
+            return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': unknown field '%s'", path, name, key);
+    }
+    if (!jdtype || !jshape || !joffsets)
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': missing field '%s'", path, name,
+                       !jdtype ? "dtype" : !jshape ? "shape" : "data_offsets");
+
+    if (!json_object_is_type(jdtype, json_type_string))
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': 'dtype' is not a string", path, name);
+    const char* dt = json_object_get_string(jdtype);
+    size_t elsize = 0;
+    for (size_t i = 0; i < sizeof xf_st_dtypes / sizeof xf_st_dtypes[0]; i++) {
+        if (strcmp(dt, xf_st_dtypes[i].name) == 0) {
+            t->dtype = xf_st_dtypes[i].dtype;
+            elsize = xf_st_dtypes[i].size;
+        }
+    }
+    if (!elsize) {
+        for (size_t i = 0; i < sizeof xf_st_unsupported / sizeof xf_st_unsupported[0]; i++)
+            if (strcmp(dt, xf_st_unsupported[i]) == 0)
+                return st_fail(err, errlen, XF_ERR_UNIMPLEMENTED,
+                               "%s: tensor '%s': dtype %s is not supported (F32, F16, BF16, I32, I64 are); "
+                               "convert the file", path, name, dt);
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': unknown dtype '%.32s'", path, name, dt);
+    }
+
+    if (!json_object_is_type(jshape, json_type_array))
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': 'shape' is not an array", path, name);
+    size_t nd = json_object_array_length(jshape);
+    if (nd > XF_ST_MAX_DIMS)
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': %zu dimensions, at most %d are supported",
+                       path, name, nd, XF_ST_MAX_DIMS);
+    t->ndim = (int)nd;
+    uint64_t elements = 1;
+    int overflow = 0;
+    for (size_t i = 0; i < nd; i++) {
+        json_object* d = json_object_array_get_idx(jshape, i);
+        uint64_t v;
+        if (!st_get_uint(d, &v) || v > (uint64_t)INT64_MAX)
+            return st_fail(err, errlen, XF_ERR_DATA_LOSS,
+                           "%s: tensor '%s': shape[%zu] is %s, expected a non-negative integer", path, name, i,
+                           json_object_to_json_string(d));
+        t->shape[i] = (int64_t)v;
+        if (__builtin_mul_overflow(elements, v, &elements)) overflow = 1;
+    }
+    uint64_t bytes = 0;
+    if (overflow || __builtin_mul_overflow(elements, (uint64_t)elsize, &bytes) || elements > (uint64_t)INT64_MAX)
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': shape %s is too large", path, name,
+                       json_object_to_json_string(jshape));
+    t->elements = (int64_t)elements;
+
+    if (!json_object_is_type(joffsets, json_type_array) || json_object_array_length(joffsets) != 2)
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': 'data_offsets' must be [begin, end]",
+                       path, name);
+    if (!st_get_uint(json_object_array_get_idx(joffsets, 0), &t->begin) ||
+        !st_get_uint(json_object_array_get_idx(joffsets, 1), &t->end))
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS,
+                       "%s: tensor '%s': data_offsets %s are not non-negative integers", path, name,
+                       json_object_to_json_string(joffsets));
+    if (t->end < t->begin)
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': data_offsets end %llu is before begin %llu",
+                       path, name, (unsigned long long)t->end, (unsigned long long)t->begin);
+    if (t->end > data_size)
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS,
+                       "%s: tensor '%s': data_offsets [%llu, %llu] run past the data section (%llu bytes); the "
+                       "file is truncated or corrupt", path, name, (unsigned long long)t->begin,
+                       (unsigned long long)t->end, (unsigned long long)data_size);
+    if (t->end - t->begin != bytes)
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS,
+                       "%s: tensor '%s': shape %s of %s needs %llu bytes but data_offsets span %llu", path, name,
+                       json_object_to_json_string_ext(jshape, JSON_C_TO_STRING_PLAIN), dt,
+                       (unsigned long long)bytes, (unsigned long long)(t->end - t->begin));
+    return XF_OK;
+}
+
+static xf_status_t st_parse_header(xf_st_file_t* f, const char* path, const char* header, size_t hlen,
+                                   uint64_t data_size, char* err, size_t errlen) {
+    if (memchr(header, '\0', hlen))
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: the JSON header contains a NUL byte", path);
+    json_tokener* tok = json_tokener_new();
+    if (!tok) return st_fail(err, errlen, XF_ERR_OUT_OF_MEMORY, "%s: out of memory parsing the header", path);
+    json_object* root = json_tokener_parse_ex(tok, header, (int)hlen);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t consumed = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (!root || jerr != json_tokener_success) {
+        if (root) json_object_put(root);
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: the JSON header is invalid near byte %zu: %s", path,
+                       consumed, jerr == json_tokener_continue ? "unexpected end of header"
+                                                               : json_tokener_error_desc(jerr));
+    }
+    for (size_t i = consumed; i < hlen; i++) {
+        if (header[i] != ' ' && header[i] != '\t' && header[i] != '\n' && header[i] != '\r') {
+            json_object_put(root);
+            return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: unexpected bytes after the JSON header at byte %zu",
+                           path, i);
+        }
+    }
+    f->root = root;
+    if (!json_object_is_type(root, json_type_object))
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: the header is a JSON %s, expected an object", path,
+                       json_type_to_name(json_object_get_type(root)));
+
+    size_t n = (size_t)json_object_object_length(root);
+    f->tensors = calloc(n ? n : 1, sizeof *f->tensors);
+    if (!f->tensors) return st_fail(err, errlen, XF_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    json_object_object_foreach(root, key, val) {
+        if (strcmp(key, "__metadata__") == 0) {
+            if (!json_object_is_type(val, json_type_object))
+                return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: '__metadata__' is not an object", path);
+            json_object_object_foreach(val, mkey, mval) {
+                if (!json_object_is_type(mval, json_type_string))
+                    return st_fail(err, errlen, XF_ERR_DATA_LOSS,
+                                   "%s: '__metadata__' entry '%s' is not a string", path, mkey);
+            }
+            f->metadata = val;
+            continue;
+        }
+        xf_st_tensor_t* t = &f->tensors[f->count];
+        xf_status_t st = st_parse_tensor(path, key, val, data_size, t, err, errlen);
+        if (st != XF_OK) return st;
+        t->name = strdup(key);
+        if (!t->name) return st_fail(err, errlen, XF_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+        f->count++;
+    }
+
+    qsort(f->tensors, f->count, sizeof *f->tensors, st_cmp_offset);
+    for (size_t i = 1; i < f->count; i++) {
+        const xf_st_tensor_t* a = &f->tensors[i - 1];
+        const xf_st_tensor_t* b = &f->tensors[i];
+        // Empty tensors occupy no bytes and cannot overlap anything.
+        if (b->begin < a->end && b->end > b->begin)
+            return st_fail(err, errlen, XF_ERR_DATA_LOSS,
+                           "%s: tensors '%s' [%llu, %llu] and '%s' [%llu, %llu] overlap in the data section", path,
+                           a->name, (unsigned long long)a->begin, (unsigned long long)a->end, b->name,
+                           (unsigned long long)b->begin, (unsigned long long)b->end);
+    }
+    return XF_OK;
+}
+
+xf_status_t xf_st_open(const char* path, xf_st_file_t** out_file, char* err, size_t errlen) {
+    if (!path || !out_file) return st_fail(err, errlen, XF_ERR_INVALID_ARGUMENT, "path and out_file must not be NULL");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return st_fail(err, errlen, e == ENOENT || e == ENOTDIR ? XF_ERR_NOT_FOUND : XF_ERR_INVALID_ARGUMENT,
+                       "%s: cannot open: %s", path, strerror(e));
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return st_fail(err, errlen, XF_ERR_INVALID_ARGUMENT, "%s: not a regular file", path);
+    }
+    size_t size = (size_t)sb.st_size;
+    if (size < 8) {
+        close(fd);
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS,
+                       "%s: file is %zu bytes, too short for the 8-byte header length of a safetensors file", path,
+                       size);
+    }
+    void* map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int map_errno = errno;
+    close(fd);
+    if (map == MAP_FAILED)
+        return st_fail(err, errlen, XF_ERR_OUT_OF_MEMORY, "%s: cannot map %zu bytes: %s", path, size,
+                       strerror(map_errno));
+
+    xf_st_file_t* f = calloc(1, sizeof *f);
+    if (!f) {
+        munmap(map, size);
+        return st_fail(err, errlen, XF_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    }
+    f->map = map;
+    f->size = size;
+
+    const uint8_t* p = map;
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | p[i];
+    xf_status_t st = XF_OK;
+    if (hlen > XF_ST_MAX_HEADER)
+        st = st_fail(err, errlen, XF_ERR_DATA_LOSS,
+                     "%s: header length %llu is larger than the 100 MiB limit; not a safetensors file or corrupt",
+                     path, (unsigned long long)hlen);
+    else if (hlen > size - 8)
+        st = st_fail(err, errlen, XF_ERR_DATA_LOSS,
+                     "%s: header length %llu exceeds the %zu bytes after the length field; the file is truncated",
+                     path, (unsigned long long)hlen, size - 8);
+    else if (hlen < 2)
+        st = st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: header length %llu is too small for a JSON object", path,
+                     (unsigned long long)hlen);
+    if (st == XF_OK) st = st_parse_header(f, path, (const char*)p + 8, (size_t)hlen, size - 8 - hlen, err, errlen);
+    if (st != XF_OK) {
+        xf_st_close(f);
+        return st;
+    }
+    for (size_t i = 0; i < f->count; i++) f->tensors[i].data = p + 8 + hlen + f->tensors[i].begin;
+    *out_file = f;
+    return XF_OK;
+}
+
+xf_st_tensor_t* xf_st_find(const xf_st_file_t* file, const char* name) {
+    for (size_t i = 0; i < file->count; i++)
+        if (strcmp(file->tensors[i].name, name) == 0) return &file->tensors[i];
+    return NULL;
+}
+
+const char* xf_st_metadata(const xf_st_file_t* file, const char* key) {
+    json_object* v;
+    if (!file->metadata || !json_object_object_get_ex((json_object*)file->metadata, key, &v)) return NULL;
+    return json_object_get_string(v);
+}
+
+static float st_bf16_to_f32(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+xf_status_t xf_st_read_f32(const xf_st_tensor_t* t, float* out, size_t count) {
+    if ((int64_t)count != t->elements || !xf_st_dtype_is_float(t->dtype)) return XF_ERR_INVALID_ARGUMENT;
+    const uint8_t* p = t->data;
+    for (size_t i = 0; i < count; i++) {
+        if (t->dtype == XF_ST_F32) {
+            uint32_t bits = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
+                            (uint32_t)p[4 * i + 3] << 24;
+            memcpy(&out[i], &bits, 4);
+        } else {
+            uint16_t h = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
+            out[i] = t->dtype == XF_ST_F16 ? xf_f16_to_f32(h) : st_bf16_to_f32(h);
+        }
+    }
+    return XF_OK;
+}
+
+xf_status_t xf_st_read_i32(const xf_st_tensor_t* t, int32_t* out, size_t count) {
+    if ((int64_t)count != t->elements || (t->dtype != XF_ST_I32 && t->dtype != XF_ST_I64))
+        return XF_ERR_INVALID_ARGUMENT;
+    const uint8_t* p = t->data;
+    for (size_t i = 0; i < count; i++) {
+        if (t->dtype == XF_ST_I32) {
+            uint32_t u = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
+                         (uint32_t)p[4 * i + 3] << 24;
+            memcpy(&out[i], &u, 4);
+        } else {
+            uint64_t u = 0;
+            for (int b = 7; b >= 0; b--) u = (u << 8) | p[8 * i + (size_t)b];
+            int64_t v;
+            memcpy(&v, &u, 8);
+            if (v < INT32_MIN || v > INT32_MAX) return XF_ERR_OUT_OF_RANGE;
+            out[i] = (int32_t)v;
+        }
+    }
+    return XF_OK;
+}
