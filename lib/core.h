@@ -76,7 +76,7 @@ struct xf_graph_s {
     xf_exec_node_t* exec;
     void* backend_state;
     uint64_t computes;
-    xf_exec_counters_t counters_at_create;
+    xf_exec_counters_t counters;
 };
 
 // Records a failure on |ctx| and returns |status|.
@@ -105,6 +105,10 @@ xf_status_t xf_graph_append(xf_graph_t* graph, xf_op_t op, xf_tensor_t* const* s
                             xf_tensor_t** out);
 // Checks that |t| is usable in |graph| (same context, right owner).
 xf_status_t xf_graph_check_tensor(xf_graph_t* graph, const xf_tensor_t* t, const char* what);
+
+// Makes a view of |x| (a view of a view reads the same base) with element strides and offset.
+xf_status_t xf_graph_view(xf_graph_t* graph, xf_tensor_t* x, int ndim, const int64_t* shape, const int64_t* stride,
+                          int64_t offset, xf_tensor_t** out);
 
 // Assigns pool offsets to every RESULT tensor; see planner.c.
 xf_status_t xf_plan_memory(xf_graph_t* graph);

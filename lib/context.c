@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: MIT
+// Contexts: backend and device selection, device listing.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+static const xf_backend_t auto_order[] = {XF_BACKEND_VULKAN, XF_BACKEND_OPENCL};
+
+const char* xf_backend_name(xf_backend_t backend) {
+    switch (backend) {
+        case XF_BACKEND_AUTO: return "auto";
+        case XF_BACKEND_CPU: return "cpu";
+        case XF_BACKEND_OPENCL: return "opencl";
+        case XF_BACKEND_VULKAN: return "vulkan";
+        case XF_BACKEND_FROM_ENV: return "from-env";
+    }
+    return "unknown";
+}
+
+void xf_context_options_init(xf_context_options_t* out_options) {
+    if (!out_options) return;
+    memset(out_options, 0, sizeof *out_options);
+    out_options->backend = XF_BACKEND_FROM_ENV;
+    out_options->device = -1;
+    out_options->log_level = -1;
+}
+
+static void compiled_backend_names(char* out, size_t size) {
+    snprintf(out, size, "auto, cpu");
+    const xf_backend_t all[] = {XF_BACKEND_OPENCL, XF_BACKEND_VULKAN};
+    for (size_t i = 0; i < 2; ++i) {
+        if (xf_backend_compiled(all[i])) {
+            size_t len = strlen(out);
+            snprintf(out + len, size - len, ", %s", xf_backend_name(all[i]));
+        }
+    }
+}
+
+static xf_status_t backend_from_env(xf_backend_t* out) {
+    const char* v = getenv("XFORMER_BACKEND");
+    if (!v || !*v || strcmp(v, "auto") == 0) {
+        *out = XF_BACKEND_AUTO;
+        return XF_OK;
+    }
+    const xf_backend_t named[] = {XF_BACKEND_CPU, XF_BACKEND_OPENCL, XF_BACKEND_VULKAN};
+    for (size_t i = 0; i < 3; ++i) {
+        if (strcmp(v, xf_backend_name(named[i])) == 0) {
+            *out = named[i];
+            return XF_OK;
+        }
+    }
+    char names[128];
+    compiled_backend_names(names, sizeof names);
+    return xf_set_last_error(XF_ERR_INVALID_ARGUMENT,
+                             "XFORMER_BACKEND='%s' is not a backend; valid choices in this build: %s", v, names);
+}
+
+static xf_status_t device_from_env(int* out) {
+    const char* v = getenv("XFORMER_DEVICE");
+    if (!v || !*v) {
+        *out = 0;
+        return XF_OK;
+    }
+    char* end = NULL;
+    long n = strtol(v, &end, 10);
+    if (*end != '\0' || n < 0 || n > 1 << 20) {
+        return xf_set_last_error(XF_ERR_INVALID_ARGUMENT,
+                                 "XFORMER_DEVICE='%s' is not a device index; use a number from 0 "
+                                 "(list devices with xformer-devices)", v);
+    }
+    *out = (int)n;
+    return XF_OK;
+}
+
+static int log_level_from_env(void) {
+    const char* v = getenv("XFORMER_LOG");
+    if (!v) return XF_LOG_WARN;
+    const char* names[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; ++i) {
+        if (strcmp(v, names[i]) == 0) return i;
+    }
+    return XF_LOG_WARN;
+}
+
+static xf_status_t open_device(const xf_backend_vtable_t* be, int index, xf_context_t* ctx) {
+    xf_err_t err = {{0}};
+    size_t count = 0;
+    xf_status_t st = be->list_devices(NULL, 0, &count, &err);
+    if (st != XF_OK) return xf_set_last_error(st, "%s backend: %s", be->name, err.msg);
+    if (count == 0) {
+        return xf_set_last_error(XF_ERR_UNAVAILABLE, "%s backend has no device%s%s", be->name,
+                                 err.msg[0] ? ": " : "", err.msg);
+    }
+    if ((size_t)index >= count) {
+        return xf_set_last_error(XF_ERR_OUT_OF_RANGE,
+                                 "device index %d is out of range: the %s backend has %zu device%s (valid: 0..%zu)",
+                                 index, be->name, count, count == 1 ? "" : "s", count - 1);
+    }
+    st = be->device_open(index, &ctx->device, &err);
+    if (st != XF_OK) return xf_set_last_error(st, "%s device %d: %s", be->name, index, err.msg);
+    ctx->backend = be;
+    be->device_info(ctx->device, &ctx->info);
+    return XF_OK;
+}
+
+xf_status_t xf_context_create(const xf_context_options_t* options, xf_context_t** out_context) {
+    if (!out_context) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_context_create: out_context is NULL");
+    *out_context = NULL;
+    xf_context_options_t opts;
+    if (options) {
+        opts = *options;
+    } else {
+        xf_context_options_init(&opts);
+    }
+    xf_backend_t kind = opts.backend;
+    if (kind == XF_BACKEND_FROM_ENV) {
+        xf_status_t st = backend_from_env(&kind);
+        if (st != XF_OK) return st;
+    } else if ((unsigned)kind > XF_BACKEND_VULKAN) {
+        return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_context_create: unknown backend value %d", (int)kind);
+    }
+    int index = opts.device;
+    if (index < 0) {
+        xf_status_t st = device_from_env(&index);
+        if (st != XF_OK) return st;
+    }
+
+    xf_context_t* ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return xf_set_last_error(XF_ERR_OUT_OF_MEMORY, "xf_context_create: out of host memory");
+    ctx->log_fn = opts.log_fn;
+    ctx->log_user_data = opts.log_user_data;
+    ctx->log_level = opts.log_level >= 0 ? opts.log_level : log_level_from_env();
+
+    xf_status_t st;
+    if (kind == XF_BACKEND_AUTO) {
+        st = XF_ERR_UNAVAILABLE;
+        for (size_t i = 0; i < sizeof auto_order / sizeof auto_order[0] && st != XF_OK; ++i) {
+            const xf_backend_vtable_t* be = xf_backend_find(auto_order[i]);
+            if (!be) continue;
+            st = open_device(be, index, ctx);
+            if (st != XF_OK) xf_log(ctx, XF_LOG_INFO, "auto: skipping %s: %s", be->name, xf_last_error());
+        }
+        if (st != XF_OK) st = open_device(xf_backend_find(XF_BACKEND_CPU), index, ctx);
+    } else {
+        const xf_backend_vtable_t* be = xf_backend_find(kind);
+        if (!be) {
+            char names[128];
+            compiled_backend_names(names, sizeof names);
+            st = xf_set_last_error(XF_ERR_UNAVAILABLE,
+                                   "the %s backend is not compiled into this build of libxformer; valid choices: %s",
+                                   xf_backend_name(kind), names);
+        } else {
+            st = open_device(be, index, ctx);
+        }
+    }
+    if (st != XF_OK) {
+        free(ctx);
+        return st;
+    }
+    xf_log(ctx, XF_LOG_INFO, "using %s device %d: %s", ctx->backend->name, index, ctx->info.name);
+    *out_context = ctx;
+    return XF_OK;
+}
+
+void xf_context_destroy(xf_context_t* context) {
+    if (!context) return;
+    while (context->tensors) xf_tensor_destroy(context->tensors);
+    context->backend->device_close(context->device);
+    free(context);
+}
+
+xf_status_t xf_context_device_info(const xf_context_t* context, xf_device_info_t* out_info) {
+    if (!context || !out_info) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_context_device_info: NULL argument");
+    *out_info = context->info;
+    return XF_OK;
+}
+
+xf_status_t xf_device_list(xf_device_info_t* out_devices, size_t capacity, size_t* out_count) {
+    if (!out_count || (capacity && !out_devices)) {
+        return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_device_list: NULL argument");
+    }
+    const xf_backend_t kinds[] = {XF_BACKEND_VULKAN, XF_BACKEND_OPENCL, XF_BACKEND_CPU};
+    size_t total = 0;
+    for (size_t i = 0; i < 3; ++i) {
+        const xf_backend_vtable_t* be = xf_backend_find(kinds[i]);
+        if (!be) continue;
+        xf_err_t err = {{0}};
+        size_t n = 0;
+        size_t room = total < capacity ? capacity - total : 0;
+        if (be->list_devices(room ? out_devices + total : NULL, room, &n, &err) != XF_OK) continue;
+        total += n;
+    }
+    *out_count = total;
+    return XF_OK;
+}

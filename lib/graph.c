@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: MIT
+// Graphs: node recording, view materialisation, planning and execution.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+const char* xf_op_name(xf_op_t op) {
+    static const char* const names[] = {
+#define XF_OP_NAME(name) #name,
+        XF_OP_LIST(XF_OP_NAME)
+#undef XF_OP_NAME
+    };
+    return (unsigned)op < XF_OP_COUNT ? names[op] : "unknown";
+}
+
+xf_status_t xf_graph_create(xf_context_t* context, xf_graph_t** out_graph) {
+    if (!context) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_graph_create: context is NULL");
+    if (!out_graph) return xf_ctx_fail(context, XF_ERR_INVALID_ARGUMENT, "xf_graph_create: out_graph is NULL");
+    *out_graph = NULL;
+    xf_graph_t* g = calloc(1, sizeof *g);
+    if (!g) return xf_ctx_fail(context, XF_ERR_OUT_OF_MEMORY, "xf_graph_create: out of host memory");
+    g->context = context;
+    g->reuse = true;
+    context->graphs++;
+    *out_graph = g;
+    return XF_OK;
+}
+
+static void graph_unprepare(xf_graph_t* g) {
+    xf_context_t* ctx = g->context;
+    if (g->backend_state) ctx->backend->graph_release(ctx->device, g->backend_state);
+    g->backend_state = NULL;
+    if (g->pool) ctx->backend->buffer_free(ctx->device, g->pool);
+    g->pool = NULL;
+    for (xf_tensor_t* t = g->tensors; t; t = t->next) {
+        if (t->kind == XF_TENSOR_RESULT) t->buffer = NULL;
+    }
+    free(g->exec);
+    g->exec = NULL;
+    g->prepared = false;
+}
+
+void xf_graph_destroy(xf_graph_t* graph) {
+    if (!graph) return;
+    graph_unprepare(graph);
+    while (graph->tensors) {
+        xf_tensor_t* t = graph->tensors;
+        graph->tensors = t->next;
+        xf_tensor_free(t);
+    }
+    free(graph->nodes);
+    graph->context->graphs--;
+    free(graph);
+}
+
+xf_status_t xf_graph_new_tensor(xf_graph_t* graph, xf_tensor_kind_t kind, xf_dtype_t dtype, int ndim,
+                                const int64_t* shape, xf_tensor_t** out) {
+    xf_context_t* ctx = graph->context;
+    xf_status_t st = xf_check_shape(ctx, "graph tensor", ndim, shape);
+    if (st != XF_OK) return st;
+    xf_tensor_t* t = calloc(1, sizeof *t);
+    if (!t) return xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+    t->name = strdup("");
+    if (!t->name) {
+        free(t);
+        return xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+    }
+    t->context = ctx;
+    t->graph = graph;
+    t->kind = kind;
+    t->dtype = dtype;
+    t->ndim = ndim;
+    memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    xf_shape_dense_strides(ndim, shape, t->stride);
+    t->producer = -1;
+    t->last_use = -1;
+    t->next = graph->tensors;
+    graph->tensors = t;
+    *out = t;
+    return XF_OK;
+}
+
+xf_status_t xf_graph_input(xf_graph_t* graph, const char* name, xf_dtype_t dtype, int ndim, const int64_t* shape,
+                           xf_tensor_t** out_tensor) {
+    if (!graph) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_graph_input: graph is NULL");
+    xf_context_t* ctx = graph->context;
+    if (!out_tensor) return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "xf_graph_input: out_tensor is NULL");
+    *out_tensor = NULL;
+    if (xf_dtype_size(dtype) == 0) {
+        return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "xf_graph_input: unknown dtype %d", (int)dtype);
+    }
+    xf_status_t st = xf_check_shape(ctx, "xf_graph_input", ndim, shape);
+    if (st != XF_OK) return st;
+    xf_tensor_t* t = NULL;
+    st = xf_graph_new_tensor(graph, XF_TENSOR_INPUT, dtype, ndim, shape, &t);
+    if (st != XF_OK) return st;
+    if (name) {
+        char* copy = strdup(name);
+        if (copy) {
+            free(t->name);
+            t->name = copy;
+        }
+    }
+    xf_err_t err = {{0}};
+    st = ctx->backend->buffer_alloc(ctx->device, xf_tensor_bytes(t), &t->buffer, &err);
+    if (st != XF_OK) {
+        graph->tensors = t->next;
+        xf_tensor_free(t);
+        return xf_ctx_fail_err(ctx, st, &err, "xf_graph_input: allocating input storage");
+    }
+    *out_tensor = t;
+    return XF_OK;
+}
+
+xf_status_t xf_graph_check_tensor(xf_graph_t* graph, const xf_tensor_t* t, const char* what) {
+    if (!t) return xf_ctx_fail(graph->context, XF_ERR_INVALID_ARGUMENT, "%s is NULL", what);
+    if (t->context != graph->context) {
+        return xf_ctx_fail(graph->context, XF_ERR_INVALID_ARGUMENT, "%s belongs to another context", what);
+    }
+    if (t->graph && t->graph != graph) {
+        return xf_ctx_fail(graph->context, XF_ERR_INVALID_ARGUMENT, "%s belongs to another graph", what);
+    }
+    return XF_OK;
+}
+
+static xf_status_t push_node(xf_graph_t* g, const xf_node_t* node) {
+    if (g->count == g->capacity) {
+        size_t cap = g->capacity ? g->capacity * 2 : 64;
+        xf_node_t* nodes = realloc(g->nodes, cap * sizeof *nodes);
+        if (!nodes) return xf_ctx_fail(g->context, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+        g->nodes = nodes;
+        g->capacity = cap;
+    }
+    g->nodes[g->count++] = *node;
+    return XF_OK;
+}
+
+static xf_status_t append_raw(xf_graph_t* g, xf_op_t op, xf_tensor_t* const* src, int nsrc,
+                              const xf_op_params_t* params, xf_dtype_t dtype, int ndim, const int64_t* shape,
+                              xf_tensor_t** out) {
+    if (g->prepared) graph_unprepare(g);
+    xf_tensor_t* dst = NULL;
+    xf_status_t st = xf_graph_new_tensor(g, XF_TENSOR_RESULT, dtype, ndim, shape, &dst);
+    if (st != XF_OK) return st;
+    xf_node_t node;
+    memset(&node, 0, sizeof node);
+    node.op = op;
+    node.nsrc = nsrc;
+    for (int i = 0; i < nsrc; ++i) node.src[i] = src[i];
+    node.dst = dst;
+    if (params) node.params = *params;
+    snprintf(node.label, sizeof node.label, "node %zu (%s)", g->count, xf_op_name(op));
+    dst->producer = (int)g->count;
+    st = push_node(g, &node);
+    if (st != XF_OK) {
+        g->tensors = dst->next;
+        xf_tensor_free(dst);
+        return st;
+    }
+    *out = dst;
+    return XF_OK;
+}
+
+xf_status_t xf_graph_dense(xf_graph_t* graph, xf_tensor_t* t, xf_tensor_t** out) {
+    if (t->kind != XF_TENSOR_VIEW || xf_tensor_is_dense(t)) {
+        *out = t;
+        return XF_OK;
+    }
+    if (!t->materialized) {
+        xf_status_t st = append_raw(graph, XF_OP_COPY, &t, 1, NULL, t->dtype, t->ndim, t->shape, &t->materialized);
+        if (st != XF_OK) return st;
+    }
+    *out = t->materialized;
+    return XF_OK;
+}
+
+xf_status_t xf_graph_append(xf_graph_t* graph, xf_op_t op, xf_tensor_t* const* src, int nsrc,
+                            const xf_op_params_t* params, xf_dtype_t dtype, int ndim, const int64_t* shape,
+                            xf_tensor_t** out) {
+    xf_tensor_t* dense[XF_MAX_SRC] = {0};
+    for (int i = 0; i < nsrc; ++i) {
+        if (!src[i]) continue;
+        xf_status_t st = xf_graph_dense(graph, src[i], &dense[i]);
+        if (st != XF_OK) return st;
+    }
+    return append_raw(graph, op, dense, nsrc, params, dtype, ndim, shape, out);
+}
+
+xf_status_t xf_graph_mark_output(xf_graph_t* graph, xf_tensor_t* tensor) {
+    if (!graph) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_graph_mark_output: graph is NULL");
+    xf_status_t st = xf_graph_check_tensor(graph, tensor, "xf_graph_mark_output: tensor");
+    if (st != XF_OK) return st;
+    xf_tensor_t* t = tensor;
+    if (t->kind == XF_TENSOR_VIEW) {
+        if (xf_tensor_is_dense(t)) t = t->base;
+        else if ((st = xf_graph_dense(graph, tensor, &t)) != XF_OK) return st;
+    }
+    if (t->kind != XF_TENSOR_RESULT) {
+        return xf_ctx_fail(graph->context, XF_ERR_INVALID_ARGUMENT,
+                           "xf_graph_mark_output: '%s' is not computed by this graph", tensor->name);
+    }
+    if (!t->is_output && graph->prepared) graph_unprepare(graph);
+    t->is_output = true;
+    return XF_OK;
+}
+
+xf_status_t xf_graph_set_memory_reuse(xf_graph_t* graph, bool enabled) {
+    if (!graph) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_graph_set_memory_reuse: graph is NULL");
+    if (graph->prepared) graph_unprepare(graph);
+    graph->reuse = enabled;
+    return XF_OK;
+}
+
+static void make_tref(const xf_tensor_t* t, xf_tref_t* r) {
+    memset(r, 0, sizeof *r);
+    const xf_tensor_t* s = t->kind == XF_TENSOR_VIEW ? t->base : t;
+    size_t esize = xf_dtype_size(t->dtype);
+    r->buffer = s->buffer;
+    r->offset = s->offset + (t->kind == XF_TENSOR_VIEW ? (size_t)t->view_offset * esize : 0);
+    r->dtype = t->dtype;
+    int pad = 4 - t->ndim;
+    for (int i = 0; i < 4; ++i) {
+        r->ne[i] = i < pad ? 1 : t->shape[i - pad];
+        r->nb[i] = i < pad ? 0 : t->stride[i - pad];
+    }
+    int64_t s_acc = 1;
+    for (int i = 3; i >= 0; --i) {
+        if (i < pad) r->nb[i] = s_acc;
+        s_acc *= r->ne[i];
+    }
+    if (t->kind != XF_TENSOR_VIEW) {
+        s_acc = 1;
+        for (int i = 3; i >= 0; --i) {
+            r->nb[i] = s_acc;
+            s_acc *= r->ne[i];
+        }
+    }
+}
+
+xf_status_t xf_graph_plan(xf_graph_t* graph) {
+    if (!graph) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_graph_plan: graph is NULL");
+    if (graph->prepared) return XF_OK;
+    xf_context_t* ctx = graph->context;
+    if (graph->count == 0) return xf_ctx_fail(ctx, XF_ERR_FAILED_PRECONDITION, "the graph has no nodes");
+    xf_status_t st = xf_plan_memory(graph);
+    if (st != XF_OK) return st;
+    xf_err_t err = {{0}};
+    if (graph->plan.pool_bytes) {
+        st = ctx->backend->buffer_alloc(ctx->device, graph->plan.pool_bytes, &graph->pool, &err);
+        if (st != XF_OK) {
+            return xf_ctx_fail(ctx, st, "allocating %zu bytes for the graph's intermediates: %s",
+                               graph->plan.pool_bytes, err.msg);
+        }
+    }
+    for (xf_tensor_t* t = graph->tensors; t; t = t->next) {
+        if (t->kind == XF_TENSOR_RESULT) t->buffer = graph->pool;
+    }
+    graph->exec = calloc(graph->count, sizeof *graph->exec);
+    if (!graph->exec) {
+        graph_unprepare(graph);
+        return xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+    }
+    for (size_t i = 0; i < graph->count; ++i) {
+        const xf_node_t* n = &graph->nodes[i];
+        xf_exec_node_t* e = &graph->exec[i];
+        e->op = n->op;
+        e->nsrc = n->nsrc;
+        e->params = n->params;
+        e->label = n->label;
+        for (int s = 0; s < n->nsrc; ++s) {
+            if (n->src[s]) make_tref(n->src[s], &e->src[s]);
+        }
+        make_tref(n->dst, &e->dst);
+        st = ctx->backend->supports(ctx->device, e, &err);
+        if (st != XF_OK) {
+            graph_unprepare(graph);
+            return xf_ctx_fail(ctx, st, "%s on %s (%s %s): %s", n->label, ctx->backend->name, ctx->info.name,
+                               xf_dtype_name(n->dst->dtype), err.msg);
+        }
+    }
+    xf_exec_graph_t eg = {graph->exec, graph->count};
+    st = ctx->backend->graph_prepare(ctx->device, &eg, &graph->backend_state, &err);
+    if (st != XF_OK) {
+        graph_unprepare(graph);
+        return xf_ctx_fail_err(ctx, st, &err, "preparing the graph");
+    }
+    graph->prepared = true;
+    return XF_OK;
+}
+
+xf_status_t xf_graph_compute(xf_graph_t* graph) {
+    if (!graph) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_graph_compute: graph is NULL");
+    xf_status_t st = xf_graph_plan(graph);
+    if (st != XF_OK) return st;
+    xf_context_t* ctx = graph->context;
+    xf_exec_counters_t before = {0}, after = {0};
+    ctx->backend->counters(ctx->device, &before);
+    xf_err_t err = {{0}};
+    xf_exec_graph_t eg = {graph->exec, graph->count};
+    st = ctx->backend->graph_compute(ctx->device, &eg, graph->backend_state, &err);
+    if (st != XF_OK) return xf_ctx_fail_err(ctx, st, &err, "computing the graph");
+    ctx->backend->counters(ctx->device, &after);
+    graph->counters.submissions += after.submissions - before.submissions;
+    graph->counters.dispatches += after.dispatches - before.dispatches;
+    graph->computes++;
+    return XF_OK;
+}
+
+xf_status_t xf_graph_stats(const xf_graph_t* graph, xf_graph_stats_t* out_stats) {
+    if (!graph || !out_stats) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_graph_stats: NULL argument");
+    memset(out_stats, 0, sizeof *out_stats);
+    out_stats->nodes = graph->count;
+    out_stats->intermediates = graph->plan.intermediates;
+    out_stats->intermediate_bytes_sum = graph->plan.intermediate_bytes_sum;
+    out_stats->peak_intermediate_bytes = graph->plan.pool_bytes;
+    out_stats->inplace_reuses = graph->plan.inplace_reuses;
+    out_stats->computes = graph->computes;
+    out_stats->submissions = graph->counters.submissions;
+    out_stats->dispatches = graph->counters.dispatches;
+    return XF_OK;
+}

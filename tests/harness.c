@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: MIT
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+static bool parse_column(const char* word, xf_test_column_t* col) {
+    memset(col, 0, sizeof *col);
+    snprintf(col->name, sizeof col->name, "%s", word);
+    char base[32];
+    snprintf(base, sizeof base, "%s", word);
+    char* plus = strchr(base, '+');
+    if (plus) {
+        *plus = '\0';
+        snprintf(col->kernels, sizeof col->kernels, "%s", plus + 1);
+    }
+    if (strcmp(base, "cpu") == 0) col->backend = XF_BACKEND_CPU;
+    else if (strcmp(base, "opencl") == 0) col->backend = XF_BACKEND_OPENCL;
+    else if (strcmp(base, "vulkan") == 0) col->backend = XF_BACKEND_VULKAN;
+    else return false;
+    return true;
+}
+
+int xf_test_columns(xf_test_column_t* out, int capacity) {
+    const char* env = getenv("XFORMER_TEST_BACKENDS");
+    int n = 0;
+    if (env && *env) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", env);
+        for (char* tok = strtok(buf, ","); tok && n < capacity; tok = strtok(NULL, ",")) {
+            if (parse_column(tok, &out[n])) {
+                out[n].requested = true;
+                n++;
+            } else {
+                // An unknown name becomes a column that fails, so typos cannot pass silently.
+                memset(&out[n], 0, sizeof out[n]);
+                snprintf(out[n].name, sizeof out[n].name, "%s", tok);
+                out[n].backend = XF_BACKEND_FROM_ENV;
+                out[n].requested = true;
+                n++;
+            }
+        }
+        return n;
+    }
+    const char* defaults[] = {"cpu", "opencl", "opencl+gpu", "vulkan", "vulkan+gpu"};
+    const xf_backend_t kinds[] = {XF_BACKEND_CPU, XF_BACKEND_OPENCL, XF_BACKEND_OPENCL, XF_BACKEND_VULKAN,
+                                  XF_BACKEND_VULKAN};
+    for (int i = 0; i < 5 && n < capacity; ++i) {
+        if (xf_backend_compiled(kinds[i])) parse_column(defaults[i], &out[n++]);
+    }
+    return n;
+}
+
+bool xf_test_open(const xf_test_column_t* col, xf_context_t** out, bool* skip, char* why, size_t why_size) {
+    *skip = false;
+    *out = NULL;
+    if (col->backend == XF_BACKEND_FROM_ENV) {
+        snprintf(why, why_size, "XFORMER_TEST_BACKENDS names an unknown column '%s'", col->name);
+        return false;
+    }
+    if (col->kernels[0]) setenv("XFORMER_KERNELS", col->kernels, 1);
+    else unsetenv("XFORMER_KERNELS");
+    xf_context_options_t opts;
+    xf_context_options_init(&opts);
+    opts.backend = col->backend;
+    opts.device = 0;
+    xf_status_t st = xf_context_create(&opts, out);
+    if (st == XF_OK) return true;
+    snprintf(why, why_size, "column %s: %s: %s", col->name, xf_status_string(st), xf_last_error());
+    *skip = !col->requested && (st == XF_ERR_UNAVAILABLE);
+    return false;
+}
+
+float xf_rng_uniform(xf_rng_t* rng, float lo, float hi) {
+    rng->state = rng->state * 6364136223846793005ULL + 1442695040888963407ULL;
+    uint32_t bits = (uint32_t)(rng->state >> 40);
+    return lo + (hi - lo) * (float)bits / 16777216.0f;
+}
+
+bool xf_test_poison(xf_graph_t* graph) {
+    if (xf_graph_plan(graph) != XF_OK) return false;
+    if (!graph->pool) return true;
+    xf_context_t* ctx = graph->context;
+    size_t n = graph->plan.pool_bytes;
+    unsigned char* nan = malloc(n);
+    if (!nan) return false;
+    // 0xFF bytes are NaN in f32 and f16 and -1 in i32.
+    memset(nan, 0xff, n);
+    xf_err_t err;
+    bool ok = ctx->backend->buffer_write(ctx->device, graph->pool, 0, nan, n, &err) == XF_OK;
+    free(nan);
+    return ok;
+}
+
+bool xf_test_close(const float* got, const float* want, int64_t n, float atol, float rtol, char* why,
+                   size_t why_size) {
+    for (int64_t i = 0; i < n; ++i) {
+        float d = fabsf(got[i] - want[i]);
+        if (!(d <= atol + rtol * fabsf(want[i]))) {
+            snprintf(why, why_size, "element %lld: got %.7g, want %.7g (|diff| %.3g > %.3g + %.3g*|want|)",
+                     (long long)i, got[i], want[i], d, atol, rtol);
+            return false;
+        }
+    }
+    return true;
+}

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+// Shared test harness: backend columns, random inputs, poisoned outputs, tolerant comparison.
+#ifndef XF_TESTS_HARNESS_H_
+#define XF_TESTS_HARNESS_H_
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "xformer.h"
+
+#define XF_TEST_MAX_COLUMNS 8
+
+// A backend column of the test table: "cpu", "opencl", "opencl+gpu" (kernel style forced), ...
+typedef struct {
+    char name[32];
+    xf_backend_t backend;
+    char kernels[8];  // XFORMER_KERNELS value for this column, "" for the device's choice
+    bool requested;   // named in XFORMER_TEST_BACKENDS: a missing device is a failure, not a skip
+} xf_test_column_t;
+
+// Parses XFORMER_TEST_BACKENDS (default: every compiled backend, each kernel style). Touches no device.
+int xf_test_columns(xf_test_column_t* out, int capacity);
+
+// Creates a context for |col|. Returns false and sets *skip when the column may be skipped (not
+// requested and no device); returns false with *skip false on a real failure (message in |why|).
+bool xf_test_open(const xf_test_column_t* col, xf_context_t** out, bool* skip, char* why, size_t why_size);
+
+// Deterministic uniform values in [lo, hi).
+typedef struct {
+    uint64_t state;
+} xf_rng_t;
+float xf_rng_uniform(xf_rng_t* rng, float lo, float hi);
+
+// Fills the graph's planned intermediate memory with NaN, so unwritten outputs cannot pass.
+bool xf_test_poison(xf_graph_t* graph);
+
+// Compares |got| to |want|: |got - want| <= atol + rtol * |want| everywhere, no NaN. On failure
+// writes the first bad index and values to |why|.
+bool xf_test_close(const float* got, const float* want, int64_t n, float atol, float rtol, char* why, size_t why_size);
+
+#endif  // XF_TESTS_HARNESS_H_

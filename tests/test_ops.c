@@ -1,0 +1,558 @@
+// SPDX-License-Identifier: MIT
+// The op table: every operator case runs on every backend column and dtype, against a naive
+// reference written here (independent of any backend), on random inputs with awkward shapes and
+// NaN-poisoned outputs. A new op's test is a new row of |cases|; a new backend is a new column.
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define MAX_IN 6
+
+typedef struct {
+    xf_graph_t* g;
+    xf_dtype_t dt;
+    xf_rng_t rng;
+    int nin;
+    xf_tensor_t* in[MAX_IN];
+    float* host[MAX_IN];
+    int64_t shape[MAX_IN][4];  // padded to 4 dims, outermost first
+    float* want;               // reference result, filled by the case
+    int64_t want_n;
+    bool failed;
+} tc_t;
+
+static int64_t numel4(const int64_t* s) { return s[0] * s[1] * s[2] * s[3]; }
+
+// A random graph input; values rounded to the dtype so the reference sees what the device sees.
+static xf_tensor_t* input(tc_t* tc, int ndim, const int64_t* shape, float lo, float hi) {
+    int i = tc->nin++;
+    int64_t n = 1;
+    for (int d = 0; d < 4; ++d) tc->shape[i][d] = d < 4 - ndim ? 1 : shape[d - (4 - ndim)];
+    for (int d = 0; d < ndim; ++d) n *= shape[d];
+    tc->host[i] = malloc(sizeof(float) * (size_t)n);
+    for (int64_t j = 0; j < n; ++j) {
+        float v = xf_rng_uniform(&tc->rng, lo, hi);
+        tc->host[i][j] = tc->dt == XF_DTYPE_F16 ? xf_f16_to_f32(xf_f32_to_f16(v)) : v;
+    }
+    cr_assert_eq(xf_graph_input(tc->g, "in", tc->dt, ndim, shape, &tc->in[i]), XF_OK, "%s", xf_last_error());
+    cr_assert_eq(xf_tensor_upload_f32(tc->in[i], tc->host[i], (size_t)n), XF_OK, "%s", xf_last_error());
+    return tc->in[i];
+}
+
+static float* expect(tc_t* tc, int64_t n) {
+    tc->want = calloc((size_t)n, sizeof(float));
+    tc->want_n = n;
+    return tc->want;
+}
+
+// Index of (i0..i3) into a padded shape with size-1 dims broadcasting.
+static int64_t bidx(const int64_t* s, int64_t i0, int64_t i1, int64_t i2, int64_t i3) {
+    return (((s[0] == 1 ? 0 : i0) * s[1] + (s[1] == 1 ? 0 : i1)) * s[2] + (s[2] == 1 ? 0 : i2)) * s[3] +
+           (s[3] == 1 ? 0 : i3);
+}
+
+static double act_ref(xf_activation_t a, double x) {
+    switch (a) {
+        case XF_ACT_GELU: return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+        case XF_ACT_GELU_TANH: return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+        case XF_ACT_SILU: return x / (1.0 + exp(-x));
+        case XF_ACT_RELU: return x > 0 ? x : 0;
+        default: return x;
+    }
+}
+
+#define OK(expr) cr_assert_eq((expr), XF_OK, "%s", xf_last_error())
+
+//===----------------------------------------------------------------------===//
+// Cases. Each builds its graph from random inputs, returns the result tensor and fills tc->want.
+//===----------------------------------------------------------------------===//
+
+// p: [batch0, batch1, M, K, N, b_batch0, b_batch1, flags]; flags: 1 transpose_b, 2 bias, 4 residual, act<<4
+static xf_tensor_t* case_matmul(tc_t* tc, const int* p) {
+    int64_t b0 = p[0], b1 = p[1], m = p[2], k = p[3], n = p[4], c0 = p[5], c1 = p[6];
+    bool tb = p[7] & 1, has_bias = p[7] & 2, has_res = p[7] & 4;
+    xf_activation_t act = (xf_activation_t)(p[7] >> 4);
+    xf_tensor_t* a = input(tc, 4, (int64_t[]){b0, b1, m, k}, -1, 1);
+    xf_tensor_t* b = input(tc, 4, tb ? (int64_t[]){c0, c1, n, k} : (int64_t[]){c0, c1, k, n}, -1, 1);
+    xf_matmul_options_t o = {.transpose_b = tb, .activation = act};
+    if (has_bias) o.bias = input(tc, 1, (int64_t[]){n}, -1, 1);
+    if (has_res) o.residual = input(tc, 4, (int64_t[]){b0, b1, m, n}, -1, 1);
+    const float *A = tc->host[0], *B = tc->host[1], *bias = has_bias ? tc->host[2] : NULL;
+    const float* res = has_res ? tc->host[has_bias ? 3 : 2] : NULL;
+    float* w = expect(tc, b0 * b1 * m * n);
+    for (int64_t i0 = 0; i0 < b0; ++i0)
+        for (int64_t i1 = 0; i1 < b1; ++i1)
+            for (int64_t i = 0; i < m; ++i)
+                for (int64_t j = 0; j < n; ++j) {
+                    double acc = 0;
+                    int64_t bb = ((c0 == 1 ? 0 : i0) * c1 + (c1 == 1 ? 0 : i1)) * k * n;
+                    for (int64_t q = 0; q < k; ++q) {
+                        acc += (double)A[((i0 * b1 + i1) * m + i) * k + q] * B[bb + (tb ? j * k + q : q * n + j)];
+                    }
+                    if (bias) acc += bias[j];
+                    acc = act_ref(act, acc);
+                    int64_t o_idx = ((i0 * b1 + i1) * m + i) * n + j;
+                    if (res) acc += res[o_idx];
+                    w[o_idx] = (float)acc;
+                }
+    xf_tensor_t* out;
+    OK(xf_matmul(tc->g, a, b, &o, &out));
+    return out;
+}
+
+// p: a shape (4), b shape (4), op (0 add, 1 mul)
+static xf_tensor_t* case_binary(tc_t* tc, const int* p) {
+    int64_t sa[4] = {p[0], p[1], p[2], p[3]}, sb[4] = {p[4], p[5], p[6], p[7]};
+    xf_tensor_t* a = input(tc, 4, sa, -2, 2);
+    xf_tensor_t* b = input(tc, 4, sb, -2, 2);
+    int64_t so[4];
+    for (int d = 0; d < 4; ++d) so[d] = sa[d] > sb[d] ? sa[d] : sb[d];
+    float* w = expect(tc, numel4(so));
+    int64_t o = 0;
+    for (int64_t i0 = 0; i0 < so[0]; ++i0)
+        for (int64_t i1 = 0; i1 < so[1]; ++i1)
+            for (int64_t i2 = 0; i2 < so[2]; ++i2)
+                for (int64_t i3 = 0; i3 < so[3]; ++i3) {
+                    float x = tc->host[0][bidx(sa, i0, i1, i2, i3)], y = tc->host[1][bidx(sb, i0, i1, i2, i3)];
+                    w[o++] = p[8] ? x * y : x + y;
+                }
+    xf_tensor_t* out;
+    OK(p[8] ? xf_mul(tc->g, a, b, &out) : xf_add(tc->g, a, b, &out));
+    return out;
+}
+
+static xf_tensor_t* case_scale(tc_t* tc, const int* p) {
+    xf_tensor_t* x = input(tc, 3, (int64_t[]){p[0], p[1], p[2]}, -3, 3);
+    int64_t n = (int64_t)p[0] * p[1] * p[2];
+    float* w = expect(tc, n);
+    for (int64_t i = 0; i < n; ++i) w[i] = tc->host[0][i] * 0.37f - 1.25f;
+    xf_tensor_t* out;
+    OK(xf_scale(tc->g, x, 0.37f, -1.25f, &out));
+    return out;
+}
+
+// p: rows, C, flags (1 weight, 2 bias, 4 rms)
+static xf_tensor_t* case_norm(tc_t* tc, const int* p) {
+    int64_t rows = p[0], c = p[1];
+    bool hw = p[2] & 1, hb = p[2] & 2, rms = p[2] & 4;
+    xf_tensor_t* x = input(tc, 2, (int64_t[]){rows, c}, -2, 3);
+    xf_tensor_t* wt = hw ? input(tc, 1, (int64_t[]){c}, 0.5f, 1.5f) : NULL;
+    xf_tensor_t* bs = hb ? input(tc, 1, (int64_t[]){c}, -1, 1) : NULL;
+    const float* X = tc->host[0];
+    float* w = expect(tc, rows * c);
+    for (int64_t r = 0; r < rows; ++r) {
+        double mean = 0, var = 0;
+        for (int64_t i = 0; i < c; ++i) mean += X[r * c + i];
+        mean = rms ? 0 : mean / c;
+        for (int64_t i = 0; i < c; ++i) var += (X[r * c + i] - mean) * (X[r * c + i] - mean);
+        double inv = 1.0 / sqrt(var / c + 1e-5);
+        for (int64_t i = 0; i < c; ++i) {
+            double v = (X[r * c + i] - mean) * inv;
+            if (hw) v *= tc->host[1][i];
+            if (hb) v += tc->host[hw ? 2 : 1][i];
+            w[r * c + i] = (float)v;
+        }
+    }
+    xf_tensor_t* out;
+    OK(rms ? xf_rmsnorm(tc->g, x, wt, 1e-5f, &out) : xf_layernorm(tc->g, x, wt, bs, 1e-5f, &out));
+    return out;
+}
+
+// p: shape (4), mask shape (4) or mask[0] == 0 for none
+static xf_tensor_t* case_softmax(tc_t* tc, const int* p) {
+    int64_t s[4] = {p[0], p[1], p[2], p[3]}, sm[4] = {p[4], p[5], p[6], p[7]};
+    xf_tensor_t* x = input(tc, 4, s, -4, 4);
+    xf_tensor_t* mask = p[4] ? input(tc, 4, sm, -3, 0) : NULL;
+    float scale = 0.125f;
+    float* w = expect(tc, numel4(s));
+    for (int64_t i0 = 0; i0 < s[0]; ++i0)
+        for (int64_t i1 = 0; i1 < s[1]; ++i1)
+            for (int64_t i2 = 0; i2 < s[2]; ++i2) {
+                int64_t base = ((i0 * s[1] + i1) * s[2] + i2) * s[3];
+                double mx = -INFINITY, sum = 0;
+                for (int64_t j = 0; j < s[3]; ++j) {
+                    double v = tc->host[0][base + j] * (double)scale + (mask ? tc->host[1][bidx(sm, i0, i1, i2, j)] : 0);
+                    mx = v > mx ? v : mx;
+                }
+                for (int64_t j = 0; j < s[3]; ++j) {
+                    double v = tc->host[0][base + j] * (double)scale + (mask ? tc->host[1][bidx(sm, i0, i1, i2, j)] : 0);
+                    sum += exp(v - mx);
+                }
+                for (int64_t j = 0; j < s[3]; ++j) {
+                    double v = tc->host[0][base + j] * (double)scale + (mask ? tc->host[1][bidx(sm, i0, i1, i2, j)] : 0);
+                    w[base + j] = (float)(exp(v - mx) / sum);
+                }
+            }
+    xf_tensor_t* out;
+    OK(xf_softmax(tc->g, x, scale, mask, &out));
+    return out;
+}
+
+// p: rows, cols, activation, glu
+static xf_tensor_t* case_unary(tc_t* tc, const int* p) {
+    int64_t rows = p[0], cols = p[1];
+    xf_activation_t act = (xf_activation_t)p[2];
+    bool glu = p[3];
+    xf_tensor_t* x = input(tc, 2, (int64_t[]){rows, glu ? 2 * cols : cols}, -5, 5);
+    float* w = expect(tc, rows * cols);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t i = 0; i < cols; ++i) {
+            w[r * cols + i] = glu ? (float)(act_ref(act, tc->host[0][r * 2 * cols + i]) * tc->host[0][r * 2 * cols + cols + i])
+                                  : (float)act_ref(act, tc->host[0][r * cols + i]);
+        }
+    xf_tensor_t* out;
+    OK(glu ? xf_glu(tc->g, x, act, &out) : xf_activation(tc->g, x, act, &out));
+    return out;
+}
+
+// p: B, H, Lq, Lk, D, Dv, bias (0 none, 1 [1,H,Lq,Lk], 2 [Lk])
+static xf_tensor_t* case_attention(tc_t* tc, const int* p) {
+    int64_t B = p[0], H = p[1], lq = p[2], lk = p[3], D = p[4], dv = p[5];
+    xf_tensor_t* q = input(tc, 4, (int64_t[]){B, H, lq, D}, -1, 1);
+    xf_tensor_t* k = input(tc, 4, (int64_t[]){B, H, lk, D}, -1, 1);
+    xf_tensor_t* v = input(tc, 4, (int64_t[]){B, H, lk, dv}, -1, 1);
+    int64_t sb[4] = {1, H, lq, lk};
+    if (p[6] == 2) sb[1] = sb[2] = 1;
+    xf_tensor_t* bias = p[6] ? input(tc, 4, sb, -2, 0) : NULL;
+    float scale = 1.0f / sqrtf((float)D);
+    float* w = expect(tc, B * H * lq * dv);
+    double* s = malloc(sizeof(double) * (size_t)lk);
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t h = 0; h < H; ++h)
+            for (int64_t i = 0; i < lq; ++i) {
+                double mx = -INFINITY, sum = 0;
+                for (int64_t j = 0; j < lk; ++j) {
+                    double acc = 0;
+                    for (int64_t c = 0; c < D; ++c) {
+                        acc += (double)tc->host[0][((b * H + h) * lq + i) * D + c] * tc->host[1][((b * H + h) * lk + j) * D + c];
+                    }
+                    s[j] = acc * scale + (bias ? tc->host[3][bidx(sb, b, h, i, j)] : 0);
+                    mx = s[j] > mx ? s[j] : mx;
+                }
+                for (int64_t j = 0; j < lk; ++j) sum += (s[j] = exp(s[j] - mx));
+                for (int64_t c = 0; c < dv; ++c) {
+                    double acc = 0;
+                    for (int64_t j = 0; j < lk; ++j) acc += s[j] * tc->host[2][((b * H + h) * lk + j) * dv + c];
+                    w[((b * H + h) * lq + i) * dv + c] = (float)(acc / sum);
+                }
+            }
+    free(s);
+    xf_tensor_t* out;
+    OK(xf_attention(tc->g, q, k, v, bias, scale, &out));
+    return out;
+}
+
+// p: N, C, H, W, O, K, stride, pad, dilation, groups, bias
+static xf_tensor_t* case_conv(tc_t* tc, const int* p) {
+    int64_t N = p[0], C = p[1], H = p[2], W = p[3], O = p[4], K = p[5];
+    int s = p[6], pad = p[7], dl = p[8], g = p[9];
+    xf_tensor_t* x = input(tc, 4, (int64_t[]){N, C, H, W}, -1, 1);
+    xf_tensor_t* wt = input(tc, 4, (int64_t[]){O, C / g, K, K}, -1, 1);
+    xf_tensor_t* bias = p[10] ? input(tc, 1, (int64_t[]){O}, -1, 1) : NULL;
+    int64_t ho = (H + 2 * pad - dl * (K - 1) - 1) / s + 1, wo = (W + 2 * pad - dl * (K - 1) - 1) / s + 1;
+    float* w = expect(tc, N * O * ho * wo);
+    int64_t cg = C / g, og = O / g;
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t o = 0; o < O; ++o)
+            for (int64_t y = 0; y < ho; ++y)
+                for (int64_t xx = 0; xx < wo; ++xx) {
+                    double acc = bias ? tc->host[2][o] : 0;
+                    for (int64_t c = 0; c < cg; ++c)
+                        for (int64_t ky = 0; ky < K; ++ky)
+                            for (int64_t kx = 0; kx < K; ++kx) {
+                                int64_t iy = y * s - pad + ky * dl, ix = xx * s - pad + kx * dl;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                acc += (double)tc->host[0][((n * C + (o / og) * cg + c) * H + iy) * W + ix] *
+                                       tc->host[1][((o * cg + c) * K + ky) * K + kx];
+                            }
+                    w[((n * O + o) * ho + y) * wo + xx] = (float)acc;
+                }
+    xf_conv2d_params_t cp = {{s, s}, {pad, pad}, {dl, dl}, g};
+    xf_tensor_t* out;
+    OK(xf_conv2d(tc->g, x, wt, bias, &cp, &out));
+    return out;
+}
+
+static double src_coord(int64_t i, int64_t in, int64_t out, bool align) {
+    if (align) return out > 1 ? (double)i * (in - 1) / (out - 1) : 0;
+    double s = (i + 0.5) * (double)in / out - 0.5;
+    return s < 0 ? 0 : s;
+}
+
+// p: N, C, H, W, OH, OW, align
+static xf_tensor_t* case_resize(tc_t* tc, const int* p) {
+    int64_t N = p[0], C = p[1], H = p[2], W = p[3], oh = p[4], ow = p[5];
+    bool align = p[6];
+    xf_tensor_t* x = input(tc, 4, (int64_t[]){N, C, H, W}, -1, 1);
+    float* w = expect(tc, N * C * oh * ow);
+    for (int64_t pl = 0; pl < N * C; ++pl)
+        for (int64_t y = 0; y < oh; ++y)
+            for (int64_t xx = 0; xx < ow; ++xx) {
+                double sy = src_coord(y, H, oh, align), sx = src_coord(xx, W, ow, align);
+                int64_t y0 = (int64_t)sy < H - 1 ? (int64_t)sy : H - 1, x0 = (int64_t)sx < W - 1 ? (int64_t)sx : W - 1;
+                int64_t y1 = y0 + 1 < H ? y0 + 1 : H - 1, x1 = x0 + 1 < W ? x0 + 1 : W - 1;
+                double fy = sy - y0, fx = sx - x0;
+                const float* P = tc->host[0] + pl * H * W;
+                w[(pl * oh + y) * ow + xx] = (float)((P[y0 * W + x0] * (1 - fx) + P[y0 * W + x1] * fx) * (1 - fy) +
+                                                     (P[y1 * W + x0] * (1 - fx) + P[y1 * W + x1] * fx) * fy);
+            }
+    xf_tensor_t* out;
+    OK(xf_resize_bilinear(tc->g, x, oh, ow, align, &out));
+    return out;
+}
+
+// p: count, axis (of 4), common shape (4), sizes along axis (up to 4)
+static xf_tensor_t* case_concat(tc_t* tc, const int* p) {
+    int count = p[0], ax = p[1];
+    xf_tensor_t* ins[4];
+    int64_t so[4] = {p[2], p[3], p[4], p[5]};
+    so[ax] = 0;
+    for (int i = 0; i < count; ++i) {
+        int64_t s[4] = {p[2], p[3], p[4], p[5]};
+        s[ax] = p[6 + i];
+        so[ax] += s[ax];
+        ins[i] = input(tc, 4, s, -1, 1);
+    }
+    float* w = expect(tc, numel4(so));
+    int64_t start = 0;
+    for (int i = 0; i < count; ++i) {
+        const int64_t* s = tc->shape[i];
+        int64_t j = 0;
+        for (int64_t i0 = 0; i0 < s[0]; ++i0)
+            for (int64_t i1 = 0; i1 < s[1]; ++i1)
+                for (int64_t i2 = 0; i2 < s[2]; ++i2)
+                    for (int64_t i3 = 0; i3 < s[3]; ++i3) {
+                        int64_t id[4] = {i0, i1, i2, i3};
+                        id[ax] += start;
+                        w[((id[0] * so[1] + id[1]) * so[2] + id[2]) * so[3] + id[3]] = tc->host[i][j++];
+                    }
+        start += s[ax];
+    }
+    xf_tensor_t* out;
+    OK(xf_concat(tc->g, ins, count, ax, &out));
+    return out;
+}
+
+// p: shape (3), axis, op (0 mean, 1 argmax, 2 permute 2,0,1, 3 slice last axis [1, n-2), 4 gather axis 1, 5 cast)
+static xf_tensor_t* case_shape_op(tc_t* tc, const int* p) {
+    int64_t s[3] = {p[0], p[1], p[2]};
+    int ax = p[3], op = p[4];
+    xf_tensor_t* x = input(tc, 3, s, -1, 1);
+    const float* X = tc->host[0];
+    xf_tensor_t* out = NULL;
+    if (op == 0) {
+        int64_t so[3] = {s[0], s[1], s[2]};
+        so[ax] = 1;
+        float* w = expect(tc, so[0] * so[1] * so[2]);
+        for (int64_t a = 0; a < so[0]; ++a)
+            for (int64_t b = 0; b < so[1]; ++b)
+                for (int64_t c = 0; c < so[2]; ++c) {
+                    double acc = 0;
+                    for (int64_t j = 0; j < s[ax]; ++j) {
+                        int64_t id[3] = {a, b, c};
+                        id[ax] = j;
+                        acc += X[(id[0] * s[1] + id[1]) * s[2] + id[2]];
+                    }
+                    w[(a * so[1] + b) * so[2] + c] = (float)(acc / s[ax]);
+                }
+        OK(xf_mean(tc->g, x, ax, false, &out));
+    } else if (op == 1) {
+        float* w = expect(tc, s[0] * s[1]);
+        for (int64_t r = 0; r < s[0] * s[1]; ++r) {
+            int64_t best = 0;
+            for (int64_t j = 1; j < s[2]; ++j) best = X[r * s[2] + j] > X[r * s[2] + best] ? j : best;
+            w[r] = (float)best;
+        }
+        OK(xf_argmax(tc->g, x, &out));
+    } else if (op == 2) {
+        float* w = expect(tc, s[0] * s[1] * s[2]);
+        int64_t o = 0;
+        for (int64_t c = 0; c < s[2]; ++c)
+            for (int64_t a = 0; a < s[0]; ++a)
+                for (int64_t b = 0; b < s[1]; ++b) w[o++] = X[(a * s[1] + b) * s[2] + c];
+        OK(xf_permute(tc->g, x, (int[]){2, 0, 1}, &out));
+    } else if (op == 3) {
+        int64_t len = s[2] - 3;
+        float* w = expect(tc, s[0] * s[1] * len);
+        int64_t o = 0;
+        for (int64_t r = 0; r < s[0] * s[1]; ++r)
+            for (int64_t j = 1; j < s[2] - 2; ++j) w[o++] = X[r * s[2] + j];
+        OK(xf_slice(tc->g, x, -1, 1, s[2] - 2, &out));
+    } else if (op == 4) {
+        int32_t idx[4] = {0, (int32_t)s[1] - 1, (int32_t)(s[1] / 2), -1};
+        xf_tensor_t* it;
+        OK(xf_graph_input(tc->g, "idx", XF_DTYPE_I32, 1, (int64_t[]){4}, &it));
+        OK(xf_tensor_upload(it, idx, sizeof idx));
+        float* w = expect(tc, s[0] * 4 * s[2]);
+        for (int64_t a = 0; a < s[0]; ++a)
+            for (int64_t m = 0; m < 4; ++m)
+                for (int64_t c = 0; c < s[2]; ++c) {
+                    w[(a * 4 + m) * s[2] + c] = idx[m] < 0 ? 0.0f : X[(a * s[1] + idx[m]) * s[2] + c];
+                }
+        OK(xf_gather(tc->g, x, 1, it, &out));
+    } else {
+        xf_dtype_t to = tc->dt == XF_DTYPE_F32 ? XF_DTYPE_F16 : XF_DTYPE_F32;
+        int64_t n = s[0] * s[1] * s[2];
+        float* w = expect(tc, n);
+        for (int64_t i = 0; i < n; ++i) w[i] = to == XF_DTYPE_F16 ? xf_f16_to_f32(xf_f32_to_f16(X[i])) : X[i];
+        OK(xf_cast(tc->g, x, to, &out));
+    }
+    return out;
+}
+
+// A chain that exercises views between ops: ((x^T) * 2 + y) then layernorm, with reuse.
+static xf_tensor_t* case_chain(tc_t* tc, const int* p) {
+    int64_t r = p[0], c = p[1];
+    xf_tensor_t* x = input(tc, 2, (int64_t[]){c, r}, -1, 1);
+    xf_tensor_t* y = input(tc, 2, (int64_t[]){r, c}, -1, 1);
+    xf_tensor_t *t, *u, *v, *out;
+    OK(xf_transpose(tc->g, x, 0, 1, &t));
+    OK(xf_scale(tc->g, t, 2.0f, 0.0f, &u));
+    OK(xf_add(tc->g, u, y, &v));
+    OK(xf_layernorm(tc->g, v, NULL, NULL, 1e-6f, &out));
+    float* w = expect(tc, r * c);
+    for (int64_t i = 0; i < r; ++i) {
+        double mean = 0, var = 0;
+        for (int64_t j = 0; j < c; ++j) mean += 2.0 * tc->host[0][j * r + i] + tc->host[1][i * c + j];
+        mean /= c;
+        for (int64_t j = 0; j < c; ++j) {
+            double d = 2.0 * tc->host[0][j * r + i] + tc->host[1][i * c + j] - mean;
+            var += d * d;
+        }
+        for (int64_t j = 0; j < c; ++j) {
+            w[i * c + j] = (float)((2.0 * tc->host[0][j * r + i] + tc->host[1][i * c + j] - mean) / sqrt(var / c + 1e-6));
+        }
+    }
+    return out;
+}
+
+typedef struct {
+    const char* name;
+    xf_tensor_t* (*build)(tc_t*, const int*);
+    int p[12];
+    float tol;  // scales the dtype's tolerance for ops that accumulate long sums
+} op_case_t;
+
+enum { ACT_SHIFT = 4 };
+static const op_case_t cases[] = {
+    {"matmul 37x53 * 53x29", case_matmul, {1, 1, 37, 53, 29, 1, 1, 0}, 1},
+    {"linear 197x67 * (131x67)^T + bias, gelu", case_matmul, {1, 1, 197, 67, 131, 1, 1, 1 | 2 | (XF_ACT_GELU << ACT_SHIFT)}, 1},
+    {"linear 197x384 * (97x384)^T + bias + residual", case_matmul, {1, 1, 197, 384, 97, 1, 1, 1 | 2 | 4}, 2},
+    {"linear 1x200 * (33x200)^T, silu", case_matmul, {1, 1, 1, 200, 33, 1, 1, 1 | (XF_ACT_SILU << ACT_SHIFT)}, 1},
+    {"batched matmul 2x3x17x19 * 1x3x19x23, relu + residual", case_matmul, {2, 3, 17, 19, 23, 1, 3, 4 | (XF_ACT_RELU << ACT_SHIFT)}, 1},
+    {"batched matmul 2x2x65x31 * 2x1x(33x31)^T, gelu_tanh", case_matmul, {2, 2, 65, 31, 33, 2, 1, 1 | (XF_ACT_GELU_TANH << ACT_SHIFT)}, 1},
+    {"add [2,197,37] + [37]", case_binary, {1, 2, 197, 37, 1, 1, 1, 37, 0}, 1},
+    {"add [3,1,5,1] + [1,4,1,6]", case_binary, {3, 1, 5, 1, 1, 4, 1, 6, 0}, 1},
+    {"mul [1,13,7,9] * [1,13,1,1]", case_binary, {1, 13, 7, 9, 1, 13, 1, 1, 1}, 1},
+    {"mul [5,5,5,5] * [5,5,5,5]", case_binary, {5, 5, 5, 5, 5, 5, 5, 5, 1}, 1},
+    {"scale [3,197,11]", case_scale, {3, 197, 11}, 1},
+    {"layernorm [197,67] weight+bias", case_norm, {197, 67, 3}, 1},
+    {"layernorm [5,768] no affine", case_norm, {5, 768, 0}, 1},
+    {"rmsnorm [13,130] weight", case_norm, {13, 130, 1 | 4}, 1},
+    {"softmax [1,3,197,197]", case_softmax, {1, 3, 197, 197, 0}, 1},
+    {"softmax [2,3,17,29] mask [1,1,17,29]", case_softmax, {2, 3, 17, 29, 1, 1, 17, 29}, 1},
+    {"softmax [1,2,5,1001] mask [1,1,1,1001]", case_softmax, {1, 2, 5, 1001, 1, 1, 1, 1001}, 1},
+    {"gelu [197,37]", case_unary, {197, 37, XF_ACT_GELU, 0}, 1},
+    {"gelu_tanh [197,37]", case_unary, {197, 37, XF_ACT_GELU_TANH, 0}, 1},
+    {"silu [31,33]", case_unary, {31, 33, XF_ACT_SILU, 0}, 1},
+    {"relu [7,3]", case_unary, {7, 3, XF_ACT_RELU, 0}, 1},
+    {"swiglu [17,2x45]", case_unary, {17, 45, XF_ACT_SILU, 1}, 1},
+    {"geglu [9,2x33]", case_unary, {9, 33, XF_ACT_GELU, 1}, 1},
+    {"attention [1,3,197,64]", case_attention, {1, 3, 197, 197, 64, 64, 0}, 1},
+    {"attention Lq!=Lk [2,2,17|33,16], Dv 24, bias [1,H,Lq,Lk]", case_attention, {2, 2, 17, 33, 16, 24, 1}, 1},
+    {"attention [1,1,50,13|5,8] bias [Lk]", case_attention, {1, 1, 50, 13, 8, 8, 2}, 1},
+    {"conv patch 16x16/16 [1,3,32,48] -> 19", case_conv, {1, 3, 32, 48, 19, 16, 16, 0, 1, 1, 1}, 2},
+    {"conv 3x3 pad 1 [2,5,11,13] -> 7", case_conv, {2, 5, 11, 13, 7, 3, 1, 1, 1, 1, 1}, 1},
+    {"conv 7x7/4 pad 3 [1,3,29,31] -> 8", case_conv, {1, 3, 29, 31, 8, 7, 4, 3, 1, 1, 0}, 1},
+    {"depthwise 3x3 [1,12,9,7]", case_conv, {1, 12, 9, 7, 12, 3, 1, 1, 1, 12, 1}, 1},
+    {"grouped dilated 3x3/2 [1,4,15,14] g2 -> 6", case_conv, {1, 4, 15, 14, 6, 3, 2, 2, 2, 2, 1}, 1},
+    {"resize [1,3,7,9] -> 13x17 align", case_resize, {1, 3, 7, 9, 13, 17, 1}, 1},
+    {"resize [1,3,7,9] -> 13x17", case_resize, {1, 3, 7, 9, 13, 17, 0}, 1},
+    {"resize [2,2,16,16] -> 5x7", case_resize, {2, 2, 16, 16, 5, 7, 0}, 1},
+    {"concat 3 along last", case_concat, {3, 3, 1, 1, 5, 0, 7, 3, 11}, 1},
+    {"concat 4 along channels", case_concat, {4, 1, 2, 0, 5, 3, 3, 1, 2, 4}, 1},
+    {"concat prepend token", case_concat, {2, 2, 1, 2, 0, 37, 1, 196}, 1},
+    {"mean [3,197,37] axis 1", case_shape_op, {3, 197, 37, 1, 0}, 1},
+    {"mean [3,5,37] axis 2", case_shape_op, {3, 5, 37, 2, 0}, 1},
+    {"argmax [3,11,37]", case_shape_op, {3, 11, 37, 2, 1}, 0},
+    {"permute copy [3,5,7] (2,0,1)", case_shape_op, {3, 5, 7, 0, 2}, 0},
+    {"slice last axis [2,3,11]", case_shape_op, {2, 3, 11, 0, 3}, 0},
+    {"gather tokens [2,197,37]", case_shape_op, {2, 197, 37, 1, 4}, 0},
+    {"cast [2,3,17]", case_shape_op, {2, 3, 17, 0, 5}, 0},
+    {"chain transpose-scale-add-layernorm [19,45]", case_chain, {19, 45}, 1},
+};
+#define NUM_CASES (sizeof cases / sizeof cases[0])
+
+typedef struct {
+    int c;       // case index
+    int column;  // index into xf_test_columns
+    int dtype;
+} op_param_t;
+
+static void free_params(struct criterion_test_params* params) { cr_free(params->params); }
+
+ParameterizedTestParameters(ops, conformance) {
+    xf_test_column_t cols[XF_TEST_MAX_COLUMNS];
+    int ncol = xf_test_columns(cols, XF_TEST_MAX_COLUMNS);
+    size_t n = NUM_CASES * (size_t)ncol * 2;
+    op_param_t* p = cr_malloc(sizeof *p * n);
+    size_t k = 0;
+    for (int col = 0; col < ncol; ++col)
+        for (int dt = 0; dt < 2; ++dt)
+            for (size_t c = 0; c < NUM_CASES; ++c) p[k++] = (op_param_t){(int)c, col, dt};
+    return cr_make_param_array(op_param_t, p, n, free_params);
+}
+
+ParameterizedTest(op_param_t* param, ops, conformance, .timeout = 120) {
+    xf_test_column_t cols[XF_TEST_MAX_COLUMNS];
+    xf_test_columns(cols, XF_TEST_MAX_COLUMNS);
+    const xf_test_column_t* col = &cols[param->column];
+    const op_case_t* oc = &cases[param->c];
+    xf_dtype_t dt = param->dtype ? XF_DTYPE_F16 : XF_DTYPE_F32;
+    char why[512];
+    bool skip;
+    xf_context_t* ctx;
+    if (!xf_test_open(col, &ctx, &skip, why, sizeof why)) {
+        if (skip) cr_skip_test("%s", why);
+        cr_assert_fail("%s", why);
+    }
+    xf_device_info_t info;
+    OK(xf_context_device_info(ctx, &info));
+    if (dt == XF_DTYPE_F16 && !info.fp16) {
+        xf_context_destroy(ctx);
+        cr_skip_test("%s: device '%s' has no f16 storage", col->name, info.name);
+    }
+    tc_t tc = {.dt = dt, .rng = {0x9e3779b97f4a7c15ULL ^ (uint64_t)param->c * 7919u}};
+    OK(xf_graph_create(ctx, &tc.g));
+    xf_tensor_t* out = oc->build(&tc, oc->p);
+    OK(xf_graph_mark_output(tc.g, out));
+    cr_assert(xf_test_poison(tc.g), "poisoning failed: %s", xf_context_error(ctx));
+    xf_status_t st = xf_graph_compute(tc.g);
+    cr_assert_eq(st, XF_OK, "[%s] %s %s: compute: %s", col->name, oc->name, xf_dtype_name(dt), xf_context_error(ctx));
+    cr_assert_eq(xf_tensor_elements(out), tc.want_n);
+    float* got = malloc(sizeof(float) * (size_t)tc.want_n);
+    if (xf_tensor_dtype(out) == XF_DTYPE_I32) {
+        int32_t* gi = malloc(sizeof(int32_t) * (size_t)tc.want_n);
+        OK(xf_tensor_download(out, gi, sizeof(int32_t) * (size_t)tc.want_n));
+        for (int64_t i = 0; i < tc.want_n; ++i) got[i] = (float)gi[i];
+        free(gi);
+    } else {
+        OK(xf_tensor_download_f32(out, got, (size_t)tc.want_n));
+    }
+    // f32: a few ulps of long sums; f16: storage rounding of inputs, intermediates and result.
+    float atol = dt == XF_DTYPE_F32 ? 2e-5f : 4e-3f, rtol = dt == XF_DTYPE_F32 ? 2e-4f : 8e-3f;
+    bool exact = oc->tol == 0 && xf_tensor_dtype(out) != XF_DTYPE_F16;
+    bool ok = xf_test_close(got, tc.want, tc.want_n, exact ? 0 : atol * oc->tol, exact ? 0 : rtol * oc->tol, why,
+                            sizeof why);
+    cr_expect(ok, "[%s, %s] %s %s: %s", col->name, info.name, oc->name, xf_dtype_name(dt), why);
+    free(got);
+    for (int i = 0; i < tc.nin; ++i) free(tc.host[i]);
+    free(tc.want);
+    xf_graph_destroy(tc.g);
+    xf_context_destroy(ctx);
+}
