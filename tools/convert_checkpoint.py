@@ -50,14 +50,17 @@ def _labels_from_file(path):
         return [line.rstrip("\n") for line in f if line.strip()]
 
 
-def convert_torchvision(sd, labels=None, crop_pct=0.875, mean=None, std=None):
+def convert_torchvision(sd, labels=None, crop_pct=0.875, mean=None, std=None, mapping=None):
+    """-> (timm-named tensors, config); fills `mapping` (torchvision name -> timm name) when given."""
     sd = dict(sd)
     out = {}
+    mapping = {} if mapping is None else mapping
 
     def take(src, dst):
         if src not in sd:
             raise KeyError(f"torchvision checkpoint lacks {src}")
         out[dst] = sd.pop(src)
+        mapping[src] = dst
 
     if any(k.startswith("heads.pre_logits") for k in sd):
         raise ValueError("torchvision ViT with representation_size (heads.pre_logits) is not supported")

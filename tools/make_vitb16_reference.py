@@ -2,7 +2,8 @@
 
   /usr/bin/python3 tools/make_vitb16_reference.py OUTDIR
 
-1. builds torchvision vit_b_16 (no weights), overwrites every parameter with hash init (torchvision names);
+1. builds torchvision vit_b_16 (no weights), overwrites every parameter with the hash init of its timm name
+   (so the converted file equals a hash-init timm ViT-B/16: the C side can also test without the file);
 2. saves the state_dict (OUTDIR/vit_b_16.pth) and converts it with tools/convert_checkpoint.py
    -> OUTDIR/vit_b_16.safetensors (timm names, config metadata; 330 MiB);
 3. writes OUTDIR/vit_b_16_ref.safetensors: "input" (hash init, [1,3,224,224]) and "logits" [1,1000] of the
@@ -22,6 +23,7 @@ import torchvision  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import convert_checkpoint  # noqa: E402
 import hashinit  # noqa: E402
 import xfsafetensors  # noqa: E402
 
@@ -37,7 +39,11 @@ def main():
 
     t0 = time.time()
     model = torchvision.models.vit_b_16(weights=None).eval()
-    hashinit.init_module(model)
+    names = {}
+    convert_checkpoint.convert_torchvision({k: v.numpy() for k, v in model.state_dict().items()}, mapping=names)
+    with torch.no_grad():
+        for name, p in model.state_dict().items():
+            p.copy_(torch.from_numpy(hashinit.tensor(names[name], p.shape)))
     pth = os.path.join(args.outdir, "vit_b_16.pth")
     torch.save(model.state_dict(), pth)
     print(f"hash-initialised torchvision vit_b_16 ({sum(p.numel() for p in model.parameters())} parameters) "
@@ -56,7 +62,7 @@ def main():
     print(f"forward {time.time() - t1:.2f}s; logits[:4] {logits[0, :4].tolist()} argmax {int(logits.argmax())}")
     ref = os.path.join(args.outdir, "vit_b_16_ref.safetensors")
     xfsafetensors.save(ref, {"input": x, "logits": logits},
-                       {"model": "torchvision vit_b_16, hash init (torchvision names), converted to timm names",
+                       {"model": "torchvision vit_b_16, hash init of the timm names, converted to timm names",
                         "torch": torch.__version__, "torchvision": torchvision.__version__})
     conv = xfsafetensors.load(dst)[0]
     assert np.array_equal(conv["blocks.0.attn.qkv.weight"],
