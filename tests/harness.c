@@ -108,3 +108,67 @@ bool xf_test_close(const float* got, const float* want, int64_t n, float atol, f
     }
     return true;
 }
+
+static bool add_weight(xf_context_t* ctx, const char* prefix, const char* name, const char* suffix, xf_dtype_t dt,
+                       int ndim, const int64_t* shape, float lo, float hi, xf_rng_t* rng) {
+    char full[256];
+    snprintf(full, sizeof full, "%s%s%s", prefix, name, suffix);
+    int64_t n = 1;
+    for (int i = 0; i < ndim; ++i) n *= shape[i];
+    float* v = malloc(sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; ++i) v[i] = xf_rng_uniform(rng, lo, hi);
+    xf_tensor_t* t;
+    bool ok = xf_tensor_create(ctx, full, dt, ndim, shape, &t) == XF_OK &&
+              xf_tensor_upload_f32(t, v, (size_t)n) == XF_OK;
+    free(v);
+    return ok;
+}
+
+bool xf_test_block_weights(xf_context_t* ctx, const char* prefix, const xf_block_desc_t* d, xf_dtype_t dt,
+                           xf_rng_t* rng) {
+    xf_block_names_t n = {"norm1", "attn.qkv", "attn.q", "attn.k", "attn.v", "attn.proj", "attn.sr", "attn.norm",
+                          "norm2", "mlp.fc1", "mlp.dwconv", "mlp.fc2"};
+    if (d->names) {
+        const char** dst = (const char**)&n;
+        const char* const* src = (const char* const*)d->names;
+        for (size_t i = 0; i < sizeof n / sizeof(char*); ++i) {
+            if (src[i]) dst[i] = src[i];
+        }
+    }
+    int64_t c = d->dim, h = d->mlp_hidden;
+    float wc = 1.0f / sqrtf((float)c), wh = 1.0f / sqrtf((float)h);
+    bool ok = add_weight(ctx, prefix, n.norm1, ".weight", dt, 1, (int64_t[]){c}, 0.5f, 1.5f, rng) &&
+              add_weight(ctx, prefix, n.norm1, ".bias", dt, 1, (int64_t[]){c}, -0.2f, 0.2f, rng) &&
+              add_weight(ctx, prefix, n.norm2, ".weight", dt, 1, (int64_t[]){c}, 0.5f, 1.5f, rng) &&
+              add_weight(ctx, prefix, n.norm2, ".bias", dt, 1, (int64_t[]){c}, -0.2f, 0.2f, rng) &&
+              add_weight(ctx, prefix, n.proj, ".weight", dt, 2, (int64_t[]){c, c}, -wc, wc, rng) &&
+              add_weight(ctx, prefix, n.proj, ".bias", dt, 1, (int64_t[]){c}, -0.1f, 0.1f, rng) &&
+              add_weight(ctx, prefix, n.fc1, ".weight", dt, 2, (int64_t[]){h, c}, -wc, wc, rng) &&
+              add_weight(ctx, prefix, n.fc1, ".bias", dt, 1, (int64_t[]){h}, -0.1f, 0.1f, rng) &&
+              add_weight(ctx, prefix, n.fc2, ".weight", dt, 2, (int64_t[]){c, h}, -wh, wh, rng) &&
+              add_weight(ctx, prefix, n.fc2, ".bias", dt, 1, (int64_t[]){c}, -0.1f, 0.1f, rng);
+    bool fused = n.qkv[0] && d->sr_ratio <= 1;
+    if (fused) {
+        ok = ok && add_weight(ctx, prefix, n.qkv, ".weight", dt, 2, (int64_t[]){3 * c, c}, -wc, wc, rng);
+        if (d->qkv_bias) ok = ok && add_weight(ctx, prefix, n.qkv, ".bias", dt, 1, (int64_t[]){3 * c}, -0.1f, 0.1f, rng);
+    } else {
+        const char* qkv[3] = {n.q, n.k, n.v};
+        for (int i = 0; i < 3; ++i) {
+            ok = ok && add_weight(ctx, prefix, qkv[i], ".weight", dt, 2, (int64_t[]){c, c}, -wc, wc, rng);
+            if (d->qkv_bias) ok = ok && add_weight(ctx, prefix, qkv[i], ".bias", dt, 1, (int64_t[]){c}, -0.1f, 0.1f, rng);
+        }
+    }
+    if (d->sr_ratio > 1) {
+        int64_t r = d->sr_ratio;
+        float ws = 1.0f / sqrtf((float)(c * r * r));
+        ok = ok && add_weight(ctx, prefix, n.sr, ".weight", dt, 4, (int64_t[]){c, c, r, r}, -ws, ws, rng) &&
+             add_weight(ctx, prefix, n.sr, ".bias", dt, 1, (int64_t[]){c}, -0.1f, 0.1f, rng) &&
+             add_weight(ctx, prefix, n.sr_norm, ".weight", dt, 1, (int64_t[]){c}, 0.5f, 1.5f, rng) &&
+             add_weight(ctx, prefix, n.sr_norm, ".bias", dt, 1, (int64_t[]){c}, -0.2f, 0.2f, rng);
+    }
+    if (d->mix_ffn) {
+        ok = ok && add_weight(ctx, prefix, n.dwconv, ".weight", dt, 4, (int64_t[]){h, 1, 3, 3}, -0.3f, 0.3f, rng) &&
+             add_weight(ctx, prefix, n.dwconv, ".bias", dt, 1, (int64_t[]){h}, -0.1f, 0.1f, rng);
+    }
+    return ok;
+}

@@ -38,4 +38,10 @@ bool xf_test_poison(xf_graph_t* graph);
 // writes the first bad index and values to |why|.
 bool xf_test_close(const float* got, const float* want, int64_t n, float atol, float rtol, char* why, size_t why_size);
 
+
+
+// Creates random weights named as xf_graph_block expects for |desc| under |prefix| (timm names,
+// or HF SegFormer names when |segformer|), in |dtype|. Returns false on failure.
+bool xf_test_block_weights(xf_context_t* ctx, const char* prefix, const xf_block_desc_t* desc, xf_dtype_t dtype,
+                           xf_rng_t* rng);
 #endif  // XF_TESTS_HARNESS_H_

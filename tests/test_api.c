@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: MIT
+// Error paths of the public API: environment values, NULL arguments, shapes, call order. Every
+// failure returns a status and a message, prints nothing and leaves the caller's objects usable.
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xformer.h"
+
+static xf_context_t* cpu_context(void) {
+    xf_context_options_t o;
+    xf_context_options_init(&o);
+    o.backend = XF_BACKEND_CPU;
+    xf_context_t* ctx = NULL;
+    cr_assert_eq(xf_context_create(&o, &ctx), XF_OK, "%s", xf_last_error());
+    return ctx;
+}
+
+static void silence(void) {
+    cr_redirect_stdout();
+    cr_redirect_stderr();
+}
+
+Test(env, bogus_backend_is_one_line_error_naming_choices, .init = silence) {
+    setenv("XFORMER_BACKEND", "bogus", 1);
+    xf_context_t* ctx = (xf_context_t*)0x1;
+    cr_assert_eq(xf_context_create(NULL, &ctx), XF_ERR_INVALID_ARGUMENT);
+    cr_assert_null(ctx);
+    const char* msg = xf_last_error();
+    cr_assert(strstr(msg, "bogus") && strstr(msg, "valid choices") && strstr(msg, "cpu"), "%s", msg);
+    cr_assert_null(strchr(msg, '\n'), "message is one line: %s", msg);
+    fflush(stdout);
+    fflush(stderr);
+    cr_assert_stdout_eq_str("");
+    cr_assert_stderr_eq_str("");
+}
+
+Test(env, backend_not_compiled_names_choices, .init = silence) {
+    const xf_backend_t gpu[] = {XF_BACKEND_OPENCL, XF_BACKEND_VULKAN};
+    for (int i = 0; i < 2; ++i) {
+        if (xf_backend_compiled(gpu[i])) continue;
+        setenv("XFORMER_BACKEND", xf_backend_name(gpu[i]), 1);
+        xf_context_t* ctx = NULL;
+        cr_assert_eq(xf_context_create(NULL, &ctx), XF_ERR_UNAVAILABLE);
+        const char* msg = xf_last_error();
+        cr_assert(strstr(msg, "not compiled") && strstr(msg, "valid choices"), "%s", msg);
+        cr_assert_null(strchr(msg, '\n'));
+    }
+    fflush(stdout);
+    fflush(stderr);
+    cr_assert_stdout_eq_str("");
+    cr_assert_stderr_eq_str("");
+}
+
+Test(env, device_index) {
+    setenv("XFORMER_BACKEND", "cpu", 1);
+    setenv("XFORMER_DEVICE", "7", 1);
+    xf_context_t* ctx = NULL;
+    cr_assert_eq(xf_context_create(NULL, &ctx), XF_ERR_OUT_OF_RANGE);
+    cr_assert(strstr(xf_last_error(), "out of range"), "%s", xf_last_error());
+    setenv("XFORMER_DEVICE", "one", 1);
+    cr_assert_eq(xf_context_create(NULL, &ctx), XF_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(xf_last_error(), "XFORMER_DEVICE"), "%s", xf_last_error());
+    setenv("XFORMER_DEVICE", "0", 1);
+    cr_assert_eq(xf_context_create(NULL, &ctx), XF_OK);
+    xf_device_info_t info;
+    cr_assert_eq(xf_context_device_info(ctx, &info), XF_OK);
+    cr_assert_eq(info.backend, XF_BACKEND_CPU);
+    xf_context_destroy(ctx);
+}
+
+Test(env, auto_picks_a_device) {
+    setenv("XFORMER_BACKEND", "auto", 1);
+    unsetenv("XFORMER_DEVICE");
+    xf_context_t* ctx = NULL;
+    cr_assert_eq(xf_context_create(NULL, &ctx), XF_OK, "%s", xf_last_error());
+    xf_device_info_t info;
+    cr_assert_eq(xf_context_device_info(ctx, &info), XF_OK);
+    cr_assert(info.name[0]);
+    xf_context_destroy(ctx);
+}
+
+static int log_calls;
+static void count_log(void* user, xf_log_level_t level, const char* message) {
+    (void)level;
+    cr_assert(message && *message);
+    ++*(int*)user;
+}
+
+Test(api, log_callback_receives_messages) {
+    xf_context_options_t o;
+    xf_context_options_init(&o);
+    o.backend = XF_BACKEND_CPU;
+    o.log_fn = count_log;
+    o.log_user_data = &log_calls;
+    o.log_level = XF_LOG_DEBUG;
+    xf_context_t* ctx = NULL;
+    cr_assert_eq(xf_context_create(&o, &ctx), XF_OK);
+    cr_assert_gt(log_calls, 0);
+    xf_context_destroy(ctx);
+}
+
+Test(api, device_list_has_the_cpu) {
+    size_t n = 0;
+    cr_assert_eq(xf_device_list(NULL, 0, &n), XF_OK);
+    cr_assert_geq(n, 1);
+    xf_device_info_t* all = calloc(n, sizeof *all);
+    size_t n2 = 0;
+    cr_assert_eq(xf_device_list(all, n, &n2), XF_OK);
+    cr_assert_eq(n, n2);
+    bool cpu = false;
+    for (size_t i = 0; i < n; ++i) cpu |= all[i].backend == XF_BACKEND_CPU;
+    cr_assert(cpu);
+    free(all);
+    cr_assert_eq(xf_device_list(NULL, 3, &n), XF_ERR_INVALID_ARGUMENT);
+}
+
+Test(api, null_arguments) {
+    cr_assert_eq(xf_context_create(NULL, NULL), XF_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(xf_graph_create(NULL, NULL), XF_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(xf_graph_compute(NULL), XF_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(xf_tensor_upload(NULL, NULL, 0), XF_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(xf_linear(NULL, NULL, NULL, NULL, NULL), XF_ERR_INVALID_ARGUMENT);
+    xf_context_destroy(NULL);
+    xf_graph_destroy(NULL);
+    xf_tensor_destroy(NULL);
+    xf_context_t* ctx = cpu_context();
+    xf_graph_t* g;
+    cr_assert_eq(xf_graph_create(ctx, &g), XF_OK);
+    xf_tensor_t* out = (xf_tensor_t*)0x1;
+    cr_assert_eq(xf_add(g, NULL, NULL, &out), XF_ERR_INVALID_ARGUMENT);
+    cr_assert_null(out);
+    cr_assert(strstr(xf_context_error(ctx), "xf_add"), "%s", xf_context_error(ctx));
+    cr_assert_eq(xf_graph_compute(g), XF_ERR_FAILED_PRECONDITION, "an empty graph");
+    xf_graph_destroy(g);
+    xf_context_destroy(ctx);
+}
+
+Test(api, bad_shapes_leave_graph_intact) {
+    xf_context_t* ctx = cpu_context();
+    xf_graph_t* g;
+    cr_assert_eq(xf_graph_create(ctx, &g), XF_OK);
+    xf_tensor_t *x, *w, *y, *bad = NULL;
+    cr_assert_eq(xf_graph_input(g, "x", XF_DTYPE_F32, 2, (int64_t[]){3, 4}, &x), XF_OK);
+    cr_assert_eq(xf_tensor_create(ctx, "w", XF_DTYPE_F32, 2, (int64_t[]){5, 4}, &w), XF_OK);
+    float xs[12], ws[20];
+    for (int i = 0; i < 20; ++i) ws[i] = (float)i / 20.0f;
+    for (int i = 0; i < 12; ++i) xs[i] = (float)i;
+    cr_assert_eq(xf_tensor_upload(x, xs, sizeof xs), XF_OK);
+    cr_assert_eq(xf_tensor_upload(w, ws, sizeof ws), XF_OK);
+    cr_assert_eq(xf_linear(g, x, w, NULL, &y), XF_OK);
+    cr_assert_eq(xf_graph_mark_output(g, y), XF_OK);
+
+    cr_assert_eq(xf_matmul(g, x, x, NULL, &bad), XF_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(xf_context_error(ctx), "inner dimensions"), "%s", xf_context_error(ctx));
+    cr_assert_eq(xf_add(g, x, y, &bad), XF_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(xf_context_error(ctx), "do not broadcast"), "%s", xf_context_error(ctx));
+    cr_assert_eq(xf_conv2d(g, x, w, NULL, NULL, &bad), XF_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(xf_attention(g, x, x, x, NULL, 1.0f, &bad), XF_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(xf_slice(g, x, 1, 3, 9, &bad), XF_ERR_OUT_OF_RANGE);
+    cr_assert_eq(xf_reshape(g, x, 2, (int64_t[]){5, -1}, &bad), XF_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(xf_permute(g, x, (int[]){0, 0}, &bad), XF_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(xf_mean(g, x, 2, false, &bad), XF_ERR_OUT_OF_RANGE);
+    cr_assert_eq(xf_softmax(g, x, 1.0f, y, &bad), XF_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(xf_activation(g, x, (xf_activation_t)99, &bad), XF_ERR_INVALID_ARGUMENT);
+    cr_assert_null(bad);
+    cr_assert_eq(xf_tensor_upload(x, xs, 7), XF_ERR_INVALID_ARGUMENT);
+    float out[15];
+    cr_assert_eq(xf_tensor_download(y, out, sizeof out), XF_ERR_FAILED_PRECONDITION, "download before compute");
+    cr_assert_eq(xf_tensor_upload(y, out, sizeof out), XF_ERR_INVALID_ARGUMENT, "results are not uploaded");
+
+    xf_graph_stats_t s;
+    cr_assert_eq(xf_graph_stats(g, &s), XF_OK);
+    cr_assert_eq(s.nodes, 1, "failed calls added no nodes");
+    cr_assert_eq(xf_graph_compute(g), XF_OK, "%s", xf_context_error(ctx));
+    cr_assert_eq(xf_tensor_download(y, out, sizeof out), XF_OK);
+    for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 5; ++j) {
+            float want = 0;
+            for (int k = 0; k < 4; ++k) want += xs[i * 4 + k] * ws[j * 4 + k];
+            cr_assert_float_eq(out[i * 5 + j], want, 1e-4f);
+        }
+    xf_graph_destroy(g);
+    xf_context_destroy(ctx);
+}
+
+Test(api, tensors_names_and_dtypes) {
+    xf_context_t* ctx = cpu_context();
+    xf_tensor_t *t, *found, *dup = NULL;
+    cr_assert_eq(xf_tensor_create(ctx, "a.weight", XF_DTYPE_F16, 3, (int64_t[]){2, 3, 5}, &t), XF_OK);
+    cr_assert_eq(xf_tensor_create(ctx, "a.weight", XF_DTYPE_F32, 1, (int64_t[]){1}, &dup), XF_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(xf_tensor_create(ctx, "z", XF_DTYPE_F32, 5, (int64_t[]){1, 1, 1, 1, 1}, &dup), XF_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(xf_tensor_create(ctx, "z", XF_DTYPE_F32, 2, (int64_t[]){1, 0}, &dup), XF_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(xf_tensor_create(ctx, "z", (xf_dtype_t)42, 1, (int64_t[]){1}, &dup), XF_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(xf_context_find_tensor(ctx, "a.weight", &found), XF_OK);
+    cr_assert_eq(found, t);
+    cr_assert_eq(xf_context_find_tensor(ctx, "nope", &found), XF_ERR_NOT_FOUND);
+    cr_assert_eq(xf_tensor_bytes(t), 60);
+    cr_assert_eq(xf_tensor_dim(t, -1), 5);
+    float in[30], back[30];
+    for (int i = 0; i < 30; ++i) in[i] = (float)i * 0.25f - 3.0f;
+    cr_assert_eq(xf_tensor_upload_f32(t, in, 30), XF_OK);
+    cr_assert_eq(xf_tensor_download_f32(t, back, 30), XF_OK);
+    for (int i = 0; i < 30; ++i) cr_assert_eq(in[i], back[i]);
+    xf_tensor_destroy(t);
+    cr_assert_eq(xf_context_find_tensor(ctx, "a.weight", &found), XF_ERR_NOT_FOUND);
+    xf_context_destroy(ctx);
+}
+
+Test(api, f16_conversion_round_trips_every_half) {
+    for (uint32_t h = 0; h < 65536; ++h) {
+        float f = xf_f16_to_f32((uint16_t)h);
+        if (isnan(f)) continue;
+        cr_assert_eq(xf_f32_to_f16(f), h, "half 0x%04x -> %g", h, f);
+    }
+    cr_assert_eq(xf_f32_to_f16(65520.0f), 0x7c00, "rounds to infinity");
+    cr_assert_eq(xf_f32_to_f16(1.0f + 1.0f / 2048.0f), 0x3c00, "ties to even");
+    cr_assert_eq(xf_f32_to_f16(5.96e-8f), 0x0001, "smallest subnormal");
+}
+
+Test(api, status_strings) {
+    for (int s = XF_OK; s <= XF_ERR_INTERNAL; ++s) cr_assert_str_neq(xf_status_string((xf_status_t)s), "unknown status");
+}

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+// Memory planner: a 4-block ViT-style graph needs at most half the sum of its intermediates, gives
+// results identical to a run without reuse, and reruns with new inputs.
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define OK(expr) cr_assert_eq((expr), XF_OK, "%s: %s", #expr, xf_last_error())
+
+enum { TOKENS = 197, DIM = 64, HEADS = 4, BLOCKS = 4 };
+
+static void free_params(struct criterion_test_params* params) { cr_free(params->params); }
+
+ParameterizedTestParameters(planner, vit4) {
+    xf_test_column_t cols[XF_TEST_MAX_COLUMNS];
+    int n = xf_test_columns(cols, XF_TEST_MAX_COLUMNS);
+    int* p = cr_malloc(sizeof(int) * (size_t)n);
+    for (int i = 0; i < n; ++i) p[i] = i;
+    return cr_make_param_array(int, p, (size_t)n, free_params);
+}
+
+static xf_graph_t* build(xf_context_t* ctx, bool reuse, xf_tensor_t** x, xf_tensor_t** y) {
+    xf_graph_t* g;
+    OK(xf_graph_create(ctx, &g));
+    OK(xf_graph_set_memory_reuse(g, reuse));
+    OK(xf_graph_input(g, "x", XF_DTYPE_F32, 3, (int64_t[]){1, TOKENS, DIM}, x));
+    xf_block_desc_t d;
+    xf_block_desc_init(&d, DIM, HEADS, 4 * DIM);
+    xf_tensor_t* h = *x;
+    for (int b = 0; b < BLOCKS; ++b) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "blocks.%d.", b);
+        OK(xf_graph_block(g, &d, prefix, h, 0, 0, &h));
+    }
+    OK(xf_graph_mark_output(g, h));
+    *y = h;
+    return g;
+}
+
+ParameterizedTest(int* column, planner, vit4, .timeout = 300) {
+    xf_test_column_t cols[XF_TEST_MAX_COLUMNS];
+    xf_test_columns(cols, XF_TEST_MAX_COLUMNS);
+    char why[512];
+    bool skip;
+    xf_context_t* ctx;
+    if (!xf_test_open(&cols[*column], &ctx, &skip, why, sizeof why)) {
+        if (skip) cr_skip_test("%s", why);
+        cr_assert_fail("%s", why);
+    }
+    xf_rng_t rng = {7};
+    xf_block_desc_t d;
+    xf_block_desc_init(&d, DIM, HEADS, 4 * DIM);
+    for (int b = 0; b < BLOCKS; ++b) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "blocks.%d.", b);
+        cr_assert(xf_test_block_weights(ctx, prefix, &d, XF_DTYPE_F32, &rng));
+    }
+    size_t n = TOKENS * DIM;
+    float* in = malloc(sizeof(float) * n);
+    float* out[2] = {malloc(sizeof(float) * n), malloc(sizeof(float) * n)};
+    xf_graph_stats_t stats[2];
+    xf_graph_t* g[2];
+    xf_tensor_t *x[2], *y[2];
+    for (int r = 0; r < 2; ++r) g[r] = build(ctx, r == 0, &x[r], &y[r]);
+    for (int round = 0; round < 2; ++round) {
+        for (size_t i = 0; i < n; ++i) in[i] = xf_rng_uniform(&rng, -1, 1);
+        for (int r = 0; r < 2; ++r) {
+            OK(xf_tensor_upload(x[r], in, sizeof(float) * n));
+            if (round == 0) cr_assert(xf_test_poison(g[r]));
+            cr_assert_eq(xf_graph_compute(g[r]), XF_OK, "[%s] %s", cols[*column].name, xf_context_error(ctx));
+            OK(xf_tensor_download(y[r], out[r], sizeof(float) * n));
+            OK(xf_graph_stats(g[r], &stats[r]));
+        }
+        cr_assert(memcmp(out[0], out[1], sizeof(float) * n) == 0, "[%s] round %d: reuse changed the results",
+                  cols[*column].name, round);
+        for (size_t i = 0; i < n; ++i) cr_assert(out[0][i] == out[0][i], "NaN at %zu", i);
+    }
+    cr_assert_eq(stats[0].intermediate_bytes_sum, stats[1].intermediate_bytes_sum);
+    cr_assert_geq(stats[1].peak_intermediate_bytes, stats[1].intermediate_bytes_sum, "no reuse means no sharing");
+    cr_assert_leq(stats[0].peak_intermediate_bytes * 2, stats[0].intermediate_bytes_sum,
+                  "peak %zu bytes is more than half of the %zu-byte sum", stats[0].peak_intermediate_bytes,
+                  stats[0].intermediate_bytes_sum);
+    cr_assert_gt(stats[0].inplace_reuses, 0);
+    cr_assert_eq(stats[0].computes, 2);
+    cr_log_info("[%s] %zu nodes, %zu intermediates: sum %zu bytes, peak %zu bytes (%.1f%%), %zu in place, "
+                "%llu submissions",
+                cols[*column].name, stats[0].nodes, stats[0].intermediates, stats[0].intermediate_bytes_sum,
+                stats[0].peak_intermediate_bytes,
+                100.0 * (double)stats[0].peak_intermediate_bytes / (double)stats[0].intermediate_bytes_sum,
+                stats[0].inplace_reuses, (unsigned long long)stats[0].submissions);
+    for (int r = 0; r < 2; ++r) xf_graph_destroy(g[r]);
+    free(in);
+    free(out[0]);
+    free(out[1]);
+    xf_context_destroy(ctx);
+}
