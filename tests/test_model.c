@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: MIT
+// Models end to end on every backend column (XFORMER_TEST_BACKENDS): the bundled Fashion-MNIST
+// models against PyTorch's outputs for the sample images, hash-initialised standard
+// configurations (deit_tiny_patch16_224, SegFormer-B0, torchvision vit_b_16 through the converter)
+// against PyTorch, and model-level errors.
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#define STBI_NO_STDIO_WARNINGS
+#include <stb/stb_image.h>
+
+#include "harness.h"
+#include "model_internal.h"
+#include "safetensors.h"
+#include "test_model_common.c"
+#include "xformer_model.h"
+
+static char g_src[1024];
+
+// The source tree: $XFORMER_SOURCE_DIR, else found upwards from the working directory.
+static const char* src_dir(void) {
+    if (g_src[0]) return g_src;
+    const char* env = getenv("XFORMER_SOURCE_DIR");
+    if (env && *env) {
+        snprintf(g_src, sizeof g_src, "%s", env);
+        return g_src;
+    }
+    const char* tries[] = {".", "..", "../..", "../../.."};
+    for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
+        char p[1100];
+        struct stat sb;
+        snprintf(p, sizeof p, "%s/tests/data/deit_tiny_config.json", tries[i]);
+        if (stat(p, &sb) == 0) {
+            snprintf(g_src, sizeof g_src, "%s", tries[i]);
+            return g_src;
+        }
+    }
+    snprintf(g_src, sizeof g_src, ".");
+    return g_src;
+}
+
+static bool file_exists(const char* path) {
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+// Runs |fn| once per backend column with a fresh context.
+typedef void (*column_fn)(xf_context_t* ctx, const char* column, void* user);
+static void each_column(column_fn fn, void* user) {
+    xf_test_column_t cols[XF_TEST_MAX_COLUMNS];
+    int n = xf_test_columns(cols, XF_TEST_MAX_COLUMNS);
+    int ran = 0;
+    for (int i = 0; i < n; i++) {
+        xf_context_t* ctx;
+        bool skip;
+        char why[512];
+        if (!xf_test_open(&cols[i], &ctx, &skip, why, sizeof why)) {
+            cr_assert(skip, "%s", why);
+            cr_log_warn("skipping column %s: %s", cols[i].name, why);
+            continue;
+        }
+        fn(ctx, cols[i].name, user);
+        xf_context_destroy(ctx);
+        ran++;
+    }
+    cr_assert(ran > 0, "no backend column could run");
+}
+
+static float max_abs(const float* v, size_t n) {
+    float m = 0;
+    for (size_t i = 0; i < n; i++) m = fmaxf(m, fabsf(v[i]));
+    return m;
+}
+
+static int64_t argmax(const float* v, int64_t n, int64_t stride) {
+    int64_t best = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (v[i * stride] > v[best * stride]) best = i;
+    return best;
+}
+
+static float* ref_f32(xf_st_file_t* f, const char* name, size_t* count) {
+    xf_st_tensor_t* t = xf_st_find(f, name);
+    cr_assert(t, "reference tensor '%s' is missing", name);
+    float* v = malloc((size_t)t->elements * sizeof(float));
+    cr_assert(xf_st_read_f32(t, v, (size_t)t->elements) == XF_OK);
+    *count = (size_t)t->elements;
+    return v;
+}
+
+static xf_st_file_t* open_ref(const char* path) {
+    xf_st_file_t* f = NULL;
+    char err[1024];
+    xf_status_t st = xf_st_open(path, &f, err, sizeof err);
+    cr_assert(st == XF_OK, "%s", err);
+    return f;
+}
+
+// Logits within atol = |ref|max * rel_atol and rtol of the reference, and identical top-1.
+static void check_logits(const char* what, const char* column, const float* got, const float* want, size_t n,
+                         float rel_atol, float rtol) {
+    char why[512];
+    float atol = rel_atol * max_abs(want, n) + 1e-5f;
+    cr_expect(xf_test_close(got, want, (int64_t)n, atol, rtol, why, sizeof why), "%s [%s]: %s", what, column, why);
+}
+
+//===----------------------------------------------------------------------===//
+// Hash-initialised standard configurations
+//===----------------------------------------------------------------------===//
+
+typedef struct {
+    const char* model;  // written here
+    const char* ref;    // PyTorch reference with "input" and "logits"
+    float rel_atol, rtol;
+} std_case_t;
+
+static void run_std(xf_context_t* ctx, const char* column, void* user) {
+    const std_case_t* c = user;
+    xf_model_t* m;
+    xf_status_t st = xf_model_load(ctx, c->model, NULL, &m);
+    cr_assert(st == XF_OK, "[%s] load %s: %s", column, c->model, xf_context_error(ctx));
+    xf_model_info_t info;
+    cr_assert(xf_model_info(m, &info) == XF_OK);
+    xf_st_file_t* ref = open_ref(c->ref);
+    size_t nin, nout;
+    float* input = ref_f32(ref, "input", &nin);
+    float* want = ref_f32(ref, "logits", &nout);
+    cr_assert_eq(nin, (size_t)info.input_elements, "[%s] input %zu vs model %lld", column, nin,
+                 (long long)info.input_elements);
+    cr_assert_eq(nout, (size_t)info.output_elements);
+    float* got = malloc(nout * sizeof(float));
+    st = xf_model_run(m, input, nin, got, nout);
+    cr_assert(st == XF_OK, "[%s] run: %s", column, xf_context_error(ctx));
+    check_logits(c->model, column, got, want, nout, c->rel_atol, c->rtol);
+    // Top-1 per position, where the reference's winner is clear of the runner-up.
+    const int64_t k = info.classes, pos = info.output_height * info.output_width;
+    int64_t differ = 0;
+    for (int64_t p = 0; p < pos; p++) {
+        int64_t a = argmax(got + p, k, pos), b = argmax(want + p, k, pos);
+        if (a != b && fabsf(want[a * pos + p] - want[b * pos + p]) > 1e-4f * max_abs(want, nout)) differ++;
+    }
+    cr_expect_eq(differ, 0, "[%s] %lld of %lld positions have a different top-1", column, (long long)differ,
+                 (long long)pos);
+    free(got);
+    free(input);
+    free(want);
+    xf_st_close(ref);
+    xf_model_destroy(m);
+}
+
+Test(model, deit_tiny_hash_init, .timeout = 1800) {
+    char dir[512], model[640], ref[1100], cfgpath[1100];
+    tm_tmpdir(dir, sizeof dir);
+    cr_assert(dir[0], "mkdtemp failed");
+    snprintf(model, sizeof model, "%s/deit_tiny.safetensors", dir);
+    snprintf(ref, sizeof ref, "%s/tests/data/deit_tiny_ref.safetensors", src_dir());
+    snprintf(cfgpath, sizeof cfgpath, "%s/tests/data/deit_tiny_config.json", src_dir());
+    tm_file_t f = {0};
+    tm_read_file(cfgpath, f.config, sizeof f.config);
+    cr_assert(f.config[0], "cannot read %s", cfgpath);
+    tm_vit_tensors(&f, 224, 16, 3, 192, 12, 1000, 0);
+    cr_assert(tm_write(&f, model));
+    tm_free(&f);
+
+    // The C generator reproduces the reference input bit for bit.
+    xf_st_file_t* r = open_ref(ref);
+    size_t n;
+    float* input = ref_f32(r, "input", &n);
+    float* mine = malloc(n * sizeof(float));
+    tm_input(mine, (int64_t)n);
+    cr_assert(memcmp(input, mine, n * sizeof(float)) == 0, "hash-init input differs from tools/hashinit.py");
+    free(input);
+    free(mine);
+    xf_st_close(r);
+
+    std_case_t c = {model, ref, 2e-3f, 2e-3f};
+    each_column(run_std, &c);
+    unlink(model);
+    rmdir(dir);
+}
+
+Test(model, segformer_b0_hash_init, .timeout = 1800) {
+    char dir[512], model[640], ref[1100], cfgpath[1100];
+    tm_tmpdir(dir, sizeof dir);
+    cr_assert(dir[0], "mkdtemp failed");
+    snprintf(model, sizeof model, "%s/segformer_b0.safetensors", dir);
+    snprintf(ref, sizeof ref, "%s/tests/data/segformer_b0_ref.safetensors", src_dir());
+    snprintf(cfgpath, sizeof cfgpath, "%s/tests/data/segformer_b0_config.json", src_dir());
+    tm_file_t f = {0};
+    tm_read_file(cfgpath, f.config, sizeof f.config);
+    cr_assert(f.config[0], "cannot read %s", cfgpath);
+    const int64_t dims[4] = {32, 64, 160, 256}, depths[4] = {2, 2, 2, 2}, sr[4] = {8, 4, 2, 1},
+                  patch[4] = {7, 3, 3, 3};
+    tm_segformer_tensors(&f, 4, dims, depths, sr, patch, 3, 256, 150);
+    cr_assert(tm_write(&f, model));
+    tm_free(&f);
+    std_case_t c = {model, ref, 2e-3f, 2e-3f};
+    each_column(run_std, &c);
+    unlink(model);
+    rmdir(dir);
+}
+
+Test(model, vit_b_16_converted, .timeout = 1800) {
+    const char* dir = getenv("XFORMER_VITB16_DIR");
+    const char* require = getenv("XFORMER_REQUIRE_VITB16");
+    char model[1100], ref[1100];
+    snprintf(model, sizeof model, "%s/vit_b_16.safetensors", dir ? dir : "");
+    snprintf(ref, sizeof ref, "%s/vit_b_16_ref.safetensors", dir ? dir : "");
+    if (!dir || !*dir || !file_exists(model) || !file_exists(ref)) {
+        cr_assert(!(require && strcmp(require, "1") == 0),
+                  "XFORMER_REQUIRE_VITB16=1 but XFORMER_VITB16_DIR (%s) has no vit_b_16.safetensors and "
+                  "vit_b_16_ref.safetensors; run tools/make_vitb16_reference.py DIR", dir ? dir : "unset");
+        cr_skip_test("set XFORMER_VITB16_DIR to the output of tools/make_vitb16_reference.py to run this test");
+    }
+    std_case_t c = {model, ref, 2e-3f, 2e-3f};
+    each_column(run_std, &c);
+}
+
+//===----------------------------------------------------------------------===//
+// Bundled models on the sample images
+//===----------------------------------------------------------------------===//
+
+typedef struct {
+    const char* model;
+    const char* refs;
+    const char* labels;
+} bundled_t;
+
+static void run_bundled(xf_context_t* ctx, const char* column, void* user) {
+    const bundled_t* b = user;
+    xf_model_t* m;
+    xf_status_t st = xf_model_load(ctx, b->model, NULL, &m);
+    cr_assert(st == XF_OK, "[%s] load %s: %s", column, b->model, xf_context_error(ctx));
+    xf_model_info_t info;
+    xf_model_info(m, &info);
+    if (b->labels) {
+        st = xf_model_load_labels(m, b->labels);
+        cr_assert(st == XF_OK, "%s", xf_context_error(ctx));
+        cr_assert(xf_model_label(m, 0) != NULL);
+    }
+    xf_st_file_t* ref = open_ref(b->refs);
+    const char* images = xf_st_metadata(ref, "images");
+    cr_assert(images, "%s has no __metadata__.images", b->refs);
+    // images is a JSON list of file names: ["a.png", "b.png"].
+    char list[4096];
+    snprintf(list, sizeof list, "%s", images);
+    int tested = 0;
+    for (char* p = strchr(list, '"'); p; p = strchr(p, '"')) {
+        char* e = strchr(p + 1, '"');
+        cr_assert(e);
+        *e = '\0';
+        const char* name = p + 1;
+        p = e + 1;
+        char path[1100], key[300];
+        snprintf(path, sizeof path, "%s/examples/images/%s", src_dir(), name);
+        int w, h, ch;
+        uint8_t* pixels = stbi_load(path, &w, &h, &ch, 0);
+        cr_assert(pixels, "cannot decode %s: %s", path, stbi_failure_reason());
+        float* input = malloc((size_t)info.input_elements * sizeof(float));
+        st = xf_model_preprocess(m, pixels, w, h, ch, input, (size_t)info.input_elements);
+        cr_assert(st == XF_OK, "%s", xf_context_error(ctx));
+        stbi_image_free(pixels);
+        size_t n;
+        snprintf(key, sizeof key, "%s.input", name);
+        float* want_in = ref_f32(ref, key, &n);
+        cr_assert_eq(n, (size_t)info.input_elements, "%s: input size", name);
+        char why[512];
+        cr_expect(xf_test_close(input, want_in, (int64_t)n, 1e-5f, 1e-5f, why, sizeof why),
+                  "%s: preprocessing differs from tools/preprocess.py: %s", name, why);
+        free(want_in);
+
+        snprintf(key, sizeof key, "%s.logits", name);
+        float* want = ref_f32(ref, key, &n);
+        cr_assert_eq(n, (size_t)info.output_elements);
+        float* got = malloc(n * sizeof(float));
+        st = xf_model_run(m, input, (size_t)info.input_elements, got, n);
+        cr_assert(st == XF_OK, "[%s] run: %s", column, xf_context_error(ctx));
+        char what[400];
+        snprintf(what, sizeof what, "%s on %s", b->model, name);
+        check_logits(what, column, got, want, n, 1e-3f, 1e-3f);
+        if (info.task == XF_MODEL_TASK_CLASSIFICATION) {
+            cr_expect_eq(argmax(got, info.classes, 1), argmax(want, info.classes, 1), "[%s] %s: top-1 differs",
+                         column, name);
+        } else {
+            snprintf(key, sizeof key, "%s.mask", name);
+            xf_st_tensor_t* mt = xf_st_find(ref, key);
+            cr_assert(mt, "missing %s", key);
+            size_t px = (size_t)(info.input_height * info.input_width);
+            cr_assert_eq((size_t)mt->elements, px);
+            int32_t* want_mask = malloc(px * sizeof(int32_t));
+            int32_t* mask = malloc(px * sizeof(int32_t));
+            cr_assert(xf_st_read_i32(mt, want_mask, px) == XF_OK);
+            st = xf_model_mask(m, mask, px);
+            cr_assert(st == XF_OK, "[%s] mask: %s", column, xf_context_error(ctx));
+            size_t differ = 0;
+            for (size_t i = 0; i < px; i++) differ += mask[i] != want_mask[i];
+            cr_expect_eq(differ, 0, "[%s] %s: %zu of %zu mask pixels differ from PyTorch", column, name, differ, px);
+            free(want_mask);
+            free(mask);
+        }
+        free(want);
+        free(got);
+        free(input);
+        tested++;
+    }
+    cr_assert(tested > 0);
+    xf_st_close(ref);
+    xf_model_destroy(m);
+}
+
+static void bundled(const char* model, const char* refs, const char* labels) {
+    char mp[1100], rp[1100], lp[1100];
+    snprintf(mp, sizeof mp, "%s/models/%s", src_dir(), model);
+    snprintf(rp, sizeof rp, "%s/tests/data/%s", src_dir(), refs);
+    snprintf(lp, sizeof lp, "%s/models/%s", src_dir(), labels);
+    cr_assert(file_exists(mp), "bundled model %s is missing", mp);
+    cr_assert(file_exists(rp), "reference %s is missing", rp);
+    bundled_t b = {mp, rp, file_exists(lp) ? lp : NULL};
+    each_column(run_bundled, &b);
+}
+
+Test(model, vit_fmnist_samples, .timeout = 1800) {
+    bundled("vit-fmnist.safetensors", "vit-fmnist-refs.safetensors", "fashion-mnist.labels");
+}
+
+Test(model, segformer_fmnist_samples, .timeout = 1800) {
+    bundled("segformer-fmnist.safetensors", "segformer-fmnist-refs.safetensors", "segmentation.labels");
+}
+
+//===----------------------------------------------------------------------===//
+// Smaller checks on a tiny ViT written here
+//===----------------------------------------------------------------------===//
+
+static const char tiny_vit_config[] =
+    "{\"architecture\":\"vit\",\"img_size\":32,\"patch_size\":8,\"in_chans\":1,\"embed_dim\":16,\"depth\":1,"
+    "\"num_heads\":2,\"mlp_ratio\":4.0,\"num_classes\":3,\"distilled\":%s,\"mean\":[0.5],\"std\":[0.25],"
+    "\"labels\":[\"a\",\"b\",\"c\"]}";
+
+static void write_tiny_vit(const char* path, int distilled) {
+    tm_file_t f = {0};
+    snprintf(f.config, sizeof f.config, tiny_vit_config, distilled ? "true" : "false");
+    tm_vit_tensors(&f, 32, 8, 1, 16, 1, 3, distilled);
+    cr_assert(tm_write(&f, path));
+    tm_free(&f);
+}
+
+static xf_context_t* cpu_context(void) {
+    xf_context_options_t o;
+    xf_context_options_init(&o);
+    o.backend = XF_BACKEND_CPU;
+    xf_context_t* ctx;
+    cr_assert(xf_context_create(&o, &ctx) == XF_OK, "%s", xf_last_error());
+    return ctx;
+}
+
+Test(model, info_labels_and_two_models_in_one_context) {
+    char dir[512], path[700], labels[700];
+    tm_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/tiny.safetensors", dir);
+    snprintf(labels, sizeof labels, "%s/tiny.labels", dir);
+    write_tiny_vit(path, 1);
+    xf_context_t* ctx = cpu_context();
+    xf_model_t *a, *b;
+    cr_assert(xf_model_load(ctx, path, NULL, &a) == XF_OK, "%s", xf_context_error(ctx));
+    cr_assert(xf_model_load(ctx, path, NULL, &b) == XF_OK, "%s", xf_context_error(ctx));
+    xf_tensor_t* t;
+    cr_assert(xf_context_find_tensor(ctx, "cls_token", &t) == XF_OK);
+    cr_assert(xf_context_find_tensor(ctx, "model2/cls_token", &t) == XF_OK);
+    xf_model_info_t info;
+    cr_assert(xf_model_info(a, &info) == XF_OK);
+    cr_assert_eq(info.arch, XF_MODEL_ARCH_VIT);
+    cr_assert_eq(info.task, XF_MODEL_TASK_CLASSIFICATION);
+    cr_assert_eq(info.input_channels, 1);
+    cr_assert_eq(info.input_height, 32);
+    cr_assert_eq(info.classes, 3);
+    cr_assert_eq(info.output_elements, 3);
+    cr_assert(info.has_labels);
+    cr_assert_str_eq(xf_model_label(a, 2), "c");
+    cr_assert_null(xf_model_label(a, 3));
+    cr_assert_float_eq(info.mean[0], 0.5f, 1e-7);
+    cr_assert_float_eq(info.std[0], 0.25f, 1e-7);
+
+    float in[32 * 32], la[3], lb[3];
+    tm_input(in, 32 * 32);
+    cr_assert(xf_model_run(a, in, 1024, la, 3) == XF_OK, "%s", xf_context_error(ctx));
+    cr_assert(xf_model_run(b, in, 1024, lb, 3) == XF_OK, "%s", xf_context_error(ctx));
+    cr_assert(memcmp(la, lb, sizeof la) == 0, "two loads of one file give different logits");
+    for (int i = 0; i < 3; i++) cr_assert(isfinite(la[i]));
+
+    // Wrong sizes are refused with a message.
+    cr_assert_eq(xf_model_run(a, in, 1000, la, 3), XF_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(xf_context_error(ctx), "1024"));
+    int32_t mask[4];
+    cr_assert_eq(xf_model_mask(a, mask, 4), XF_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(xf_context_error(ctx), "not a segmenter"), "%s", xf_context_error(ctx));
+
+    FILE* fp = fopen(labels, "w");
+    fputs("x\ny\r\nz\n", fp);
+    fclose(fp);
+    cr_assert(xf_model_load_labels(a, labels) == XF_OK, "%s", xf_context_error(ctx));
+    cr_assert_str_eq(xf_model_label(a, 1), "y");
+    fp = fopen(labels, "w");
+    fputs("x\ny\n", fp);
+    fclose(fp);
+    cr_assert_eq(xf_model_load_labels(a, labels), XF_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(xf_context_error(ctx), "2 labels"), "%s", xf_context_error(ctx));
+    cr_assert_eq(xf_model_load_labels(a, "/nonexistent/labels"), XF_ERR_NOT_FOUND);
+
+    xf_model_destroy(b);
+    xf_model_destroy(a);
+    // Weights go with their model.
+    cr_assert_eq(xf_context_find_tensor(ctx, "cls_token", &t), XF_ERR_NOT_FOUND);
+    xf_context_destroy(ctx);
+    unlink(path);
+    unlink(labels);
+    rmdir(dir);
+}
+
+// A model built for another input size resamples pos_embed and still runs.
+Test(model, vit_other_input_size) {
+    char dir[512], path[700];
+    tm_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/tiny.safetensors", dir);
+    write_tiny_vit(path, 0);
+    xf_context_t* ctx = cpu_context();
+    xf_model_options_t opt;
+    xf_model_options_init(&opt);
+    opt.input_height = 48;
+    opt.input_width = 40;
+    xf_model_t* m;
+    cr_assert(xf_model_load(ctx, path, &opt, &m) == XF_OK, "%s", xf_context_error(ctx));
+    xf_model_info_t info;
+    xf_model_info(m, &info);
+    cr_assert_eq(info.input_height, 48);
+    cr_assert_eq(info.input_width, 40);
+    xf_tensor_t* pos;
+    cr_assert(xf_context_find_tensor(ctx, "pos_embed", &pos) == XF_OK);
+    cr_assert_eq(xf_tensor_dim(pos, 1), 1 + 6 * 5);
+    float in[48 * 40], out[3];
+    tm_input(in, 48 * 40);
+    cr_assert(xf_model_run(m, in, 48 * 40, out, 3) == XF_OK, "%s", xf_context_error(ctx));
+    for (int i = 0; i < 3; i++) cr_assert(isfinite(out[i]));
+    xf_model_destroy(m);
+    xf_context_destroy(ctx);
+    unlink(path);
+    rmdir(dir);
+}
+
+// Antialiased bicubic upsampling reproduces a linear ramp wherever its whole support lies inside
+// the grid; downsampling keeps a constant; scale 1 is the identity.
+static void check_ramp(int64_t oh, int64_t ow) {
+    enum { N = 12 };
+    float src[N * N], dst[32 * 32];
+    for (int y = 0; y < N; y++)
+        for (int x = 0; x < N; x++) src[y * N + x] = (float)(3 * y + x);
+    xf_model_resample_bicubic_aa(src, N, N, 1, dst, oh, ow);
+    int checked = 0;
+    for (int64_t y = 0; y < oh; y++)
+        for (int64_t x = 0; x < ow; x++) {
+            double scy = (double)N / oh, scx = (double)N / ow;
+            double cy = (y + 0.5) * scy, cx = (x + 0.5) * scx;
+            double ry = 2 * (scy > 1 ? scy : 1), rx = 2 * (scx > 1 ? scx : 1);
+            if (cy - ry < 0 || cy + ry > N || cx - rx < 0 || cx + rx > N) continue;
+            cr_assert_float_eq(dst[y * ow + x], 3 * (cy - 0.5) + (cx - 0.5), 1e-4, "%lldx%lld at (%lld, %lld)",
+                               (long long)oh, (long long)ow, (long long)y, (long long)x);
+            checked++;
+        }
+    cr_assert(checked > 0);
+}
+
+Test(model, pos_embed_resampling) {
+    float src[16], same[16];
+    for (int i = 0; i < 16; i++) src[i] = (float)(i * i % 7);
+    xf_model_resample_bicubic_aa(src, 4, 4, 1, same, 4, 4);
+    for (int i = 0; i < 16; i++) cr_assert_float_eq(same[i], src[i], 1e-6);
+    check_ramp(29, 23);
+    check_ramp(13, 17);
+    float ones[12 * 12], small[5 * 7];
+    for (int i = 0; i < 144; i++) ones[i] = 2.5f;
+    xf_model_resample_bicubic_aa(ones, 12, 12, 1, small, 5, 7);
+    for (int i = 0; i < 35; i++) cr_assert_float_eq(small[i], 2.5f, 1e-5);
+}
+
+Test(model, preprocess_channels_and_crop) {
+    char dir[512], path[700];
+    tm_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/tiny.safetensors", dir);
+    write_tiny_vit(path, 0);
+    xf_context_t* ctx = cpu_context();
+    xf_model_t* m;
+    cr_assert(xf_model_load(ctx, path, NULL, &m) == XF_OK, "%s", xf_context_error(ctx));
+    // A 32x32 RGB image: grey = 0.299 R + 0.587 G + 0.114 B, then (v/255 - 0.5) / 0.25; no resize.
+    uint8_t rgb[32 * 32 * 3];
+    for (int i = 0; i < 32 * 32; i++) {
+        rgb[3 * i] = (uint8_t)i;
+        rgb[3 * i + 1] = (uint8_t)(i * 7);
+        rgb[3 * i + 2] = (uint8_t)(255 - i);
+    }
+    float out[32 * 32];
+    cr_assert(xf_model_preprocess(m, rgb, 32, 32, 3, out, 1024) == XF_OK, "%s", xf_context_error(ctx));
+    for (int i = 0; i < 32 * 32; i++) {
+        float g = (0.299f * rgb[3 * i] + 0.587f * rgb[3 * i + 1]) + 0.114f * rgb[3 * i + 2];
+        cr_assert_float_eq(out[i], (g / 255.0f - 0.5f) / 0.25f, 1e-6, "pixel %d", i);
+    }
+    // A 64x32 grey image: the short side is already 32; the crop takes columns 16..47.
+    uint8_t grey[32 * 64];
+    for (int i = 0; i < 32 * 64; i++) grey[i] = (uint8_t)(i % 64);
+    cr_assert(xf_model_preprocess(m, grey, 64, 32, 1, out, 1024) == XF_OK);
+    for (int y = 0; y < 32; y++)
+        for (int x = 0; x < 32; x++)
+            cr_assert_float_eq(out[y * 32 + x], ((float)(x + 16) / 255.0f - 0.5f) / 0.25f, 1e-6);
+    // Bad arguments.
+    cr_assert_eq(xf_model_preprocess(m, grey, 64, 32, 1, out, 1000), XF_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(xf_model_preprocess(m, grey, 0, 32, 1, out, 1024), XF_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(xf_model_preprocess(m, grey, 64, 32, 5, out, 1024), XF_ERR_INVALID_ARGUMENT);
+    xf_model_destroy(m);
+    xf_context_destroy(ctx);
+    unlink(path);
+    rmdir(dir);
+}
