@@ -1,6 +1,6 @@
 """Synthetic segmentation canvases built from Fashion-MNIST items (shared by training and sample generation).
 
-Each canvas: SIZE x SIZE grey uint8, 1..4 items pasted at random positions and scales (later items on top);
+Each canvas: SIZE x SIZE grey uint8, 1..MAX_ITEMS items pasted at random positions and scales (later items on top);
 label per pixel = 0 (background) or 1 + Fashion-MNIST class where the pasted item's intensity > FG_THRESHOLD.
 """
 import numpy as np
@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 SIZE = 64
 FG_THRESHOLD = 40
-MIN_ITEM, MAX_ITEM = 22, 44
+MAX_ITEMS = 3
+MIN_ITEM, MAX_ITEM = 26, 46
 
 
 def _resize(item_u8, size):
@@ -24,7 +25,7 @@ def make(n, items, labels, seed, size=SIZE):
     imgs = np.zeros((n, size, size), np.uint8)
     masks = np.zeros((n, size, size), np.uint8)
     for k in range(n):
-        for _ in range(int(rng.integers(1, 5))):
+        for _ in range(int(rng.integers(1, MAX_ITEMS + 1))):
             j = int(rng.integers(len(items)))
             s = int(rng.integers(MIN_ITEM, MAX_ITEM + 1))
             it = _resize(items[j], s)

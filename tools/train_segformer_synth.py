@@ -74,8 +74,8 @@ def miou(model, x_u8, m_u8, bs=200):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--epochs", type=int, default=6)
-    ap.add_argument("--train-size", type=int, default=20000)
+    ap.add_argument("--epochs", type=int, default=7)
+    ap.add_argument("--train-size", type=int, default=24000)
     ap.add_argument("--val-size", type=int, default=1000)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
