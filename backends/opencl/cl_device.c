@@ -247,6 +247,7 @@ static xf_status_t cl_buffer_read(xf_device_t* d, xf_buffer_t* b, size_t offset,
 typedef struct xf_cl_graph_s {
     size_t count;
     xf_cl_node_t* nodes;
+    xf_buffer_t* scratch;
 } xf_cl_graph_t;
 
 static void cl_graph_release(xf_device_t* d, void* state) {
@@ -259,6 +260,7 @@ static void cl_graph_release(xf_device_t* d, void* state) {
         }
     }
     free(g->nodes);
+    cl_buffer_free(d, g->scratch);
     free(g);
 }
 
@@ -270,9 +272,14 @@ static xf_status_t cl_graph_prepare(xf_device_t* d, const xf_exec_graph_t* graph
         free(g);
         return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory preparing a graph");
     }
-    xf_status_t st = XF_OK;
+    size_t scratch = 0;
+    for (size_t i = 0; i < graph->count; ++i) {
+        size_t need = xf_cl_node_scratch_bytes(d, &graph->nodes[i]);
+        if (need > scratch) scratch = need;
+    }
+    xf_status_t st = scratch ? cl_buffer_alloc(d, scratch, &g->scratch, err) : XF_OK;
     for (size_t i = 0; i < graph->count && st == XF_OK; ++i) {
-        st = xf_cl_node_prepare(d, &graph->nodes[i], &g->nodes[i], err);
+        st = xf_cl_node_prepare(d, &graph->nodes[i], g->scratch, &g->nodes[i], err);
         g->count = i + 1;
     }
     if (st != XF_OK) {

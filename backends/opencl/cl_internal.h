@@ -88,7 +88,11 @@ typedef struct xf_cl_node_s {
 } xf_cl_node_t;
 
 // Creates the kernels of |node|, sets their arguments and work sizes.
-xf_status_t xf_cl_node_prepare(xf_device_t* dev, const xf_exec_node_t* node, xf_cl_node_t* out, xf_err_t* err);
+// |scratch| holds at least xf_cl_node_scratch_bytes(node) bytes (or is NULL when that is 0).
+xf_status_t xf_cl_node_prepare(xf_device_t* dev, const xf_exec_node_t* node, xf_buffer_t* scratch,
+                               xf_cl_node_t* out, xf_err_t* err);
+// Returns the temporary device memory |node| needs while it runs (shared by all nodes of a graph).
+size_t xf_cl_node_scratch_bytes(const xf_device_t* dev, const xf_exec_node_t* node);
 // Returns XF_OK if |node| can run on |dev|.
 xf_status_t xf_cl_node_supported(xf_device_t* dev, const xf_exec_node_t* node, xf_err_t* err);
 

@@ -7,13 +7,15 @@
 #include "cl_internal.h"
 
 // Register-block sizes of the CPU-style kernels; they must match the defaults in the .cl files.
-enum { MM_RM = 8, MM_COLS = 32, MT_RM = 4, MT_RN = 4, CV_CO = 4, CV_WO = 16, ATT_GPU_DMAX = 128 };
+enum { MM_RM = 8, MM_COLS = 16, MT_RM = 4, MT_RN = 4, CV_CO = 4, CV_WO = 16, ATT_GPU_DMAX = 128 };
 
 typedef struct args_s {
     cl_kernel kernel;
     cl_uint next;
     cl_int rc;
     const char* failed;
+    xf_buffer_t* scratch;  // the graph's scratch buffer (VARIANT_CPU_TRANSB)
+    int launches;          // launches used by the node
 } args_t;
 
 static void arg(args_t* a, size_t size, const void* value) {
@@ -51,22 +53,43 @@ static void bcast_strides(const xf_tref_t* t, int64_t out[4]) {
 
 static const char* kernel_style_name(bool gpu) { return gpu ? "gpu" : "cpu"; }
 
-// The one place that decides between the GPU-style (tiled) and CPU-style (register-blocked) kernel
-// of an op: the device's style (XFORMER_KERNELS or device type/limits), then the tiled kernel's own
-// preconditions (head size, local memory).
-static bool use_tiled(const xf_device_t* dev, const xf_exec_node_t* node) {
-    if (dev->style != XF_CL_STYLE_GPU) return false;
+typedef enum variant_e {
+    VARIANT_TILED = 0,   // GPU-style: local-memory tiles and barriers
+    VARIANT_CPU,         // CPU-style: register blocks, wide vectors, no barriers
+    VARIANT_CPU_TRANSB,  // MATMUL A.B: transpose B into scratch, then the CPU-style A.B^T kernel
+} variant_t;
+
+// The one place that picks an op's kernel variant: the device's style (XFORMER_KERNELS or device
+// type and limits, see xf_cl_select_style), then each variant's preconditions.
+static variant_t choose_variant(const xf_device_t* dev, const xf_exec_node_t* node) {
     size_t t = (size_t)dev->tile;
+    bool gpu = dev->style == XF_CL_STYLE_GPU;
     switch (node->op) {
         case XF_OP_MATMUL:
+            if (gpu && dev->max_wg >= t * t && dev->local_mem >= 2 * t * (t + 1) * sizeof(float)) return VARIANT_TILED;
+            // B rows in [K, N] order alias in the caches for power-of-two N; the A.B^T kernel reads
+            // both operands along K and is faster, so for more than a few rows B is transposed first.
+            return !node->params.matmul.transpose_b && node->src[0].ne[2] >= 32 ? VARIANT_CPU_TRANSB : VARIANT_CPU;
         case XF_OP_CONV2D:
-            return dev->max_wg >= t * t && dev->local_mem >= 2 * t * (t + 1) * sizeof(float);
+            return gpu && dev->max_wg >= t * t && dev->local_mem >= 2 * t * (t + 1) * sizeof(float) ? VARIANT_TILED
+                                                                                                 : VARIANT_CPU;
         case XF_OP_ATTENTION:
-            return node->src[0].ne[3] <= ATT_GPU_DMAX && node->src[2].ne[3] <= ATT_GPU_DMAX &&
-                   dev->local_mem >= 2 * t * ATT_GPU_DMAX * sizeof(float);
+            return gpu && node->src[0].ne[3] <= ATT_GPU_DMAX && node->src[2].ne[3] <= ATT_GPU_DMAX &&
+                           dev->max_wg >= t && dev->local_mem >= 2 * t * ATT_GPU_DMAX * sizeof(float)
+                       ? VARIANT_TILED
+                       : VARIANT_CPU;
         default:
-            return false;
+            return VARIANT_CPU;
     }
+}
+
+static bool use_tiled(const xf_device_t* dev, const xf_exec_node_t* node) {
+    return choose_variant(dev, node) == VARIANT_TILED;
+}
+
+size_t xf_cl_node_scratch_bytes(const xf_device_t* dev, const xf_exec_node_t* node) {
+    if (node->op != XF_OP_MATMUL || choose_variant(dev, node) != VARIANT_CPU_TRANSB) return 0;
+    return (size_t)xf_tref_elements(&node->src[1]) * xf_dtype_size(node->src[1].dtype);
 }
 
 xf_status_t xf_cl_node_supported(xf_device_t* dev, const xf_exec_node_t* node, xf_err_t* err) {
@@ -109,7 +132,9 @@ static xf_status_t make_kernel(xf_device_t* dev, xf_dtype_t dtype, const char* n
     cl_int rc = CL_SUCCESS;
     l->kernel = xf_cl.clCreateKernel(prog, name, &rc);
     if (rc != CL_SUCCESS) return xf_cl_fail(err, rc, "clCreateKernel", name);
-    *a = (args_t){.kernel = l->kernel};
+    a->kernel = l->kernel;
+    a->next = 0;
+    a->launches++;
     return XF_OK;
 }
 
@@ -118,6 +143,14 @@ static void launch_1d(const xf_device_t* dev, xf_cl_launch_t* l, int64_t n) {
     l->dims = 1;
     l->local[0] = local;
     l->global[0] = round_up((size_t)(n > 0 ? n : 1), local);
+}
+
+// A work-group size along dim 1 for CPU-style kernels: a few neighbouring blocks per group.
+static size_t cpu_local(const xf_device_t* dev, size_t want) {
+    size_t l = want;
+    if (l > dev->max_wg) l = dev->max_wg;
+    if (l > dev->max_item[1]) l = dev->max_item[1];
+    return l ? l : 1;
 }
 
 static void launch_3d(xf_cl_launch_t* l, const size_t global[3], const size_t local[3]) {
@@ -145,16 +178,36 @@ static xf_status_t prep_copy(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_l
 
 static xf_status_t prep_matmul(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
                                xf_err_t* err) {
-    const xf_tref_t *A = &nd->src[0], *B = &nd->src[1], *C = &nd->dst;
-    bool trans = nd->params.matmul.transpose_b, tiled = use_tiled(dev, nd);
+    const xf_tref_t *A = &nd->src[0], *C = &nd->dst;
+    xf_tref_t B = nd->src[1];
+    variant_t variant = choose_variant(dev, nd);
+    bool trans = nd->params.matmul.transpose_b;
     int64_t M = A->ne[2], K = A->ne[3], N = C->ne[3];
     int64_t batch = C->ne[0] * C->ne[1];
-    int64_t sb1 = B->ne[1] == 1 ? 0 : K * N, sb0 = B->ne[0] == 1 ? 0 : B->ne[1] * K * N;
-    const char* name = tiled ? "mm_gpu" : trans ? "mm_cpu_nt" : "mm_cpu_nn";
+    int64_t sb1 = B.ne[1] == 1 ? 0 : K * N, sb0 = B.ne[0] == 1 ? 0 : B.ne[1] * K * N;
+    if (variant == VARIANT_CPU_TRANSB) {
+        // Launch 0 writes B^T to the graph's scratch buffer; launch 1 multiplies with it.
+        xf_status_t st = make_kernel(dev, B.dtype, "mm_transpose", l, a, err);
+        if (st != XF_OK) return st;
+        xf_tref_t Bt = B;
+        Bt.buffer = a->scratch;
+        Bt.offset = 0;
+        arg_tensor(a, &B, NULL);
+        arg_tensor(a, &Bt, NULL);
+        arg_int(a, K);
+        arg_int(a, N);
+        launch_3d(l, (size_t[3]){(size_t)ceil_div(N, 16), (size_t)ceil_div(K, 16), (size_t)(B.ne[0] * B.ne[1])},
+                  (size_t[3]){1, 1, 1});
+        if (a->rc != CL_SUCCESS) return XF_OK;
+        ++l;
+        B = Bt;
+        trans = true;
+    }
+    const char* name = variant == VARIANT_TILED ? "mm_gpu" : trans ? "mm_cpu_nt" : "mm_cpu_nn";
     xf_status_t st = make_kernel(dev, A->dtype, name, l, a, err);
     if (st != XF_OK) return st;
     arg_tensor(a, A, NULL);
-    arg_tensor(a, B, NULL);
+    arg_tensor(a, &B, NULL);
     arg_tensor(a, nd->params.matmul.has_bias ? &nd->src[2] : &(xf_tref_t){0}, C);
     arg_tensor(a, nd->params.matmul.has_residual ? &nd->src[3] : &(xf_tref_t){0}, C);
     arg_tensor(a, C, NULL);
@@ -167,16 +220,16 @@ static xf_status_t prep_matmul(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
     arg_int(a, nd->params.matmul.has_bias);
     arg_int(a, nd->params.matmul.has_residual);
     arg_int(a, nd->params.matmul.activation);
-    if (tiled) {
+    if (variant == VARIANT_TILED) {
         arg_int(a, trans);
         size_t t = (size_t)dev->tile;
         launch_3d(l, (size_t[3]){(size_t)N, (size_t)M, (size_t)batch}, (size_t[3]){t, t, 1});
     } else if (trans) {
         launch_3d(l, (size_t[3]){(size_t)ceil_div(M, MT_RM), (size_t)ceil_div(N, MT_RN), (size_t)batch},
-                  (size_t[3]){1, 1, 1});
+                  (size_t[3]){1, cpu_local(dev, 8), 1});
     } else {
         launch_3d(l, (size_t[3]){(size_t)ceil_div(M, MM_RM), (size_t)ceil_div(N, MM_COLS), (size_t)batch},
-                  (size_t[3]){1, 1, 1});
+                  (size_t[3]){1, cpu_local(dev, 8), 1});
     }
     return XF_OK;
 }
@@ -427,33 +480,36 @@ static prep_fn prep_for(xf_op_t op) {
     }
 }
 
-xf_status_t xf_cl_node_prepare(xf_device_t* dev, const xf_exec_node_t* node, xf_cl_node_t* out, xf_err_t* err) {
+xf_status_t xf_cl_node_prepare(xf_device_t* dev, const xf_exec_node_t* node, xf_buffer_t* scratch,
+                               xf_cl_node_t* out, xf_err_t* err) {
     const char* label = node->label ? node->label : xf_op_name(node->op);
     memset(out, 0, sizeof *out);
     prep_fn fn = prep_for(node->op);
     if (!fn) return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "the OpenCL backend has no kernel for %s", label);
     xf_status_t st = xf_cl_node_supported(dev, node, err);
     if (st != XF_OK) return st;
-    args_t a = {0};
-    out->count = 1;
+    args_t a = {.scratch = scratch};
     st = fn(dev, node, &out->launch[0], &a, err);
+    out->count = a.launches;
     if (st != XF_OK) return st;
     if (a.rc != CL_SUCCESS) {
         char where[192];
         snprintf(where, sizeof where, "argument %u of %s", a.next - 1, label);
         return xf_cl_fail(err, a.rc, a.failed, where);
     }
-    // The work-group must fit the compiled kernel's limit, which can be below the device's.
-    xf_cl_launch_t* l = &out->launch[0];
-    size_t kwg = 0, wg = l->local[0] * (l->dims > 1 ? l->local[1] * l->local[2] : 1);
-    cl_int rc = xf_cl.clGetKernelWorkGroupInfo(l->kernel, dev->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg,
-                                               NULL);
-    if (rc != CL_SUCCESS) return xf_cl_fail(err, rc, "clGetKernelWorkGroupInfo", label);
-    if (wg > kwg) {
-        return xf_err_set(err, XF_ERR_INCOMPATIBLE,
-                          "%s needs a work-group of %zu for its %s-style kernel but the device allows %zu; set "
-                          "XFORMER_KERNELS=cpu",
-                          label, wg, kernel_style_name(dev->style == XF_CL_STYLE_GPU), kwg);
+    // Each work-group must fit the compiled kernel's limit, which can be below the device's.
+    for (int i = 0; i < out->count; ++i) {
+        xf_cl_launch_t* l = &out->launch[i];
+        size_t kwg = 0, wg = l->local[0] * (l->dims > 1 ? l->local[1] * l->local[2] : 1);
+        cl_int rc = xf_cl.clGetKernelWorkGroupInfo(l->kernel, dev->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg,
+                                                   &kwg, NULL);
+        if (rc != CL_SUCCESS) return xf_cl_fail(err, rc, "clGetKernelWorkGroupInfo", label);
+        if (wg > kwg) {
+            return xf_err_set(err, XF_ERR_INCOMPATIBLE,
+                              "%s needs a work-group of %zu for its %s-style kernel but the device allows %zu; set "
+                              "XFORMER_KERNELS=cpu",
+                              label, wg, kernel_style_name(dev->style == XF_CL_STYLE_GPU), kwg);
+        }
     }
     return XF_OK;
 }

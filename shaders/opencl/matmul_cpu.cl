@@ -1,136 +1,144 @@
 // SPDX-License-Identifier: MIT
 // MATMUL, CPU-style variants: no local memory, no barriers; each work-item computes a register
-// block with wide vectors.
+// block with float16 vectors held in named variables (arrays of vectors end up in memory on PoCL).
 //   C[bt, M, N] = act(A[bt, M, K] . B + bias[N]) + R[bt, M, N]
-//   mm_cpu_nn: B is [K, N]; block MM_RM rows x 16*MM_VN cols, float16 vectors along N.
-//   mm_cpu_nt: B is [N, K] (PyTorch linear weight); block MT_RM x MT_RN dot products, float16
-//              vectors along K, reduced once at the end.
-// Work-items: dim 0 = row block (fastest, so neighbours share the B panel), dim 1 = column block,
-// dim 2 = batch. Rows past M read row M-1 (clamped) and skip their store, so the inner loops need no
-// bounds checks. |nb1| is the batch's inner count and |sb0|/|sb1| are B's batch strides (0 when
-// broadcast).
-#ifndef MM_RM
-#define MM_RM 8  // rows per work-item (nn)
-#endif
-#ifndef MM_VN
-#define MM_VN 2  // float16 vectors of columns per work-item (nn)
-#endif
-#ifndef MT_RM
-#define MT_RM 4  // rows per work-item (nt)
-#endif
-#ifndef MT_RN
-#define MT_RN 4  // columns per work-item (nt)
-#endif
+//   mm_cpu_nt: B is [N, K] (PyTorch linear weight): 4x4 outputs per work-item as 16 float16
+//              partial dot products along K, reduced once at the end. The fast path.
+//   mm_cpu_nn: B is [K, N]: 8 rows x 16 columns per work-item, float16 vectors along N. Slow when
+//              B's row stride is a multiple of 1 KiB (cache-set aliasing), so the host transposes B
+//              with mm_transpose and uses mm_cpu_nt for those.
+// Work-items: dim 0 = row block, dim 1 = column block, dim 2 = batch. Rows (and nt columns) past the
+// edge read the last valid row (clamped) and skip their store, so the inner loops have no bounds
+// checks. |nb1| is the batch's inner count; |sb0|/|sb1| are B's batch strides (0 when broadcast).
 
-inline float xf_mm_epilogue(float v, __global const st_t* bias, int bias_off, __global const st_t* res,
-                            int r_idx, int n, int has_bias, int has_res, int act) {
+#define XF_R4(X) X(0) X(1) X(2) X(3)
+#define XF_R8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+
+inline float xf_mm_epilogue(float v, __global const st_t* bias, int bias_off, __global const st_t* res, int r_idx,
+                            int n, int has_bias, int has_res, int act) {
     if (has_bias) v += LD(bias, bias_off + n);
     v = xf_act(v, act);
     if (has_res) v += LD(res, r_idx);
     return v;
 }
 
-inline void xf_mm_batch(int bt, int nb1, int sb0, int sb1, int M, int N, int K, int* a_base, int* b_base,
-                        int* c_base) {
-    int b0 = bt / nb1, b1 = bt - b0 * nb1;
-    *a_base += bt * M * K;
-    *b_base += b0 * sb0 + b1 * sb1;
-    *c_base += bt * M * N;
-}
-
-__kernel void mm_cpu_nn(__global const st_t* A, int a_off, __global const st_t* B, int b_off,
-                        __global const st_t* bias, int bias_off, __global const st_t* R, int r_off,
-                        __global st_t* C, int c_off, int M, int N, int K, int nb1, int sb0, int sb1, int has_bias,
-                        int has_res, int act) {
-    int m0 = get_global_id(0) * MM_RM, n0 = get_global_id(1) * (16 * MM_VN);
-    if (m0 >= M || n0 >= N) return;
-    int c_base = 0;
-    xf_mm_batch(get_global_id(2), nb1, sb0, sb1, M, N, K, &a_off, &b_off, &c_base);
-    __global const st_t* a[MM_RM];
-    for (int r = 0; r < MM_RM; ++r) a[r] = A + a_off + min(m0 + r, M - 1) * K;
-    if (n0 + 16 * MM_VN <= N) {
-        float16 acc[MM_RM][MM_VN];
-        for (int r = 0; r < MM_RM; ++r)
-            for (int v = 0; v < MM_VN; ++v) acc[r][v] = (float16)0.0f;
-        __global const st_t* b = B + b_off + n0;
-        for (int k = 0; k < K; ++k) {
-            float16 bv[MM_VN];
-            for (int v = 0; v < MM_VN; ++v) bv[v] = LD16(b + v * 16);
-            b += N;
-            for (int r = 0; r < MM_RM; ++r) {
-                float av = LD(a[r], k);
-                for (int v = 0; v < MM_VN; ++v) acc[r][v] = fma((float16)av, bv[v], acc[r][v]);
-            }
-        }
-        for (int r = 0; r < MM_RM && m0 + r < M; ++r) {
-            int row = c_base + (m0 + r) * N;
-            for (int v = 0; v < MM_VN; ++v) {
-                float t[16];
-                vstore16(acc[r][v], 0, t);
-                for (int j = 0; j < 16; ++j) {
-                    int n = n0 + v * 16 + j;
-                    ST(C, c_off + row + n,
-                       xf_mm_epilogue(t[j], bias, bias_off, R, r_off + row + n, n, has_bias, has_res, act));
-                }
-            }
-        }
-        return;
-    }
-    // Right edge: fewer than 16 * MM_VN columns left.
-    for (int r = 0; r < MM_RM && m0 + r < M; ++r) {
-        int row = c_base + (m0 + r) * N;
-        for (int n = n0; n < N; ++n) {
-            float s = 0.0f;
-            for (int k = 0; k < K; ++k) s = fma(LD(a[r], k), LD(B, b_off + k * N + n), s);
-            ST(C, c_off + row + n, xf_mm_epilogue(s, bias, bias_off, R, r_off + row + n, n, has_bias, has_res, act));
-        }
-    }
+inline float xf_hsum16(float16 v) {
+    float8 h8 = v.lo + v.hi;
+    float4 h4 = h8.lo + h8.hi;
+    float2 h2 = h4.lo + h4.hi;
+    return h2.x + h2.y;
 }
 
 __kernel void mm_cpu_nt(__global const st_t* A, int a_off, __global const st_t* B, int b_off,
                         __global const st_t* bias, int bias_off, __global const st_t* R, int r_off,
                         __global st_t* C, int c_off, int M, int N, int K, int nb1, int sb0, int sb1, int has_bias,
                         int has_res, int act) {
-    int m0 = get_global_id(0) * MT_RM, n0 = get_global_id(1) * MT_RN;
+    int m0 = get_global_id(0) * 4, n0 = get_global_id(1) * 4, bt = get_global_id(2);
     if (m0 >= M || n0 >= N) return;
-    int c_base = 0;
-    xf_mm_batch(get_global_id(2), nb1, sb0, sb1, M, N, K, &a_off, &b_off, &c_base);
-    __global const st_t* a[MT_RM];
-    __global const st_t* b[MT_RN];
-    for (int r = 0; r < MT_RM; ++r) a[r] = A + a_off + min(m0 + r, M - 1) * K;
-    for (int c = 0; c < MT_RN; ++c) b[c] = B + b_off + min(n0 + c, N - 1) * K;
-    float16 acc[MT_RM][MT_RN];
-    for (int r = 0; r < MT_RM; ++r)
-        for (int c = 0; c < MT_RN; ++c) acc[r][c] = (float16)0.0f;
+    int bo = bt / nb1, bi = bt - bo * nb1;
+    a_off += bt * M * K;
+    b_off += bo * sb0 + bi * sb1;
+    c_off += bt * M * N;
+    r_off += bt * M * N;
+#define XF_PA(i) __global const st_t* a##i = A + a_off + min(m0 + i, M - 1) * K;
+#define XF_PB(i) __global const st_t* b##i = B + b_off + min(n0 + i, N - 1) * K;
+#define XF_ACC(i) float16 c##i##0 = 0.0f, c##i##1 = 0.0f, c##i##2 = 0.0f, c##i##3 = 0.0f;
+    XF_R4(XF_PA)
+    XF_R4(XF_PB)
+    XF_R4(XF_ACC)
     int k = 0;
     for (; k + 16 <= K; k += 16) {
-        float16 av[MT_RM], bv[MT_RN];
-        for (int r = 0; r < MT_RM; ++r) av[r] = LD16(a[r] + k);
-        for (int c = 0; c < MT_RN; ++c) bv[c] = LD16(b[c] + k);
-        for (int r = 0; r < MT_RM; ++r)
-            for (int c = 0; c < MT_RN; ++c) acc[r][c] = fma(av[r], bv[c], acc[r][c]);
+#define XF_LA(i) float16 va##i = LD16(a##i + k);
+#define XF_LB(i) float16 vb##i = LD16(b##i + k);
+#define XF_FMA(i)                        \
+    c##i##0 = fma(va##i, vb0, c##i##0); \
+    c##i##1 = fma(va##i, vb1, c##i##1); \
+    c##i##2 = fma(va##i, vb2, c##i##2); \
+    c##i##3 = fma(va##i, vb3, c##i##3);
+        XF_R4(XF_LA)
+        XF_R4(XF_LB)
+        XF_R4(XF_FMA)
     }
-    float s[MT_RM][MT_RN];
-    for (int r = 0; r < MT_RM; ++r) {
-        for (int c = 0; c < MT_RN; ++c) {
-            float8 h8 = acc[r][c].lo + acc[r][c].hi;
-            float4 h4 = h8.lo + h8.hi;
-            float2 h2 = h4.lo + h4.hi;
-            s[r][c] = h2.x + h2.y;
-        }
-    }
+    float s[4][4];
+#define XF_HS(i)                   \
+    s[i][0] = xf_hsum16(c##i##0); \
+    s[i][1] = xf_hsum16(c##i##1); \
+    s[i][2] = xf_hsum16(c##i##2); \
+    s[i][3] = xf_hsum16(c##i##3);
+    XF_R4(XF_HS)
+    __global const st_t* ap[4] = {a0, a1, a2, a3};
+    __global const st_t* bp[4] = {b0, b1, b2, b3};
     for (; k < K; ++k) {
-        for (int r = 0; r < MT_RM; ++r) {
-            float av = LD(a[r], k);
-            for (int c = 0; c < MT_RN; ++c) s[r][c] = fma(av, LD(b[c], k), s[r][c]);
+        for (int i = 0; i < 4; ++i) {
+            float av = LD(ap[i], k);
+            for (int j = 0; j < 4; ++j) s[i][j] = fma(av, LD(bp[j], k), s[i][j]);
         }
     }
-    for (int r = 0; r < MT_RM && m0 + r < M; ++r) {
-        int row = c_base + (m0 + r) * N;
-        for (int c = 0; c < MT_RN && n0 + c < N; ++c) {
-            int n = n0 + c;
-            ST(C, c_off + row + n,
-               xf_mm_epilogue(s[r][c], bias, bias_off, R, r_off + row + n, n, has_bias, has_res, act));
+    for (int i = 0; i < 4 && m0 + i < M; ++i) {
+        int row = (m0 + i) * N;
+        for (int j = 0; j < 4 && n0 + j < N; ++j) {
+            int n = n0 + j;
+            ST(C, c_off + row + n, xf_mm_epilogue(s[i][j], bias, bias_off, R, r_off + row + n, n, has_bias, has_res, act));
         }
     }
+}
+
+__kernel void mm_cpu_nn(__global const st_t* A, int a_off, __global const st_t* B, int b_off,
+                        __global const st_t* bias, int bias_off, __global const st_t* R, int r_off,
+                        __global st_t* C, int c_off, int M, int N, int K, int nb1, int sb0, int sb1, int has_bias,
+                        int has_res, int act) {
+    int m0 = get_global_id(0) * 8, n0 = get_global_id(1) * 16, bt = get_global_id(2);
+    if (m0 >= M || n0 >= N) return;
+    int bo = bt / nb1, bi = bt - bo * nb1;
+    a_off += bt * M * K;
+    b_off += bo * sb0 + bi * sb1;
+    c_off += bt * M * N;
+    r_off += bt * M * N;
+#define XF_PA8(i) __global const st_t* a##i = A + a_off + min(m0 + i, M - 1) * K;
+    XF_R8(XF_PA8)
+    if (n0 + 16 <= N) {
+        float16 c0 = 0.0f, c1 = 0.0f, c2 = 0.0f, c3 = 0.0f, c4 = 0.0f, c5 = 0.0f, c6 = 0.0f, c7 = 0.0f;
+        __global const st_t* b = B + b_off + n0;
+        for (int k = 0; k < K; ++k) {
+            float16 bv = LD16(b);
+            b += N;
+#define XF_NN(i) c##i = fma((float16)LD(a##i, k), bv, c##i);
+            XF_R8(XF_NN)
+        }
+        float t[8][16];
+#define XF_SPILL(i) vstore16(c##i, 0, t[i]);
+        XF_R8(XF_SPILL)
+        for (int i = 0; i < 8 && m0 + i < M; ++i) {
+            int row = (m0 + i) * N;
+            for (int j = 0; j < 16; ++j) {
+                int n = n0 + j;
+                ST(C, c_off + row + n, xf_mm_epilogue(t[i][j], bias, bias_off, R, r_off + row + n, n, has_bias, has_res, act));
+            }
+        }
+        return;
+    }
+    __global const st_t* ap[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+    for (int i = 0; i < 8 && m0 + i < M; ++i) {
+        int row = (m0 + i) * N;
+        for (int n = n0; n < N; ++n) {
+            float s = 0.0f;
+            for (int k = 0; k < K; ++k) s = fma(LD(ap[i], k), LD(B, b_off + k * N + n), s);
+            ST(C, c_off + row + n, xf_mm_epilogue(s, bias, bias_off, R, r_off + row + n, n, has_bias, has_res, act));
+        }
+    }
+}
+
+// dst[bt, N, K] = src[bt, K, N]^T for |batches| dense matrices; one 16x16 tile per work-item
+// (dim 0 = tile along N, dim 1 = tile along K, dim 2 = batch).
+__kernel void mm_transpose(__global const st_t* src, int s_off, __global st_t* dst, int d_off, int K, int N) {
+    int n0 = get_global_id(0) * 16, k0 = get_global_id(1) * 16, bt = get_global_id(2);
+    if (n0 >= N || k0 >= K) return;
+    s_off += bt * K * N;
+    d_off += bt * K * N;
+    int kn = min(16, K - k0), nn = min(16, N - n0);
+    float t[16][16];
+    for (int k = 0; k < kn; ++k)
+        for (int n = 0; n < nn; ++n) t[n][k] = LD(src, s_off + (k0 + k) * N + n0 + n);
+    for (int n = 0; n < nn; ++n)
+        for (int k = 0; k < kn; ++k) ST(dst, d_off + (n0 + n) * K + k0 + k, t[n][k]);
 }

@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: MIT
+// libxformer benchmark: SGEMM through the public API on every available backend, next to CLBlast
+// (same OpenCL device) and OpenBLAS (same thread count), plus the latency of one ViT-B/16 block.
+//
+// usage: xformer-bench [--backend cpu|opencl|vulkan|all] [--reps N] [--quick]
+// Prints Markdown tables. OpenBLAS 0.3.21 misdetects AVX-512 CPUs as "Prescott"; the program
+// re-executes itself with OPENBLAS_CORETYPE=Cooperlake unless the variable is already set.
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xformer.h"
+
+#ifdef XF_BENCH_CLBLAST
+#define CL_TARGET_OPENCL_VERSION 120
+#include <clblast_c.h>
+#endif
+#ifdef XF_BENCH_OPENBLAS
+#include <cblas.h>
+void openblas_set_num_threads(int num_threads);
+#endif
+
+typedef struct shape_s {
+    const char* name;
+    int64_t m, k, n;
+    bool transpose_b;  // B is [N, K] (linear weight)
+} shape_t;
+
+static const shape_t shapes[] = {
+    {"1024^3 (A.B)", 1024, 1024, 1024, false},
+    {"1024^3 (A.B^T)", 1024, 1024, 1024, true},
+    {"ViT qkv 197x768x2304", 197, 768, 2304, true},
+    {"ViT proj 197x768x768", 197, 768, 768, true},
+    {"ViT fc1 197x768x3072", 197, 768, 3072, true},
+    {"ViT fc2 197x3072x768", 197, 3072, 768, true},
+};
+#define NSHAPES (sizeof shapes / sizeof shapes[0])
+
+typedef struct stats_s {
+    double best, median;  // seconds
+    bool ok;
+} stats_t;
+
+static int reps = 10;
+static double time_budget = 4.0;  // seconds per measurement after warm-up
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void* a, const void* b) {
+    double x = *(const double*)a, y = *(const double*)b;
+    return x < y ? -1 : x > y;
+}
+
+// Times |fn| after |warm| calls: at least 3 and at most |reps| runs, within the time budget.
+static stats_t measure(bool (*fn)(void*), void* arg, int warm) {
+    stats_t s = {0};
+    for (int i = 0; i < warm; ++i) {
+        if (!fn(arg)) return s;
+    }
+    double t[256];
+    int n = 0;
+    double start = now();
+    while (n < reps && n < 256 && (n < 3 || now() - start < time_budget)) {
+        double t0 = now();
+        if (!fn(arg)) return s;
+        t[n++] = now() - t0;
+    }
+    qsort(t, n, sizeof t[0], cmp_double);
+    s.best = t[0];
+    s.median = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+    s.ok = true;
+    return s;
+}
+
+static void fill_random(float* p, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; ++i) {
+        seed = seed * 1664525u + 1013904223u;
+        p[i] = ((seed >> 9) & 0xffff) / 65536.0f - 0.5f;
+    }
+}
+
+static double gflops(const shape_t* s, double sec) { return 2.0 * s->m * s->n * s->k / sec * 1e-9; }
+
+//===----------------------------------------------------------------------===//
+// libxformer
+//===----------------------------------------------------------------------===//
+
+typedef struct xf_run_s {
+    xf_context_t* ctx;
+    xf_graph_t* graph;
+} xf_run_t;
+
+static bool xf_run_compute(void* arg) {
+    xf_run_t* r = arg;
+    xf_status_t st = xf_graph_compute(r->graph);
+    if (st != XF_OK) fprintf(stderr, "compute failed: %s\n", xf_context_error(r->ctx));
+    return st == XF_OK;
+}
+
+static xf_context_t* open_backend(xf_backend_t be, xf_device_info_t* info) {
+    xf_context_options_t opt;
+    xf_context_options_init(&opt);
+    opt.backend = be;
+    xf_context_t* ctx = NULL;
+    if (xf_context_create(&opt, &ctx) != XF_OK) return NULL;
+    xf_context_device_info(ctx, info);
+    return ctx;
+}
+
+static stats_t bench_xf_gemm(xf_backend_t be, const shape_t* s) {
+    stats_t res = {0};
+    xf_device_info_t info;
+    xf_context_t* ctx = open_backend(be, &info);
+    if (!ctx) return res;
+    xf_graph_t* g = NULL;
+    xf_tensor_t *a = NULL, *b = NULL, *c = NULL;
+    int64_t bshape[2] = {s->transpose_b ? s->n : s->k, s->transpose_b ? s->k : s->n};
+    size_t na = (size_t)(s->m * s->k), nb = (size_t)(s->k * s->n);
+    float* ha = malloc(na * sizeof(float));
+    float* hb = malloc(nb * sizeof(float));
+    fill_random(ha, na, 1);
+    fill_random(hb, nb, 2);
+    xf_matmul_options_t mo = {.transpose_b = s->transpose_b};
+    bool ok = ha && hb && xf_tensor_create(ctx, "b", XF_DTYPE_F32, 2, bshape, &b) == XF_OK &&
+              xf_tensor_upload(b, hb, nb * sizeof(float)) == XF_OK && xf_graph_create(ctx, &g) == XF_OK &&
+              xf_graph_input(g, "a", XF_DTYPE_F32, 2, (int64_t[]){s->m, s->k}, &a) == XF_OK &&
+              xf_matmul(g, a, b, &mo, &c) == XF_OK && xf_graph_mark_output(g, c) == XF_OK &&
+              xf_tensor_upload(a, ha, na * sizeof(float)) == XF_OK;
+    if (ok) {
+        xf_run_t r = {ctx, g};
+        res = measure(xf_run_compute, &r, 2);
+    } else {
+        fprintf(stderr, "%s gemm setup failed: %s\n", xf_backend_name(be), xf_context_error(ctx));
+    }
+    free(ha);
+    free(hb);
+    xf_graph_destroy(g);
+    xf_context_destroy(ctx);
+    return res;
+}
+
+// One ViT-B/16 encoder block (dim 768, 12 heads, MLP 3072, 197 tokens) with random weights.
+static stats_t bench_xf_block(xf_backend_t be) {
+    stats_t res = {0};
+    xf_device_info_t info;
+    xf_context_t* ctx = open_backend(be, &info);
+    if (!ctx) return res;
+    const int64_t c = 768, hid = 3072, tokens = 197;
+    static const struct {
+        const char* name;
+        int ndim;
+        int64_t shape[2];
+    } w[] = {
+        {"blk.norm1.weight", 1, {768}},           {"blk.norm1.bias", 1, {768}},
+        {"blk.attn.qkv.weight", 2, {2304, 768}}, {"blk.attn.qkv.bias", 1, {2304}},
+        {"blk.attn.proj.weight", 2, {768, 768}}, {"blk.attn.proj.bias", 1, {768}},
+        {"blk.norm2.weight", 1, {768}},           {"blk.norm2.bias", 1, {768}},
+        {"blk.mlp.fc1.weight", 2, {3072, 768}},  {"blk.mlp.fc1.bias", 1, {3072}},
+        {"blk.mlp.fc2.weight", 2, {768, 3072}},  {"blk.mlp.fc2.bias", 1, {768}},
+    };
+    bool ok = true;
+    float* host = malloc(3072 * 768 * sizeof(float));
+    for (size_t i = 0; i < sizeof w / sizeof w[0] && ok; ++i) {
+        xf_tensor_t* t = NULL;
+        size_t n = (size_t)w[i].shape[0] * (w[i].ndim == 2 ? (size_t)w[i].shape[1] : 1);
+        fill_random(host, n, 10 + (unsigned)i);
+        if (strstr(w[i].name, "norm") && strstr(w[i].name, "weight")) {
+            for (size_t j = 0; j < n; ++j) host[j] += 1.0f;
+        }
+        float scale = w[i].ndim == 2 ? 1.0f / sqrtf((float)w[i].shape[1]) : 0.1f;
+        for (size_t j = 0; j < n && w[i].ndim == 2; ++j) host[j] *= scale;
+        ok = xf_tensor_create(ctx, w[i].name, XF_DTYPE_F32, w[i].ndim, w[i].shape, &t) == XF_OK &&
+             xf_tensor_upload(t, host, n * sizeof(float)) == XF_OK;
+    }
+    xf_block_desc_t desc;
+    xf_block_desc_init(&desc, c, 12, hid);
+    xf_graph_t* g = NULL;
+    xf_tensor_t *x = NULL, *y = NULL;
+    ok = ok && xf_graph_create(ctx, &g) == XF_OK &&
+         xf_graph_input(g, "x", XF_DTYPE_F32, 3, (int64_t[]){1, tokens, c}, &x) == XF_OK &&
+         xf_graph_block(g, &desc, "blk.", x, 0, 0, &y) == XF_OK && xf_graph_mark_output(g, y) == XF_OK;
+    if (ok) {
+        fill_random(host, (size_t)(tokens * c), 99);
+        ok = xf_tensor_upload(x, host, (size_t)(tokens * c) * sizeof(float)) == XF_OK;
+    }
+    if (ok) {
+        xf_run_t r = {ctx, g};
+        res = measure(xf_run_compute, &r, 2);
+    } else {
+        fprintf(stderr, "%s block setup failed: %s\n", xf_backend_name(be), xf_context_error(ctx));
+    }
+    free(host);
+    xf_graph_destroy(g);
+    xf_context_destroy(ctx);
+    return res;
+}
+
+//===----------------------------------------------------------------------===//
+// CLBlast on the OpenCL device libxformer picked
+//===----------------------------------------------------------------------===//
+
+#ifdef XF_BENCH_CLBLAST
+typedef struct clb_s {
+    cl_context ctx;
+    cl_command_queue queue;
+    cl_mem a, b, c;
+    const shape_t* s;
+} clb_t;
+
+static bool clb_run(void* arg) {
+    clb_t* r = arg;
+    const shape_t* s = r->s;
+    CLBlastStatusCode st = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
+                                        s->transpose_b ? CLBlastTransposeYes : CLBlastTransposeNo, (size_t)s->m,
+                                        (size_t)s->n, (size_t)s->k, 1.0f, r->a, 0, (size_t)s->k, r->b, 0,
+                                        (size_t)(s->transpose_b ? s->k : s->n), 0.0f, r->c, 0, (size_t)s->n,
+                                        &r->queue, NULL);
+    if (st != CLBlastSuccess) {
+        fprintf(stderr, "CLBlastSgemm failed: %d\n", (int)st);
+        return false;
+    }
+    return clFinish(r->queue) == CL_SUCCESS;
+}
+
+// Finds the OpenCL device whose name is |name|.
+static bool find_cl_device(const char* name, cl_platform_id* out_p, cl_device_id* out_d) {
+    cl_platform_id plats[16];
+    cl_uint np = 0;
+    if (clGetPlatformIDs(16, plats, &np) != CL_SUCCESS) return false;
+    for (cl_uint p = 0; p < np && p < 16; ++p) {
+        cl_device_id devs[16];
+        cl_uint nd = 0;
+        if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 16, devs, &nd) != CL_SUCCESS) continue;
+        for (cl_uint d = 0; d < nd && d < 16; ++d) {
+            char dn[256] = "";
+            clGetDeviceInfo(devs[d], CL_DEVICE_NAME, sizeof dn, dn, NULL);
+            if (strcmp(dn, name) == 0) {
+                *out_p = plats[p];
+                *out_d = devs[d];
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static stats_t bench_clblast(const char* device_name, const shape_t* s) {
+    stats_t res = {0};
+    cl_platform_id plat;
+    cl_device_id dev;
+    if (!find_cl_device(device_name, &plat, &dev)) return res;
+    cl_int rc = CL_SUCCESS;
+    clb_t r = {.s = s};
+    r.ctx = clCreateContext(NULL, 1, &dev, NULL, NULL, &rc);
+    if (rc == CL_SUCCESS) r.queue = clCreateCommandQueue(r.ctx, dev, 0, &rc);
+    size_t na = (size_t)(s->m * s->k), nb = (size_t)(s->k * s->n), nc = (size_t)(s->m * s->n);
+    float* h = malloc((na > nb ? na : nb) * sizeof(float));
+    if (rc == CL_SUCCESS && h) {
+        fill_random(h, na, 1);
+        r.a = clCreateBuffer(r.ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, na * sizeof(float), h, &rc);
+        fill_random(h, nb, 2);
+        if (rc == CL_SUCCESS) r.b = clCreateBuffer(r.ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, nb * 4, h, &rc);
+        if (rc == CL_SUCCESS) r.c = clCreateBuffer(r.ctx, CL_MEM_READ_WRITE, nc * sizeof(float), NULL, &rc);
+        // Two warm-ups: the first compiles CLBlast's kernels (seconds on PoCL with a cold cache).
+        if (rc == CL_SUCCESS) res = measure(clb_run, &r, 2);
+    }
+    free(h);
+    if (r.a) clReleaseMemObject(r.a);
+    if (r.b) clReleaseMemObject(r.b);
+    if (r.c) clReleaseMemObject(r.c);
+    if (r.queue) clReleaseCommandQueue(r.queue);
+    if (r.ctx) clReleaseContext(r.ctx);
+    return res;
+}
+#endif
+
+//===----------------------------------------------------------------------===//
+// OpenBLAS
+//===----------------------------------------------------------------------===//
+
+#ifdef XF_BENCH_OPENBLAS
+typedef struct blas_s {
+    float *a, *b, *c;
+    const shape_t* s;
+} blas_t;
+
+static bool blas_run(void* arg) {
+    blas_t* r = arg;
+    const shape_t* s = r->s;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, s->transpose_b ? CblasTrans : CblasNoTrans, (int)s->m, (int)s->n,
+                (int)s->k, 1.0f, r->a, (int)s->k, r->b, (int)(s->transpose_b ? s->k : s->n), 0.0f, r->c, (int)s->n);
+    return true;
+}
+
+static stats_t bench_openblas(const shape_t* s, int threads) {
+    openblas_set_num_threads(threads);
+    blas_t r = {.s = s};
+    r.a = malloc((size_t)(s->m * s->k) * sizeof(float));
+    r.b = malloc((size_t)(s->k * s->n) * sizeof(float));
+    r.c = malloc((size_t)(s->m * s->n) * sizeof(float));
+    stats_t res = {0};
+    if (r.a && r.b && r.c) {
+        fill_random(r.a, (size_t)(s->m * s->k), 1);
+        fill_random(r.b, (size_t)(s->k * s->n), 2);
+        res = measure(blas_run, &r, 2);
+    }
+    free(r.a);
+    free(r.b);
+    free(r.c);
+    return res;
+}
+#endif
+
+//===----------------------------------------------------------------------===//
+
+static void print_cell(const shape_t* s, stats_t st) {
+    if (!st.ok) {
+        printf(" n/a |");
+        return;
+    }
+    printf(" %.1f [%.1f] |", gflops(s, st.best), gflops(s, st.median));
+}
+
+int main(int argc, char** argv) {
+#ifdef XF_BENCH_OPENBLAS
+    if (!getenv("OPENBLAS_CORETYPE")) {
+        setenv("OPENBLAS_CORETYPE", "Cooperlake", 1);
+        execv("/proc/self/exe", argv);
+    }
+#endif
+    const char* only = NULL;
+    bool quick = false;
+    for (int i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
+            only = argv[++i];
+        } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
+            reps = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--quick") == 0) {
+            quick = true;
+            time_budget = 1.0;
+        } else {
+            fprintf(stderr, "usage: %s [--backend cpu|opencl|vulkan|all] [--reps N] [--quick]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (reps < 3) reps = 3;
+    static const xf_backend_t all[] = {XF_BACKEND_CPU, XF_BACKEND_OPENCL, XF_BACKEND_VULKAN};
+    xf_backend_t run[3];
+    xf_device_info_t infos[3];
+    int nrun = 0;
+    for (int i = 0; i < 3; ++i) {
+        if (only && strcmp(only, "all") != 0 && strcmp(only, xf_backend_name(all[i])) != 0) continue;
+        if (!xf_backend_compiled(all[i])) continue;
+        xf_context_t* ctx = open_backend(all[i], &infos[nrun]);
+        if (!ctx) continue;
+        xf_context_destroy(ctx);
+        run[nrun++] = all[i];
+    }
+    char date[64];
+    time_t t = time(NULL);
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&t));
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("# xformer-bench, %s, %ld CPUs online\n\n", date, ncpu);
+    for (int i = 0; i < nrun; ++i) {
+        printf("- %s: %s (%s, %s), kernel style %s\n", xf_backend_name(run[i]), infos[i].name, infos[i].platform,
+               infos[i].driver_version, infos[i].kernel_style);
+    }
+    const char* cl_device = NULL;
+    for (int i = 0; i < nrun; ++i) {
+        if (run[i] == XF_BACKEND_OPENCL) cl_device = infos[i].name;
+    }
+    printf("\nSGEMM GFLOP/s, best [median] of up to %d runs after 2 warm-ups (MxKxN; B^T = linear weight [N,K])\n\n",
+           reps);
+    printf("| shape |");
+    for (int i = 0; i < nrun; ++i) printf(" xformer %s |", xf_backend_name(run[i]));
+#ifdef XF_BENCH_CLBLAST
+    if (cl_device) printf(" CLBlast (same device) |");
+#endif
+#ifdef XF_BENCH_OPENBLAS
+    printf(" OpenBLAS 1 thr | OpenBLAS %ld thr |", ncpu);
+#endif
+    printf("\n|---|");
+    for (int i = 0; i < nrun; ++i) printf("---|");
+#ifdef XF_BENCH_CLBLAST
+    if (cl_device) printf("---|");
+#endif
+#ifdef XF_BENCH_OPENBLAS
+    printf("---|---|");
+#endif
+    printf("\n");
+    for (size_t si = 0; si < NSHAPES; ++si) {
+        const shape_t* s = &shapes[si];
+        if (quick && si == 1) continue;
+        printf("| %s |", s->name);
+        fflush(stdout);
+        for (int i = 0; i < nrun; ++i) {
+            print_cell(s, bench_xf_gemm(run[i], s));
+            fflush(stdout);
+        }
+#ifdef XF_BENCH_CLBLAST
+        if (cl_device) print_cell(s, bench_clblast(cl_device, s));
+        fflush(stdout);
+#endif
+#ifdef XF_BENCH_OPENBLAS
+        print_cell(s, bench_openblas(s, 1));
+        print_cell(s, bench_openblas(s, (int)ncpu));
+#endif
+        printf("\n");
+        fflush(stdout);
+    }
+    printf("\nViT-B/16 block (dim 768, 12 heads, MLP 3072, 197 tokens, f32), latency ms best [median]\n\n");
+    printf("| backend | best ms | median ms |\n|---|---|---|\n");
+    for (int i = 0; i < nrun; ++i) {
+        stats_t st = bench_xf_block(run[i]);
+        if (st.ok) {
+            printf("| %s | %.2f | %.2f |\n", xf_backend_name(run[i]), st.best * 1e3, st.median * 1e3);
+        } else {
+            printf("| %s | n/a | n/a |\n", xf_backend_name(run[i]));
+        }
+        fflush(stdout);
+    }
+    return 0;
+}
