@@ -215,27 +215,17 @@ xf_status_t xf_graph_set_memory_reuse(xf_graph_t* graph, bool enabled) {
 
 static void make_tref(const xf_tensor_t* t, xf_tref_t* r) {
     memset(r, 0, sizeof *r);
-    const xf_tensor_t* s = t->kind == XF_TENSOR_VIEW ? t->base : t;
-    size_t esize = xf_dtype_size(t->dtype);
+    bool view = t->kind == XF_TENSOR_VIEW;
+    const xf_tensor_t* s = view ? t->base : t;
     r->buffer = s->buffer;
-    r->offset = s->offset + (t->kind == XF_TENSOR_VIEW ? (size_t)t->view_offset * esize : 0);
+    r->offset = s->offset + (view ? (size_t)t->view_offset * xf_dtype_size(t->dtype) : 0);
     r->dtype = t->dtype;
     int pad = 4 - t->ndim;
-    for (int i = 0; i < 4; ++i) {
-        r->ne[i] = i < pad ? 1 : t->shape[i - pad];
-        r->nb[i] = i < pad ? 0 : t->stride[i - pad];
-    }
-    int64_t s_acc = 1;
+    int64_t dense = 1;
     for (int i = 3; i >= 0; --i) {
-        if (i < pad) r->nb[i] = s_acc;
-        s_acc *= r->ne[i];
-    }
-    if (t->kind != XF_TENSOR_VIEW) {
-        s_acc = 1;
-        for (int i = 3; i >= 0; --i) {
-            r->nb[i] = s_acc;
-            s_acc *= r->ne[i];
-        }
+        r->ne[i] = i < pad ? 1 : t->shape[i - pad];
+        r->nb[i] = view && i >= pad ? t->stride[i - pad] : dense;
+        dense *= r->ne[i];
     }
 }
 

@@ -129,11 +129,11 @@ static void op_norm(const xf_exec_node_t* n) {
     }
 }
 
-static void op_softmax(const xf_exec_node_t* n) {
+static bool op_softmax(const xf_exec_node_t* n) {
     const xf_tref_t *x = &n->src[0], *mask = &n->src[1], *d = &n->dst;
     int64_t c = x->ne[3];
     float* row = malloc(sizeof(float) * (size_t)c);
-    if (!row) return;
+    if (!row) return false;
     for (int64_t i0 = 0; i0 < x->ne[0]; ++i0) {
         for (int64_t i1 = 0; i1 < x->ne[1]; ++i1) {
             for (int64_t i2 = 0; i2 < x->ne[2]; ++i2) {
@@ -154,6 +154,7 @@ static void op_softmax(const xf_exec_node_t* n) {
         }
     }
     free(row);
+    return true;
 }
 
 static void op_unary(const xf_exec_node_t* n) {
@@ -171,11 +172,11 @@ static void op_glu(const xf_exec_node_t* n) {
     }
 }
 
-static void op_attention(const xf_exec_node_t* n) {
+static bool op_attention(const xf_exec_node_t* n) {
     const xf_tref_t *q = &n->src[0], *k = &n->src[1], *v = &n->src[2], *bias = &n->src[3], *d = &n->dst;
     int64_t lq = q->ne[2], lk = k->ne[2], dh = q->ne[3], dv = v->ne[3];
     float* p = malloc(sizeof(float) * (size_t)lk);
-    if (!p) return;
+    if (!p) return false;
     for (int64_t b = 0; b < q->ne[0]; ++b) {
         for (int64_t h = 0; h < q->ne[1]; ++h) {
             int64_t bh = b * q->ne[1] + h;
@@ -202,6 +203,7 @@ static void op_attention(const xf_exec_node_t* n) {
         }
     }
     free(p);
+    return true;
 }
 
 static void op_conv2d(const xf_exec_node_t* n) {
@@ -349,10 +351,14 @@ xf_status_t xf_cpu_run_node(const xf_exec_node_t* node, xf_err_t* err) {
         case XF_OP_SCALE: op_scale(node); break;
         case XF_OP_LAYERNORM:
         case XF_OP_RMSNORM: op_norm(node); break;
-        case XF_OP_SOFTMAX: op_softmax(node); break;
+        case XF_OP_SOFTMAX:
+            if (!op_softmax(node)) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+            break;
         case XF_OP_UNARY: op_unary(node); break;
         case XF_OP_GLU: op_glu(node); break;
-        case XF_OP_ATTENTION: op_attention(node); break;
+        case XF_OP_ATTENTION:
+            if (!op_attention(node)) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+            break;
         case XF_OP_CONV2D: op_conv2d(node); break;
         case XF_OP_RESIZE: op_resize(node); break;
         case XF_OP_CONCAT: op_concat(node); break;
