@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+// Internal state of the Vulkan backend, shared by its source files.
+#ifndef XF_BACKENDS_VULKAN_VK_INTERNAL_H_
+#define XF_BACKENDS_VULKAN_VK_INTERNAL_H_
+
+#include <pthread.h>
+#include <vulkan/vulkan.h>
+
+#include "backend.h"
+
+typedef struct xf_vk_syms_s {
+    PFN_vkGetInstanceProcAddr vkGetInstanceProcAddr;
+#define XF_VK_GLOBAL(name) PFN_##name name;
+#define XF_VK_INSTANCE(name) PFN_##name name;
+#define XF_VK_OPTIONAL(name) PFN_##name name;
+#include "vk_syms.def"
+#undef XF_VK_GLOBAL
+#undef XF_VK_INSTANCE
+#undef XF_VK_OPTIONAL
+} xf_vk_syms_t;
+
+// Storage buffer bindings of every pipeline: up to four sources and the destination.
+#define XF_VK_BINDINGS 5
+#define XF_VK_PUSH_BYTES 128
+#define XF_VK_MAX_SPEC 10
+
+typedef struct xf_vk_block_s xf_vk_block_t;
+
+struct xf_buffer_s {
+    VkBuffer buffer;
+    xf_vk_block_t* block;
+    VkDeviceSize offset;  // within the block's memory
+    VkDeviceSize size;
+    VkDeviceSize reserved;  // bytes taken from the block
+};
+
+typedef struct xf_vk_pipeline_s {
+    char variant[48];
+    uint32_t spec[XF_VK_MAX_SPEC];
+    uint32_t nspec;
+    VkPipeline pipeline;
+} xf_vk_pipeline_t;
+
+typedef struct xf_vk_features_s {
+    bool storage16;  // storageBuffer16BitAccess: f16 tensors (f32 arithmetic)
+    bool float16;    // shaderFloat16 (reported only; shaders convert to f32)
+    bool storage8;
+    bool subgroup_arith;
+    uint32_t subgroup_size;
+} xf_vk_features_t;
+
+struct xf_device_s {
+    void* lib;
+    xf_vk_syms_t vk;
+    VkInstance instance;
+    VkDebugUtilsMessengerEXT messenger;
+    VkPhysicalDevice phys;
+    VkPhysicalDeviceProperties props;
+    VkPhysicalDeviceMemoryProperties mem_props;
+    xf_vk_features_t feat;
+    bool use_fp16, use_subgroup;
+    bool cpu_style;  // barrier-free register-blocked kernels
+    VkDevice device;
+    VkQueue queue;
+    uint32_t queue_family;
+    VkCommandPool cmd_pool;
+    VkFence fence;
+    VkDescriptorSetLayout set_layout;
+    VkPipelineLayout pipe_layout;
+    VkPipelineCache pipe_cache;
+    char cache_path[1024];  // empty: disk cache disabled
+    bool cache_dirty;
+    xf_vk_pipeline_t* pipelines;
+    size_t npipelines, cap_pipelines;
+    VkShaderModule* modules;  // parallel to the embedded SPIR-V table
+    size_t nmodules;
+    uint32_t mem_type;  // memory type index for tensors
+    bool host_visible;  // mem_type can be mapped: no staging
+    xf_vk_block_t* blocks;
+    VkDeviceSize block_size;
+    xf_exec_counters_t counters;
+    xf_device_info_t info;
+    // Validation messages (XFORMER_VK_VALIDATION=1) waiting to be reported by the next call.
+    bool validation;
+    pthread_mutex_t msg_lock;
+    char validation_msg[1536];
+    bool validation_pending;
+};
+
+// Loader and errors.
+const char* xf_vk_result_name(VkResult r);
+xf_status_t xf_vk_fail(xf_err_t* err, VkResult r, const char* what);
+// Reports a pending validation message as XF_ERR_BACKEND, or passes |status| through.
+xf_status_t xf_vk_check_validation(xf_device_t* dev, xf_status_t status, xf_err_t* err);
+
+// Memory (vk_memory.c).
+xf_status_t xf_vk_buffer_alloc(xf_device_t* dev, size_t bytes, xf_buffer_t** out, xf_err_t* err);
+void xf_vk_buffer_free(xf_device_t* dev, xf_buffer_t* buf);
+xf_status_t xf_vk_buffer_write(xf_device_t* dev, xf_buffer_t* buf, size_t offset, const void* data, size_t bytes,
+                               xf_err_t* err);
+xf_status_t xf_vk_buffer_read(xf_device_t* dev, xf_buffer_t* buf, size_t offset, void* data, size_t bytes,
+                              xf_err_t* err);
+void xf_vk_memory_release(xf_device_t* dev);
+// Records, submits and waits for a one-off command buffer filled by |fill|.
+xf_status_t xf_vk_submit_once(xf_device_t* dev, void (*fill)(xf_device_t*, VkCommandBuffer, void*), void* user,
+                              const char* what, xf_err_t* err);
+
+// Pipelines and the on-disk pipeline cache (vk_pipeline.c).
+xf_status_t xf_vk_pipelines_init(xf_device_t* dev, xf_err_t* err);
+void xf_vk_pipelines_release(xf_device_t* dev);
+xf_status_t xf_vk_pipeline_get(xf_device_t* dev, const char* variant, const uint32_t* spec, uint32_t nspec,
+                               VkPipeline* out, xf_err_t* err);
+void xf_vk_cache_save(xf_device_t* dev);
+
+// Graphs (vk_graph.c) and per-op recording (vk_ops.c).
+typedef struct xf_vk_binding_s {
+    const xf_buffer_t* buffer;
+    VkDeviceSize offset;  // aligned down to minStorageBufferOffsetAlignment
+    VkDeviceSize range;
+    uint32_t elem_offset;  // elements between |offset| and the tensor's first element
+    // Bytes of the buffer the dispatch touches, for barrier placement; used_end == 0: unused slot.
+    VkDeviceSize used_begin, used_end;
+} xf_vk_binding_t;
+
+typedef struct xf_vk_dispatch_s {
+    VkPipeline pipeline;
+    xf_vk_binding_t bind[XF_VK_BINDINGS];  // the last one is written, the others are read
+    uint32_t push[XF_VK_PUSH_BYTES / 4];
+    uint32_t push_words;
+    uint32_t groups[3];
+    VkDescriptorSet set;
+} xf_vk_dispatch_t;
+
+typedef struct xf_vk_plan_s {
+    xf_vk_dispatch_t* items;
+    size_t count, cap;
+} xf_vk_plan_t;
+
+xf_status_t xf_vk_supports(xf_device_t* dev, const xf_exec_node_t* node, xf_err_t* err);
+// Appends the dispatches of |node| to |plan|.
+xf_status_t xf_vk_record_node(xf_device_t* dev, const xf_exec_node_t* node, xf_vk_plan_t* plan, xf_err_t* err);
+
+#endif  // XF_BACKENDS_VULKAN_VK_INTERNAL_H_

@@ -1,0 +1,614 @@
+// SPDX-License-Identifier: MIT
+// Vulkan backend: per-operator variant choice, bindings, push constants and dispatch sizes.
+// Kernel style (cpu: barrier-free register-blocked shaders; gpu: shared-memory tiles) is decided
+// once per device in vk_device.c and read here as dev->cpu_style.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vk_internal.h"
+
+typedef struct xf_vk_push_s {
+    uint32_t w[XF_VK_PUSH_BYTES / 4];
+    uint32_t n;
+} xf_vk_push_t;
+
+static void xf_vk_pu(xf_vk_push_t* p, uint64_t v) { p->w[p->n++] = (uint32_t)v; }
+
+static void xf_vk_pf(xf_vk_push_t* p, float v) { memcpy(&p->w[p->n++], &v, 4); }
+
+static const char* xf_vk_dt(xf_dtype_t t) { return t == XF_DTYPE_F16 ? "f16" : t == XF_DTYPE_I32 ? "u32" : "f32"; }
+
+static int64_t xf_vk_span(const xf_tref_t* t) {
+    int64_t last = 0;
+    for (int d = 0; d < 4; ++d) last += (t->ne[d] - 1) * t->nb[d];
+    return last + 1;
+}
+
+static uint32_t xf_vk_pow2_at_least(uint64_t n, uint32_t lo, uint32_t hi) {
+    uint32_t w = lo;
+    while (w < hi && w < n) w *= 2;
+    return w;
+}
+
+static VkDeviceSize xf_vk_max_range(const xf_device_t* dev) {
+    return dev->props.limits.maxStorageBufferRange - dev->props.limits.minStorageBufferOffsetAlignment;
+}
+
+// Binds |count| elements of |t| starting at element |first|.
+static xf_status_t xf_vk_bind(xf_device_t* dev, const xf_tref_t* t, int64_t first, int64_t count, xf_vk_binding_t* b,
+                              xf_err_t* err) {
+    VkDeviceSize es = xf_dtype_size(t->dtype);
+    VkDeviceSize start = t->offset + (VkDeviceSize)first * es;
+    VkDeviceSize end = start + (VkDeviceSize)(count > 0 ? count : 1) * es;
+    VkDeviceSize align = dev->props.limits.minStorageBufferOffsetAlignment;
+    if (align == 0) align = 1;
+    VkDeviceSize aligned = start / align * align;
+    // The descriptor covers exactly the bytes used: synchronization validation takes the bound
+    // range as the accessed range.
+    VkDeviceSize range = end - aligned;
+    if (end > t->buffer->size)
+        return xf_err_set(err, XF_ERR_INTERNAL, "Vulkan: tensor range [%llu, %llu) exceeds its %llu-byte buffer",
+                          (unsigned long long)start, (unsigned long long)end, (unsigned long long)t->buffer->size);
+    if (range > dev->props.limits.maxStorageBufferRange)
+        return xf_err_set(err, XF_ERR_INCOMPATIBLE,
+                          "Vulkan: a binding of %llu bytes exceeds the device's maxStorageBufferRange (%u bytes)",
+                          (unsigned long long)range, dev->props.limits.maxStorageBufferRange);
+    *b = (xf_vk_binding_t){.buffer = t->buffer,
+                           .offset = aligned,
+                           .range = range,
+                           .elem_offset = (uint32_t)((start - aligned) / es),
+                           .used_begin = start,
+                           .used_end = end};
+    return XF_OK;
+}
+
+static xf_status_t xf_vk_bind_all(xf_device_t* dev, const xf_tref_t* t, xf_vk_binding_t* b, xf_err_t* err) {
+    return xf_vk_bind(dev, t, 0, xf_tref_elements(t), b, err);
+}
+
+static xf_vk_dispatch_t* xf_vk_new_dispatch(xf_vk_plan_t* plan, xf_err_t* err) {
+    if (plan->count == plan->cap) {
+        size_t cap = plan->cap ? 2 * plan->cap : 64;
+        xf_vk_dispatch_t* items = realloc(plan->items, cap * sizeof *items);
+        if (!items) {
+            xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: out of host memory");
+            return NULL;
+        }
+        plan->items = items;
+        plan->cap = cap;
+    }
+    xf_vk_dispatch_t* d = &plan->items[plan->count];
+    memset(d, 0, sizeof *d);
+    return d;
+}
+
+// Finishes the dispatch being built at the end of |plan|.
+static xf_status_t xf_vk_commit(xf_device_t* dev, xf_vk_plan_t* plan, const char* op, xf_dtype_t dt, const char* suffix,
+                                const uint32_t* spec, uint32_t nspec, const xf_vk_push_t* push, uint64_t gx,
+                                uint64_t gy, uint64_t gz, xf_err_t* err) {
+    xf_vk_dispatch_t* d = &plan->items[plan->count];
+    const uint32_t* lim = dev->props.limits.maxComputeWorkGroupCount;
+    if (gx == 0 || gy == 0 || gz == 0) return XF_OK;
+    if (gx > lim[0] || gy > lim[1] || gz > lim[2])
+        return xf_err_set(err, XF_ERR_INCOMPATIBLE,
+                          "Vulkan: %s needs %llu x %llu x %llu work-groups; the device allows %u x %u x %u", op,
+                          (unsigned long long)gx, (unsigned long long)gy, (unsigned long long)gz, lim[0], lim[1], lim[2]);
+    char variant[48];
+    snprintf(variant, sizeof variant, "%s_%s%s", op, xf_vk_dt(dt), suffix ? suffix : "");
+    xf_status_t st = xf_vk_pipeline_get(dev, variant, spec, nspec, &d->pipeline, err);
+    if (st != XF_OK) return st;
+    memcpy(d->push, push->w, push->n * 4);
+    d->push_words = push->n;
+    d->groups[0] = (uint32_t)gx;
+    d->groups[1] = (uint32_t)gy;
+    d->groups[2] = (uint32_t)gz;
+    plan->count++;
+    return XF_OK;
+}
+
+// Splits |n| invocations of work-group size |wg| over x and y.
+static void xf_vk_grid(const xf_device_t* dev, uint64_t n, uint32_t wg, uint64_t* gx, uint64_t* gy) {
+    uint64_t g = (n + wg - 1) / wg;
+    uint64_t lim = dev->props.limits.maxComputeWorkGroupCount[0];
+    *gx = g < lim ? g : lim;
+    *gy = *gx ? (g + *gx - 1) / *gx : 0;
+}
+
+static uint32_t xf_vk_wg(const xf_device_t* dev) {
+    uint32_t w = 256;
+    while (w > dev->props.limits.maxComputeWorkGroupInvocations || w > dev->props.limits.maxComputeWorkGroupSize[0])
+        w /= 2;
+    return w;
+}
+
+static xf_status_t xf_vk_elementwise(xf_device_t* dev, xf_vk_plan_t* plan, const char* op, xf_dtype_t dt,
+                                     uint32_t spec1, uint64_t n, const xf_vk_push_t* push, xf_err_t* err) {
+    uint32_t wg = xf_vk_wg(dev);
+    uint32_t spec[2] = {wg, spec1};
+    uint64_t gx, gy;
+    xf_vk_grid(dev, n, wg, &gx, &gy);
+    return xf_vk_commit(dev, plan, op, dt, NULL, spec, 2, push, gx, gy, 1, err);
+}
+
+static xf_status_t xf_vk_copy(xf_device_t* dev, const xf_tref_t* src, const xf_tref_t* dst, int64_t dst_first,
+                              const int64_t* dst_strides, xf_vk_plan_t* plan, xf_err_t* err) {
+    xf_vk_dispatch_t* d = xf_vk_new_dispatch(plan, err);
+    if (!d) return XF_ERR_OUT_OF_MEMORY;
+    xf_status_t st = xf_vk_bind(dev, src, 0, xf_vk_span(src), &d->bind[0], err);
+    xf_tref_t dv = *dst;
+    memcpy(dv.ne, src->ne, sizeof dv.ne);
+    memcpy(dv.nb, dst_strides, sizeof dv.nb);
+    if (st == XF_OK) st = xf_vk_bind(dev, &dv, dst_first, xf_vk_span(&dv), &d->bind[4], err);
+    if (st != XF_OK) return st;
+    xf_vk_push_t p = {0};
+    for (int i = 0; i < 4; ++i) xf_vk_pu(&p, src->ne[i]);
+    for (int i = 0; i < 4; ++i) xf_vk_pu(&p, src->nb[i]);
+    for (int i = 0; i < 4; ++i) xf_vk_pu(&p, dst_strides[i]);
+    xf_vk_pu(&p, d->bind[0].elem_offset);
+    xf_vk_pu(&p, d->bind[4].elem_offset);
+    char op[24];
+    if (src->dtype == XF_DTYPE_I32) snprintf(op, sizeof op, "copy");
+    else snprintf(op, sizeof op, "copy_%s", xf_vk_dt(src->dtype));
+    uint32_t wg = xf_vk_wg(dev);
+    uint32_t spec[1] = {wg};
+    uint64_t gx, gy;
+    xf_vk_grid(dev, (uint64_t)xf_tref_elements(src), wg, &gx, &gy);
+    return xf_vk_commit(dev, plan, op, dst->dtype, NULL, spec, 1, &p, gx, gy, 1, err);
+}
+
+static void xf_vk_dense_strides(const int64_t* ne, int64_t* nb) {
+    nb[3] = 1;
+    for (int d = 2; d >= 0; --d) nb[d] = nb[d + 1] * ne[d + 1];
+}
+
+static xf_status_t xf_vk_op_copy(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
+    int64_t nb[4];
+    xf_vk_dense_strides(n->dst.ne, nb);
+    return xf_vk_copy(dev, &n->src[0], &n->dst, 0, nb, plan, err);
+}
+
+static xf_status_t xf_vk_op_concat(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
+    int ax = n->params.axis.axis;
+    int64_t nb[4];
+    xf_vk_dense_strides(n->dst.ne, nb);
+    int64_t start = 0;
+    xf_status_t st = XF_OK;
+    for (int s = 0; s < n->params.axis.count && st == XF_OK; ++s) {
+        if (xf_tref_elements(&n->src[s]) > 0) st = xf_vk_copy(dev, &n->src[s], &n->dst, start * nb[ax], nb, plan, err);
+        start += n->src[s].ne[ax];
+    }
+    return st;
+}
+
+static void xf_vk_bcast_strides(const xf_tref_t* t, xf_vk_push_t* p) {
+    for (int d = 0; d < 4; ++d) xf_vk_pu(p, t->ne[d] == 1 ? 0 : t->nb[d]);
+}
+
+static xf_status_t xf_vk_op_binary(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
+    xf_vk_dispatch_t* d = xf_vk_new_dispatch(plan, err);
+    if (!d) return XF_ERR_OUT_OF_MEMORY;
+    xf_status_t st = xf_vk_bind_all(dev, &n->src[0], &d->bind[0], err);
+    if (st == XF_OK) st = xf_vk_bind_all(dev, &n->src[1], &d->bind[1], err);
+    if (st == XF_OK) st = xf_vk_bind_all(dev, &n->dst, &d->bind[4], err);
+    if (st != XF_OK) return st;
+    xf_vk_push_t p = {0};
+    for (int i = 0; i < 4; ++i) xf_vk_pu(&p, n->dst.ne[i]);
+    xf_vk_bcast_strides(&n->src[0], &p);
+    xf_vk_bcast_strides(&n->src[1], &p);
+    xf_vk_pu(&p, d->bind[0].elem_offset);
+    xf_vk_pu(&p, d->bind[1].elem_offset);
+    xf_vk_pu(&p, d->bind[4].elem_offset);
+    return xf_vk_elementwise(dev, plan, "binary", n->dst.dtype, n->op == XF_OP_MUL, (uint64_t)xf_tref_elements(&n->dst),
+                             &p, err);
+}
+
+static xf_status_t xf_vk_op_unary(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
+    xf_vk_dispatch_t* d = xf_vk_new_dispatch(plan, err);
+    if (!d) return XF_ERR_OUT_OF_MEMORY;
+    xf_status_t st = xf_vk_bind_all(dev, &n->src[0], &d->bind[0], err);
+    if (st == XF_OK) st = xf_vk_bind_all(dev, &n->dst, &d->bind[4], err);
+    if (st != XF_OK) return st;
+    bool glu = n->op == XF_OP_GLU;
+    xf_vk_push_t p = {0};
+    xf_vk_pu(&p, xf_tref_elements(&n->dst));
+    if (glu) xf_vk_pu(&p, n->dst.ne[3]);
+    xf_vk_pu(&p, d->bind[0].elem_offset);
+    xf_vk_pu(&p, d->bind[4].elem_offset);
+    uint32_t act = XF_ACT_NONE;
+    if (n->op == XF_OP_SCALE) {
+        xf_vk_pf(&p, n->params.scale.scale);
+        xf_vk_pf(&p, n->params.scale.shift);
+    } else {
+        act = (uint32_t)n->params.unary.activation;
+        if (!glu) {
+            xf_vk_pf(&p, 1.0f);
+            xf_vk_pf(&p, 0.0f);
+        }
+    }
+    return xf_vk_elementwise(dev, plan, glu ? "glu" : "unary", n->dst.dtype, act, (uint64_t)xf_tref_elements(&n->dst),
+                             &p, err);
+}
+
+// Rows of a row-wise shader per work-group, and the work-group size.
+static void xf_vk_row_layout(const xf_device_t* dev, uint32_t* wg, uint32_t* rows_per_wg) {
+    if (dev->use_subgroup) {
+        uint32_t sg = dev->feat.subgroup_size;
+        uint32_t per = 4;
+        while (per > 1 && sg * per > dev->props.limits.maxComputeWorkGroupInvocations) per /= 2;
+        *wg = sg * per;
+        *rows_per_wg = per;
+    } else {
+        *wg = xf_vk_wg(dev) / 2;
+        *rows_per_wg = 1;
+    }
+}
+
+static xf_status_t xf_vk_op_norm(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
+    xf_vk_dispatch_t* d = xf_vk_new_dispatch(plan, err);
+    if (!d) return XF_ERR_OUT_OF_MEMORY;
+    bool rms = n->op == XF_OP_RMSNORM;
+    bool hw = n->params.norm.has_weight, hb = !rms && n->params.norm.has_bias;
+    xf_status_t st = xf_vk_bind_all(dev, &n->src[0], &d->bind[0], err);
+    if (st == XF_OK && hw) st = xf_vk_bind_all(dev, &n->src[1], &d->bind[1], err);
+    if (st == XF_OK && hb) st = xf_vk_bind_all(dev, &n->src[2], &d->bind[2], err);
+    if (st == XF_OK) st = xf_vk_bind_all(dev, &n->dst, &d->bind[4], err);
+    if (st != XF_OK) return st;
+    int64_t c = n->dst.ne[3], rows = xf_tref_elements(&n->dst) / (c ? c : 1);
+    xf_vk_push_t p = {0};
+    xf_vk_pu(&p, rows);
+    xf_vk_pu(&p, c);
+    xf_vk_pu(&p, d->bind[0].elem_offset);
+    xf_vk_pu(&p, d->bind[1].elem_offset);
+    xf_vk_pu(&p, d->bind[2].elem_offset);
+    xf_vk_pu(&p, d->bind[4].elem_offset);
+    xf_vk_pf(&p, n->params.norm.eps);
+    uint32_t wg, per;
+    xf_vk_row_layout(dev, &wg, &per);
+    uint32_t spec[4] = {wg, rms, hw, hb};
+    uint64_t gx, gy;
+    xf_vk_grid(dev, (uint64_t)rows, per, &gx, &gy);
+    return xf_vk_commit(dev, plan, "norm", n->dst.dtype, dev->use_subgroup ? "_sg" : NULL, spec, 4, &p, gx, gy, 1, err);
+}
+
+static xf_status_t xf_vk_op_softmax(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
+    xf_vk_dispatch_t* d = xf_vk_new_dispatch(plan, err);
+    if (!d) return XF_ERR_OUT_OF_MEMORY;
+    bool hm = n->params.softmax.has_mask;
+    xf_status_t st = xf_vk_bind_all(dev, &n->src[0], &d->bind[0], err);
+    if (st == XF_OK && hm) st = xf_vk_bind_all(dev, &n->src[1], &d->bind[1], err);
+    if (st == XF_OK) st = xf_vk_bind_all(dev, &n->dst, &d->bind[4], err);
+    if (st != XF_OK) return st;
+    xf_vk_push_t p = {0};
+    for (int i = 0; i < 4; ++i) xf_vk_pu(&p, n->dst.ne[i]);
+    if (hm) xf_vk_bcast_strides(&n->src[1], &p);
+    else for (int i = 0; i < 4; ++i) xf_vk_pu(&p, 0);
+    xf_vk_pu(&p, d->bind[0].elem_offset);
+    xf_vk_pu(&p, d->bind[1].elem_offset);
+    xf_vk_pu(&p, d->bind[4].elem_offset);
+    xf_vk_pf(&p, n->params.softmax.scale);
+    int64_t rows = n->dst.ne[0] * n->dst.ne[1] * n->dst.ne[2];
+    uint32_t wg, per;
+    xf_vk_row_layout(dev, &wg, &per);
+    uint32_t spec[2] = {wg, hm};
+    uint64_t gx, gy;
+    xf_vk_grid(dev, (uint64_t)rows, per, &gx, &gy);
+    return xf_vk_commit(dev, plan, "softmax", n->dst.dtype, dev->use_subgroup ? "_sg" : NULL, spec, 2, &p, gx, gy, 1,
+                        err);
+}
+
+// One GEMM dispatch over rows [m0, m0 + mc) and columns [n0, n0 + nc) of a 2-D problem, or over
+// the whole batched problem when |batched|.
+static xf_status_t xf_vk_gemm(xf_device_t* dev, const xf_exec_node_t* n, bool batched, int64_t m0, int64_t mc,
+                              int64_t n0, int64_t nc, xf_vk_plan_t* plan, xf_err_t* err) {
+    const xf_tref_t *a = &n->src[0], *b = &n->src[1], *c = &n->dst;
+    bool tb = n->params.matmul.transpose_b, hb = n->params.matmul.has_bias, hr = n->params.matmul.has_residual;
+    int64_t M = c->ne[2], N = c->ne[3], K = a->ne[3];
+    xf_vk_dispatch_t* d = xf_vk_new_dispatch(plan, err);
+    if (!d) return XF_ERR_OUT_OF_MEMORY;
+    xf_status_t st;
+    if (batched) {
+        st = xf_vk_bind_all(dev, a, &d->bind[0], err);
+        if (st == XF_OK) st = xf_vk_bind_all(dev, b, &d->bind[1], err);
+        if (st == XF_OK && hb) st = xf_vk_bind_all(dev, &n->src[2], &d->bind[2], err);
+        if (st == XF_OK && hr) st = xf_vk_bind_all(dev, &n->src[3], &d->bind[3], err);
+        if (st == XF_OK) st = xf_vk_bind_all(dev, c, &d->bind[4], err);
+    } else {
+        int64_t cfirst = m0 * N + n0, ccount = (mc - 1) * N + nc;
+        st = xf_vk_bind(dev, a, m0 * K, mc * K, &d->bind[0], err);
+        if (st == XF_OK) {
+            st = tb ? xf_vk_bind(dev, b, n0 * K, nc * K, &d->bind[1], err)
+                    : xf_vk_bind(dev, b, n0, (K - 1) * N + nc, &d->bind[1], err);
+        }
+        if (st == XF_OK && hb) st = xf_vk_bind(dev, &n->src[2], n0, nc, &d->bind[2], err);
+        if (st == XF_OK && hr) st = xf_vk_bind(dev, &n->src[3], cfirst, ccount, &d->bind[3], err);
+        if (st == XF_OK) st = xf_vk_bind(dev, c, cfirst, ccount, &d->bind[4], err);
+        M = mc;
+    }
+    if (st != XF_OK) return st;
+    int64_t B1 = c->ne[1], Z = c->ne[0] * c->ne[1];
+    xf_vk_push_t p = {0};
+    xf_vk_pu(&p, M);
+    xf_vk_pu(&p, batched ? N : nc);
+    xf_vk_pu(&p, K);
+    xf_vk_pu(&p, N);  // ldb for [K, N]
+    xf_vk_pu(&p, N);  // ldc
+    xf_vk_pu(&p, B1);
+    xf_vk_pu(&p, B1 * M * K);
+    xf_vk_pu(&p, M * K);
+    xf_vk_pu(&p, b->ne[0] == 1 ? 0 : b->ne[1] * K * N);
+    xf_vk_pu(&p, b->ne[1] == 1 ? 0 : K * N);
+    xf_vk_pu(&p, B1 * M * N);
+    xf_vk_pu(&p, M * N);
+    for (int i = 0; i < 5; ++i) xf_vk_pu(&p, d->bind[i].elem_offset);
+    int64_t ncols = batched ? N : nc;
+    uint32_t act = (uint32_t)n->params.matmul.activation;
+    if (dev->cpu_style) {
+        bool vec = K % 4 == 0 && d->bind[0].elem_offset % 4 == 0 && d->bind[1].elem_offset % 4 == 0 &&
+                   (tb || (N % 4 == 0));
+        uint32_t tm = 4, tn = 4;
+        if (vec && !tb) tm = tn = 8;
+        uint64_t bx = (uint64_t)(ncols + tn - 1) / tn;
+        uint32_t wg = xf_vk_pow2_at_least(bx, 8, 64);
+        uint32_t spec[8] = {wg, tm, tn, tb, vec, act, hb, hr};
+        return xf_vk_commit(dev, plan, "matmul_cpu", c->dtype, NULL, spec, 8, &p, (bx + wg - 1) / wg,
+                            (uint64_t)(M + tm - 1) / tm, (uint64_t)Z, err);
+    }
+    uint32_t ts = 16;
+    while (ts > 4 && (ts * ts > dev->props.limits.maxComputeWorkGroupInvocations ||
+                      2 * ts * ts * 4 > dev->props.limits.maxComputeSharedMemorySize))
+        ts /= 2;
+    uint32_t spec[8] = {ts, 0, 0, tb, 0, act, hb, hr};
+    return xf_vk_commit(dev, plan, "matmul_gpu", c->dtype, NULL, spec, 8, &p, (uint64_t)(ncols + ts - 1) / ts,
+                        (uint64_t)(M + ts - 1) / ts, (uint64_t)Z, err);
+}
+
+static bool xf_vk_fits(const xf_device_t* dev, const xf_tref_t* t) {
+    return (VkDeviceSize)xf_vk_span(t) * xf_dtype_size(t->dtype) <= xf_vk_max_range(dev);
+}
+
+static bool xf_vk_matmul_fits(const xf_device_t* dev, const xf_exec_node_t* n) {
+    for (int i = 0; i < 4; ++i) {
+        if (n->src[i].buffer && !xf_vk_fits(dev, &n->src[i])) return false;
+    }
+    return xf_vk_fits(dev, &n->dst);
+}
+
+static xf_status_t xf_vk_op_matmul(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
+    if (xf_vk_matmul_fits(dev, n)) return xf_vk_gemm(dev, n, true, 0, 0, 0, 0, plan, err);
+    // Too large for one binding (maxStorageBufferRange): a 2-D problem is split into row and
+    // column blocks, each bound at its own offset (supports() rejects the rest).
+    const xf_tref_t* c = &n->dst;
+    int64_t M = c->ne[2], N = c->ne[3], K = n->src[0].ne[3];
+    VkDeviceSize es = xf_dtype_size(c->dtype), lim = xf_vk_max_range(dev);
+    int64_t nc = N;
+    if (n->params.matmul.transpose_b) {
+        int64_t fit = (int64_t)(lim / ((VkDeviceSize)K * es));
+        if (fit < nc) nc = fit >= 8 ? fit / 8 * 8 : (fit > 0 ? fit : 1);
+    }
+    int64_t mc = M;
+    while (mc > 1 && ((VkDeviceSize)(mc * K) * es > lim || (VkDeviceSize)(mc * N) * es > lim)) mc = (mc + 1) / 2;
+    xf_status_t st = XF_OK;
+    for (int64_t m0 = 0; m0 < M && st == XF_OK; m0 += mc) {
+        for (int64_t n0 = 0; n0 < N && st == XF_OK; n0 += nc) {
+            st = xf_vk_gemm(dev, n, false, m0, mc < M - m0 ? mc : M - m0, n0, nc < N - n0 ? nc : N - n0, plan, err);
+        }
+    }
+    return st;
+}
+
+static xf_status_t xf_vk_op_attention(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
+    const xf_tref_t *q = &n->src[0], *k = &n->src[1], *v = &n->src[2], *o = &n->dst;
+    bool hb = n->params.attention.has_bias;
+    xf_vk_dispatch_t* d = xf_vk_new_dispatch(plan, err);
+    if (!d) return XF_ERR_OUT_OF_MEMORY;
+    xf_status_t st = xf_vk_bind_all(dev, q, &d->bind[0], err);
+    if (st == XF_OK) st = xf_vk_bind_all(dev, k, &d->bind[1], err);
+    if (st == XF_OK) st = xf_vk_bind_all(dev, v, &d->bind[2], err);
+    if (st == XF_OK && hb) st = xf_vk_bind_all(dev, &n->src[3], &d->bind[3], err);
+    if (st == XF_OK) st = xf_vk_bind_all(dev, o, &d->bind[4], err);
+    if (st != XF_OK) return st;
+    int64_t Z = q->ne[0] * q->ne[1], Lq = q->ne[2], Lk = k->ne[2], D = q->ne[3], DV = v->ne[3];
+    xf_vk_push_t p = {0};
+    xf_vk_pu(&p, Lq);
+    xf_vk_pu(&p, Lk);
+    xf_vk_pu(&p, q->ne[1]);
+    for (int i = 0; i < 5; ++i) xf_vk_pu(&p, d->bind[i].elem_offset);
+    if (hb) xf_vk_bcast_strides(&n->src[3], &p);
+    else for (int i = 0; i < 4; ++i) xf_vk_pu(&p, 0);
+    xf_vk_pf(&p, n->params.attention.scale);
+    if (dev->cpu_style && D <= 256 && DV <= 256) {
+        bool vec = D % 4 == 0 && DV % 4 == 0 && d->bind[1].elem_offset % 4 == 0 && d->bind[2].elem_offset % 4 == 0;
+        uint32_t wg = xf_vk_pow2_at_least((uint64_t)Lq, 8, 32);
+        uint32_t spec[5] = {wg, (uint32_t)D, (uint32_t)DV, hb, vec};
+        return xf_vk_commit(dev, plan, "attention_cpu", o->dtype, NULL, spec, 5, &p, (uint64_t)(Lq + wg - 1) / wg,
+                            (uint64_t)Z, 1, err);
+    }
+    uint32_t wg = 64;
+    if ((uint64_t)(D + wg) * 4 > dev->props.limits.maxComputeSharedMemorySize)
+        return xf_err_set(err, XF_ERR_INCOMPATIBLE, "Vulkan: attention head size %lld exceeds shared memory",
+                          (long long)D);
+    uint32_t spec[6] = {wg, (uint32_t)D, (uint32_t)DV, hb, 0, (uint32_t)((DV + wg - 1) / wg)};
+    return xf_vk_commit(dev, plan, "attention_gpu", o->dtype, NULL, spec, 6, &p, (uint64_t)Lq, (uint64_t)Z, 1, err);
+}
+
+static xf_status_t xf_vk_op_conv2d(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
+    const xf_tref_t *x = &n->src[0], *w = &n->src[1], *o = &n->dst;
+    bool hb = n->params.conv2d.has_bias;
+    xf_vk_dispatch_t* d = xf_vk_new_dispatch(plan, err);
+    if (!d) return XF_ERR_OUT_OF_MEMORY;
+    xf_status_t st = xf_vk_bind_all(dev, x, &d->bind[0], err);
+    if (st == XF_OK) st = xf_vk_bind_all(dev, w, &d->bind[1], err);
+    if (st == XF_OK && hb) st = xf_vk_bind_all(dev, &n->src[2], &d->bind[2], err);
+    if (st == XF_OK) st = xf_vk_bind_all(dev, o, &d->bind[4], err);
+    if (st != XF_OK) return st;
+    const xf_op_params_t* pr = &n->params;
+    xf_vk_push_t p = {0};
+    int64_t vals[] = {x->ne[0], x->ne[1], x->ne[2], x->ne[3], o->ne[1], w->ne[2], w->ne[3], o->ne[2], o->ne[3],
+                      pr->conv2d.stride[0], pr->conv2d.stride[1], pr->conv2d.padding[0], pr->conv2d.padding[1],
+                      pr->conv2d.dilation[0], pr->conv2d.dilation[1], pr->conv2d.groups};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; ++i) xf_vk_pu(&p, vals[i]);
+    xf_vk_pu(&p, d->bind[0].elem_offset);
+    xf_vk_pu(&p, d->bind[1].elem_offset);
+    xf_vk_pu(&p, d->bind[2].elem_offset);
+    xf_vk_pu(&p, d->bind[4].elem_offset);
+    int64_t og = o->ne[1] / pr->conv2d.groups, pix = o->ne[2] * o->ne[3];
+    if (dev->cpu_style) {
+        uint32_t ob = og % 4 == 0 ? 4 : og % 2 == 0 ? 2 : 1;
+        uint32_t wg = 64;
+        uint32_t spec[3] = {wg, ob, hb};
+        uint64_t gx, gy;
+        xf_vk_grid(dev, (uint64_t)(o->ne[0] * (o->ne[1] / ob) * pix), wg, &gx, &gy);
+        return xf_vk_commit(dev, plan, "conv2d_cpu", o->dtype, NULL, spec, 3, &p, gx, gy, 1, err);
+    }
+    uint32_t wg = 64;
+    uint32_t spec[3] = {wg, 1, hb};
+    return xf_vk_commit(dev, plan, "conv2d_gpu", o->dtype, NULL, spec, 3, &p, (uint64_t)(pix + wg - 1) / wg,
+                        (uint64_t)(o->ne[0] * o->ne[1]), 1, err);
+}
+
+// Ops over [outer, len, inner] views of one axis: MEAN, GATHER.
+static void xf_vk_axis_split(const xf_tref_t* t, int ax, int64_t* outer, int64_t* len, int64_t* inner) {
+    *outer = *inner = 1;
+    for (int d = 0; d < ax; ++d) *outer *= t->ne[d];
+    for (int d = ax + 1; d < 4; ++d) *inner *= t->ne[d];
+    *len = t->ne[ax];
+}
+
+static xf_status_t xf_vk_op_simple(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
+    const xf_tref_t *x = &n->src[0], *o = &n->dst;
+    xf_vk_dispatch_t* d = xf_vk_new_dispatch(plan, err);
+    if (!d) return XF_ERR_OUT_OF_MEMORY;
+    xf_status_t st = xf_vk_bind_all(dev, x, &d->bind[0], err);
+    if (st == XF_OK && n->op == XF_OP_GATHER) st = xf_vk_bind_all(dev, &n->src[1], &d->bind[1], err);
+    if (st == XF_OK) st = xf_vk_bind_all(dev, o, &d->bind[4], err);
+    if (st != XF_OK) return st;
+    xf_vk_push_t p = {0};
+    int64_t outer, len, inner;
+    const char* op = NULL;
+    xf_dtype_t dt = x->dtype;
+    switch (n->op) {
+        case XF_OP_RESIZE:
+            op = "resize";
+            xf_vk_pu(&p, x->ne[0] * x->ne[1]);
+            xf_vk_pu(&p, x->ne[2]);
+            xf_vk_pu(&p, x->ne[3]);
+            xf_vk_pu(&p, o->ne[2]);
+            xf_vk_pu(&p, o->ne[3]);
+            xf_vk_pu(&p, n->params.resize.align_corners);
+            break;
+        case XF_OP_MEAN:
+            op = "mean";
+            xf_vk_axis_split(x, n->params.axis.axis, &outer, &len, &inner);
+            xf_vk_pu(&p, outer);
+            xf_vk_pu(&p, len);
+            xf_vk_pu(&p, inner);
+            break;
+        case XF_OP_ARGMAX:
+            op = "argmax";
+            xf_vk_pu(&p, xf_tref_elements(x) / x->ne[3]);
+            xf_vk_pu(&p, x->ne[3]);
+            break;
+        default:  // GATHER
+            op = "gather";
+            xf_vk_axis_split(x, n->params.axis.axis, &outer, &len, &inner);
+            xf_vk_pu(&p, outer);
+            xf_vk_pu(&p, len);
+            xf_vk_pu(&p, inner);
+            xf_vk_pu(&p, xf_tref_elements(&n->src[1]));
+            break;
+    }
+    xf_vk_pu(&p, d->bind[0].elem_offset);
+    if (n->op == XF_OP_GATHER) xf_vk_pu(&p, d->bind[1].elem_offset);
+    xf_vk_pu(&p, d->bind[4].elem_offset);
+    uint64_t threads = (uint64_t)xf_tref_elements(o);
+    return xf_vk_elementwise(dev, plan, op, dt, 0, threads, &p, err);
+}
+
+static bool xf_vk_float(xf_dtype_t t) { return t == XF_DTYPE_F32 || t == XF_DTYPE_F16; }
+
+xf_status_t xf_vk_supports(xf_device_t* dev, const xf_exec_node_t* n, xf_err_t* err) {
+    const xf_tref_t* all[XF_MAX_SRC + 1];
+    int cnt = 0;
+    for (int i = 0; i < XF_MAX_SRC; ++i) {
+        if (n->src[i].buffer) all[cnt++] = &n->src[i];
+    }
+    all[cnt++] = &n->dst;
+    for (int i = 0; i < cnt; ++i) {
+        if (all[i]->dtype == XF_DTYPE_F16 && !dev->use_fp16)
+            return xf_err_set(err, XF_ERR_INCOMPATIBLE, "Vulkan: %s has no 16-bit storage%s; use f32 tensors",
+                              dev->info.name,
+                              dev->feat.storage16 ? " enabled (XFORMER_VK_DISABLE=fp16)" : " (storageBuffer16BitAccess)");
+        if (xf_tref_elements(all[i]) >= ((int64_t)1 << 31))
+            return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "Vulkan: tensors of 2^31 or more elements are not supported");
+    }
+    bool ok;
+    switch (n->op) {
+        case XF_OP_COPY:
+            ok = (xf_vk_float(n->src[0].dtype) && xf_vk_float(n->dst.dtype)) ||
+                 (n->src[0].dtype == XF_DTYPE_I32 && n->dst.dtype == XF_DTYPE_I32);
+            break;
+        case XF_OP_CONCAT:
+            ok = true;
+            for (int i = 0; i < n->params.axis.count; ++i) ok = ok && n->src[i].dtype == n->dst.dtype;
+            break;
+        case XF_OP_ARGMAX:
+            ok = xf_vk_float(n->src[0].dtype) && n->dst.dtype == XF_DTYPE_I32;
+            break;
+        case XF_OP_GATHER:
+            ok = n->src[1].dtype == XF_DTYPE_I32 && n->src[0].dtype == n->dst.dtype;
+            break;
+        default:
+            ok = true;
+            for (int i = 0; i < cnt; ++i) ok = ok && xf_vk_float(all[i]->dtype) && all[i]->dtype == n->dst.dtype;
+            break;
+    }
+    if (!ok) return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "Vulkan: %s does not support this dtype combination",
+                               xf_op_name(n->op));
+    if (n->op == XF_OP_MATMUL && !xf_vk_matmul_fits(dev, n)) {
+        const xf_tref_t* c = &n->dst;
+        int64_t K = n->src[0].ne[3];
+        VkDeviceSize es = xf_dtype_size(c->dtype);
+        bool splittable = c->ne[0] * c->ne[1] == 1 && (n->params.matmul.transpose_b || xf_vk_fits(dev, &n->src[1])) &&
+                          (VkDeviceSize)(K + c->ne[3]) * es <= xf_vk_max_range(dev);
+        if (!splittable)
+            return xf_err_set(err, XF_ERR_INCOMPATIBLE,
+                              "Vulkan: a batched matmul operand exceeds maxStorageBufferRange (%u bytes)",
+                              dev->props.limits.maxStorageBufferRange);
+        return XF_OK;
+    }
+    for (int i = 0; i < cnt; ++i) {
+        if (!xf_vk_fits(dev, all[i]))
+            return xf_err_set(err, XF_ERR_INCOMPATIBLE,
+                              "Vulkan: a %s operand of %llu bytes exceeds maxStorageBufferRange (%u bytes)",
+                              xf_op_name(n->op), (unsigned long long)(xf_vk_span(all[i]) * (int64_t)xf_dtype_size(all[i]->dtype)),
+                              dev->props.limits.maxStorageBufferRange);
+    }
+    return XF_OK;
+}
+
+xf_status_t xf_vk_record_node(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
+    xf_status_t st = xf_vk_supports(dev, n, err);
+    if (st != XF_OK) return st;
+    if (xf_tref_elements(&n->dst) == 0) return XF_OK;
+    switch (n->op) {
+        case XF_OP_COPY: return xf_vk_op_copy(dev, n, plan, err);
+        case XF_OP_CONCAT: return xf_vk_op_concat(dev, n, plan, err);
+        case XF_OP_ADD:
+        case XF_OP_MUL: return xf_vk_op_binary(dev, n, plan, err);
+        case XF_OP_SCALE:
+        case XF_OP_UNARY:
+        case XF_OP_GLU: return xf_vk_op_unary(dev, n, plan, err);
+        case XF_OP_LAYERNORM:
+        case XF_OP_RMSNORM: return xf_vk_op_norm(dev, n, plan, err);
+        case XF_OP_SOFTMAX: return xf_vk_op_softmax(dev, n, plan, err);
+        case XF_OP_MATMUL: return xf_vk_op_matmul(dev, n, plan, err);
+        case XF_OP_ATTENTION: return xf_vk_op_attention(dev, n, plan, err);
+        case XF_OP_CONV2D: return xf_vk_op_conv2d(dev, n, plan, err);
+        case XF_OP_RESIZE:
+        case XF_OP_MEAN:
+        case XF_OP_ARGMAX:
+        case XF_OP_GATHER: return xf_vk_op_simple(dev, n, plan, err);
+        default: return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "Vulkan: op %s is not implemented", xf_op_name(n->op));
+    }
+}

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+// Shared preamble of the libxformer compute shaders.
+// Storage types: XF_F16 selects float16_t tensors (arithmetic stays f32; only 16-bit storage is
+// required, not shaderFloat16), XF_U32 moves raw 32-bit words (i32 tensors). XF_SRC_F16 / XF_DST_F16
+// pick the two sides of a converting copy.
+#extension GL_EXT_shader_16bit_storage : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : enable
+
+#if defined(XF_F16)
+#define XF_ST float16_t
+#define XF_ST4 f16vec4
+#elif defined(XF_U32)
+#define XF_ST uint
+#define XF_ST4 uvec4
+#else
+#define XF_ST float
+#define XF_ST4 vec4
+#endif
+
+#define XF_ACT_NONE 0u
+#define XF_ACT_GELU 1u
+#define XF_ACT_GELU_TANH 2u
+#define XF_ACT_SILU 3u
+#define XF_ACT_RELU 4u
+
+// The work-group size along x. The host specialises it to the local_size_x_id value: some drivers
+// (lavapipe 22.3) do not specialise gl_WorkGroupSize inside expressions.
+layout(constant_id = 10) const uint XF_WG = 64;
+
+// Linear invocation index over a grid that may be split into x and y (65535 groups per dimension).
+uint xf_linear_id() {
+    return (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * XF_WG + gl_LocalInvocationID.x;
+}
+
+uint xf_linear_group() { return gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x; }
+
+// erf with absolute error < 5e-7: a Taylor polynomial near 0, Numerical Recipes' erfc fit beyond.
+float xf_erf(float x) {
+    float ax = abs(x);
+    float r;
+    if (ax < 0.5) {
+        float t = x * x;
+        r = ax * (1.128379143519084 + t * (-0.376125230455470 + t * (0.112835234624290 + t * (-0.026866170645131 +
+                                                                                           t * 0.005188163952437))));
+    } else {
+        float t = 1.0 / (1.0 + 0.5 * ax);
+        float y = t * exp(-ax * ax - 1.26551223 +
+                          t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+                          t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 +
+                          t * 0.17087277)))))))));
+        r = 1.0 - y;
+    }
+    return x < 0.0 ? -r : r;
+}
+
+float xf_act(float x, uint act) {
+    if (act == XF_ACT_GELU) return 0.5 * x * (1.0 + xf_erf(x * 0.7071067811865476));
+    if (act == XF_ACT_GELU_TANH) {
+        float u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);
+        float e = exp(2.0 * u);
+        return 0.5 * x * (1.0 + (e - 1.0) / (e + 1.0));
+    }
+    if (act == XF_ACT_SILU) return x / (1.0 + exp(-x));
+    if (act == XF_ACT_RELU) return max(x, 0.0);
+    return x;
+}
