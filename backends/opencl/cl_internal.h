@@ -80,7 +80,7 @@ typedef struct xf_cl_launch_s {
     size_t local[3];
 } xf_cl_launch_t;
 
-#define XF_CL_MAX_LAUNCHES 2
+#define XF_CL_MAX_LAUNCHES 3
 
 typedef struct xf_cl_node_s {
     int count;

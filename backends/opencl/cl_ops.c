@@ -57,7 +57,17 @@ typedef enum variant_e {
     VARIANT_TILED = 0,   // GPU-style: local-memory tiles and barriers
     VARIANT_CPU,         // CPU-style: register blocks, wide vectors, no barriers
     VARIANT_CPU_TRANSB,  // MATMUL A.B: transpose B into scratch, then the CPU-style A.B^T kernel
+    VARIANT_CPU_SPLIT,   // ATTENTION: scores = q.k^T into scratch, softmax in place, then scores.v
 } variant_t;
+
+// Largest score matrix (bytes) the split attention keeps in scratch; longer sequences use the fused
+// online-softmax kernel, whose memory use does not grow with Lq * Lk.
+#define XF_CL_ATTN_SCRATCH_MAX ((size_t)64 << 20)
+
+static size_t attn_scores_bytes(const xf_exec_node_t* node) {
+    const xf_tref_t* q = &node->src[0];
+    return (size_t)(q->ne[0] * q->ne[1] * q->ne[2] * node->src[1].ne[2]) * xf_dtype_size(q->dtype);
+}
 
 // The one place that picks an op's kernel variant: the device's style (XFORMER_KERNELS or device
 // type and limits, see xf_cl_select_style), then each variant's preconditions.
@@ -77,7 +87,9 @@ static variant_t choose_variant(const xf_device_t* dev, const xf_exec_node_t* no
             return gpu && node->src[0].ne[3] <= ATT_GPU_DMAX && node->src[2].ne[3] <= ATT_GPU_DMAX &&
                            dev->max_wg >= t && dev->local_mem >= 2 * t * ATT_GPU_DMAX * sizeof(float)
                        ? VARIANT_TILED
-                       : VARIANT_CPU;
+                   // The two register-blocked GEMMs outrun the fused kernel's per-row dot products.
+                   : attn_scores_bytes(node) <= XF_CL_ATTN_SCRATCH_MAX ? VARIANT_CPU_SPLIT
+                                                                       : VARIANT_CPU;
         default:
             return VARIANT_CPU;
     }
@@ -88,8 +100,12 @@ static bool use_tiled(const xf_device_t* dev, const xf_exec_node_t* node) {
 }
 
 size_t xf_cl_node_scratch_bytes(const xf_device_t* dev, const xf_exec_node_t* node) {
-    if (node->op != XF_OP_MATMUL || choose_variant(dev, node) != VARIANT_CPU_TRANSB) return 0;
-    return (size_t)xf_tref_elements(&node->src[1]) * xf_dtype_size(node->src[1].dtype);
+    variant_t v = choose_variant(dev, node);
+    if (node->op == XF_OP_MATMUL && v == VARIANT_CPU_TRANSB) {
+        return (size_t)xf_tref_elements(&node->src[1]) * xf_dtype_size(node->src[1].dtype);
+    }
+    if (node->op == XF_OP_ATTENTION && v == VARIANT_CPU_SPLIT) return attn_scores_bytes(node);
+    return 0;
 }
 
 xf_status_t xf_cl_node_supported(xf_device_t* dev, const xf_exec_node_t* node, xf_err_t* err) {
@@ -271,7 +287,7 @@ static xf_status_t prep_unary(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_
     } else {
         arg_int(a, nd->params.unary.activation);
     }
-    launch_1d(dev, l, n);
+    launch_1d(dev, l, nd->op == XF_OP_UNARY ? ceil_div(n, 16) : n);
     return XF_OK;
 }
 
@@ -313,8 +329,65 @@ static xf_status_t prep_softmax(xf_device_t* dev, const xf_exec_node_t* nd, xf_c
     return XF_OK;
 }
 
+// Sets the arguments of a CPU-style GEMM kernel (no bias, residual or activation).
+static void gemm_args(args_t* a, const xf_tref_t* A, const xf_tref_t* B, const xf_tref_t* C, int64_t M, int64_t N,
+                      int64_t K, int64_t sb) {
+    arg_tensor(a, A, NULL);
+    arg_tensor(a, B, NULL);
+    arg_tensor(a, &(xf_tref_t){0}, C);
+    arg_tensor(a, &(xf_tref_t){0}, C);
+    arg_tensor(a, C, NULL);
+    arg_int(a, M);
+    arg_int(a, N);
+    arg_int(a, K);
+    arg_int(a, 1);
+    arg_int(a, sb);
+    arg_int(a, 0);
+    arg_int(a, 0);
+    arg_int(a, 0);
+    arg_int(a, XF_ACT_NONE);
+}
+
+// ATTENTION as scores = q.k^T (mm_cpu_nt), softmax(scores * scale + bias) in place, dst = scores.v
+// (mm_cpu_nn), batched over B*H.
+static xf_status_t prep_attention_split(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                                        xf_err_t* err) {
+    const xf_tref_t *q = &nd->src[0], *k = &nd->src[1], *v = &nd->src[2];
+    int64_t BH = q->ne[0] * q->ne[1], Lq = q->ne[2], Lk = k->ne[2], D = q->ne[3], Dv = v->ne[3];
+    bool has_bias = nd->params.attention.has_bias;
+    xf_tref_t S = {.buffer = a->scratch, .dtype = q->dtype, .ne = {q->ne[0], q->ne[1], Lq, Lk}};
+    xf_status_t st = make_kernel(dev, q->dtype, "mm_cpu_nt", &l[0], a, err);
+    if (st != XF_OK) return st;
+    gemm_args(a, q, k, &S, Lq, Lk, D, Lk * D);
+    launch_3d(&l[0], (size_t[3]){(size_t)ceil_div(Lq, MT_RM), (size_t)ceil_div(Lk, MT_RN), (size_t)BH},
+              (size_t[3]){1, cpu_local(dev, 8), 1});
+    if (a->rc != CL_SUCCESS) return XF_OK;
+
+    st = make_kernel(dev, q->dtype, "softmax", &l[1], a, err);
+    if (st != XF_OK) return st;
+    int64_t bs[4] = {0, 0, 0, 0};
+    if (has_bias) bcast_strides(&nd->src[3], bs);
+    arg_tensor(a, &S, NULL);
+    arg_tensor(a, has_bias ? &nd->src[3] : &(xf_tref_t){0}, &S);
+    arg_int4(a, bs);
+    arg_tensor(a, &S, NULL);
+    arg_int4(a, S.ne);
+    arg_float(a, nd->params.attention.scale);
+    arg_int(a, has_bias);
+    launch_1d(dev, &l[1], BH * Lq);
+    if (a->rc != CL_SUCCESS) return XF_OK;
+
+    st = make_kernel(dev, q->dtype, "mm_cpu_nn", &l[2], a, err);
+    if (st != XF_OK) return st;
+    gemm_args(a, &S, v, &nd->dst, Lq, Dv, Lk, Lk * Dv);
+    launch_3d(&l[2], (size_t[3]){(size_t)ceil_div(Lq, MM_RM), (size_t)ceil_div(Dv, MM_COLS), (size_t)BH},
+              (size_t[3]){1, 1, 1});
+    return XF_OK;
+}
+
 static xf_status_t prep_attention(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
                                   xf_err_t* err) {
+    if (choose_variant(dev, nd) == VARIANT_CPU_SPLIT) return prep_attention_split(dev, nd, l, a, err);
     const xf_tref_t *q = &nd->src[0], *k = &nd->src[1], *v = &nd->src[2];
     bool tiled = use_tiled(dev, nd), has_bias = nd->params.attention.has_bias;
     xf_status_t st = make_kernel(dev, q->dtype, tiled ? "attn_gpu" : "attn_cpu", l, a, err);

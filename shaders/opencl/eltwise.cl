@@ -19,10 +19,15 @@ __kernel void scale(__global const st_t* src, int s_off, __global st_t* dst, int
     ST(dst, d_off + i, LD(src, s_off + i) * mul + add);
 }
 
+// 16 elements per work-item.
 __kernel void unary(__global const st_t* src, int s_off, __global st_t* dst, int d_off, int n, int act) {
-    int i = get_global_id(0);
+    int i = get_global_id(0) * 16;
     if (i >= n) return;
-    ST(dst, d_off + i, xf_act(LD(src, s_off + i), act));
+    if (i + 16 <= n) {
+        ST16(dst + d_off + i, xf_act16(LD16(src + s_off + i), act));
+        return;
+    }
+    for (; i < n; ++i) ST(dst, d_off + i, xf_act(LD(src, s_off + i), act));
 }
 
 // src [rows, 2h] -> dst [rows, h]: act(src[r, j]) * src[r, h + j].

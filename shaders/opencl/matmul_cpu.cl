@@ -74,11 +74,19 @@ __kernel void mm_cpu_nt(__global const st_t* A, int a_off, __global const st_t* 
             for (int j = 0; j < 4; ++j) s[i][j] = fma(av, LD(bp[j], k), s[i][j]);
         }
     }
+    // Bias and activation on all 16 outputs at once (vector erf/exp).
+    float16 v = vload16(0, &s[0][0]);
+    if (has_bias) {
+        float4 b4 = (float4)(LD(bias, bias_off + min(n0, N - 1)), LD(bias, bias_off + min(n0 + 1, N - 1)),
+                             LD(bias, bias_off + min(n0 + 2, N - 1)), LD(bias, bias_off + min(n0 + 3, N - 1)));
+        v += (float16)(b4, b4, b4, b4);
+    }
+    vstore16(xf_act16(v, act), 0, &s[0][0]);
     for (int i = 0; i < 4 && m0 + i < M; ++i) {
         int row = (m0 + i) * N;
         for (int j = 0; j < 4 && n0 + j < N; ++j) {
             int n = n0 + j;
-            ST(C, c_off + row + n, xf_mm_epilogue(s[i][j], bias, bias_off, R, r_off + row + n, n, has_bias, has_res, act));
+            ST(C, c_off + row + n, s[i][j] + (has_res ? LD(R, r_off + row + n) : 0.0f));
         }
     }
 }
@@ -108,12 +116,12 @@ __kernel void mm_cpu_nn(__global const st_t* A, int a_off, __global const st_t* 
         float t[8][16];
 #define XF_SPILL(i) vstore16(c##i, 0, t[i]);
         XF_R8(XF_SPILL)
+        float16 bv = has_bias ? LD16(bias + bias_off + n0) : (float16)0.0f;
         for (int i = 0; i < 8 && m0 + i < M; ++i) {
             int row = (m0 + i) * N;
-            for (int j = 0; j < 16; ++j) {
-                int n = n0 + j;
-                ST(C, c_off + row + n, xf_mm_epilogue(t[i][j], bias, bias_off, R, r_off + row + n, n, has_bias, has_res, act));
-            }
+            float16 v = xf_act16(vload16(0, t[i]) + bv, act);
+            if (has_res) v += LD16(R + r_off + row + n0);
+            ST16(C + c_off + row + n0, v);
         }
         return;
     }

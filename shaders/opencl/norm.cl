@@ -29,8 +29,20 @@ __kernel void norm(__global const st_t* src, int s_off, __global const st_t* w, 
     }
 }
 
-// dst = softmax(src * scale + mask) over the innermost dim. |ms| are the mask's broadcast strides
-// (0 along dims of size 1); the mask is read only when has_mask.
+// dst = softmax(src * scale + mask) over the innermost dim; may run in place. |ms| are the mask's
+// broadcast strides (0 along dims of size 1); the mask is read only when has_mask. Columns go 16 at
+// a time (vector exp) when the mask row is contiguous or absent.
+inline float xf_sm_in(__global const st_t* x, __global const st_t* mask, int mrow, int ms, int j, float scale,
+                      int has_mask) {
+    return LD(x, j) * scale + (has_mask ? LD(mask, mrow + j * ms) : 0.0f);
+}
+
+inline float16 xf_sm_in16(__global const st_t* x, __global const st_t* mask, int mrow, int j, float scale,
+                          int has_mask) {
+    float16 v = LD16(x + j) * scale;
+    return has_mask ? v + LD16(mask + mrow + j) : v;
+}
+
 __kernel void softmax(__global const st_t* src, int s_off, __global const st_t* mask, int m_off, int4 ms,
                       __global st_t* dst, int d_off, int4 ne, float scale, int has_mask) {
     int r = get_global_id(0);
@@ -38,20 +50,23 @@ __kernel void softmax(__global const st_t* src, int s_off, __global const st_t* 
     if (r >= rows) return;
     int4 c = xf_coords(r * cols, ne);
     __global const st_t* x = src + s_off + r * cols;
+    __global st_t* y = dst + d_off + r * cols;
     int mrow = m_off + xf_dot4i(c, ms);
-    float mx = -INFINITY;
-    for (int j = 0; j < cols; ++j) {
-        float v = LD(x, j) * scale + (has_mask ? LD(mask, mrow + j * ms.w) : 0.0f);
-        mx = fmax(mx, v);
-    }
+    int vec_end = (!has_mask || ms.w == 1) ? cols / 16 * 16 : 0;
+    float16 mx16 = -INFINITY;
+    for (int j = 0; j < vec_end; j += 16) mx16 = fmax(mx16, xf_sm_in16(x, mask, mrow, j, scale, has_mask));
+    float8 m8 = fmax(mx16.lo, mx16.hi);
+    float4 m4 = fmax(m8.lo, m8.hi);
+    float mx = fmax(fmax(m4.x, m4.y), fmax(m4.z, m4.w));
+    for (int j = vec_end; j < cols; ++j) mx = fmax(mx, xf_sm_in(x, mask, mrow, ms.w, j, scale, has_mask));
+    float16 sum16 = 0.0f;
+    for (int j = 0; j < vec_end; j += 16) sum16 += exp(xf_sm_in16(x, mask, mrow, j, scale, has_mask) - mx);
     float sum = 0.0f;
-    for (int j = 0; j < cols; ++j) {
-        float v = LD(x, j) * scale + (has_mask ? LD(mask, mrow + j * ms.w) : 0.0f);
-        sum += exp(v - mx);
-    }
+    for (int j = vec_end; j < cols; ++j) sum += exp(xf_sm_in(x, mask, mrow, ms.w, j, scale, has_mask) - mx);
+    float8 s8 = sum16.lo + sum16.hi;
+    float4 s4 = s8.lo + s8.hi;
+    sum += (s4.x + s4.y) + (s4.z + s4.w);
     float inv = 1.0f / sum;
-    for (int j = 0; j < cols; ++j) {
-        float v = LD(x, j) * scale + (has_mask ? LD(mask, mrow + j * ms.w) : 0.0f);
-        ST(dst, d_off + r * cols + j, exp(v - mx) * inv);
-    }
+    for (int j = 0; j < vec_end; j += 16) ST16(y + j, exp(xf_sm_in16(x, mask, mrow, j, scale, has_mask) - mx) * inv);
+    for (int j = vec_end; j < cols; ++j) ST(y, j, exp(xf_sm_in(x, mask, mrow, ms.w, j, scale, has_mask) - mx) * inv);
 }
