@@ -82,16 +82,29 @@ xf_cl_style_t xf_cl_select_style(cl_device_type type, cl_device_local_mem_type l
     return XF_CL_STYLE_GPU;
 }
 
+// Reads a string property, truncated to |cap| (the query itself fails on a short buffer).
 static void info_string(cl_device_id dev, cl_device_info what, char* out, size_t cap) {
+    size_t len = 0;
     out[0] = '\0';
-    if (xf_cl.clGetDeviceInfo(dev, what, cap, out, NULL) != CL_SUCCESS) out[0] = '\0';
-    out[cap - 1] = '\0';
+    if (xf_cl.clGetDeviceInfo(dev, what, 0, NULL, &len) != CL_SUCCESS || len == 0) return;
+    char* full = malloc(len + 1);
+    if (full && xf_cl.clGetDeviceInfo(dev, what, len, full, NULL) == CL_SUCCESS) {
+        full[len] = '\0';
+        snprintf(out, cap, "%s", full);
+    }
+    free(full);
 }
 
 static void platform_string(cl_platform_id plat, cl_platform_info what, char* out, size_t cap) {
+    size_t len = 0;
     out[0] = '\0';
-    if (xf_cl.clGetPlatformInfo(plat, what, cap, out, NULL) != CL_SUCCESS) out[0] = '\0';
-    out[cap - 1] = '\0';
+    if (xf_cl.clGetPlatformInfo(plat, what, 0, NULL, &len) != CL_SUCCESS || len == 0) return;
+    char* full = malloc(len + 1);
+    if (full && xf_cl.clGetPlatformInfo(plat, what, len, full, NULL) == CL_SUCCESS) {
+        full[len] = '\0';
+        snprintf(out, cap, "%s", full);
+    }
+    free(full);
 }
 
 // Fills |d| (all fields but the OpenCL objects) from a found device.

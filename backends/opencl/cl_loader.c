@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Run-time loading of the OpenCL ICD loader and OpenCL error reporting.
+#define _GNU_SOURCE  // RTLD_DEFAULT
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,7 +16,9 @@ static char load_error[512];
 
 static void load(void) {
     static const char* const names[] = {"libOpenCL.so.1", "libOpenCL.so"};
-    void* lib = NULL;
+    // An OpenCL already in the process wins: the application's own -lOpenCL, or a preloaded tool
+    // such as oclgrind, which must see every call.
+    void* lib = dlsym(RTLD_DEFAULT, "clGetPlatformIDs") ? RTLD_DEFAULT : NULL;
     for (size_t i = 0; i < sizeof names / sizeof names[0] && !lib; ++i) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
         const char* why = dlerror();
@@ -30,7 +33,7 @@ static void load(void) {
     if (!xf_cl.name) {                                                                                   \
         snprintf(load_error, sizeof load_error, "the OpenCL loader lacks %s; it is older than OpenCL 1.2", \
                  #name);                                                                                 \
-        dlclose(lib);                                                                                    \
+        if (lib != RTLD_DEFAULT) dlclose(lib);                                                           \
         return;                                                                                          \
     }
 #include "cl_syms.def"

@@ -2,6 +2,7 @@
 // OpenCL backend: per-node kernel choice, arguments and work sizes.
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cl_internal.h"
@@ -64,6 +65,12 @@ typedef enum variant_e {
 // online-softmax kernel, whose memory use does not grow with Lq * Lk.
 #define XF_CL_ATTN_SCRATCH_MAX ((size_t)64 << 20)
 
+// XFORMER_CL_ATTENTION=fused selects the fused kernel for every size (for tests and comparisons).
+static bool attn_fused_forced(void) {
+    const char* env = getenv("XFORMER_CL_ATTENTION");
+    return env && strcmp(env, "fused") == 0;
+}
+
 static size_t attn_scores_bytes(const xf_exec_node_t* node) {
     const xf_tref_t* q = &node->src[0];
     return (size_t)(q->ne[0] * q->ne[1] * q->ne[2] * node->src[1].ne[2]) * xf_dtype_size(q->dtype);
@@ -88,8 +95,8 @@ static variant_t choose_variant(const xf_device_t* dev, const xf_exec_node_t* no
                            dev->max_wg >= t && dev->local_mem >= 2 * t * ATT_GPU_DMAX * sizeof(float)
                        ? VARIANT_TILED
                    // The two register-blocked GEMMs outrun the fused kernel's per-row dot products.
-                   : attn_scores_bytes(node) <= XF_CL_ATTN_SCRATCH_MAX ? VARIANT_CPU_SPLIT
-                                                                       : VARIANT_CPU;
+                   : attn_scores_bytes(node) <= XF_CL_ATTN_SCRATCH_MAX && !attn_fused_forced() ? VARIANT_CPU_SPLIT
+                                                                                            : VARIANT_CPU;
         default:
             return VARIANT_CPU;
     }
