@@ -18,9 +18,12 @@ static void load(void) {
     static const char* const names[] = {"libOpenCL.so.1", "libOpenCL.so"};
     // An OpenCL already in the process wins: the application's own -lOpenCL, or a preloaded tool
     // such as oclgrind, which must see every call.
-    void* lib = dlsym(RTLD_DEFAULT, "clGetPlatformIDs") ? RTLD_DEFAULT : NULL;
-    for (size_t i = 0; i < sizeof names / sizeof names[0] && !lib; ++i) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
+    bool in_process = dlsym(RTLD_DEFAULT, "clGetPlatformIDs") != NULL;
+    void* lib = in_process ? RTLD_DEFAULT : NULL;  // RTLD_DEFAULT is NULL in glibc: test |in_process|
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !in_process && !lib; ++i) {
+        lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    }
+    if (!in_process && !lib) {
         const char* why = dlerror();
         snprintf(load_error, sizeof load_error,
                  "cannot load the OpenCL ICD loader libOpenCL.so.1 (%s); install one (e.g. ocl-icd-libopencl1) "
@@ -33,7 +36,7 @@ static void load(void) {
     if (!xf_cl.name) {                                                                                   \
         snprintf(load_error, sizeof load_error, "the OpenCL loader lacks %s; it is older than OpenCL 1.2", \
                  #name);                                                                                 \
-        if (lib != RTLD_DEFAULT) dlclose(lib);                                                           \
+        if (!in_process) dlclose(lib);                                                                   \
         return;                                                                                          \
     }
 #include "cl_syms.def"

@@ -1,0 +1,47 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Runs the OpenCL op tests under oclgrind (data-race, bounds and API checking) and fails on any
+# oclgrind diagnostic or test failure.
+#
+# usage: tools/oclgrind-check.sh [BUILD_DIR]   (default: build)
+#
+# tests/test_opencl_ops runs every op and kernel variant on small shapes in both kernel styles
+# (XFORMER_KERNELS=cpu and gpu are test parameters) against the CPU backend, so the whole binary
+# is the subset: a few minutes under the simulator. XFORMER_TEST_BACKENDS=opencl turns a missing
+# device into a failure instead of a skip. Exit status 77 (meson's "skipped") when oclgrind is not
+# installed.
+set -eu
+
+build=${1:-build}
+bin=$build/tests/test_opencl_ops
+if ! command -v oclgrind >/dev/null 2>&1; then
+    echo "oclgrind-check: oclgrind is not installed (apt-get install oclgrind)" >&2
+    exit 77
+fi
+if [ ! -x "$bin" ]; then
+    echo "oclgrind-check: $bin not found; build first (meson setup $build && ninja -C $build)" >&2
+    exit 2
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT INT TERM
+log=$work/oclgrind.log
+
+# A private program cache: binaries built by oclgrind must not mix with a real device's.
+status=0
+XFORMER_TEST_BACKENDS=opencl XFORMER_CACHE_DIR=$work/cache \
+    oclgrind --data-races --check-api --max-errors 100 "$bin" -j2 >"$log" 2>&1 || status=$?
+
+diagnostics=$(grep -E -c '^(Invalid |Read-write data race|Write-write data race|Uninitialized|Work-group divergence)|OpenCL runtime error|Oclgrind - ' "$log" || true)
+tail -n 1 "$log"
+if [ "$diagnostics" -ne 0 ]; then
+    echo "oclgrind-check: $diagnostics oclgrind diagnostics:" >&2
+    grep -E -A 8 '^(Invalid |Read-write data race|Write-write data race|Uninitialized|Work-group divergence)|OpenCL runtime error|Oclgrind - ' "$log" | head -n 200 >&2
+    exit 1
+fi
+if [ "$status" -ne 0 ]; then
+    echo "oclgrind-check: tests failed under oclgrind (exit $status):" >&2
+    grep -E '^\[(----|FAIL)\]' "$log" | head -n 100 >&2
+    exit 1
+fi
+echo "oclgrind-check: clean (no data races, out-of-bounds accesses or API errors)"
