@@ -6,6 +6,7 @@
 // Prints Markdown tables. OpenBLAS 0.3.21 misdetects AVX-512 CPUs as "Prescott"; the program
 // re-executes itself with OPENBLAS_CORETYPE=Cooperlake unless the variable is already set.
 #define _GNU_SOURCE
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,12 +148,9 @@ static stats_t bench_xf_gemm(xf_backend_t be, const shape_t* s) {
     return res;
 }
 
-// One ViT-B/16 encoder block (dim 768, 12 heads, MLP 3072, 197 tokens) with random weights.
-static stats_t bench_xf_block(xf_backend_t be) {
-    stats_t res = {0};
-    xf_device_info_t info;
-    xf_context_t* ctx = open_backend(be, &info);
-    if (!ctx) return res;
+// Builds one ViT-B/16 encoder block (dim 768, 12 heads, MLP 3072, 197 tokens) with random weights
+// on |ctx|; returns the graph or NULL.
+static xf_graph_t* make_block(xf_context_t* ctx) {
     const int64_t c = 768, hid = 3072, tokens = 197;
     static const struct {
         const char* name;
@@ -191,16 +189,64 @@ static stats_t bench_xf_block(xf_backend_t be) {
         fill_random(host, (size_t)(tokens * c), 99);
         ok = xf_tensor_upload(x, host, (size_t)(tokens * c) * sizeof(float)) == XF_OK;
     }
-    if (ok) {
+    free(host);
+    if (!ok) {
+        fprintf(stderr, "block setup failed: %s\n", xf_context_error(ctx));
+        xf_graph_destroy(g);
+        return NULL;
+    }
+    return g;
+}
+
+static stats_t bench_xf_block(xf_backend_t be) {
+    stats_t res = {0};
+    xf_device_info_t info;
+    xf_context_t* ctx = open_backend(be, &info);
+    if (!ctx) return res;
+    xf_graph_t* g = make_block(ctx);
+    if (g) {
         xf_run_t r = {ctx, g};
         res = measure(xf_run_compute, &r, 2);
-    } else {
-        fprintf(stderr, "%s block setup failed: %s\n", xf_backend_name(be), xf_context_error(ctx));
     }
-    free(host);
     xf_graph_destroy(g);
     xf_context_destroy(ctx);
     return res;
+}
+
+// Child of --first-result: prints the seconds from context creation to the first ViT-block result.
+static int first_result_child(xf_backend_t be) {
+    double t0 = now();
+    xf_device_info_t info;
+    xf_context_t* ctx = open_backend(be, &info);
+    if (!ctx) return 1;
+    xf_graph_t* g = make_block(ctx);
+    bool ok = g && xf_graph_compute(g) == XF_OK;
+    double t1 = now();
+    printf("%.3f\n", t1 - t0);
+    xf_graph_destroy(g);
+    xf_context_destroy(ctx);
+    return ok ? 0 : 1;
+}
+
+static int remove_entry(const char* path, const struct stat* st, int flag, struct FTW* ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+// Runs first_result_child in a fresh process; returns seconds or -1.
+static double first_result_run(const char* backend) {
+    char self[1024], cmd[1200];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return -1;
+    self[n] = '\0';
+    snprintf(cmd, sizeof cmd, "'%s' --first-result-child %s", self, backend);
+    FILE* p = popen(cmd, "r");
+    if (!p) return -1;
+    double t = -1;
+    if (fscanf(p, "%lf", &t) != 1) t = -1;
+    return pclose(p) == 0 ? t : -1;
 }
 
 //===----------------------------------------------------------------------===//
@@ -337,17 +383,25 @@ int main(int argc, char** argv) {
     }
 #endif
     const char* only = NULL;
-    bool quick = false;
+    bool quick = false, first_result = false;
+    if (argc == 3 && strcmp(argv[1], "--first-result-child") == 0) {
+        return first_result_child(strcmp(argv[2], "vulkan") == 0   ? XF_BACKEND_VULKAN
+                                  : strcmp(argv[2], "opencl") == 0 ? XF_BACKEND_OPENCL
+                                                                   : XF_BACKEND_CPU);
+    }
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
             only = argv[++i];
         } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
             reps = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--first-result") == 0) {
+            first_result = true;
         } else if (strcmp(argv[i], "--quick") == 0) {
             quick = true;
             time_budget = 1.0;
         } else {
-            fprintf(stderr, "usage: %s [--backend cpu|opencl|vulkan|all] [--reps N] [--quick]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--backend cpu|opencl|vulkan|all] [--reps N] [--quick] [--first-result]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -376,6 +430,32 @@ int main(int argc, char** argv) {
     const char* cl_device = NULL;
     for (int i = 0; i < nrun; ++i) {
         if (run[i] == XF_BACKEND_OPENCL) cl_device = infos[i].name;
+    }
+    if (first_result) {
+        // Cold: empty libxformer and driver caches (XDG_CACHE_HOME also moves PoCL's kernel cache and
+        // Mesa's shader cache); warm: the same directories again. Each run is a fresh process.
+        char dir[] = "/tmp/xformer-bench-cache-XXXXXX";
+        if (!mkdtemp(dir)) return 1;
+        setenv("XDG_CACHE_HOME", dir, 1);
+        unsetenv("XFORMER_CACHE_DIR");
+        unsetenv("POCL_CACHE_DIR");
+        unsetenv("MESA_SHADER_CACHE_DIR");
+        printf("\nTime to first result (context creation to first ViT-block output, fresh process), seconds\n\n");
+        printf("| backend | cold caches | warm caches |\n|---|---|---|\n");
+        for (int i = 0; i < nrun; ++i) {
+            if (run[i] == XF_BACKEND_CPU) continue;
+            char sub[300];
+            snprintf(sub, sizeof sub, "%s/%s", dir, xf_backend_name(run[i]));
+            setenv("XDG_CACHE_HOME", sub, 1);
+            double cold = first_result_run(xf_backend_name(run[i]));
+            double warm = first_result_run(xf_backend_name(run[i]));
+            double warm2 = first_result_run(xf_backend_name(run[i]));
+            if (warm2 >= 0 && warm2 < warm) warm = warm2;
+            printf("| %s | %.2f | %.2f |\n", xf_backend_name(run[i]), cold, warm);
+            fflush(stdout);
+        }
+        nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return 0;
     }
     printf("\nSGEMM GFLOP/s, best [median] of up to %d runs after 2 warm-ups (MxKxN; B^T = linear weight [N,K])\n\n",
            reps);
