@@ -136,17 +136,24 @@ __kernel void mm_cpu_nn(__global const st_t* A, int a_off, __global const st_t* 
     }
 }
 
-// dst[bt, N, K] = src[bt, K, N]^T for |batches| dense matrices; one 16x16 tile per work-item
-// (dim 0 = tile along N, dim 1 = tile along K, dim 2 = batch).
+// dst[bt, N, K] = src[bt, K, N]^T for dense matrices; one 16x16 tile per work-item (dim 0 = tile
+// along N, dim 1 = tile along K, dim 2 = batch). Full tiles are transposed in 16 float16 registers.
+#define XF_T16(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(a) X(b) X(c) X(d) X(e) X(f)
 __kernel void mm_transpose(__global const st_t* src, int s_off, __global st_t* dst, int d_off, int K, int N) {
     int n0 = get_global_id(0) * 16, k0 = get_global_id(1) * 16, bt = get_global_id(2);
     if (n0 >= N || k0 >= K) return;
-    s_off += bt * K * N;
-    d_off += bt * K * N;
+    __global const st_t* s = src + s_off + bt * K * N + k0 * N + n0;
+    __global st_t* d = dst + d_off + bt * K * N + n0 * K + k0;
+    if (n0 + 16 <= N && k0 + 16 <= K) {
+#define XF_TR_LOAD(i) float16 r##i = LD16(s + 0x##i * N);
+#define XF_TR_STORE(j)                                                                                         \
+    ST16(d + 0x##j * K, (float16)(r0.s##j, r1.s##j, r2.s##j, r3.s##j, r4.s##j, r5.s##j, r6.s##j, r7.s##j, r8.s##j, \
+                                  r9.s##j, ra.s##j, rb.s##j, rc.s##j, rd.s##j, re.s##j, rf.s##j));
+        XF_T16(XF_TR_LOAD)
+        XF_T16(XF_TR_STORE)
+        return;
+    }
     int kn = min(16, K - k0), nn = min(16, N - n0);
-    float t[16][16];
-    for (int k = 0; k < kn; ++k)
-        for (int n = 0; n < nn; ++n) t[n][k] = LD(src, s_off + (k0 + k) * N + n0 + n);
     for (int n = 0; n < nn; ++n)
-        for (int k = 0; k < kn; ++k) ST(dst, d_off + (n0 + n) * K + k0 + k, t[n][k]);
+        for (int k = 0; k < kn; ++k) ST(d, n * K + k, LD(s, k * N + n));
 }
