@@ -524,3 +524,98 @@ Test(model, preprocess_channels_and_crop) {
     unlink(path);
     rmdir(dir);
 }
+
+// Distilled DeiT averages its two heads: with zero head weights the logits are (b_head + b_dist) / 2.
+Test(model, distilled_heads_are_averaged) {
+    char dir[512], path[700];
+    tm_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/deit.safetensors", dir);
+    tm_file_t f = {0};
+    snprintf(f.config, sizeof f.config, tiny_vit_config, "true");
+    tm_vit_tensors(&f, 32, 8, 1, 16, 1, 3, 1);
+    memset(tm_find(&f, "head.weight")->data, 0, 3 * 16 * sizeof(float));
+    memset(tm_find(&f, "head_dist.weight")->data, 0, 3 * 16 * sizeof(float));
+    float b1[3], b2[3];
+    memcpy(b1, tm_find(&f, "head.bias")->data, sizeof b1);
+    memcpy(b2, tm_find(&f, "head_dist.bias")->data, sizeof b2);
+    cr_assert(tm_write(&f, path));
+    tm_free(&f);
+    xf_context_t* ctx = cpu_context();
+    xf_model_t* m;
+    cr_assert(xf_model_load(ctx, path, NULL, &m) == XF_OK, "%s", xf_context_error(ctx));
+    float in[1024], out[3];
+    tm_input(in, 1024);
+    cr_assert(xf_model_run(m, in, 1024, out, 3) == XF_OK, "%s", xf_context_error(ctx));
+    for (int i = 0; i < 3; i++) cr_assert_float_eq(out[i], (b1[i] + b2[i]) / 2, 1e-6, "logit %d", i);
+    xf_model_destroy(m);
+    xf_context_destroy(ctx);
+    unlink(path);
+    rmdir(dir);
+}
+
+// xf_model_mask equals a host bilinear upsample + argmax of the logits, on every backend.
+static void run_mask(xf_context_t* ctx, const char* column, void* user) {
+    const char* path = user;
+    xf_model_t* m;
+    cr_assert(xf_model_load(ctx, path, NULL, &m) == XF_OK, "[%s] %s", column, xf_context_error(ctx));
+    xf_model_info_t info;
+    xf_model_info(m, &info);
+    cr_assert_eq(info.task, XF_MODEL_TASK_SEGMENTATION);
+    cr_assert_eq(info.output_height, 10);  // 40 / 4
+    cr_assert_eq(info.output_width, 12);   // 48 / 4
+    const int64_t h = info.input_height, w = info.input_width, k = info.classes;
+    const int64_t oh = info.output_height, ow = info.output_width;
+    int32_t* mask = malloc((size_t)(h * w) * sizeof(int32_t));
+    cr_assert_eq(xf_model_mask(m, mask, (size_t)(h * w)), XF_ERR_FAILED_PRECONDITION);
+    float* in = malloc((size_t)info.input_elements * sizeof(float));
+    float* logits = malloc((size_t)info.output_elements * sizeof(float));
+    tm_input(in, info.input_elements);
+    cr_assert(xf_model_run(m, in, (size_t)info.input_elements, logits, (size_t)info.output_elements) == XF_OK,
+              "[%s] %s", column, xf_context_error(ctx));
+    cr_assert(xf_model_mask(m, mask, (size_t)(h * w)) == XF_OK, "[%s] %s", column, xf_context_error(ctx));
+    int64_t differ = 0;
+    float* up = malloc((size_t)k * sizeof(float));
+    for (int64_t y = 0; y < h; y++) {
+        float sy = fmaxf(((float)y + 0.5f) * (float)oh / (float)h - 0.5f, 0);
+        int64_t y0 = (int64_t)sy, y1 = y0 + (y0 < oh - 1);
+        float ly = sy - (float)y0;
+        for (int64_t x = 0; x < w; x++) {
+            float sx = fmaxf(((float)x + 0.5f) * (float)ow / (float)w - 0.5f, 0);
+            int64_t x0 = (int64_t)sx, x1 = x0 + (x0 < ow - 1);
+            float lx = sx - (float)x0;
+            for (int64_t c = 0; c < k; c++) {
+                const float* p = logits + c * oh * ow;
+                up[c] = (1 - ly) * ((1 - lx) * p[y0 * ow + x0] + lx * p[y0 * ow + x1]) +
+                        ly * ((1 - lx) * p[y1 * ow + x0] + lx * p[y1 * ow + x1]);
+            }
+            int64_t best = argmax(up, k, 1), got = mask[y * w + x];
+            // Near-ties may flip with rounding; count only clear disagreements.
+            if (got != best && (got < 0 || got >= k || up[best] - up[got] > 1e-4f)) differ++;
+        }
+    }
+    cr_expect_eq(differ, 0, "[%s] %lld mask pixels differ from the host argmax", column, (long long)differ);
+    free(up);
+    free(mask);
+    free(in);
+    free(logits);
+    xf_model_destroy(m);
+}
+
+Test(model, segformer_mask_matches_host) {
+    char dir[512], path[700];
+    tm_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/seg.safetensors", dir);
+    tm_file_t f = {0};
+    snprintf(f.config, sizeof f.config,
+             "{\"model_type\":\"segformer\",\"num_channels\":3,\"depths\":[1,1],\"sr_ratios\":[2,1],"
+             "\"hidden_sizes\":[16,32],\"patch_sizes\":[7,3],\"strides\":[4,2],\"num_attention_heads\":[1,2],"
+             "\"mlp_ratios\":[4,4],\"decoder_hidden_size\":24,\"image_size\":[40,48],"
+             "\"id2label\":{\"0\":\"bg\",\"1\":\"a\",\"2\":\"b\",\"3\":\"c\",\"4\":\"d\"}}");
+    const int64_t dims[2] = {16, 32}, depths[2] = {1, 1}, sr[2] = {2, 1}, patch[2] = {7, 3};
+    tm_segformer_tensors(&f, 2, dims, depths, sr, patch, 3, 24, 5);
+    cr_assert(tm_write(&f, path));
+    tm_free(&f);
+    each_column(run_mask, path);
+    unlink(path);
+    rmdir(dir);
+}
