@@ -364,6 +364,10 @@ static void xf_vk_query_features(xf_vk_syms_t* vk, VkPhysicalDevice pd, uint32_t
     f->subgroup_arith = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                         (sg.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT) &&
                         (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) && sg.subgroupSize >= 1;
+    f->subgroup_shuffle = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                          (sg.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT) &&
+                          (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) && sg.subgroupSize >= 4 &&
+                          sg.subgroupSize <= 64;
 }
 
 static bool xf_vk_choose_cpu_style(VkPhysicalDeviceType type) {
@@ -581,6 +585,7 @@ static xf_status_t xf_vk_device_open(int index, xf_device_t** out_device, xf_err
         xf_vk_query_features(&dev->vk, dev->phys, dev->props.apiVersion, &dev->feat);
         dev->use_fp16 = dev->feat.storage16 && !xf_env_list_has("XFORMER_VK_DISABLE", "fp16");
         dev->use_subgroup = dev->feat.subgroup_arith && !xf_env_list_has("XFORMER_VK_DISABLE", "subgroup");
+        dev->use_shuffle = dev->feat.subgroup_shuffle && !xf_env_list_has("XFORMER_VK_DISABLE", "subgroup");
         dev->cpu_style = xf_vk_choose_cpu_style(dev->props.deviceType);
         xf_vk_fill_info(&dev->vk, dev->phys, index, &dev->feat, dev->use_fp16, dev->use_subgroup, dev->cpu_style,
                         &dev->info);

@@ -46,6 +46,7 @@ typedef struct xf_vk_features_s {
     bool float16;    // shaderFloat16 (reported only; shaders convert to f32)
     bool storage8;
     bool subgroup_arith;
+    bool subgroup_shuffle;
     uint32_t subgroup_size;
 } xf_vk_features_t;
 
@@ -58,7 +59,7 @@ struct xf_device_s {
     VkPhysicalDeviceProperties props;
     VkPhysicalDeviceMemoryProperties mem_props;
     xf_vk_features_t feat;
-    bool use_fp16, use_subgroup;
+    bool use_fp16, use_subgroup, use_shuffle;
     bool cpu_style;  // barrier-free register-blocked kernels
     VkDevice device;
     VkQueue queue;

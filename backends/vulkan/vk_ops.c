@@ -346,6 +346,14 @@ static xf_status_t xf_vk_gemm(xf_device_t* dev, const xf_exec_node_t* n, bool ba
     if (dev->cpu_style) {
         bool vec = K % 4 == 0 && d->bind[0].elem_offset % 4 == 0 && d->bind[1].elem_offset % 4 == 0 &&
                    (tb || (N % 4 == 0));
+        if (vec && dev->use_shuffle) {
+            // Measured on lavapipe (1024^3): 2 rows x 2 columns per lane for A.B^T, 1 x 4 for A.B.
+            uint32_t sg = dev->feat.subgroup_size, r = tb ? 2 : 1, tn = tb ? 2 : 4;
+            uint32_t spec[8] = {sg, r, tn, tb, 0, act, hb, hr};
+            uint64_t cols = (uint64_t)(ncols + tn - 1) / tn;
+            return xf_vk_commit(dev, plan, "matmul_sg", c->dtype, NULL, spec, 8, &p, (cols + sg - 1) / sg,
+                                (uint64_t)(M + sg * r - 1) / (sg * r), (uint64_t)Z, err);
+        }
         uint32_t tm = 4, tn = 4;
         if (vec && !tb) tm = tn = 8;
         uint64_t bx = (uint64_t)(ncols + tn - 1) / tn;

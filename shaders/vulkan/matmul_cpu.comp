@@ -51,8 +51,10 @@ void epilogue(uint m0, uint n0, uint coff, uint roff) {
 
 void main() {
     uint n0 = gl_GlobalInvocationID.x * TN;
-    uint m0 = gl_GlobalInvocationID.y * TM;
-    if (n0 >= p.n || m0 >= p.m) return;
+    uint m0 = gl_WorkGroupID.y * TM;  // work-group uniform: a loads become scalar loads + broadcast
+    // No early return for lanes past N: llvmpipe turns loads at work-group-uniform addresses (the a
+    // rows here) into one scalar load only outside conditional control flow. Their loads are clamped
+    // and the epilogue skips their stores.
     uint z = gl_GlobalInvocationID.z;
     uint z0 = z / p.b1, z1 = z % p.b1;
     uint aoff = p.a_off + z0 * p.sa0 + z1 * p.sa1;
@@ -64,21 +66,20 @@ void main() {
     for (uint i = 0u; i < TM * TN; ++i) acc[i] = 0.0;
 
     if (VEC && TRANS_B) {
-        vec4 acc4[TM * TN];
-        for (uint i = 0u; i < TM * TN; ++i) acc4[i] = vec4(0.0);
+        // Scalar accumulators fed by vec4 dot products keep the register count at TM * TN + 4 * TN.
         uint brow[TN];
         for (uint j = 0u; j < TN; ++j) brow[j] = (boff + min(n0 + j, p.n - 1u) * p.k) / 4u;
         uint a4off = aoff / 4u;
         for (uint i = 0u; i < TM; ++i) arow[i] = a4off + arow[i] / 4u;
         for (uint k4 = 0u; k4 < p.k / 4u; ++k4) {
-            vec4 av[TM];
-            for (uint i = 0u; i < TM; ++i) av[i] = vec4(a4[arow[i] + k4]);
-            for (uint j = 0u; j < TN; ++j) {
-                vec4 bv = vec4(b4[brow[j] + k4]);
-                for (uint i = 0u; i < TM; ++i) acc4[i * TN + j] = fma(av[i], bv, acc4[i * TN + j]);
+            vec4 bv[TN];
+            for (uint j = 0u; j < TN; ++j) bv[j] = vec4(b4[brow[j] + k4]);
+            for (uint i = 0u; i < TM; ++i) {
+                vec4 av = vec4(a4[arow[i] + k4]);
+                for (uint j = 0u; j < TN; ++j)
+                    acc[i * TN + j] = fma(av.w, bv[j].w, fma(av.z, bv[j].z, fma(av.y, bv[j].y, fma(av.x, bv[j].x, acc[i * TN + j]))));
             }
         }
-        for (uint i = 0u; i < TM * TN; ++i) acc[i] = (acc4[i].x + acc4[i].y) + (acc4[i].z + acc4[i].w);
     } else if (VEC) {
         vec4 acc4[TM * TN4];
         for (uint i = 0u; i < TM * TN4; ++i) acc4[i] = vec4(0.0);
