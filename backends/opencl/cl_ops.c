@@ -195,7 +195,16 @@ static xf_status_t prep_copy(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_l
     arg_tensor(a, &nd->dst, NULL);
     arg_int4(a, nd->dst.ne);
     arg_int(a, xf_tref_elements(&nd->dst));
-    launch_1d(dev, l, xf_tref_elements(&nd->dst));
+    const int64_t* ne = nd->dst.ne;
+    size_t l0 = 1;
+    while (l0 < 64 && (int64_t)l0 < ne[3]) l0 *= 2;
+    if (l0 > dev->max_wg) l0 = dev->max_wg;
+    if (l0 > dev->max_item[0]) l0 = dev->max_item[0];
+    l->dims = 2;
+    l->local[0] = l0;
+    l->local[1] = 1;
+    l->global[0] = round_up((size_t)(ne[3] > 0 ? ne[3] : 1), l0);
+    l->global[1] = (size_t)(ne[0] * ne[1] * ne[2] > 0 ? ne[0] * ne[1] * ne[2] : 1);
     return XF_OK;
 }
 
@@ -580,7 +589,8 @@ xf_status_t xf_cl_node_prepare(xf_device_t* dev, const xf_exec_node_t* node, xf_
     // Each work-group must fit the compiled kernel's limit, which can be below the device's.
     for (int i = 0; i < out->count; ++i) {
         xf_cl_launch_t* l = &out->launch[i];
-        size_t kwg = 0, wg = l->local[0] * (l->dims > 1 ? l->local[1] * l->local[2] : 1);
+        size_t kwg = 0, wg = 1;
+        for (cl_uint d = 0; d < l->dims; ++d) wg *= l->local[d];
         cl_int rc = xf_cl.clGetKernelWorkGroupInfo(l->kernel, dev->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg,
                                                    &kwg, NULL);
         if (rc != CL_SUCCESS) return xf_cl_fail(err, rc, "clGetKernelWorkGroupInfo", label);
