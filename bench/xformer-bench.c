@@ -2,7 +2,7 @@
 // libxformer benchmark: SGEMM through the public API on every available backend, next to CLBlast
 // (same OpenCL device) and OpenBLAS (same thread count), plus the latency of one ViT-B/16 block.
 //
-// usage: xformer-bench [--backend cpu|opencl|vulkan|all] [--reps N] [--quick]
+// usage: xformer-bench [--backend cpu|opencl|vulkan|all] [--reps N] [--quick] [--first-result] [--f16]
 // Prints Markdown tables. OpenBLAS 0.3.21 misdetects AVX-512 CPUs as "Prescott"; the program
 // re-executes itself with OPENBLAS_CORETYPE=Cooperlake unless the variable is already set.
 #define _GNU_SOURCE
@@ -47,6 +47,8 @@ typedef struct stats_s {
 } stats_t;
 
 static int reps = 10;
+// --f16: the libxformer GEMMs use f16 tensors (f32 accumulation); peers stay f32.
+static xf_dtype_t gemm_dtype = XF_DTYPE_F32;
 static double time_budget = 4.0;  // seconds per measurement after warm-up
 
 static double now(void) {
@@ -130,11 +132,11 @@ static stats_t bench_xf_gemm(xf_backend_t be, const shape_t* s) {
     fill_random(ha, na, 1);
     fill_random(hb, nb, 2);
     xf_matmul_options_t mo = {.transpose_b = s->transpose_b};
-    bool ok = ha && hb && xf_tensor_create(ctx, "b", XF_DTYPE_F32, 2, bshape, &b) == XF_OK &&
-              xf_tensor_upload(b, hb, nb * sizeof(float)) == XF_OK && xf_graph_create(ctx, &g) == XF_OK &&
-              xf_graph_input(g, "a", XF_DTYPE_F32, 2, (int64_t[]){s->m, s->k}, &a) == XF_OK &&
+    bool ok = ha && hb && xf_tensor_create(ctx, "b", gemm_dtype, 2, bshape, &b) == XF_OK &&
+              xf_tensor_upload_f32(b, hb, nb) == XF_OK && xf_graph_create(ctx, &g) == XF_OK &&
+              xf_graph_input(g, "a", gemm_dtype, 2, (int64_t[]){s->m, s->k}, &a) == XF_OK &&
               xf_matmul(g, a, b, &mo, &c) == XF_OK && xf_graph_mark_output(g, c) == XF_OK &&
-              xf_tensor_upload(a, ha, na * sizeof(float)) == XF_OK;
+              xf_tensor_upload_f32(a, ha, na) == XF_OK;
     if (ok) {
         xf_run_t r = {ctx, g};
         res = measure(xf_run_compute, &r, 2);
@@ -394,13 +396,15 @@ int main(int argc, char** argv) {
             only = argv[++i];
         } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
             reps = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--f16") == 0) {
+            gemm_dtype = XF_DTYPE_F16;
         } else if (strcmp(argv[i], "--first-result") == 0) {
             first_result = true;
         } else if (strcmp(argv[i], "--quick") == 0) {
             quick = true;
             time_budget = 1.0;
         } else {
-            fprintf(stderr, "usage: %s [--backend cpu|opencl|vulkan|all] [--reps N] [--quick] [--first-result]\n",
+            fprintf(stderr, "usage: %s [--backend cpu|opencl|vulkan|all] [--reps N] [--quick] [--first-result] [--f16]\n",
                     argv[0]);
             return 2;
         }
@@ -460,7 +464,7 @@ int main(int argc, char** argv) {
     printf("\nSGEMM GFLOP/s, best [median] of up to %d runs after 2 warm-ups (MxKxN; B^T = linear weight [N,K])\n\n",
            reps);
     printf("| shape |");
-    for (int i = 0; i < nrun; ++i) printf(" xformer %s |", xf_backend_name(run[i]));
+    for (int i = 0; i < nrun; ++i) printf(" xformer %s %s |", xf_backend_name(run[i]), xf_dtype_name(gemm_dtype));
 #ifdef XF_BENCH_CLBLAST
     if (cl_device) printf(" CLBlast (same device) |");
 #endif
