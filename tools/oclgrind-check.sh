@@ -3,15 +3,21 @@
 # Runs the OpenCL op tests under oclgrind (data-race, bounds and API checking) and fails on any
 # oclgrind diagnostic or test failure.
 #
-# usage: tools/oclgrind-check.sh [BUILD_DIR]   (default: build)
+# usage: tools/oclgrind-check.sh [--full] [BUILD_DIR]   (default: build)
 #
 # tests/test_opencl_ops runs every op and kernel variant on small shapes in both kernel styles
 # (XFORMER_KERNELS=cpu and gpu are test parameters) against the CPU backend, so the whole binary
 # is the subset: a few minutes under the simulator. XFORMER_TEST_BACKENDS=opencl turns a missing
-# device into a failure instead of a skip. Exit status 77 (meson's "skipped") when oclgrind is not
-# installed.
+# device into a failure instead of a skip. --full also runs the shared op table (tests/test_ops,
+# columns opencl and opencl+gpu; about 6 minutes on 2 cores). Exit status 77 (meson's "skipped")
+# when oclgrind is not installed.
 set -eu
 
+full=0
+if [ "${1:-}" = "--full" ]; then
+    full=1
+    shift
+fi
 build=${1:-build}
 bin=$build/tests/test_opencl_ops
 if ! command -v oclgrind >/dev/null 2>&1; then
@@ -25,23 +31,34 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
-log=$work/oclgrind.log
 
-# A private program cache: binaries built by oclgrind must not mix with a real device's.
-status=0
-XFORMER_TEST_BACKENDS=opencl XFORMER_CACHE_DIR=$work/cache \
-    oclgrind --data-races --check-api --max-errors 100 "$bin" -j2 >"$log" 2>&1 || status=$?
+patterns='^(Invalid |Read-write data race|Write-write data race|Uninitialized|Work-group divergence)|OpenCL runtime error|Oclgrind - '
 
-diagnostics=$(grep -E -c '^(Invalid |Read-write data race|Write-write data race|Uninitialized|Work-group divergence)|OpenCL runtime error|Oclgrind - ' "$log" || true)
-tail -n 1 "$log"
-if [ "$diagnostics" -ne 0 ]; then
-    echo "oclgrind-check: $diagnostics oclgrind diagnostics:" >&2
-    grep -E -A 8 '^(Invalid |Read-write data race|Write-write data race|Uninitialized|Work-group divergence)|OpenCL runtime error|Oclgrind - ' "$log" | head -n 200 >&2
-    exit 1
-fi
-if [ "$status" -ne 0 ]; then
-    echo "oclgrind-check: tests failed under oclgrind (exit $status):" >&2
-    grep -E '^\[(----|FAIL)\]' "$log" | head -n 100 >&2
-    exit 1
+# Runs "$@" under oclgrind with a private program cache (binaries built by oclgrind must not mix
+# with a real device's); fails on diagnostics or a non-zero exit.
+check() {
+    log=$work/oclgrind.log
+    status=0
+    XFORMER_TEST_BACKENDS=$backends XFORMER_CACHE_DIR=$work/cache \
+        oclgrind --data-races --check-api --max-errors 100 "$@" >"$log" 2>&1 || status=$?
+    echo "$(basename "$1"): $(tail -n 1 "$log")"
+    diagnostics=$(grep -E -c "$patterns" "$log" || true)
+    if [ "$diagnostics" -ne 0 ]; then
+        echo "oclgrind-check: $diagnostics oclgrind diagnostics in $1:" >&2
+        grep -E -A 8 "$patterns" "$log" | head -n 200 >&2
+        exit 1
+    fi
+    if [ "$status" -ne 0 ]; then
+        echo "oclgrind-check: $1 failed under oclgrind (exit $status):" >&2
+        grep -E '^\[(----|FAIL)\]' "$log" | head -n 100 >&2
+        exit 1
+    fi
+}
+
+backends=opencl
+check "$bin" -j2
+if [ "$full" -eq 1 ]; then
+    backends=opencl,opencl+gpu
+    check "$build/tests/test_ops" -j2
 fi
 echo "oclgrind-check: clean (no data races, out-of-bounds accesses or API errors)"
