@@ -219,17 +219,31 @@ static xf_status_t st_parse_header(xf_st_file_t* f, const char* path, const char
         f->count++;
     }
 
+    // The format requires the data section to be covered exactly: no overlaps, no holes, nothing after
+    // the last tensor. A hole also reveals a header entry lost to a duplicated name.
     qsort(f->tensors, f->count, sizeof *f->tensors, st_cmp_offset);
-    for (size_t i = 1; i < f->count; i++) {
-        const xf_st_tensor_t* a = &f->tensors[i - 1];
-        const xf_st_tensor_t* b = &f->tensors[i];
-        // Empty tensors occupy no bytes and cannot overlap anything.
-        if (b->begin < a->end && b->end > b->begin)
+    uint64_t covered = 0;
+    const xf_st_tensor_t* prev = NULL;
+    for (size_t i = 0; i < f->count; i++) {
+        const xf_st_tensor_t* t = &f->tensors[i];
+        if (t->end == t->begin) continue;
+        if (t->begin < covered)
             return st_fail(err, errlen, XF_ERR_DATA_LOSS,
                            "%s: tensors '%s' [%llu, %llu] and '%s' [%llu, %llu] overlap in the data section", path,
-                           a->name, (unsigned long long)a->begin, (unsigned long long)a->end, b->name,
-                           (unsigned long long)b->begin, (unsigned long long)b->end);
+                           prev->name, (unsigned long long)prev->begin, (unsigned long long)prev->end, t->name,
+                           (unsigned long long)t->begin, (unsigned long long)t->end);
+        if (t->begin > covered)
+            return st_fail(err, errlen, XF_ERR_DATA_LOSS,
+                           "%s: bytes [%llu, %llu) of the data section belong to no tensor (a hole before '%s'); "
+                           "the header is corrupt or has a duplicated name", path, (unsigned long long)covered,
+                           (unsigned long long)t->begin, t->name);
+        covered = t->end;
+        prev = t;
     }
+    if (covered != data_size)
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS,
+                       "%s: %llu bytes after the last tensor's data; the header does not describe the whole file",
+                       path, (unsigned long long)(data_size - covered));
     return XF_OK;
 }
 

@@ -210,6 +210,18 @@ Test(safetensors, overlapping_tensors) {
                 XF_ERR_DATA_LOSS, "overlap");
 }
 
+Test(safetensors, holes_and_trailing_bytes) {
+    expect_open(write_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                             "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", 12),
+                XF_ERR_DATA_LOSS, "[4, 8)|'b'|no tensor");
+    expect_open(write_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 9),
+                XF_ERR_DATA_LOSS, "5 bytes after");
+    // A duplicated name hides the first entry; the hole it leaves gives it away.
+    expect_open(write_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                             "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8),
+                XF_ERR_DATA_LOSS, "no tensor");
+}
+
 //===----------------------------------------------------------------------===//
 // Model-level checks on a tiny ViT
 //===----------------------------------------------------------------------===//
