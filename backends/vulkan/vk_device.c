@@ -493,7 +493,9 @@ static xf_status_t xf_vk_choose_memory(xf_device_t* dev, xf_err_t* err) {
     }
     if (best < 0) return xf_err_set(err, XF_ERR_INCOMPATIBLE, "Vulkan: the device has no usable memory type");
     dev->mem_type = (uint32_t)best;
-    dev->host_visible = visible;
+    // XFORMER_VK_STAGING=1 forces the staging path of discrete GPUs, to test it on any device.
+    const char* staging = getenv("XFORMER_VK_STAGING");
+    dev->host_visible = visible && !(staging && strcmp(staging, "1") == 0);
     VkDeviceSize heap = mp->memoryHeaps[mp->memoryTypes[best].heapIndex].size;
     dev->block_size = (VkDeviceSize)128 << 20;
     while (dev->block_size > ((VkDeviceSize)16 << 20) && dev->block_size > heap / 8) dev->block_size /= 2;
