@@ -45,8 +45,9 @@ typedef enum xf_model_task_e {
 // Options for xf_model_load; fill with xf_model_options_init.
 typedef struct xf_model_options_s {
     // Input size the graph is built for; 0 means the size in the model's config. A ViT whose size
-    // differs from its training size gets its position embeddings resampled at load time (see
-    // docs/MODELS.md). Both must be multiples of the patch size (ViT) or of 32 (SegFormer).
+    // differs from its training size gets its position embeddings resampled at load time (bicubic
+    // with antialiasing, as timm; see docs/MODELS.md) and uses a floor(H / patch) x floor(W / patch)
+    // grid. A SegFormer takes any size large enough for its strides and reduction ratios.
     int64_t input_height;
     int64_t input_width;
     // Optional path of the JSON config; NULL means "__metadata__"["config"] of the model file, else
