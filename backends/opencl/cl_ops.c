@@ -163,6 +163,7 @@ static xf_status_t make_kernel(xf_device_t* dev, xf_dtype_t dtype, const char* n
 
 static void launch_1d(const xf_device_t* dev, xf_cl_launch_t* l, int64_t n) {
     size_t local = dev->max_wg < 64 ? dev->max_wg : 64;
+    if (local > dev->max_item[0]) local = dev->max_item[0];
     l->dims = 1;
     l->local[0] = local;
     l->global[0] = round_up((size_t)(n > 0 ? n : 1), local);
