@@ -249,7 +249,8 @@ static xf_status_t st_parse_header(xf_st_file_t* f, const char* path, const char
 
 xf_status_t xf_st_open(const char* path, xf_st_file_t** out_file, char* err, size_t errlen) {
     if (!path || !out_file) return st_fail(err, errlen, XF_ERR_INVALID_ARGUMENT, "path and out_file must not be NULL");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO given as the model must fail at fstat, not block in open.
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         return st_fail(err, errlen, e == ENOENT || e == ENOTDIR ? XF_ERR_NOT_FOUND : XF_ERR_INVALID_ARGUMENT,

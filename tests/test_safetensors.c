@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "safetensors.h"
 #include "test_model_common.c"
@@ -114,7 +115,13 @@ Test(safetensors, valid_file_with_every_dtype) {
     xf_st_close(f);
 }
 
-Test(safetensors, missing_file) { expect_open(tmp_path("nope.safetensors"), XF_ERR_NOT_FOUND, "nope.safetensors"); }
+Test(safetensors, missing_file_directory_and_fifo) {
+    expect_open(tmp_path("nope.safetensors"), XF_ERR_NOT_FOUND, "nope.safetensors");
+    expect_open(g_dir, XF_ERR_INVALID_ARGUMENT, "not a regular file");
+    const char* fifo = tmp_path("fifo.safetensors");
+    cr_assert(mkfifo(fifo, 0600) == 0);
+    expect_open(fifo, XF_ERR_INVALID_ARGUMENT, "not a regular file");
+}
 
 Test(safetensors, shorter_than_length_field) {
     const char* path = tmp_path("short.safetensors");
