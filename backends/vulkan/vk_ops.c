@@ -425,8 +425,14 @@ static xf_status_t xf_vk_op_attention(xf_device_t* dev, const xf_exec_node_t* n,
     if (hb) xf_vk_bcast_strides(&n->src[3], &p);
     else for (int i = 0; i < 4; ++i) xf_vk_pu(&p, 0);
     xf_vk_pf(&p, n->params.attention.scale);
+    bool vec = D % 4 == 0 && DV % 4 == 0 && d->bind[1].elem_offset % 4 == 0 && d->bind[2].elem_offset % 4 == 0;
+    if (dev->cpu_style && vec && dev->use_shuffle && D <= 256 && DV <= 256) {
+        uint32_t sg = dev->feat.subgroup_size;
+        uint32_t spec[4] = {sg, (uint32_t)D, (uint32_t)DV, hb};
+        return xf_vk_commit(dev, plan, "attention_sg", o->dtype, NULL, spec, 4, &p, (uint64_t)(Lq + sg - 1) / sg,
+                            (uint64_t)Z, 1, err);
+    }
     if (dev->cpu_style && D <= 256 && DV <= 256) {
-        bool vec = D % 4 == 0 && DV % 4 == 0 && d->bind[1].elem_offset % 4 == 0 && d->bind[2].elem_offset % 4 == 0;
         uint32_t wg = xf_vk_pow2_at_least((uint64_t)Lq, 8, 32);
         uint32_t spec[5] = {wg, (uint32_t)D, (uint32_t)DV, hb, vec};
         return xf_vk_commit(dev, plan, "attention_cpu", o->dtype, NULL, spec, 5, &p, (uint64_t)(Lq + wg - 1) / wg,
