@@ -2,6 +2,7 @@
 // OpenCL program cache: cold build, warm load, corrupted entries rebuilt, unwritable directory.
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,22 @@
 
 static char cache_dir[256];
 
+static int remove_entry(const char* path, const struct stat* st, int flag, struct FTW* ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void remove_cache(void) {
+    if (cache_dir[0]) nftw(cache_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 static void use_temp_cache(void) {
     snprintf(cache_dir, sizeof cache_dir, "/tmp/xf-cl-cache-XXXXXX");
     cr_assert_not_null(mkdtemp(cache_dir));
     setenv("XFORMER_CACHE_DIR", cache_dir, 1);
+    atexit(remove_cache);
 }
 
 static bool opencl_required(void) {

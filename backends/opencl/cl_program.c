@@ -119,8 +119,12 @@ static unsigned char* cache_read(const char* path, const char* key, size_t* out_
 }
 
 static void cache_write(const char* path, const char* key, const unsigned char* bin, size_t len) {
+    static unsigned long serial;
+    pthread_mutex_lock(&stats_lock);
+    unsigned long id = ++serial;
+    pthread_mutex_unlock(&stats_lock);
     char tmp[1200];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp) return;
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%lu", path, (long)getpid(), id) >= sizeof tmp) return;
     FILE* f = fopen(tmp, "wb");
     if (!f) return;
     cache_header_t h;
