@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // OpenCL program cache: cold build, warm load, corrupted entries rebuilt, unwritable directory.
+#define _XOPEN_SOURCE 700  // nftw
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <ftw.h>
