@@ -364,7 +364,17 @@ static void xf_vk_query_features(xf_vk_syms_t* vk, VkPhysicalDevice pd, uint32_t
     f->subgroup_arith = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                         (sg.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT) &&
                         (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) && sg.subgroupSize >= 1;
-    f->subgroup_shuffle = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+    // The shuffle kernels make one subgroup of subgroupSize lanes per work-group; that needs a
+    // device whose subgroup size cannot vary (minSubgroupSize == maxSubgroupSize).
+    bool fixed = false;
+    if (api >= VK_API_VERSION_1_3 || xf_vk_has_device_ext(vk, pd, "VK_EXT_subgroup_size_control")) {
+        VkPhysicalDeviceSubgroupSizeControlProperties sc = {
+            .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES};
+        VkPhysicalDeviceProperties2 q = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sc};
+        vk->vkGetPhysicalDeviceProperties2(pd, &q);
+        fixed = sc.minSubgroupSize == sc.maxSubgroupSize && sc.maxSubgroupSize == sg.subgroupSize;
+    }
+    f->subgroup_shuffle = fixed && (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                           (sg.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT) &&
                           (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) && sg.subgroupSize >= 4 &&
                           sg.subgroupSize <= 64;
