@@ -82,6 +82,7 @@ def main():
     ap.add_argument("--wd", type=float, default=0.01)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", help="start from this safetensors checkpoint (second training stage)")
     ap.add_argument("--limit-steps", type=int, default=0)
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "segformer-fmnist.safetensors"))
     args = ap.parse_args()
@@ -99,6 +100,8 @@ def main():
           f"train pixel mean {tr_x.mean() / 255:.4f} std {(tr_x / 255).std():.4f}", flush=True)
 
     model = build()
+    if args.init:
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in xfsafetensors.load(args.init)[0].items()})
     print(f"params: {sum(p.numel() for p in model.parameters())}", flush=True)
     decay = [p for p in model.parameters() if p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.ndim < 2]
@@ -106,7 +109,7 @@ def main():
                             lr=args.lr)
     steps_per_epoch = len(tr_x) // args.batch
     total = steps_per_epoch * args.epochs
-    warmup = steps_per_epoch // 4
+    warmup = steps_per_epoch // 4 if not args.init else steps_per_epoch // 10
 
     def lr_at(step):
         if step < warmup:
@@ -144,7 +147,8 @@ def main():
     print(f"final held-out mIoU (11 classes, background included): {m:.4f}", flush=True)
     model.eval()
     meta = {"config": json.dumps(config()), "heldout_miou": f"{m:.4f}",
-            "trained_by": "tools/train_segformer_synth.py " + " ".join(sys.argv[1:])}
+            "trained_by": ("(stage 2, from " + args.init + ") " if args.init else "")
+                          + "tools/train_segformer_synth.py " + " ".join(sys.argv[1:])}
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     xfsafetensors.save(args.out, model.state_dict(), meta)
     with open(os.path.join(os.path.dirname(args.out), "segmentation.labels"), "w") as f:

@@ -64,6 +64,7 @@ def main():
     ap.add_argument("--mlp-ratio", type=float, default=2.0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", help="start from this safetensors checkpoint (second training stage)")
     ap.add_argument("--limit-steps", type=int, default=0, help="stop after N steps (timing runs)")
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "vit-fmnist.safetensors"))
     args = ap.parse_args()
@@ -75,6 +76,8 @@ def main():
     xtr, ytr = fmnist.load("train")
     xte, yte = fmnist.load("test")
     model = build(args)
+    if args.init:
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in xfsafetensors.load(args.init)[0].items()})
     print(f"params: {sum(p.numel() for p in model.parameters())}", flush=True)
 
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "pos_embed" not in n and "cls_token" not in n]
@@ -84,7 +87,7 @@ def main():
                             lr=args.lr, betas=(0.9, 0.999))
     steps_per_epoch = len(xtr) // args.batch
     total = steps_per_epoch * args.epochs
-    warmup = steps_per_epoch // 2
+    warmup = steps_per_epoch // 2 if not args.init else steps_per_epoch // 10
 
     def lr_at(step):
         if step < warmup:
@@ -127,7 +130,8 @@ def main():
     sd = {k: v for k, v in model.state_dict().items()}
     cfg = config_of(args)
     meta = {"config": json.dumps(cfg), "test_accuracy": f"{acc:.4f}",
-            "trained_by": "tools/train_vit_fmnist.py " + " ".join(sys.argv[1:])}
+            "trained_by": ("(stage 2, from " + args.init + ") " if args.init else "")
+                          + "tools/train_vit_fmnist.py " + " ".join(sys.argv[1:])}
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     xfsafetensors.save(args.out, sd, meta)
     with open(os.path.join(os.path.dirname(args.out), "fashion-mnist.labels"), "w") as f:
