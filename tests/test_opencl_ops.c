@@ -55,6 +55,8 @@ BUILD(b_conv, xf_conv2d_params_t p = {{1, 1}, {1, 1}, {1, 1}, 1}; return xf_conv
 BUILD(b_conv_s2, xf_conv2d_params_t p = {{2, 2}, {1, 0}, {1, 1}, 1}; return xf_conv2d(g, in[0], in[1], NULL, &p, out);)
 BUILD(b_conv_dw, xf_conv2d_params_t p = {{1, 1}, {2, 2}, {2, 2}, 6}; return xf_conv2d(g, in[0], in[1], in[2], &p, out);)
 BUILD(b_conv_g2, xf_conv2d_params_t p = {{1, 2}, {0, 1}, {1, 1}, 2}; return xf_conv2d(g, in[0], in[1], in[2], &p, out);)
+BUILD(b_conv_gemm, xf_conv2d_params_t p = {{2, 1}, {1, 0}, {1, 2}, 2};
+      return xf_conv2d(g, in[0], in[1], in[2], &p, out);)
 BUILD(b_resize_ac, return xf_resize_bilinear(g, in[0], 7, 9, true, out);)
 BUILD(b_resize, return xf_resize_bilinear(g, in[0], 7, 9, false, out);)
 BUILD(b_resize_down, return xf_resize_bilinear(g, in[0], 3, 2, false, out);)
@@ -102,6 +104,8 @@ static const op_case_t cases[] = {
     {"conv2d stride 2", b_conv_s2, 2, {IN(4, 1, 2, 6, 7), IN(4, 3, 2, 3, 2)}, NULL},
     {"conv2d depthwise dilated", b_conv_dw, 3, {IN(4, 1, 6, 5, 4), IN(4, 6, 1, 3, 3), IN(1, 6)}, NULL},
     {"conv2d groups", b_conv_g2, 3, {IN(4, 1, 4, 4, 5), IN(4, 6, 2, 2, 3), IN(1, 6)}, NULL},
+    {"conv2d groups, stride, dilation as GEMM", b_conv_gemm, 3, {IN(4, 2, 8, 6, 7), IN(4, 8, 4, 3, 2), IN(1, 8)},
+     NULL},
     {"resize align_corners", b_resize_ac, 1, {IN(4, 1, 2, 3, 4)}, NULL},
     {"resize", b_resize, 1, {IN(4, 1, 2, 3, 4)}, NULL},
     {"resize down", b_resize_down, 1, {IN(4, 1, 2, 5, 4)}, NULL},

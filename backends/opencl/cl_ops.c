@@ -58,8 +58,19 @@ typedef enum variant_e {
     VARIANT_TILED = 0,   // GPU-style: local-memory tiles and barriers
     VARIANT_CPU,         // CPU-style: register blocks, wide vectors, no barriers
     VARIANT_CPU_TRANSB,  // MATMUL A.B: transpose B into scratch, then the CPU-style A.B^T kernel
-    VARIANT_CPU_SPLIT,   // ATTENTION: scores = q.k^T into scratch, softmax in place, then scores.v
+    VARIANT_CPU_SPLIT,   // ATTENTION: scores = q.k^T into scratch, softmax in place, then scores.v;
+                         // CONV2D: im2col into scratch, then the CPU-style A.B^T kernel
 } variant_t;
+
+// Largest im2col matrix (bytes) a CPU-style convolution writes to scratch.
+#define XF_CL_IM2COL_MAX ((size_t)64 << 20)
+
+static size_t im2col_bytes(const xf_exec_node_t* node) {
+    const xf_tref_t *w = &node->src[1], *y = &node->dst;
+    int64_t kk = w->ne[1] * w->ne[2] * w->ne[3];
+    return (size_t)(y->ne[0] * node->params.conv2d.groups * y->ne[2] * y->ne[3] * kk) *
+           xf_dtype_size(node->src[0].dtype);
+}
 
 // Largest score matrix (bytes) the split attention keeps in scratch; longer sequences use the fused
 // online-softmax kernel, whose memory use does not grow with Lq * Lk.
@@ -88,8 +99,14 @@ static variant_t choose_variant(const xf_device_t* dev, const xf_exec_node_t* no
             // both operands along K and is faster, so for more than a few rows B is transposed first.
             return !node->params.matmul.transpose_b && node->src[0].ne[2] >= 32 ? VARIANT_CPU_TRANSB : VARIANT_CPU;
         case XF_OP_CONV2D:
-            return gpu && dev->max_wg >= t * t && dev->local_mem >= 2 * t * (t + 1) * sizeof(float) ? VARIANT_TILED
-                                                                                                 : VARIANT_CPU;
+            if (gpu && dev->max_wg >= t * t && dev->local_mem >= 2 * t * (t + 1) * sizeof(float)) return VARIANT_TILED;
+            // As a GEMM when each output sums enough products for the register-blocked kernel
+            // (not depthwise) and the im2col matrix fits the scratch budget.
+            return node->src[1].ne[1] * node->src[1].ne[2] * node->src[1].ne[3] >= 16 &&
+                           node->dst.ne[1] / node->params.conv2d.groups >= 4 &&
+                           im2col_bytes(node) <= XF_CL_IM2COL_MAX
+                       ? VARIANT_CPU_SPLIT
+                       : VARIANT_CPU;
         case XF_OP_ATTENTION:
             return gpu && node->src[0].ne[3] <= ATT_GPU_DMAX && node->src[2].ne[3] <= ATT_GPU_DMAX &&
                            dev->max_wg >= t && dev->local_mem >= 2 * t * ATT_GPU_DMAX * sizeof(float)
@@ -112,6 +129,7 @@ size_t xf_cl_node_scratch_bytes(const xf_device_t* dev, const xf_exec_node_t* no
         return (size_t)xf_tref_elements(&node->src[1]) * xf_dtype_size(node->src[1].dtype);
     }
     if (node->op == XF_OP_ATTENTION && v == VARIANT_CPU_SPLIT) return attn_scores_bytes(node);
+    if (node->op == XF_OP_CONV2D && v == VARIANT_CPU_SPLIT) return im2col_bytes(node);
     return 0;
 }
 
@@ -248,6 +266,8 @@ static xf_status_t prep_matmul(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
     arg_int(a, N);
     arg_int(a, K);
     arg_int(a, C->ne[1]);
+    arg_int(a, C->ne[1] * M * K);
+    arg_int(a, M * K);
     arg_int(a, sb0);
     arg_int(a, sb1);
     arg_int(a, nd->params.matmul.has_bias);
@@ -346,9 +366,10 @@ static xf_status_t prep_softmax(xf_device_t* dev, const xf_exec_node_t* nd, xf_c
     return XF_OK;
 }
 
-// Sets the arguments of a CPU-style GEMM kernel (no bias, residual or activation).
+// Sets the arguments of a CPU-style GEMM kernel without bias, residual or activation, batched as
+// bt = b0 * nb1 + b1 with A at b0 * sa0 + b1 * sa1 and B at b0 * sb0 + b1 * sb1 (C dense).
 static void gemm_args(args_t* a, const xf_tref_t* A, const xf_tref_t* B, const xf_tref_t* C, int64_t M, int64_t N,
-                      int64_t K, int64_t sb) {
+                      int64_t K, int64_t nb1, const int64_t sa[2], const int64_t sb[2]) {
     arg_tensor(a, A, NULL);
     arg_tensor(a, B, NULL);
     arg_tensor(a, &(xf_tref_t){0}, C);
@@ -357,9 +378,11 @@ static void gemm_args(args_t* a, const xf_tref_t* A, const xf_tref_t* B, const x
     arg_int(a, M);
     arg_int(a, N);
     arg_int(a, K);
-    arg_int(a, 1);
-    arg_int(a, sb);
-    arg_int(a, 0);
+    arg_int(a, nb1);
+    arg_int(a, sa[0]);
+    arg_int(a, sa[1]);
+    arg_int(a, sb[0]);
+    arg_int(a, sb[1]);
     arg_int(a, 0);
     arg_int(a, 0);
     arg_int(a, XF_ACT_NONE);
@@ -375,7 +398,7 @@ static xf_status_t prep_attention_split(xf_device_t* dev, const xf_exec_node_t* 
     xf_tref_t S = {.buffer = a->scratch, .dtype = q->dtype, .ne = {q->ne[0], q->ne[1], Lq, Lk}};
     xf_status_t st = make_kernel(dev, q->dtype, "mm_cpu_nt", &l[0], a, err);
     if (st != XF_OK) return st;
-    gemm_args(a, q, k, &S, Lq, Lk, D, Lk * D);
+    gemm_args(a, q, k, &S, Lq, Lk, D, 1, (int64_t[2]){Lq * D, 0}, (int64_t[2]){Lk * D, 0});
     launch_3d(&l[0], (size_t[3]){(size_t)ceil_div(Lq, MT_RM), (size_t)ceil_div(Lk, MT_RN), (size_t)BH},
               (size_t[3]){1, cpu_local(dev, 8), 1});
     if (a->rc != CL_SUCCESS) return XF_OK;
@@ -396,7 +419,7 @@ static xf_status_t prep_attention_split(xf_device_t* dev, const xf_exec_node_t* 
 
     st = make_kernel(dev, q->dtype, "mm_cpu_nn", &l[2], a, err);
     if (st != XF_OK) return st;
-    gemm_args(a, &S, v, &nd->dst, Lq, Dv, Lk, Lk * Dv);
+    gemm_args(a, &S, v, &nd->dst, Lq, Dv, Lk, 1, (int64_t[2]){Lq * Lk, 0}, (int64_t[2]){Lk * Dv, 0});
     launch_3d(&l[2], (size_t[3]){(size_t)ceil_div(Lq, MM_RM), (size_t)ceil_div(Dv, MM_COLS), (size_t)BH},
               (size_t[3]){1, 1, 1});
     return XF_OK;
@@ -431,8 +454,59 @@ static xf_status_t prep_attention(xf_device_t* dev, const xf_exec_node_t* nd, xf
     return XF_OK;
 }
 
+// CONV2D as im2col (scratch [n*g][pixels][C/g*KH*KW]) and out[o, pixel] = w[o, :] . col[pixel, :]
+// (mm_cpu_nt, batched over images and groups), then the bias as a broadcast add in place.
+static xf_status_t prep_conv2d_split(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                                     xf_err_t* err) {
+    const xf_tref_t *x = &nd->src[0], *w = &nd->src[1], *y = &nd->dst;
+    const int* s = nd->params.conv2d.stride;
+    const int* p = nd->params.conv2d.padding;
+    const int* dl = nd->params.conv2d.dilation;
+    int64_t groups = nd->params.conv2d.groups, og = y->ne[1] / groups, kk = w->ne[1] * w->ne[2] * w->ne[3];
+    int64_t pix = y->ne[2] * y->ne[3], batches = y->ne[0] * groups;
+    xf_tref_t col = {.buffer = a->scratch, .dtype = x->dtype, .ne = {1, batches, pix, kk}};
+    xf_status_t st = make_kernel(dev, x->dtype, "im2col", &l[0], a, err);
+    if (st != XF_OK) return st;
+    arg_tensor(a, x, NULL);
+    arg_tensor(a, &col, NULL);
+    arg_int4(a, x->ne);
+    arg_int4(a, y->ne);
+    arg_int(a, w->ne[2]);
+    arg_int(a, w->ne[3]);
+    arg_int4(a, (int64_t[4]){s[0], s[1], p[0], p[1]});
+    cl_int2 d2 = {{dl[0], dl[1]}};
+    arg(a, sizeof d2, &d2);
+    arg_int(a, groups);
+    size_t l0 = cpu_local(dev, 16);
+    launch_3d(&l[0], (size_t[3]){(size_t)kk, (size_t)pix, (size_t)batches}, (size_t[3]){l0, 1, 1});
+    if (a->rc != CL_SUCCESS) return XF_OK;
+
+    st = make_kernel(dev, x->dtype, "mm_cpu_nt", &l[1], a, err);
+    if (st != XF_OK) return st;
+    gemm_args(a, w, &col, y, og, pix, kk, groups, (int64_t[2]){0, og * kk}, (int64_t[2]){groups * pix * kk, pix * kk});
+    launch_3d(&l[1], (size_t[3]){(size_t)ceil_div(og, MT_RM), (size_t)ceil_div(pix, MT_RN), (size_t)batches},
+              (size_t[3]){1, cpu_local(dev, 8), 1});
+    if (a->rc != CL_SUCCESS || !nd->params.conv2d.has_bias) return XF_OK;
+
+    st = make_kernel(dev, x->dtype, "binary", &l[2], a, err);
+    if (st != XF_OK) return st;
+    int64_t ys[4], bs[4] = {0, 1, 0, 0};
+    bcast_strides(y, ys);
+    arg_tensor(a, y, NULL);
+    arg_int4(a, ys);
+    arg_tensor(a, &nd->src[2], NULL);
+    arg_int4(a, bs);
+    arg_tensor(a, y, NULL);
+    arg_int4(a, y->ne);
+    arg_int(a, xf_tref_elements(y));
+    arg_int(a, 0);
+    launch_1d(dev, &l[2], xf_tref_elements(y));
+    return XF_OK;
+}
+
 static xf_status_t prep_conv2d(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
                                xf_err_t* err) {
+    if (choose_variant(dev, nd) == VARIANT_CPU_SPLIT) return prep_conv2d_split(dev, nd, l, a, err);
     const xf_tref_t *x = &nd->src[0], *w = &nd->src[1], *y = &nd->dst;
     bool tiled = use_tiled(dev, nd), has_bias = nd->params.conv2d.has_bias;
     xf_status_t st = make_kernel(dev, x->dtype, tiled ? "conv_gpu" : "conv_cpu", l, a, err);

@@ -9,7 +9,8 @@
 //              with mm_transpose and uses mm_cpu_nt for those.
 // Work-items: dim 0 = row block, dim 1 = column block, dim 2 = batch. Rows (and nt columns) past the
 // edge read the last valid row (clamped) and skip their store, so the inner loops have no bounds
-// checks. |nb1| is the batch's inner count; |sb0|/|sb1| are B's batch strides (0 when broadcast).
+// checks. |nb1| is the batch's inner count; |sa0|/|sa1| and |sb0|/|sb1| are A's and B's batch strides
+// (0 when broadcast).
 
 #define XF_R4(X) X(0) X(1) X(2) X(3)
 #define XF_R8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
@@ -31,12 +32,12 @@ inline float xf_hsum16(float16 v) {
 
 __kernel void mm_cpu_nt(__global const st_t* A, int a_off, __global const st_t* B, int b_off,
                         __global const st_t* bias, int bias_off, __global const st_t* R, int r_off,
-                        __global st_t* C, int c_off, int M, int N, int K, int nb1, int sb0, int sb1, int has_bias,
+                        __global st_t* C, int c_off, int M, int N, int K, int nb1, int sa0, int sa1, int sb0, int sb1, int has_bias,
                         int has_res, int act) {
     int m0 = get_global_id(0) * 4, n0 = get_global_id(1) * 4, bt = get_global_id(2);
     if (m0 >= M || n0 >= N) return;
     int bo = bt / nb1, bi = bt - bo * nb1;
-    a_off += bt * M * K;
+    a_off += bo * sa0 + bi * sa1;
     b_off += bo * sb0 + bi * sb1;
     c_off += bt * M * N;
     r_off += bt * M * N;
@@ -93,12 +94,12 @@ __kernel void mm_cpu_nt(__global const st_t* A, int a_off, __global const st_t* 
 
 __kernel void mm_cpu_nn(__global const st_t* A, int a_off, __global const st_t* B, int b_off,
                         __global const st_t* bias, int bias_off, __global const st_t* R, int r_off,
-                        __global st_t* C, int c_off, int M, int N, int K, int nb1, int sb0, int sb1, int has_bias,
+                        __global st_t* C, int c_off, int M, int N, int K, int nb1, int sa0, int sa1, int sb0, int sb1, int has_bias,
                         int has_res, int act) {
     int m0 = get_global_id(0) * 8, n0 = get_global_id(1) * 16, bt = get_global_id(2);
     if (m0 >= M || n0 >= N) return;
     int bo = bt / nb1, bi = bt - bo * nb1;
-    a_off += bt * M * K;
+    a_off += bo * sa0 + bi * sa1;
     b_off += bo * sb0 + bi * sb1;
     c_off += bt * M * N;
     r_off += bt * M * N;

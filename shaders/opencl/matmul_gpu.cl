@@ -4,14 +4,14 @@
 // |trans_b|: B is [N, K] instead of [K, N]. Out-of-range tile elements load as zero.
 __kernel void mm_gpu(__global const st_t* A, int a_off, __global const st_t* B, int b_off, __global const st_t* bias,
                      int bias_off, __global const st_t* R, int r_off, __global st_t* C, int c_off, int M, int N,
-                     int K, int nb1, int sb0, int sb1, int has_bias, int has_res, int act, int trans_b) {
+                     int K, int nb1, int sa0, int sa1, int sb0, int sb1, int has_bias, int has_res, int act, int trans_b) {
     __local float As[XF_TILE][XF_TILE];
     __local float Bs[XF_TILE][XF_TILE + 1];
     int tx = get_local_id(0), ty = get_local_id(1);
     int n = get_group_id(0) * XF_TILE + tx, m = get_group_id(1) * XF_TILE + ty;
     int bt = get_global_id(2);
     int b0 = bt / nb1, b1 = bt - b0 * nb1;
-    int a_base = a_off + bt * M * K, b_base = b_off + b0 * sb0 + b1 * sb1, c_base = bt * M * N;
+    int a_base = a_off + b0 * sa0 + b1 * sa1, b_base = b_off + b0 * sb0 + b1 * sb1, c_base = bt * M * N;
     float acc = 0.0f;
     for (int k0 = 0; k0 < K; k0 += XF_TILE) {
         int ka = k0 + tx;
