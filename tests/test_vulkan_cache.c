@@ -134,10 +134,14 @@ Test(vulkan_cache, written_and_reused) {
     cache_file(path, sizeof path);
     cr_assert(path[0], "no cache file in %s", cache_dir);
     long n = read_file(path, good, sizeof good);
+    struct stat before, after;
+    cr_assert_eq(stat(path, &before), 0);
     cr_assert(run_once());
     long m = read_file(path, now, sizeof now);
     cr_assert_eq(n, m);
     cr_assert_eq(memcmp(good, now, (size_t)n), 0, "a warm run changed the cache");
+    cr_assert_eq(stat(path, &after), 0);
+    cr_assert_eq(before.st_ino, after.st_ino, "a warm run rewrote an unchanged cache file");
 }
 
 Test(vulkan_cache, corrupted_payload_rewritten) { check_recovers(corrupt_payload); }

@@ -71,6 +71,8 @@ struct xf_device_s {
     VkPipelineCache pipe_cache;
     char cache_path[1024];  // empty: disk cache disabled
     bool cache_dirty;
+    uint64_t cache_sum;  // checksum of the data on disk, to skip rewriting it unchanged
+    size_t cache_size;
     xf_vk_pipeline_t* pipelines;
     size_t npipelines, cap_pipelines;
     VkShaderModule* modules;  // parallel to the embedded SPIR-V table

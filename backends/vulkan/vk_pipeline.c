@@ -97,16 +97,21 @@ void xf_vk_cache_save(xf_device_t* dev) {
     unsigned char* data = malloc(size);
     if (!data) return;
     r = dev->vk.vkGetPipelineCacheData(dev->device, dev->pipe_cache, &size, data);
-    if (r == VK_SUCCESS) {
+    uint64_t sum = xf_vk_fnv1a(data, size);
+    if (r == VK_SUCCESS && size == dev->cache_size && sum == dev->cache_sum) {
+        dev->cache_dirty = false;
+    } else if (r == VK_SUCCESS) {
         char tmp[1100];
         snprintf(tmp, sizeof tmp, "%s.%ld.tmp", dev->cache_path, (long)getpid());
         unsigned char h[XF_VK_CACHE_HEADER];
-        xf_vk_cache_header(dev, size, xf_vk_fnv1a(data, size), h);
+        xf_vk_cache_header(dev, size, sum, h);
         FILE* f = fopen(tmp, "wb");
         bool ok = f && fwrite(h, 1, sizeof h, f) == sizeof h && fwrite(data, 1, size, f) == size;
         if (f && fclose(f) != 0) ok = false;
         if (ok && rename(tmp, dev->cache_path) == 0) {
             dev->cache_dirty = false;
+            dev->cache_sum = sum;
+            dev->cache_size = size;
         } else {
             unlink(tmp);
             dev->cache_path[0] = 0;  // unwritable: stop trying
@@ -130,6 +135,10 @@ xf_status_t xf_vk_pipelines_init(xf_device_t* dev, xf_err_t* err) {
         ci.initialDataSize = 0;
         ci.pInitialData = NULL;
         r = dev->vk.vkCreatePipelineCache(dev->device, &ci, NULL, &dev->pipe_cache);
+    }
+    if (data) {
+        dev->cache_sum = xf_vk_fnv1a(data, size);
+        dev->cache_size = size;
     }
     free(data);
     if (r != VK_SUCCESS) return xf_vk_fail(err, r, "vkCreatePipelineCache");
