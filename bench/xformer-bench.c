@@ -32,12 +32,9 @@ typedef struct shape_s {
 } shape_t;
 
 static const shape_t shapes[] = {
-    {"1024^3 (A.B)", 1024, 1024, 1024, false},
-    {"1024^3 (A.B^T)", 1024, 1024, 1024, true},
-    {"ViT qkv 197x768x2304", 197, 768, 2304, true},
-    {"ViT proj 197x768x768", 197, 768, 768, true},
-    {"ViT fc1 197x768x3072", 197, 768, 3072, true},
-    {"ViT fc2 197x3072x768", 197, 3072, 768, true},
+    {"1024^3 (A.B)", 1024, 1024, 1024, false},      {"1024^3 (A.B^T)", 1024, 1024, 1024, true},
+    {"ViT qkv 197x768x2304", 197, 768, 2304, true}, {"ViT proj 197x768x768", 197, 768, 768, true},
+    {"ViT fc1 197x768x3072", 197, 768, 3072, true}, {"ViT fc2 197x3072x768", 197, 3072, 768, true},
 };
 #define NSHAPES (sizeof shapes / sizeof shapes[0])
 
@@ -90,7 +87,9 @@ static void fill_random(float* p, size_t n, unsigned seed) {
     }
 }
 
-static double gflops(const shape_t* s, double sec) { return 2.0 * s->m * s->n * s->k / sec * 1e-9; }
+static double gflops(const shape_t* s, double sec) {
+    return 2.0 * s->m * s->n * s->k / sec * 1e-9;
+}
 
 //===----------------------------------------------------------------------===//
 // libxformer
@@ -159,10 +158,10 @@ static xf_graph_t* make_block(xf_context_t* ctx) {
         int ndim;
         int64_t shape[2];
     } w[] = {
-        {"blk.norm1.weight", 1, {768}},           {"blk.norm1.bias", 1, {768}},
+        {"blk.norm1.weight", 1, {768}},          {"blk.norm1.bias", 1, {768}},
         {"blk.attn.qkv.weight", 2, {2304, 768}}, {"blk.attn.qkv.bias", 1, {2304}},
         {"blk.attn.proj.weight", 2, {768, 768}}, {"blk.attn.proj.bias", 1, {768}},
-        {"blk.norm2.weight", 1, {768}},           {"blk.norm2.bias", 1, {768}},
+        {"blk.norm2.weight", 1, {768}},          {"blk.norm2.bias", 1, {768}},
         {"blk.mlp.fc1.weight", 2, {3072, 768}},  {"blk.mlp.fc1.bias", 1, {3072}},
         {"blk.mlp.fc2.weight", 2, {768, 3072}},  {"blk.mlp.fc2.bias", 1, {768}},
     };
@@ -266,11 +265,10 @@ typedef struct clb_s {
 static bool clb_run(void* arg) {
     clb_t* r = arg;
     const shape_t* s = r->s;
-    CLBlastStatusCode st = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
-                                        s->transpose_b ? CLBlastTransposeYes : CLBlastTransposeNo, (size_t)s->m,
-                                        (size_t)s->n, (size_t)s->k, 1.0f, r->a, 0, (size_t)s->k, r->b, 0,
-                                        (size_t)(s->transpose_b ? s->k : s->n), 0.0f, r->c, 0, (size_t)s->n,
-                                        &r->queue, NULL);
+    CLBlastStatusCode st = CLBlastSgemm(
+        CLBlastLayoutRowMajor, CLBlastTransposeNo, s->transpose_b ? CLBlastTransposeYes : CLBlastTransposeNo,
+        (size_t)s->m, (size_t)s->n, (size_t)s->k, 1.0f, r->a, 0, (size_t)s->k, r->b, 0,
+        (size_t)(s->transpose_b ? s->k : s->n), 0.0f, r->c, 0, (size_t)s->n, &r->queue, NULL);
     if (st != CLBlastSuccess) {
         fprintf(stderr, "CLBlastSgemm failed: %d\n", (int)st);
         return false;
@@ -315,7 +313,8 @@ static stats_t bench_clblast(const char* device_name, const shape_t* s) {
         fill_random(h, na, 1);
         r.a = clCreateBuffer(r.ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, na * sizeof(float), h, &rc);
         fill_random(h, nb, 2);
-        if (rc == CL_SUCCESS) r.b = clCreateBuffer(r.ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, nb * 4, h, &rc);
+        if (rc == CL_SUCCESS)
+            r.b = clCreateBuffer(r.ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, nb * 4, h, &rc);
         if (rc == CL_SUCCESS) r.c = clCreateBuffer(r.ctx, CL_MEM_READ_WRITE, nc * sizeof(float), NULL, &rc);
         // Two warm-ups: the first compiles CLBlast's kernels (seconds on PoCL with a cold cache).
         if (rc == CL_SUCCESS) res = measure(clb_run, &r, 2);
@@ -344,7 +343,8 @@ static bool blas_run(void* arg) {
     blas_t* r = arg;
     const shape_t* s = r->s;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, s->transpose_b ? CblasTrans : CblasNoTrans, (int)s->m, (int)s->n,
-                (int)s->k, 1.0f, r->a, (int)s->k, r->b, (int)(s->transpose_b ? s->k : s->n), 0.0f, r->c, (int)s->n);
+                (int)s->k, 1.0f, r->a, (int)s->k, r->b, (int)(s->transpose_b ? s->k : s->n), 0.0f, r->c,
+                (int)s->n);
     return true;
 }
 
@@ -404,8 +404,10 @@ int main(int argc, char** argv) {
             quick = true;
             time_budget = 1.0;
         } else {
-            fprintf(stderr, "usage: %s [--backend cpu|opencl|vulkan|all] [--reps N] [--quick] [--first-result] [--f16]\n",
-                    argv[0]);
+            fprintf(
+                stderr,
+                "usage: %s [--backend cpu|opencl|vulkan|all] [--reps N] [--quick] [--first-result] [--f16]\n",
+                argv[0]);
             return 2;
         }
     }
@@ -428,8 +430,8 @@ int main(int argc, char** argv) {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     printf("# xformer-bench, %s, %ld CPUs online\n\n", date, ncpu);
     for (int i = 0; i < nrun; ++i) {
-        printf("- %s: %s (%s, %s), kernel style %s\n", xf_backend_name(run[i]), infos[i].name, infos[i].platform,
-               infos[i].driver_version, infos[i].kernel_style);
+        printf("- %s: %s (%s, %s), kernel style %s\n", xf_backend_name(run[i]), infos[i].name,
+               infos[i].platform, infos[i].driver_version, infos[i].kernel_style);
     }
     const char* cl_device = NULL;
     for (int i = 0; i < nrun; ++i) {
@@ -444,7 +446,9 @@ int main(int argc, char** argv) {
         unsetenv("XFORMER_CACHE_DIR");
         unsetenv("POCL_CACHE_DIR");
         unsetenv("MESA_SHADER_CACHE_DIR");
-        printf("\nTime to first result (context creation to first ViT-block output, fresh process), seconds\n\n");
+        printf(
+            "\nTime to first result (context creation to first ViT-block output, fresh process), "
+            "seconds\n\n");
         printf("| backend | cold caches | warm caches |\n|---|---|---|\n");
         for (int i = 0; i < nrun; ++i) {
             if (run[i] == XF_BACKEND_CPU) continue;
@@ -461,10 +465,13 @@ int main(int argc, char** argv) {
         nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
         return 0;
     }
-    printf("\nSGEMM GFLOP/s, best [median] of up to %d runs after 2 warm-ups (MxKxN; B^T = linear weight [N,K])\n\n",
-           reps);
+    printf(
+        "\nSGEMM GFLOP/s, best [median] of up to %d runs after 2 warm-ups (MxKxN; B^T = linear weight "
+        "[N,K])\n\n",
+        reps);
     printf("| shape |");
-    for (int i = 0; i < nrun; ++i) printf(" xformer %s %s |", xf_backend_name(run[i]), xf_dtype_name(gemm_dtype));
+    for (int i = 0; i < nrun; ++i)
+        printf(" xformer %s %s |", xf_backend_name(run[i]), xf_dtype_name(gemm_dtype));
 #ifdef XF_BENCH_CLBLAST
     if (cl_device) printf(" CLBlast (same device) |");
 #endif

@@ -142,9 +142,15 @@ static void clobber_header(const char* path) {
     fclose(f);
 }
 
-Test(opencl_cache, truncated_entry_is_rebuilt) { corrupt_then_rerun(truncate_half); }
-Test(opencl_cache, flipped_bytes_are_rebuilt) { corrupt_then_rerun(flip_bytes); }
-Test(opencl_cache, bad_magic_is_rebuilt) { corrupt_then_rerun(clobber_header); }
+Test(opencl_cache, truncated_entry_is_rebuilt) {
+    corrupt_then_rerun(truncate_half);
+}
+Test(opencl_cache, flipped_bytes_are_rebuilt) {
+    corrupt_then_rerun(flip_bytes);
+}
+Test(opencl_cache, bad_magic_is_rebuilt) {
+    corrupt_then_rerun(clobber_header);
+}
 
 Test(opencl_cache, unwritable_dir_disables_caching) {
     setenv("XFORMER_CACHE_DIR", "/proc/xformer-cache-cannot-exist", 1);

@@ -28,12 +28,16 @@ typedef struct op_case_s {
     const char* attention;  // XFORMER_CL_ATTENTION for this case, or NULL
 } op_case_t;
 
-#define BUILD(fn, ...) \
-    static xf_status_t fn(xf_graph_t* g, xf_tensor_t** in, xf_tensor_t** out) { __VA_ARGS__ }
+#define BUILD(fn, ...)                                                          \
+    static xf_status_t fn(xf_graph_t* g, xf_tensor_t** in, xf_tensor_t** out) { \
+        __VA_ARGS__                                                             \
+    }
 
 BUILD(b_mm, return xf_matmul(g, in[0], in[1], NULL, out);)
-BUILD(b_mm_full_nt, xf_matmul_options_t o = {.transpose_b = true, .bias = in[2], .activation = XF_ACT_GELU,
-                                              .residual = in[3]};
+BUILD(b_mm_full_nt, xf_matmul_options_t o = {.transpose_b = true,
+                                             .bias = in[2],
+                                             .activation = XF_ACT_GELU,
+                                             .residual = in[3]};
       return xf_matmul(g, in[0], in[1], &o, out);)
 BUILD(b_mm_full_nn, xf_matmul_options_t o = {.bias = in[2], .activation = XF_ACT_SILU, .residual = in[3]};
       return xf_matmul(g, in[0], in[1], &o, out);)
@@ -51,10 +55,14 @@ BUILD(b_relu, return xf_activation(g, in[0], XF_ACT_RELU, out);)
 BUILD(b_glu, return xf_glu(g, in[0], XF_ACT_GELU, out);)
 BUILD(b_attention, return xf_attention(g, in[0], in[1], in[2], NULL, 0.35f, out);)
 BUILD(b_attention_bias, return xf_attention(g, in[0], in[1], in[2], in[3], 0.3f, out);)
-BUILD(b_conv, xf_conv2d_params_t p = {{1, 1}, {1, 1}, {1, 1}, 1}; return xf_conv2d(g, in[0], in[1], in[2], &p, out);)
-BUILD(b_conv_s2, xf_conv2d_params_t p = {{2, 2}, {1, 0}, {1, 1}, 1}; return xf_conv2d(g, in[0], in[1], NULL, &p, out);)
-BUILD(b_conv_dw, xf_conv2d_params_t p = {{1, 1}, {2, 2}, {2, 2}, 6}; return xf_conv2d(g, in[0], in[1], in[2], &p, out);)
-BUILD(b_conv_g2, xf_conv2d_params_t p = {{1, 2}, {0, 1}, {1, 1}, 2}; return xf_conv2d(g, in[0], in[1], in[2], &p, out);)
+BUILD(b_conv, xf_conv2d_params_t p = {{1, 1}, {1, 1}, {1, 1}, 1};
+      return xf_conv2d(g, in[0], in[1], in[2], &p, out);)
+BUILD(b_conv_s2, xf_conv2d_params_t p = {{2, 2}, {1, 0}, {1, 1}, 1};
+      return xf_conv2d(g, in[0], in[1], NULL, &p, out);)
+BUILD(b_conv_dw, xf_conv2d_params_t p = {{1, 1}, {2, 2}, {2, 2}, 6};
+      return xf_conv2d(g, in[0], in[1], in[2], &p, out);)
+BUILD(b_conv_g2, xf_conv2d_params_t p = {{1, 2}, {0, 1}, {1, 1}, 2};
+      return xf_conv2d(g, in[0], in[1], in[2], &p, out);)
 BUILD(b_conv_gemm, xf_conv2d_params_t p = {{2, 1}, {1, 0}, {1, 2}, 2};
       return xf_conv2d(g, in[0], in[1], in[2], &p, out);)
 BUILD(b_resize_ac, return xf_resize_bilinear(g, in[0], 7, 9, true, out);)
@@ -73,13 +81,20 @@ BUILD(b_cast, xf_tensor_t* t; xf_dtype_t d = xf_tensor_dtype(in[0]);
       xf_status_t s = xf_cast(g, in[0], d == XF_DTYPE_F32 ? XF_DTYPE_F16 : XF_DTYPE_F32, &t);
       return s ? s : xf_cast(g, t, d, out);)
 
-#define IN(n, ...) {n, {__VA_ARGS__}, 0}
+#define IN(n, ...) \
+    { n, {__VA_ARGS__}, 0 }
 static const op_case_t cases[] = {
     {"matmul A.B 5x9x7", b_mm, 2, {IN(2, 5, 9), IN(2, 9, 7)}, NULL},
     {"matmul A.B 33x19x37 (B transposed first)", b_mm, 2, {IN(2, 33, 19), IN(2, 19, 37)}, NULL},
-    {"matmul A.B^T+bias,gelu,residual 6x21x18", b_mm_full_nt, 4,
-     {IN(2, 6, 21), IN(2, 18, 21), IN(1, 18), IN(2, 6, 18)}, NULL},
-    {"matmul A.B+bias,silu,residual 9x17x35", b_mm_full_nn, 4, {IN(2, 9, 17), IN(2, 17, 35), IN(1, 35), IN(2, 9, 35)},
+    {"matmul A.B^T+bias,gelu,residual 6x21x18",
+     b_mm_full_nt,
+     4,
+     {IN(2, 6, 21), IN(2, 18, 21), IN(1, 18), IN(2, 6, 18)},
+     NULL},
+    {"matmul A.B+bias,silu,residual 9x17x35",
+     b_mm_full_nn,
+     4,
+     {IN(2, 9, 17), IN(2, 17, 35), IN(1, 35), IN(2, 9, 35)},
      NULL},
     {"matmul batched broadcast B", b_mm, 2, {IN(4, 2, 3, 5, 17), IN(4, 1, 3, 17, 6)}, NULL},
     {"add broadcast", b_add, 2, {IN(3, 4, 5, 7), IN(3, 4, 1, 7)}, NULL},
@@ -95,16 +110,29 @@ static const op_case_t cases[] = {
     {"relu", b_relu, 1, {IN(2, 3, 13)}, NULL},
     {"glu", b_glu, 1, {IN(2, 3, 14)}, NULL},
     {"attention split", b_attention, 3, {IN(4, 1, 2, 5, 8), IN(4, 1, 2, 7, 8), IN(4, 1, 2, 7, 6)}, NULL},
-    {"attention split + bias", b_attention_bias, 4,
-     {IN(4, 2, 2, 5, 5), IN(4, 2, 2, 6, 5), IN(4, 2, 2, 6, 3), IN(4, 1, 2, 1, 6)}, NULL},
-    {"attention fused + bias", b_attention_bias, 4,
-     {IN(4, 2, 2, 5, 5), IN(4, 2, 2, 6, 5), IN(4, 2, 2, 6, 3), IN(4, 1, 2, 5, 1)}, "fused"},
-    {"attention fused, Dv > 64", b_attention, 3, {IN(4, 1, 1, 3, 4), IN(4, 1, 1, 5, 4), IN(4, 1, 1, 5, 70)}, "fused"},
+    {"attention split + bias",
+     b_attention_bias,
+     4,
+     {IN(4, 2, 2, 5, 5), IN(4, 2, 2, 6, 5), IN(4, 2, 2, 6, 3), IN(4, 1, 2, 1, 6)},
+     NULL},
+    {"attention fused + bias",
+     b_attention_bias,
+     4,
+     {IN(4, 2, 2, 5, 5), IN(4, 2, 2, 6, 5), IN(4, 2, 2, 6, 3), IN(4, 1, 2, 5, 1)},
+     "fused"},
+    {"attention fused, Dv > 64",
+     b_attention,
+     3,
+     {IN(4, 1, 1, 3, 4), IN(4, 1, 1, 5, 4), IN(4, 1, 1, 5, 70)},
+     "fused"},
     {"conv2d 3x3 pad 1", b_conv, 3, {IN(4, 2, 3, 5, 6), IN(4, 5, 3, 3, 3), IN(1, 5)}, NULL},
     {"conv2d stride 2", b_conv_s2, 2, {IN(4, 1, 2, 6, 7), IN(4, 3, 2, 3, 2)}, NULL},
     {"conv2d depthwise dilated", b_conv_dw, 3, {IN(4, 1, 6, 5, 4), IN(4, 6, 1, 3, 3), IN(1, 6)}, NULL},
     {"conv2d groups", b_conv_g2, 3, {IN(4, 1, 4, 4, 5), IN(4, 6, 2, 2, 3), IN(1, 6)}, NULL},
-    {"conv2d groups, stride, dilation as GEMM", b_conv_gemm, 3, {IN(4, 2, 8, 6, 7), IN(4, 8, 4, 3, 2), IN(1, 8)},
+    {"conv2d groups, stride, dilation as GEMM",
+     b_conv_gemm,
+     3,
+     {IN(4, 2, 8, 6, 7), IN(4, 8, 4, 3, 2), IN(1, 8)},
      NULL},
     {"resize align_corners", b_resize_ac, 1, {IN(4, 1, 2, 3, 4)}, NULL},
     {"resize", b_resize, 1, {IN(4, 1, 2, 3, 4)}, NULL},
@@ -127,8 +155,8 @@ static float next_random(uint32_t* s) {
 }
 
 // Runs |c| on |backend| and returns the result as floats (NULL with a message on failure).
-static float* run_case(const op_case_t* c, xf_backend_t backend, xf_dtype_t dt, float* const* data, size_t* out_n,
-                       char* why, size_t why_size) {
+static float* run_case(const op_case_t* c, xf_backend_t backend, xf_dtype_t dt, float* const* data,
+                       size_t* out_n, char* why, size_t why_size) {
     xf_context_options_t opt;
     xf_context_options_init(&opt);
     opt.backend = backend;
@@ -145,8 +173,8 @@ static float* run_case(const op_case_t* c, xf_backend_t backend, xf_dtype_t dt, 
     for (int i = 0; i < c->nin && ok; ++i) {
         char name[8];
         snprintf(name, sizeof name, "in%d", i);
-        ok = xf_graph_input(g, name, c->in[i].index_max ? XF_DTYPE_I32 : dt, c->in[i].ndim, c->in[i].shape, &in[i]) ==
-             XF_OK;
+        ok = xf_graph_input(g, name, c->in[i].index_max ? XF_DTYPE_I32 : dt, c->in[i].ndim, c->in[i].shape,
+                            &in[i]) == XF_OK;
     }
     ok = ok && c->build(g, in, &out) == XF_OK && xf_graph_mark_output(g, out) == XF_OK;
     for (int i = 0; i < c->nin && ok; ++i) {
@@ -189,7 +217,9 @@ typedef struct param_s {
     int gpu;  // XFORMER_KERNELS=gpu
 } param_t;
 
-static void free_params(struct criterion_test_params* p) { cr_free(p->params); }
+static void free_params(struct criterion_test_params* p) {
+    cr_free(p->params);
+}
 
 ParameterizedTestParameters(opencl_ops, matches_cpu) {
     size_t n = NUM_CASES * 4, k = 0;
@@ -219,7 +249,8 @@ ParameterizedTest(param_t* p, opencl_ops, matches_cpu, .timeout = 600) {
         for (size_t j = 0; j < n; ++j) {
             float r = next_random(&seed);
             // Indices cover -1 .. index_max: both out-of-range ends give zeros.
-            data[i][j] = c->in[i].index_max ? floorf((r + 1.0f) * 0.5f * (float)(c->in[i].index_max + 1)) - 1.0f : r;
+            data[i][j] =
+                c->in[i].index_max ? floorf((r + 1.0f) * 0.5f * (float)(c->in[i].index_max + 1)) - 1.0f : r;
         }
     }
     char why[2300] = "";
@@ -283,8 +314,11 @@ Test(opencl_device, ranking_puts_cpus_last) {
     bool seen_cpu = false;
     for (size_t i = 0; i < n && i < 32; ++i) {
         if (devs[i].backend != XF_BACKEND_OPENCL) continue;
-        if (devs[i].type == XF_DEVICE_TYPE_CPU) seen_cpu = true;
-        else cr_expect(!seen_cpu, "OpenCL device %d (%s) is ranked after a CPU device", devs[i].index, devs[i].name);
+        if (devs[i].type == XF_DEVICE_TYPE_CPU)
+            seen_cpu = true;
+        else
+            cr_expect(!seen_cpu, "OpenCL device %d (%s) is ranked after a CPU device", devs[i].index,
+                      devs[i].name);
     }
 }
 
@@ -302,10 +336,13 @@ Test(opencl_device, huge_tensor_is_out_of_memory) {
 
 Test(opencl_errors, codes_are_named_and_mapped) {
     xf_err_t err;
-    cr_expect_eq(xf_cl_fail(&err, CL_INVALID_WORK_GROUP_SIZE, "clEnqueueNDRangeKernel", "node 12 (matmul 'x')"),
-                 XF_ERR_BACKEND);
-    cr_expect_str_eq(err.msg, "clEnqueueNDRangeKernel failed: CL_INVALID_WORK_GROUP_SIZE (-54) in node 12 (matmul 'x')");
-    cr_expect_eq(xf_cl_fail(&err, CL_MEM_OBJECT_ALLOCATION_FAILURE, "clCreateBuffer", NULL), XF_ERR_OUT_OF_MEMORY);
+    cr_expect_eq(
+        xf_cl_fail(&err, CL_INVALID_WORK_GROUP_SIZE, "clEnqueueNDRangeKernel", "node 12 (matmul 'x')"),
+        XF_ERR_BACKEND);
+    cr_expect_str_eq(
+        err.msg, "clEnqueueNDRangeKernel failed: CL_INVALID_WORK_GROUP_SIZE (-54) in node 12 (matmul 'x')");
+    cr_expect_eq(xf_cl_fail(&err, CL_MEM_OBJECT_ALLOCATION_FAILURE, "clCreateBuffer", NULL),
+                 XF_ERR_OUT_OF_MEMORY);
     cr_expect(strstr(err.msg, "CL_MEM_OBJECT_ALLOCATION_FAILURE (-4)") != NULL, "%s", err.msg);
     cr_expect_eq(xf_cl_fail(&err, CL_OUT_OF_RESOURCES, "clFinish", NULL), XF_ERR_OUT_OF_MEMORY);
     cr_expect_eq(xf_cl_fail(&err, CL_OUT_OF_HOST_MEMORY, "clFinish", NULL), XF_ERR_OUT_OF_MEMORY);

@@ -155,7 +155,8 @@ static void describe(const xf_cl_found_t* f, int index, xf_device_t* d) {
     d->style = xf_cl_select_style(f->type, d->local_mem_type, d->max_wg, d->local_mem);
     size_t tile_max = d->max_item[0] < d->max_item[1] ? d->max_item[0] : d->max_item[1];
     d->tile = (d->max_wg >= 256 && tile_max >= 16 && lmem >= 32768) ? 16 : 8;
-    snprintf(info->kernel_style, sizeof info->kernel_style, "%s", d->style == XF_CL_STYLE_CPU ? "cpu" : "gpu");
+    snprintf(info->kernel_style, sizeof info->kernel_style, "%s",
+             d->style == XF_CL_STYLE_CPU ? "cpu" : "gpu");
 }
 
 static xf_status_t cl_list_devices(xf_device_info_t* out, size_t capacity, size_t* out_count, xf_err_t* err) {
@@ -193,8 +194,8 @@ static xf_status_t cl_device_open(int index, xf_device_t** out_device, xf_err_t*
     xf_status_t st = enumerate(found, &n, err);
     if (st != XF_OK) return st;
     if (index < 0 || (size_t)index >= n) {
-        return xf_err_set(err, XF_ERR_OUT_OF_RANGE, "OpenCL device %d does not exist; XFORMER_DEVICE must be 0..%zu",
-                          index, n - 1);
+        return xf_err_set(err, XF_ERR_OUT_OF_RANGE,
+                          "OpenCL device %d does not exist; XFORMER_DEVICE must be 0..%zu", index, n - 1);
     }
     xf_device_t* d = malloc(sizeof *d);
     if (!d) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory opening an OpenCL device");
@@ -212,7 +213,9 @@ static xf_status_t cl_device_open(int index, xf_device_t** out_device, xf_err_t*
     return XF_OK;
 }
 
-static void cl_device_describe(const xf_device_t* d, xf_device_info_t* out) { *out = d->info; }
+static void cl_device_describe(const xf_device_t* d, xf_device_info_t* out) {
+    *out = d->info;
+}
 
 static xf_status_t cl_buffer_alloc(xf_device_t* d, size_t bytes, xf_buffer_t** out, xf_err_t* err) {
     *out = NULL;
@@ -243,8 +246,8 @@ static void cl_buffer_free(xf_device_t* d, xf_buffer_t* b) {
     free(b);
 }
 
-static xf_status_t cl_buffer_write(xf_device_t* d, xf_buffer_t* b, size_t offset, const void* data, size_t bytes,
-                                   xf_err_t* err) {
+static xf_status_t cl_buffer_write(xf_device_t* d, xf_buffer_t* b, size_t offset, const void* data,
+                                   size_t bytes, xf_err_t* err) {
     if (bytes == 0) return XF_OK;
     cl_int rc = xf_cl.clEnqueueWriteBuffer(d->queue, b->mem, CL_TRUE, offset, bytes, data, 0, NULL, NULL);
     return rc == CL_SUCCESS ? XF_OK : xf_cl_fail(err, rc, "clEnqueueWriteBuffer", NULL);
@@ -277,7 +280,8 @@ static void cl_graph_release(xf_device_t* d, void* state) {
     free(g);
 }
 
-static xf_status_t cl_graph_prepare(xf_device_t* d, const xf_exec_graph_t* graph, void** out_state, xf_err_t* err) {
+static xf_status_t cl_graph_prepare(xf_device_t* d, const xf_exec_graph_t* graph, void** out_state,
+                                    xf_err_t* err) {
     *out_state = NULL;
     xf_cl_graph_t* g = calloc(1, sizeof *g);
     if (g) g->nodes = calloc(graph->count ? graph->count : 1, sizeof *g->nodes);
@@ -303,14 +307,15 @@ static xf_status_t cl_graph_prepare(xf_device_t* d, const xf_exec_graph_t* graph
     return XF_OK;
 }
 
-static xf_status_t cl_graph_compute(xf_device_t* d, const xf_exec_graph_t* graph, void* state, xf_err_t* err) {
+static xf_status_t cl_graph_compute(xf_device_t* d, const xf_exec_graph_t* graph, void* state,
+                                    xf_err_t* err) {
     xf_cl_graph_t* g = state;
     uint64_t dispatches = 0;
     for (size_t i = 0; i < g->count; ++i) {
         for (int j = 0; j < g->nodes[i].count; ++j) {
             const xf_cl_launch_t* l = &g->nodes[i].launch[j];
-            cl_int rc = xf_cl.clEnqueueNDRangeKernel(d->queue, l->kernel, l->dims, NULL, l->global, l->local, 0,
-                                                     NULL, NULL);
+            cl_int rc = xf_cl.clEnqueueNDRangeKernel(d->queue, l->kernel, l->dims, NULL, l->global, l->local,
+                                                     0, NULL, NULL);
             if (rc != CL_SUCCESS) {
                 char where[192];
                 snprintf(where, sizeof where, "node %zu (%s)", i,
@@ -328,7 +333,9 @@ static xf_status_t cl_graph_compute(xf_device_t* d, const xf_exec_graph_t* graph
     return XF_OK;
 }
 
-static void cl_counters(const xf_device_t* d, xf_exec_counters_t* out) { *out = d->counters; }
+static void cl_counters(const xf_device_t* d, xf_exec_counters_t* out) {
+    *out = d->counters;
+}
 
 static xf_status_t cl_supports(xf_device_t* d, const xf_exec_node_t* node, xf_err_t* err) {
     return xf_cl_node_supported(d, node, err);

@@ -25,19 +25,20 @@ static void load(void) {
     }
     if (!in_process && !lib) {
         const char* why = dlerror();
-        snprintf(load_error, sizeof load_error,
-                 "cannot load the OpenCL ICD loader libOpenCL.so.1 (%s); install one (e.g. ocl-icd-libopencl1) "
-                 "and an OpenCL driver (e.g. pocl-opencl-icd)",
-                 why ? why : "not found");
+        snprintf(
+            load_error, sizeof load_error,
+            "cannot load the OpenCL ICD loader libOpenCL.so.1 (%s); install one (e.g. ocl-icd-libopencl1) "
+            "and an OpenCL driver (e.g. pocl-opencl-icd)",
+            why ? why : "not found");
         return;
     }
-#define X(name)                                                                                          \
-    xf_cl.name = (__typeof__(xf_cl.name))dlsym(lib, #name);                                               \
-    if (!xf_cl.name) {                                                                                   \
+#define X(name)                                                                                            \
+    xf_cl.name = (__typeof__(xf_cl.name))dlsym(lib, #name);                                                \
+    if (!xf_cl.name) {                                                                                     \
         snprintf(load_error, sizeof load_error, "the OpenCL loader lacks %s; it is older than OpenCL 1.2", \
-                 #name);                                                                                 \
-        if (!in_process) dlclose(lib);                                                                   \
-        return;                                                                                          \
+                 #name);                                                                                   \
+        if (!in_process) dlclose(lib);                                                                     \
+        return;                                                                                            \
     }
 #include "cl_syms.def"
 #undef X
@@ -50,34 +51,76 @@ bool xf_cl_load(xf_err_t* err) {
     return load_ok;
 }
 
-const char* xf_cl_error_name(cl_int code) {
-    switch (code) {
-#define E(c) \
-    case c:  \
-        return #c;
-        E(CL_SUCCESS) E(CL_DEVICE_NOT_FOUND) E(CL_DEVICE_NOT_AVAILABLE) E(CL_COMPILER_NOT_AVAILABLE)
-        E(CL_MEM_OBJECT_ALLOCATION_FAILURE) E(CL_OUT_OF_RESOURCES) E(CL_OUT_OF_HOST_MEMORY)
-        E(CL_PROFILING_INFO_NOT_AVAILABLE) E(CL_MEM_COPY_OVERLAP) E(CL_IMAGE_FORMAT_MISMATCH)
-        E(CL_IMAGE_FORMAT_NOT_SUPPORTED) E(CL_BUILD_PROGRAM_FAILURE) E(CL_MAP_FAILURE)
-        E(CL_MISALIGNED_SUB_BUFFER_OFFSET) E(CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)
-        E(CL_COMPILE_PROGRAM_FAILURE) E(CL_LINKER_NOT_AVAILABLE) E(CL_LINK_PROGRAM_FAILURE)
-        E(CL_DEVICE_PARTITION_FAILED) E(CL_KERNEL_ARG_INFO_NOT_AVAILABLE) E(CL_INVALID_VALUE)
-        E(CL_INVALID_DEVICE_TYPE) E(CL_INVALID_PLATFORM) E(CL_INVALID_DEVICE) E(CL_INVALID_CONTEXT)
-        E(CL_INVALID_QUEUE_PROPERTIES) E(CL_INVALID_COMMAND_QUEUE) E(CL_INVALID_HOST_PTR)
-        E(CL_INVALID_MEM_OBJECT) E(CL_INVALID_IMAGE_FORMAT_DESCRIPTOR) E(CL_INVALID_IMAGE_SIZE)
-        E(CL_INVALID_SAMPLER) E(CL_INVALID_BINARY) E(CL_INVALID_BUILD_OPTIONS) E(CL_INVALID_PROGRAM)
-        E(CL_INVALID_PROGRAM_EXECUTABLE) E(CL_INVALID_KERNEL_NAME) E(CL_INVALID_KERNEL_DEFINITION)
-        E(CL_INVALID_KERNEL) E(CL_INVALID_ARG_INDEX) E(CL_INVALID_ARG_VALUE) E(CL_INVALID_ARG_SIZE)
-        E(CL_INVALID_KERNEL_ARGS) E(CL_INVALID_WORK_DIMENSION) E(CL_INVALID_WORK_GROUP_SIZE)
-        E(CL_INVALID_WORK_ITEM_SIZE) E(CL_INVALID_GLOBAL_OFFSET) E(CL_INVALID_EVENT_WAIT_LIST)
-        E(CL_INVALID_EVENT) E(CL_INVALID_OPERATION) E(CL_INVALID_GL_OBJECT) E(CL_INVALID_BUFFER_SIZE)
-        E(CL_INVALID_MIP_LEVEL) E(CL_INVALID_GLOBAL_WORK_SIZE) E(CL_INVALID_PROPERTY)
-        E(CL_INVALID_IMAGE_DESCRIPTOR) E(CL_INVALID_COMPILER_OPTIONS) E(CL_INVALID_LINKER_OPTIONS)
-        E(CL_INVALID_DEVICE_PARTITION_COUNT)
+typedef struct cl_error_name_s {
+    cl_int code;
+    const char* name;
+} cl_error_name_t;
+
+// clang-format off
+#define E(c) {c, #c},
+static const cl_error_name_t error_names[] = {
+    E(CL_SUCCESS)
+    E(CL_DEVICE_NOT_FOUND)
+    E(CL_DEVICE_NOT_AVAILABLE)
+    E(CL_COMPILER_NOT_AVAILABLE)
+    E(CL_OUT_OF_RESOURCES)
+    E(CL_OUT_OF_HOST_MEMORY)
+    E(CL_PROFILING_INFO_NOT_AVAILABLE)
+    E(CL_MEM_COPY_OVERLAP)
+    E(CL_IMAGE_FORMAT_MISMATCH)
+    E(CL_BUILD_PROGRAM_FAILURE)
+    E(CL_MAP_FAILURE)
+    E(CL_MISALIGNED_SUB_BUFFER_OFFSET)
+    E(CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)
+    E(CL_LINKER_NOT_AVAILABLE)
+    E(CL_LINK_PROGRAM_FAILURE)
+    E(CL_DEVICE_PARTITION_FAILED)
+    E(CL_KERNEL_ARG_INFO_NOT_AVAILABLE)
+    E(CL_INVALID_VALUE)
+    E(CL_INVALID_PLATFORM)
+    E(CL_INVALID_DEVICE)
+    E(CL_INVALID_CONTEXT)
+    E(CL_INVALID_QUEUE_PROPERTIES)
+    E(CL_INVALID_COMMAND_QUEUE)
+    E(CL_INVALID_HOST_PTR)
+    E(CL_INVALID_IMAGE_FORMAT_DESCRIPTOR)
+    E(CL_INVALID_IMAGE_SIZE)
+    E(CL_INVALID_SAMPLER)
+    E(CL_INVALID_BINARY)
+    E(CL_INVALID_BUILD_OPTIONS)
+    E(CL_INVALID_PROGRAM)
+    E(CL_INVALID_PROGRAM_EXECUTABLE)
+    E(CL_INVALID_KERNEL_NAME)
+    E(CL_INVALID_KERNEL_DEFINITION)
+    E(CL_INVALID_KERNEL)
+    E(CL_INVALID_ARG_INDEX)
+    E(CL_INVALID_ARG_VALUE)
+    E(CL_INVALID_ARG_SIZE)
+    E(CL_INVALID_KERNEL_ARGS)
+    E(CL_INVALID_WORK_DIMENSION)
+    E(CL_INVALID_WORK_GROUP_SIZE)
+    E(CL_INVALID_WORK_ITEM_SIZE)
+    E(CL_INVALID_GLOBAL_OFFSET)
+    E(CL_INVALID_EVENT_WAIT_LIST)
+    E(CL_INVALID_EVENT)
+    E(CL_INVALID_OPERATION)
+    E(CL_INVALID_GL_OBJECT)
+    E(CL_INVALID_MIP_LEVEL)
+    E(CL_INVALID_GLOBAL_WORK_SIZE)
+    E(CL_INVALID_PROPERTY)
+    E(CL_INVALID_IMAGE_DESCRIPTOR)
+    E(CL_INVALID_COMPILER_OPTIONS)
+    E(CL_INVALID_LINKER_OPTIONS)
+    E(CL_INVALID_DEVICE_PARTITION_COUNT)
+};
+// clang-format on
 #undef E
-        default:
-            return "unknown OpenCL error";
+
+const char* xf_cl_error_name(cl_int code) {
+    for (size_t i = 0; i < sizeof error_names / sizeof error_names[0]; ++i) {
+        if (error_names[i].code == code) return error_names[i].name;
     }
+    return "unknown OpenCL error";
 }
 
 xf_status_t xf_cl_fail(xf_err_t* err, cl_int code, const char* what, const char* where) {

@@ -28,7 +28,9 @@ static void arg_int(args_t* a, int64_t v) {
     cl_int x = (cl_int)v;
     arg(a, sizeof x, &x);
 }
-static void arg_float(args_t* a, float v) { arg(a, sizeof v, &v); }
+static void arg_float(args_t* a, float v) {
+    arg(a, sizeof v, &v);
+}
 static void arg_int4(args_t* a, const int64_t v[4]) {
     cl_int4 x = {{(cl_int)v[0], (cl_int)v[1], (cl_int)v[2], (cl_int)v[3]}};
     arg(a, sizeof x, &x);
@@ -40,8 +42,12 @@ static void arg_tensor(args_t* a, const xf_tref_t* t, const xf_tref_t* fallback)
     arg_int(a, t->buffer ? (int64_t)(t->offset / xf_dtype_size(t->dtype)) : 0);
 }
 
-static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
-static int64_t ceil_div(int64_t x, int64_t m) { return (x + m - 1) / m; }
+static size_t round_up(size_t x, size_t m) {
+    return (x + m - 1) / m * m;
+}
+static int64_t ceil_div(int64_t x, int64_t m) {
+    return (x + m - 1) / m;
+}
 
 // Broadcast strides of |t| against a dense shape: dense strides of |t|, 0 where t->ne[d] == 1.
 static void bcast_strides(const xf_tref_t* t, int64_t out[4]) {
@@ -52,7 +58,9 @@ static void bcast_strides(const xf_tref_t* t, int64_t out[4]) {
     }
 }
 
-static const char* kernel_style_name(bool gpu) { return gpu ? "gpu" : "cpu"; }
+static const char* kernel_style_name(bool gpu) {
+    return gpu ? "gpu" : "cpu";
+}
 
 typedef enum variant_e {
     VARIANT_TILED = 0,   // GPU-style: local-memory tiles and barriers
@@ -94,12 +102,15 @@ static variant_t choose_variant(const xf_device_t* dev, const xf_exec_node_t* no
     bool gpu = dev->style == XF_CL_STYLE_GPU;
     switch (node->op) {
         case XF_OP_MATMUL:
-            if (gpu && dev->max_wg >= t * t && dev->local_mem >= 2 * t * (t + 1) * sizeof(float)) return VARIANT_TILED;
+            if (gpu && dev->max_wg >= t * t && dev->local_mem >= 2 * t * (t + 1) * sizeof(float))
+                return VARIANT_TILED;
             // B rows in [K, N] order alias in the caches for power-of-two N; the A.B^T kernel reads
             // both operands along K and is faster, so for more than a few rows B is transposed first.
-            return !node->params.matmul.transpose_b && node->src[0].ne[2] >= 32 ? VARIANT_CPU_TRANSB : VARIANT_CPU;
+            return !node->params.matmul.transpose_b && node->src[0].ne[2] >= 32 ? VARIANT_CPU_TRANSB
+                                                                                : VARIANT_CPU;
         case XF_OP_CONV2D:
-            if (gpu && dev->max_wg >= t * t && dev->local_mem >= 2 * t * (t + 1) * sizeof(float)) return VARIANT_TILED;
+            if (gpu && dev->max_wg >= t * t && dev->local_mem >= 2 * t * (t + 1) * sizeof(float))
+                return VARIANT_TILED;
             // As a GEMM when each output sums enough products for the register-blocked kernel
             // (not depthwise) and the im2col matrix fits the scratch budget.
             return node->src[1].ne[1] * node->src[1].ne[2] * node->src[1].ne[3] >= 16 &&
@@ -112,8 +123,9 @@ static variant_t choose_variant(const xf_device_t* dev, const xf_exec_node_t* no
                            dev->max_wg >= t && dev->local_mem >= 2 * t * ATT_GPU_DMAX * sizeof(float)
                        ? VARIANT_TILED
                    // The two register-blocked GEMMs outrun the fused kernel's per-row dot products.
-                   : attn_scores_bytes(node) <= XF_CL_ATTN_SCRATCH_MAX && !attn_fused_forced() ? VARIANT_CPU_SPLIT
-                                                                                            : VARIANT_CPU;
+                   : attn_scores_bytes(node) <= XF_CL_ATTN_SCRATCH_MAX && !attn_fused_forced()
+                       ? VARIANT_CPU_SPLIT
+                       : VARIANT_CPU;
         default:
             return VARIANT_CPU;
     }
@@ -139,23 +151,27 @@ xf_status_t xf_cl_node_supported(xf_device_t* dev, const xf_exec_node_t* node, x
         const xf_tref_t* t = &node->src[i];
         if (!t->buffer) continue;
         if (xf_tref_elements(t) > INT_MAX || t->offset / xf_dtype_size(t->dtype) > INT_MAX) {
-            return xf_err_set(err, XF_ERR_UNIMPLEMENTED,
-                              "the OpenCL backend indexes tensors with 32-bit ints; source %d of %s has too many "
-                              "elements",
-                              i, node->label ? node->label : xf_op_name(node->op));
+            return xf_err_set(
+                err, XF_ERR_UNIMPLEMENTED,
+                "the OpenCL backend indexes tensors with 32-bit ints; source %d of %s has too many "
+                "elements",
+                i, node->label ? node->label : xf_op_name(node->op));
         }
     }
     if (xf_tref_elements(&node->dst) > INT_MAX) {
-        return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "the OpenCL backend indexes tensors with 32-bit ints; %s is too large",
+        return xf_err_set(err, XF_ERR_UNIMPLEMENTED,
+                          "the OpenCL backend indexes tensors with 32-bit ints; %s is too large",
                           node->label ? node->label : xf_op_name(node->op));
     }
     xf_dtype_t dt = node->op == XF_OP_COPY ? node->dst.dtype : node->src[0].dtype;
     if (node->op != XF_OP_COPY && dt == XF_DTYPE_I32) {
-        return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "the OpenCL backend runs %s on f32 and f16 tensors only, not i32",
+        return xf_err_set(err, XF_ERR_UNIMPLEMENTED,
+                          "the OpenCL backend runs %s on f32 and f16 tensors only, not i32",
                           xf_op_name(node->op));
     }
     if (node->op == XF_OP_COPY && (node->src[0].dtype == XF_DTYPE_I32) != (node->dst.dtype == XF_DTYPE_I32)) {
-        return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "the OpenCL backend cannot convert between i32 and floats");
+        return xf_err_set(err, XF_ERR_UNIMPLEMENTED,
+                          "the OpenCL backend cannot convert between i32 and floats");
     }
     if (node->op == XF_OP_CONCAT && (node->params.axis.count < 1 || node->params.axis.count > 4)) {
         return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "OpenCL concat takes 1 to 4 sources, not %d",
@@ -165,8 +181,8 @@ xf_status_t xf_cl_node_supported(xf_device_t* dev, const xf_exec_node_t* node, x
 }
 
 // Creates |name| from the program for |dtype| and starts its argument list.
-static xf_status_t make_kernel(xf_device_t* dev, xf_dtype_t dtype, const char* name, xf_cl_launch_t* l, args_t* a,
-                               xf_err_t* err) {
+static xf_status_t make_kernel(xf_device_t* dev, xf_dtype_t dtype, const char* name, xf_cl_launch_t* l,
+                               args_t* a, xf_err_t* err) {
     cl_program prog = NULL;
     xf_status_t st = xf_cl_program_get(dev, dtype, &prog, err);
     if (st != XF_OK) return st;
@@ -203,9 +219,11 @@ static void launch_3d(xf_cl_launch_t* l, const size_t global[3], const size_t lo
     }
 }
 
-static xf_status_t prep_copy(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a, xf_err_t* err) {
-    static const char* const names[3][3] = {
-        {"copy_f32_f32", "copy_f32_f16", NULL}, {"copy_f16_f32", "copy_f16_f16", NULL}, {NULL, NULL, "copy_i32_i32"}};
+static xf_status_t prep_copy(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                             xf_err_t* err) {
+    static const char* const names[3][3] = {{"copy_f32_f32", "copy_f32_f16", NULL},
+                                            {"copy_f16_f32", "copy_f16_f16", NULL},
+                                            {NULL, NULL, "copy_i32_i32"}};
     const char* name = names[nd->src[0].dtype][nd->dst.dtype];
     xf_status_t st = make_kernel(dev, XF_DTYPE_F32, name, l, a, err);
     if (st != XF_OK) return st;
@@ -247,7 +265,8 @@ static xf_status_t prep_matmul(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
         arg_tensor(a, &Bt, NULL);
         arg_int(a, K);
         arg_int(a, N);
-        launch_3d(l, (size_t[3]){(size_t)ceil_div(N, 16), (size_t)ceil_div(K, 16), (size_t)(B.ne[0] * B.ne[1])},
+        launch_3d(l,
+                  (size_t[3]){(size_t)ceil_div(N, 16), (size_t)ceil_div(K, 16), (size_t)(B.ne[0] * B.ne[1])},
                   (size_t[3]){1, 1, 1});
         if (a->rc != CL_SUCCESS) return XF_OK;
         ++l;
@@ -368,8 +387,8 @@ static xf_status_t prep_softmax(xf_device_t* dev, const xf_exec_node_t* nd, xf_c
 
 // Sets the arguments of a CPU-style GEMM kernel without bias, residual or activation, batched as
 // bt = b0 * nb1 + b1 with A at b0 * sa0 + b1 * sa1 and B at b0 * sb0 + b1 * sb1 (C dense).
-static void gemm_args(args_t* a, const xf_tref_t* A, const xf_tref_t* B, const xf_tref_t* C, int64_t M, int64_t N,
-                      int64_t K, int64_t nb1, const int64_t sa[2], const int64_t sb[2]) {
+static void gemm_args(args_t* a, const xf_tref_t* A, const xf_tref_t* B, const xf_tref_t* C, int64_t M,
+                      int64_t N, int64_t K, int64_t nb1, const int64_t sa[2], const int64_t sb[2]) {
     arg_tensor(a, A, NULL);
     arg_tensor(a, B, NULL);
     arg_tensor(a, &(xf_tref_t){0}, C);
@@ -390,8 +409,8 @@ static void gemm_args(args_t* a, const xf_tref_t* A, const xf_tref_t* B, const x
 
 // ATTENTION as scores = q.k^T (mm_cpu_nt), softmax(scores * scale + bias) in place, dst = scores.v
 // (mm_cpu_nn), batched over B*H.
-static xf_status_t prep_attention_split(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
-                                        xf_err_t* err) {
+static xf_status_t prep_attention_split(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l,
+                                        args_t* a, xf_err_t* err) {
     const xf_tref_t *q = &nd->src[0], *k = &nd->src[1], *v = &nd->src[2];
     int64_t BH = q->ne[0] * q->ne[1], Lq = q->ne[2], Lk = k->ne[2], D = q->ne[3], Dv = v->ne[3];
     bool has_bias = nd->params.attention.has_bias;
@@ -483,7 +502,8 @@ static xf_status_t prep_conv2d_split(xf_device_t* dev, const xf_exec_node_t* nd,
 
     st = make_kernel(dev, x->dtype, "mm_cpu_nt", &l[1], a, err);
     if (st != XF_OK) return st;
-    gemm_args(a, w, &col, y, og, pix, kk, groups, (int64_t[2]){0, og * kk}, (int64_t[2]){groups * pix * kk, pix * kk});
+    gemm_args(a, w, &col, y, og, pix, kk, groups, (int64_t[2]){0, og * kk},
+              (int64_t[2]){groups * pix * kk, pix * kk});
     launch_3d(&l[1], (size_t[3]){(size_t)ceil_div(og, MT_RM), (size_t)ceil_div(pix, MT_RN), (size_t)batches},
               (size_t[3]){1, cpu_local(dev, 8), 1});
     if (a->rc != CL_SUCCESS || !nd->params.conv2d.has_bias) return XF_OK;
@@ -534,7 +554,9 @@ static xf_status_t prep_conv2d(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
         launch_3d(l, (size_t[3]){(size_t)(y->ne[2] * y->ne[3]), (size_t)og, (size_t)(y->ne[0] * groups)},
                   (size_t[3]){t, t, 1});
     } else {
-        launch_3d(l, (size_t[3]){(size_t)ceil_div(y->ne[3], CV_WO), (size_t)y->ne[2], (size_t)(y->ne[0] * groups * ocb)},
+        launch_3d(l,
+                  (size_t[3]){(size_t)ceil_div(y->ne[3], CV_WO), (size_t)y->ne[2],
+                              (size_t)(y->ne[0] * groups * ocb)},
                   (size_t[3]){1, 1, 1});
     }
     return XF_OK;
@@ -623,24 +645,38 @@ typedef xf_status_t (*prep_fn)(xf_device_t*, const xf_exec_node_t*, xf_cl_launch
 
 static prep_fn prep_for(xf_op_t op) {
     switch (op) {
-        case XF_OP_COPY: return prep_copy;
-        case XF_OP_MATMUL: return prep_matmul;
+        case XF_OP_COPY:
+            return prep_copy;
+        case XF_OP_MATMUL:
+            return prep_matmul;
         case XF_OP_ADD:
-        case XF_OP_MUL: return prep_binary;
+        case XF_OP_MUL:
+            return prep_binary;
         case XF_OP_SCALE:
         case XF_OP_UNARY:
-        case XF_OP_GLU: return prep_unary;
+        case XF_OP_GLU:
+            return prep_unary;
         case XF_OP_LAYERNORM:
-        case XF_OP_RMSNORM: return prep_norm;
-        case XF_OP_SOFTMAX: return prep_softmax;
-        case XF_OP_ATTENTION: return prep_attention;
-        case XF_OP_CONV2D: return prep_conv2d;
-        case XF_OP_RESIZE: return prep_resize;
-        case XF_OP_CONCAT: return prep_concat;
-        case XF_OP_MEAN: return prep_mean;
-        case XF_OP_ARGMAX: return prep_argmax;
-        case XF_OP_GATHER: return prep_gather;
-        default: return NULL;
+        case XF_OP_RMSNORM:
+            return prep_norm;
+        case XF_OP_SOFTMAX:
+            return prep_softmax;
+        case XF_OP_ATTENTION:
+            return prep_attention;
+        case XF_OP_CONV2D:
+            return prep_conv2d;
+        case XF_OP_RESIZE:
+            return prep_resize;
+        case XF_OP_CONCAT:
+            return prep_concat;
+        case XF_OP_MEAN:
+            return prep_mean;
+        case XF_OP_ARGMAX:
+            return prep_argmax;
+        case XF_OP_GATHER:
+            return prep_gather;
+        default:
+            return NULL;
     }
 }
 
@@ -666,14 +702,15 @@ xf_status_t xf_cl_node_prepare(xf_device_t* dev, const xf_exec_node_t* node, xf_
         xf_cl_launch_t* l = &out->launch[i];
         size_t kwg = 0, wg = 1;
         for (cl_uint d = 0; d < l->dims; ++d) wg *= l->local[d];
-        cl_int rc = xf_cl.clGetKernelWorkGroupInfo(l->kernel, dev->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg,
-                                                   &kwg, NULL);
+        cl_int rc = xf_cl.clGetKernelWorkGroupInfo(l->kernel, dev->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                                   sizeof kwg, &kwg, NULL);
         if (rc != CL_SUCCESS) return xf_cl_fail(err, rc, "clGetKernelWorkGroupInfo", label);
         if (wg > kwg) {
-            return xf_err_set(err, XF_ERR_INCOMPATIBLE,
-                              "%s needs a work-group of %zu for its %s-style kernel but the device allows %zu; set "
-                              "XFORMER_KERNELS=cpu",
-                              label, wg, kernel_style_name(dev->style == XF_CL_STYLE_GPU), kwg);
+            return xf_err_set(
+                err, XF_ERR_INCOMPATIBLE,
+                "%s needs a work-group of %zu for its %s-style kernel but the device allows %zu; set "
+                "XFORMER_KERNELS=cpu",
+                label, wg, kernel_style_name(dev->style == XF_CL_STYLE_GPU), kwg);
         }
     }
     return XF_OK;

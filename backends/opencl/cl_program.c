@@ -21,8 +21,9 @@ extern const xf_embedded_file_t xf_cl_kernels[];
 
 // Concatenated in this order; common.cl first (types, load/store macros).
 static const char* const kernel_files[] = {
-    "common.cl", "copy.cl",  "eltwise.cl", "norm.cl",         "matmul_cpu.cl", "matmul_gpu.cl",
-    "attention_cpu.cl", "attention_gpu.cl", "conv2d_cpu.cl", "conv2d_gpu.cl", "misc.cl",
+    "common.cl",     "copy.cl",       "eltwise.cl",       "norm.cl",
+    "matmul_cpu.cl", "matmul_gpu.cl", "attention_cpu.cl", "attention_gpu.cl",
+    "conv2d_cpu.cl", "conv2d_gpu.cl", "misc.cl",
 };
 
 #define CACHE_MAGIC "XFCLPRG1"
@@ -98,8 +99,8 @@ static unsigned char* cache_read(const char* path, const char* key, size_t* out_
     size_t key_len = strlen(key);
     unsigned char* payload = NULL;
     char* stored_key = NULL;
-    bool ok = fread(&h, sizeof h, 1, f) == 1 && memcmp(h.magic, CACHE_MAGIC, 8) == 0 && h.key_len == key_len &&
-              h.payload_len > 0 && h.payload_len < ((uint64_t)1 << 32);
+    bool ok = fread(&h, sizeof h, 1, f) == 1 && memcmp(h.magic, CACHE_MAGIC, 8) == 0 &&
+              h.key_len == key_len && h.payload_len > 0 && h.payload_len < ((uint64_t)1 << 32);
     if (ok) {
         stored_key = malloc(key_len + 1);
         payload = malloc(h.payload_len);
@@ -144,20 +145,22 @@ static void cache_write(const char* path, const char* key, const unsigned char* 
 }
 
 // Reports a failed build with the beginning of its build log.
-static xf_status_t build_failed(xf_device_t* dev, cl_program prog, cl_int rc, const char* options, xf_err_t* err) {
+static xf_status_t build_failed(xf_device_t* dev, cl_program prog, cl_int rc, const char* options,
+                                xf_err_t* err) {
     char log[1536] = "";
     size_t len = 0;
     xf_cl.clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len);
     char* full = len ? malloc(len + 1) : NULL;
-    if (full && xf_cl.clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, len, full, NULL) == CL_SUCCESS) {
+    if (full &&
+        xf_cl.clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, len, full, NULL) == CL_SUCCESS) {
         full[len] = '\0';
         snprintf(log, sizeof log, "%s", full);
     }
     free(full);
-    return xf_err_set(err, rc == CL_OUT_OF_HOST_MEMORY || rc == CL_OUT_OF_RESOURCES ? XF_ERR_OUT_OF_MEMORY
-                                                                                     : XF_ERR_BACKEND,
-                      "clBuildProgram failed: %s (%d) for %s with options '%s'; build log:\n%s",
-                      xf_cl_error_name(rc), (int)rc, dev->info.name, options, log);
+    return xf_err_set(
+        err, rc == CL_OUT_OF_HOST_MEMORY || rc == CL_OUT_OF_RESOURCES ? XF_ERR_OUT_OF_MEMORY : XF_ERR_BACKEND,
+        "clBuildProgram failed: %s (%d) for %s with options '%s'; build log:\n%s", xf_cl_error_name(rc),
+        (int)rc, dev->info.name, options, log);
 }
 
 static xf_status_t build_from_source(xf_device_t* dev, const char* src, const char* options, cl_program* out,
@@ -176,9 +179,11 @@ static xf_status_t build_from_source(xf_device_t* dev, const char* src, const ch
     return XF_OK;
 }
 
-static cl_program build_from_binary(xf_device_t* dev, const unsigned char* bin, size_t len, const char* options) {
+static cl_program build_from_binary(xf_device_t* dev, const unsigned char* bin, size_t len,
+                                    const char* options) {
     cl_int rc = CL_SUCCESS, bin_status = CL_SUCCESS;
-    cl_program prog = xf_cl.clCreateProgramWithBinary(dev->context, 1, &dev->device, &len, &bin, &bin_status, &rc);
+    cl_program prog =
+        xf_cl.clCreateProgramWithBinary(dev->context, 1, &dev->device, &len, &bin, &bin_status, &rc);
     if (rc != CL_SUCCESS || bin_status != CL_SUCCESS) return NULL;
     if (xf_cl.clBuildProgram(prog, 1, &dev->device, options, NULL, NULL) != CL_SUCCESS) {
         xf_cl.clReleaseProgram(prog);
@@ -189,7 +194,8 @@ static cl_program build_from_binary(xf_device_t* dev, const unsigned char* bin, 
 
 static unsigned char* program_binary(cl_program prog, size_t* out_len) {
     size_t len = 0;
-    if (xf_cl.clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof len, &len, NULL) != CL_SUCCESS || len == 0) {
+    if (xf_cl.clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof len, &len, NULL) != CL_SUCCESS ||
+        len == 0) {
         return NULL;
     }
     unsigned char* bin = malloc(len);

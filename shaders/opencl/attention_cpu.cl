@@ -8,9 +8,10 @@
 #define ATT_DV 64  // output columns accumulated per pass
 #endif
 
-__kernel void attn_cpu(__global const st_t* q, int q_off, __global const st_t* k, int k_off, __global const st_t* v,
-                       int v_off, __global const st_t* bias, int bias_off, int4 bs, __global st_t* dst, int d_off,
-                       int BH, int nh, int Lq, int Lk, int D, int Dv, float scale, int has_bias) {
+__kernel void attn_cpu(__global const st_t* q, int q_off, __global const st_t* k, int k_off,
+                       __global const st_t* v, int v_off, __global const st_t* bias, int bias_off, int4 bs,
+                       __global st_t* dst, int d_off, int BH, int nh, int Lq, int Lk, int D, int Dv,
+                       float scale, int has_bias) {
     int i = get_global_id(0), bh = get_global_id(1);
     if (i >= Lq || bh >= BH) return;
     __global const st_t* qr = q + q_off + (bh * Lq + i) * D;

@@ -7,9 +7,10 @@
 #define ATT_GPU_DMAX 128  // largest head size held in local memory and registers
 #endif
 
-__kernel void attn_gpu(__global const st_t* q, int q_off, __global const st_t* k, int k_off, __global const st_t* v,
-                       int v_off, __global const st_t* bias, int bias_off, int4 bs, __global st_t* dst, int d_off,
-                       int BH, int nh, int Lq, int Lk, int D, int Dv, float scale, int has_bias) {
+__kernel void attn_gpu(__global const st_t* q, int q_off, __global const st_t* k, int k_off,
+                       __global const st_t* v, int v_off, __global const st_t* bias, int bias_off, int4 bs,
+                       __global st_t* dst, int d_off, int BH, int nh, int Lq, int Lk, int D, int Dv,
+                       float scale, int has_bias) {
     __local float Ks[XF_TILE][ATT_GPU_DMAX];
     __local float Vs[XF_TILE][ATT_GPU_DMAX];
     int t = get_local_id(0);

@@ -79,4 +79,6 @@ inline int4 xf_coords(int i, int4 ne) {
     return c;
 }
 
-inline int xf_dot4i(int4 c, int4 s) { return c.x * s.x + c.y * s.y + c.z * s.z + c.w * s.w; }
+inline int xf_dot4i(int4 c, int4 s) {
+    return c.x * s.x + c.y * s.y + c.z * s.z + c.w * s.w;
+}

@@ -11,9 +11,9 @@
 #define CV_WO 16  // output columns per work-item
 #endif
 
-__kernel void conv_cpu(__global const st_t* x, int x_off, __global const st_t* w, int w_off, __global const st_t* bias,
-                       int bias_off, __global st_t* dst, int d_off, int4 xs, int4 ds, int KH, int KW, int4 p, int2 dl,
-                       int groups, int ocb, int has_bias) {
+__kernel void conv_cpu(__global const st_t* x, int x_off, __global const st_t* w, int w_off,
+                       __global const st_t* bias, int bias_off, __global st_t* dst, int d_off, int4 xs,
+                       int4 ds, int KH, int KW, int4 p, int2 dl, int groups, int ocb, int has_bias) {
     int C = xs.y, H = xs.z, W = xs.w, O = ds.y, Ho = ds.z, Wo = ds.w;
     int wo0 = get_global_id(0) * CV_WO, ho = get_global_id(1), z = get_global_id(2);
     int Cg = C / groups, Og = O / groups;
@@ -52,8 +52,8 @@ __kernel void conv_cpu(__global const st_t* x, int x_off, __global const st_t* w
 // im2col for the GEMM form of CONV2D: col[n * g + group][pixel][k] with k = (c, kh, kw) of the
 // group's input channels, 0 where the window hangs over the padding. Work-items: dim 0 = k,
 // dim 1 = output pixel, dim 2 = n * g + group. Parameters as conv_cpu.
-__kernel void im2col(__global const st_t* x, int x_off, __global st_t* col, int col_off, int4 xs, int4 ds, int KH,
-                     int KW, int4 p, int2 dl, int groups) {
+__kernel void im2col(__global const st_t* x, int x_off, __global st_t* col, int col_off, int4 xs, int4 ds,
+                     int KH, int KW, int4 p, int2 dl, int groups) {
     int C = xs.y, H = xs.z, W = xs.w, Wo = ds.w, P = ds.z * ds.w;
     int Cg = C / groups, KK = Cg * KH * KW;
     int k = get_global_id(0), pix = get_global_id(1), z = get_global_id(2);

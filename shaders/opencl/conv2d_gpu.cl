@@ -3,9 +3,9 @@
 // im2col(x)[k, pixel] with k = (c, kh, kw); XF_TILE x XF_TILE tiles of both staged in local
 // memory. Work-group (XF_TILE, XF_TILE, 1); dim 0 = output pixel, dim 1 = output channel in the
 // group, dim 2 = n * groups + group. Layouts and parameters as in conv2d_cpu.cl.
-__kernel void conv_gpu(__global const st_t* x, int x_off, __global const st_t* w, int w_off, __global const st_t* bias,
-                       int bias_off, __global st_t* dst, int d_off, int4 xs, int4 ds, int KH, int KW, int4 p, int2 dl,
-                       int groups, int ocb, int has_bias) {
+__kernel void conv_gpu(__global const st_t* x, int x_off, __global const st_t* w, int w_off,
+                       __global const st_t* bias, int bias_off, __global st_t* dst, int d_off, int4 xs,
+                       int4 ds, int KH, int KW, int4 p, int2 dl, int groups, int ocb, int has_bias) {
     __local float Ws[XF_TILE][XF_TILE];
     __local float Xs[XF_TILE][XF_TILE + 1];
     int C = xs.y, H = xs.z, W = xs.w, O = ds.y, Ho = ds.z, Wo = ds.w;
@@ -25,7 +25,8 @@ __kernel void conv_gpu(__global const st_t* x, int x_off, __global const st_t* w
             int c = k / (KH * KW), r = k - c * (KH * KW);
             int kh = r / KW, kw = r - kh * KW;
             int hi = ho * p.x - p.z + kh * dl.x, wi = wo * p.y - p.w + kw * dl.y;
-            if (hi >= 0 && hi < H && wi >= 0 && wi < W) xv = LD(x, x_off + ((n * C + g * Cg + c) * H + hi) * W + wi);
+            if (hi >= 0 && hi < H && wi >= 0 && wi < W)
+                xv = LD(x, x_off + ((n * C + g * Cg + c) * H + hi) * W + wi);
         }
         Xs[ty][tx] = xv;
         barrier(CLK_LOCAL_MEM_FENCE);

@@ -15,8 +15,8 @@
 #define XF_R4(X) X(0) X(1) X(2) X(3)
 #define XF_R8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 
-inline float xf_mm_epilogue(float v, __global const st_t* bias, int bias_off, __global const st_t* res, int r_idx,
-                            int n, int has_bias, int has_res, int act) {
+inline float xf_mm_epilogue(float v, __global const st_t* bias, int bias_off, __global const st_t* res,
+                            int r_idx, int n, int has_bias, int has_res, int act) {
     if (has_bias) v += LD(bias, bias_off + n);
     v = xf_act(v, act);
     if (has_res) v += LD(res, r_idx);
@@ -32,8 +32,8 @@ inline float xf_hsum16(float16 v) {
 
 __kernel void mm_cpu_nt(__global const st_t* A, int a_off, __global const st_t* B, int b_off,
                         __global const st_t* bias, int bias_off, __global const st_t* R, int r_off,
-                        __global st_t* C, int c_off, int M, int N, int K, int nb1, int sa0, int sa1, int sb0, int sb1, int has_bias,
-                        int has_res, int act) {
+                        __global st_t* C, int c_off, int M, int N, int K, int nb1, int sa0, int sa1, int sb0,
+                        int sb1, int has_bias, int has_res, int act) {
     int m0 = get_global_id(0) * 4, n0 = get_global_id(1) * 4, bt = get_global_id(2);
     if (m0 >= M || n0 >= N) return;
     int bo = bt / nb1, bi = bt - bo * nb1;
@@ -51,7 +51,7 @@ __kernel void mm_cpu_nt(__global const st_t* A, int a_off, __global const st_t* 
     for (; k + 16 <= K; k += 16) {
 #define XF_LA(i) float16 va##i = LD16(a##i + k);
 #define XF_LB(i) float16 vb##i = LD16(b##i + k);
-#define XF_FMA(i)                        \
+#define XF_FMA(i)                       \
     c##i##0 = fma(va##i, vb0, c##i##0); \
     c##i##1 = fma(va##i, vb1, c##i##1); \
     c##i##2 = fma(va##i, vb2, c##i##2); \
@@ -61,7 +61,7 @@ __kernel void mm_cpu_nt(__global const st_t* A, int a_off, __global const st_t* 
         XF_R4(XF_FMA)
     }
     float s[4][4];
-#define XF_HS(i)                   \
+#define XF_HS(i)                  \
     s[i][0] = xf_hsum16(c##i##0); \
     s[i][1] = xf_hsum16(c##i##1); \
     s[i][2] = xf_hsum16(c##i##2); \
@@ -78,8 +78,9 @@ __kernel void mm_cpu_nt(__global const st_t* A, int a_off, __global const st_t* 
     // Bias and activation on all 16 outputs at once (vector erf/exp).
     float16 v = vload16(0, &s[0][0]);
     if (has_bias) {
-        float4 b4 = (float4)(LD(bias, bias_off + min(n0, N - 1)), LD(bias, bias_off + min(n0 + 1, N - 1)),
-                             LD(bias, bias_off + min(n0 + 2, N - 1)), LD(bias, bias_off + min(n0 + 3, N - 1)));
+        float4 b4 =
+            (float4)(LD(bias, bias_off + min(n0, N - 1)), LD(bias, bias_off + min(n0 + 1, N - 1)),
+                     LD(bias, bias_off + min(n0 + 2, N - 1)), LD(bias, bias_off + min(n0 + 3, N - 1)));
         v += (float16)(b4, b4, b4, b4);
     }
     vstore16(xf_act16(v, act), 0, &s[0][0]);
@@ -94,8 +95,8 @@ __kernel void mm_cpu_nt(__global const st_t* A, int a_off, __global const st_t* 
 
 __kernel void mm_cpu_nn(__global const st_t* A, int a_off, __global const st_t* B, int b_off,
                         __global const st_t* bias, int bias_off, __global const st_t* R, int r_off,
-                        __global st_t* C, int c_off, int M, int N, int K, int nb1, int sa0, int sa1, int sb0, int sb1, int has_bias,
-                        int has_res, int act) {
+                        __global st_t* C, int c_off, int M, int N, int K, int nb1, int sa0, int sa1, int sb0,
+                        int sb1, int has_bias, int has_res, int act) {
     int m0 = get_global_id(0) * 8, n0 = get_global_id(1) * 16, bt = get_global_id(2);
     if (m0 >= M || n0 >= N) return;
     int bo = bt / nb1, bi = bt - bo * nb1;
@@ -132,7 +133,8 @@ __kernel void mm_cpu_nn(__global const st_t* A, int a_off, __global const st_t* 
         for (int n = n0; n < N; ++n) {
             float s = 0.0f;
             for (int k = 0; k < K; ++k) s = fma(LD(ap[i], k), LD(B, b_off + k * N + n), s);
-            ST(C, c_off + row + n, xf_mm_epilogue(s, bias, bias_off, R, r_off + row + n, n, has_bias, has_res, act));
+            ST(C, c_off + row + n,
+               xf_mm_epilogue(s, bias, bias_off, R, r_off + row + n, n, has_bias, has_res, act));
         }
     }
 }
@@ -147,9 +149,9 @@ __kernel void mm_transpose(__global const st_t* src, int s_off, __global st_t* d
     __global st_t* d = dst + d_off + bt * K * N + n0 * K + k0;
     if (n0 + 16 <= N && k0 + 16 <= K) {
 #define XF_TR_LOAD(i) float16 r##i = LD16(s + 0x##i * N);
-#define XF_TR_STORE(j)                                                                                         \
-    ST16(d + 0x##j * K, (float16)(r0.s##j, r1.s##j, r2.s##j, r3.s##j, r4.s##j, r5.s##j, r6.s##j, r7.s##j, r8.s##j, \
-                                  r9.s##j, ra.s##j, rb.s##j, rc.s##j, rd.s##j, re.s##j, rf.s##j));
+#define XF_TR_STORE(j)                                                                                    \
+    ST16(d + 0x##j * K, (float16)(r0.s##j, r1.s##j, r2.s##j, r3.s##j, r4.s##j, r5.s##j, r6.s##j, r7.s##j, \
+                                  r8.s##j, r9.s##j, ra.s##j, rb.s##j, rc.s##j, rd.s##j, re.s##j, rf.s##j));
         XF_T16(XF_TR_LOAD)
         XF_T16(XF_TR_STORE)
         return;

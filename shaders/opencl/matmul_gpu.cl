@@ -2,9 +2,10 @@
 // MATMUL, GPU-style variant: XF_TILE x XF_TILE tiles of A and B staged in local memory, one output
 // per work-item. Work-group (XF_TILE, XF_TILE, 1); dim 0 = column, dim 1 = row, dim 2 = batch.
 // |trans_b|: B is [N, K] instead of [K, N]. Out-of-range tile elements load as zero.
-__kernel void mm_gpu(__global const st_t* A, int a_off, __global const st_t* B, int b_off, __global const st_t* bias,
-                     int bias_off, __global const st_t* R, int r_off, __global st_t* C, int c_off, int M, int N,
-                     int K, int nb1, int sa0, int sa1, int sb0, int sb1, int has_bias, int has_res, int act, int trans_b) {
+__kernel void mm_gpu(__global const st_t* A, int a_off, __global const st_t* B, int b_off,
+                     __global const st_t* bias, int bias_off, __global const st_t* R, int r_off,
+                     __global st_t* C, int c_off, int M, int N, int K, int nb1, int sa0, int sa1, int sb0,
+                     int sb1, int has_bias, int has_res, int act, int trans_b) {
     __local float As[XF_TILE][XF_TILE];
     __local float Bs[XF_TILE][XF_TILE + 1];
     int tx = get_local_id(0), ty = get_local_id(1);

@@ -2,15 +2,23 @@
 // Data movement and small reductions: RESIZE (bilinear), CONCAT, MEAN, ARGMAX, GATHER.
 // One work-item per dst element (ARGMAX: per row). Shapes are 4-D, ne.x outermost.
 
-inline int xf_get(int4 v, int axis) { return axis == 0 ? v.x : axis == 1 ? v.y : axis == 2 ? v.z : v.w; }
+inline int xf_get(int4 v, int axis) {
+    return axis == 0 ? v.x : axis == 1 ? v.y : axis == 2 ? v.z : v.w;
+}
 inline int4 xf_set(int4 v, int axis, int val) {
-    if (axis == 0) v.x = val;
-    else if (axis == 1) v.y = val;
-    else if (axis == 2) v.z = val;
-    else v.w = val;
+    if (axis == 0)
+        v.x = val;
+    else if (axis == 1)
+        v.y = val;
+    else if (axis == 2)
+        v.z = val;
+    else
+        v.w = val;
     return v;
 }
-inline int xf_dense_index(int4 c, int4 ne) { return ((c.x * ne.y + c.y) * ne.z + c.z) * ne.w + c.w; }
+inline int xf_dense_index(int4 c, int4 ne) {
+    return ((c.x * ne.y + c.y) * ne.z + c.z) * ne.w + c.w;
+}
 
 // src [N, C, H, W] -> dst [N, C, Ho, Wo], PyTorch bilinear semantics for both align_corners values.
 inline float xf_resize_src(int o, int in, int out, int align) {
@@ -18,8 +26,8 @@ inline float xf_resize_src(int o, int in, int out, int align) {
     return fmax(((float)o + 0.5f) * ((float)in / (float)out) - 0.5f, 0.0f);
 }
 
-__kernel void resize(__global const st_t* src, int s_off, __global st_t* dst, int d_off, int4 sne, int4 dne, int n,
-                     int align) {
+__kernel void resize(__global const st_t* src, int s_off, __global st_t* dst, int d_off, int4 sne, int4 dne,
+                     int n, int align) {
     int i = get_global_id(0);
     if (i >= n) return;
     int4 c = xf_coords(i, dne);
@@ -34,9 +42,9 @@ __kernel void resize(__global const st_t* src, int s_off, __global st_t* dst, in
 }
 
 // Up to 4 dense sources along |axis|; |end| holds each source's exclusive end position on the axis.
-__kernel void concat(__global const st_t* s0, int o0, __global const st_t* s1, int o1, __global const st_t* s2, int o2,
-                     __global const st_t* s3, int o3, __global st_t* dst, int d_off, int4 ne, int4 end, int axis,
-                     int n) {
+__kernel void concat(__global const st_t* s0, int o0, __global const st_t* s1, int o1,
+                     __global const st_t* s2, int o2, __global const st_t* s3, int o3, __global st_t* dst,
+                     int d_off, int4 ne, int4 end, int axis, int n) {
     int i = get_global_id(0);
     if (i >= n) return;
     int4 c = xf_coords(i, ne);
@@ -46,13 +54,16 @@ __kernel void concat(__global const st_t* s0, int o0, __global const st_t* s1, i
     int stop = s == 0 ? end.x : s == 1 ? end.y : s == 2 ? end.z : end.w;
     int4 sne = xf_set(ne, axis, stop - start);
     int si = xf_dense_index(xf_set(c, axis, a - start), sne);
-    float v = s == 0 ? LD(s0, o0 + si) : s == 1 ? LD(s1, o1 + si) : s == 2 ? LD(s2, o2 + si) : LD(s3, o3 + si);
+    float v = s == 0   ? LD(s0, o0 + si)
+              : s == 1 ? LD(s1, o1 + si)
+              : s == 2 ? LD(s2, o2 + si)
+                       : LD(s3, o3 + si);
     ST(dst, d_off + i, v);
 }
 
 // dst = mean of src over |axis|; dst has ne[axis] = 1.
-__kernel void mean_axis(__global const st_t* src, int s_off, __global st_t* dst, int d_off, int4 sne, int axis,
-                        int n) {
+__kernel void mean_axis(__global const st_t* src, int s_off, __global st_t* dst, int d_off, int4 sne,
+                        int axis, int n) {
     int i = get_global_id(0);
     if (i >= n) return;
     int4 dne = xf_set(sne, axis, 1);
@@ -66,7 +77,8 @@ __kernel void mean_axis(__global const st_t* src, int s_off, __global st_t* dst,
 }
 
 // dst[r] = index of the first maximum of src row r (i32).
-__kernel void argmax_rows(__global const st_t* src, int s_off, __global int* dst, int d_off, int rows, int cols) {
+__kernel void argmax_rows(__global const st_t* src, int s_off, __global int* dst, int d_off, int rows,
+                          int cols) {
     int r = get_global_id(0);
     if (r >= rows) return;
     __global const st_t* x = src + s_off + r * cols;
@@ -83,8 +95,8 @@ __kernel void argmax_rows(__global const st_t* src, int s_off, __global int* dst
 }
 
 // dst = src with ne[axis] replaced by the M gathered indices; out-of-range indices give 0.
-__kernel void gather(__global const st_t* src, int s_off, __global const int* idx, int i_off, __global st_t* dst,
-                     int d_off, int4 sne, int4 dne, int axis, int n) {
+__kernel void gather(__global const st_t* src, int s_off, __global const int* idx, int i_off,
+                     __global st_t* dst, int d_off, int4 sne, int4 dne, int axis, int n) {
     int i = get_global_id(0);
     if (i >= n) return;
     int4 c = xf_coords(i, dne);

@@ -3,9 +3,9 @@
 // One work-item per row, no barriers; statistics in float.
 
 // mode 0: layernorm, 1: rmsnorm. |w|/|b| are read only when has_w/has_b.
-__kernel void norm(__global const st_t* src, int s_off, __global const st_t* w, int w_off, __global const st_t* b,
-                   int b_off, __global st_t* dst, int d_off, int rows, int cols, float eps, int mode, int has_w,
-                   int has_b) {
+__kernel void norm(__global const st_t* src, int s_off, __global const st_t* w, int w_off,
+                   __global const st_t* b, int b_off, __global st_t* dst, int d_off, int rows, int cols,
+                   float eps, int mode, int has_w, int has_b) {
     int r = get_global_id(0);
     if (r >= rows) return;
     __global const st_t* x = src + s_off + r * cols;
@@ -67,6 +67,8 @@ __kernel void softmax(__global const st_t* src, int s_off, __global const st_t* 
     float4 s4 = s8.lo + s8.hi;
     sum += (s4.x + s4.y) + (s4.z + s4.w);
     float inv = 1.0f / sum;
-    for (int j = 0; j < vec_end; j += 16) ST16(y + j, exp(xf_sm_in16(x, mask, mrow, j, scale, has_mask) - mx) * inv);
-    for (int j = vec_end; j < cols; ++j) ST(y, j, exp(xf_sm_in(x, mask, mrow, ms.w, j, scale, has_mask) - mx) * inv);
+    for (int j = 0; j < vec_end; j += 16)
+        ST16(y + j, exp(xf_sm_in16(x, mask, mrow, j, scale, has_mask) - mx) * inv);
+    for (int j = vec_end; j < cols; ++j)
+        ST(y, j, exp(xf_sm_in(x, mask, mrow, ms.w, j, scale, has_mask) - mx) * inv);
 }
