@@ -31,11 +31,16 @@ typedef struct shape_s {
     bool transpose_b;  // B is [N, K] (linear weight)
 } shape_t;
 
+// clang-format off
 static const shape_t shapes[] = {
-    {"1024^3 (A.B)", 1024, 1024, 1024, false},      {"1024^3 (A.B^T)", 1024, 1024, 1024, true},
-    {"ViT qkv 197x768x2304", 197, 768, 2304, true}, {"ViT proj 197x768x768", 197, 768, 768, true},
-    {"ViT fc1 197x768x3072", 197, 768, 3072, true}, {"ViT fc2 197x3072x768", 197, 3072, 768, true},
+    {"1024^3 (A.B)", 1024, 1024, 1024, false},
+    {"1024^3 (A.B^T)", 1024, 1024, 1024, true},
+    {"ViT qkv 197x768x2304", 197, 768, 2304, true},
+    {"ViT proj 197x768x768", 197, 768, 768, true},
+    {"ViT fc1 197x768x3072", 197, 768, 3072, true},
+    {"ViT fc2 197x3072x768", 197, 3072, 768, true},
 };
+// clang-format on
 #define NSHAPES (sizeof shapes / sizeof shapes[0])
 
 typedef struct stats_s {
