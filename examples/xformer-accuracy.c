@@ -127,7 +127,8 @@ int main(int argc, char** argv) {
     int rc = 0, have_first = 0;
     printf("Fashion-MNIST test set: %zu images of %dx%d, model %s\n", n, iw, ih, model_path);
     printf("%-8s %-40s %9s %10s %10s\n", "backend", "device", "accuracy", "agreement", "images/s");
-    for (char* tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+    char* save = NULL;
+    for (char* tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         xf_backend_t b;
         if (!ex_parse_backend(tok, &b)) {
             fprintf(stderr, "xformer-accuracy: unknown backend '%s'\n", tok);
