@@ -21,7 +21,9 @@ static inline bool ex_parse_backend(const char* s, xf_backend_t* out) {
     static const struct {
         const char* name;
         xf_backend_t b;
-    } t[] = {{"cpu", XF_BACKEND_CPU}, {"opencl", XF_BACKEND_OPENCL}, {"vulkan", XF_BACKEND_VULKAN},
+    } t[] = {{"cpu", XF_BACKEND_CPU},
+             {"opencl", XF_BACKEND_OPENCL},
+             {"vulkan", XF_BACKEND_VULKAN},
              {"auto", XF_BACKEND_AUTO}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         if (strcmp(s, t[i].name) == 0) {
@@ -57,9 +59,10 @@ static inline const char* ex_task_name(xf_model_task_t t) {
 }
 
 static inline void ex_print_model(FILE* f, const char* path, const xf_model_info_t* info) {
-    fprintf(f, "model: %s: %s %s, %lld classes, input %lldx%lldx%lld, %.2fM parameters\n", path, info->architecture,
-            ex_task_name(info->task), (long long)info->classes, (long long)info->input_channels,
-            (long long)info->input_height, (long long)info->input_width, (double)info->parameters / 1e6);
+    fprintf(f, "model: %s: %s %s, %lld classes, input %lldx%lldx%lld, %.2fM parameters\n", path,
+            info->architecture, ex_task_name(info->task), (long long)info->classes,
+            (long long)info->input_channels, (long long)info->input_height, (long long)info->input_width,
+            (double)info->parameters / 1e6);
 }
 
 #endif  // XF_EXAMPLES_COMMON_H_

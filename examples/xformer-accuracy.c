@@ -15,9 +15,12 @@ static void usage(FILE* f) {
     fprintf(f,
             "usage: xformer-accuracy MODEL [--data DIR] [--limit N] [--backends LIST]\n"
             "\n"
-            "Classifies the Fashion-MNIST test set (DIR/t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz,\n"
-            "default " FMNIST_DIR ") with MODEL, preprocessed exactly like xformer-classify, on each\n"
-            "backend of LIST (comma-separated cpu,opencl,vulkan; default: every compiled backend), and prints the\n"
+            "Classifies the Fashion-MNIST test set (DIR/t10k-images-idx3-ubyte.gz and "
+            "t10k-labels-idx1-ubyte.gz,\n"
+            "default " FMNIST_DIR
+            ") with MODEL, preprocessed exactly like xformer-classify, on each\n"
+            "backend of LIST (comma-separated cpu,opencl,vulkan; default: every compiled backend), and "
+            "prints the\n"
             "accuracy, the predictions' agreement with the first backend and images per second.\n");
 }
 
@@ -30,7 +33,8 @@ static uint8_t* read_idx(const char* path, int want_dims, uint32_t* dims, size_t
     }
     uint8_t head[4 + 4 * 3];
     int hlen = 4 + 4 * want_dims;
-    if (gzread(gz, head, (unsigned)hlen) != hlen || head[0] || head[1] || head[2] != 0x08 || head[3] != want_dims) {
+    if (gzread(gz, head, (unsigned)hlen) != hlen || head[0] || head[1] || head[2] != 0x08 ||
+        head[3] != want_dims) {
         fprintf(stderr, "xformer-accuracy: %s is not an IDX file of %d-D unsigned bytes\n", path, want_dims);
         gzclose(gz);
         return NULL;
@@ -67,8 +71,10 @@ int main(int argc, char** argv) {
                 return 2;
             }
             const char* v = argv[++i];
-            if (strcmp(a, "--data") == 0) dir = v;
-            else if (strcmp(a, "--backends") == 0) backends = v;
+            if (strcmp(a, "--data") == 0)
+                dir = v;
+            else if (strcmp(a, "--backends") == 0)
+                backends = v;
             else {
                 char* end;
                 limit = strtol(v, &end, 10);
@@ -163,8 +169,8 @@ int main(int argc, char** argv) {
         size_t correct = 0, agree = 0, done = 0;
         double t0 = ex_now_ms();
         for (size_t i = 0; i < n; i++) {
-            xf_status_t st =
-                xf_model_preprocess(model, images + i * (size_t)(ih * iw), iw, ih, 1, input, (size_t)info.input_elements);
+            xf_status_t st = xf_model_preprocess(model, images + i * (size_t)(ih * iw), iw, ih, 1, input,
+                                                 (size_t)info.input_elements);
             if (st == XF_OK) st = xf_model_run(model, input, (size_t)info.input_elements, logits, 10);
             if (st != XF_OK) {
                 fprintf(stderr, "xformer-accuracy: %s: image %zu: %s\n", tok, i, xf_context_error(ctx));
@@ -182,8 +188,8 @@ int main(int argc, char** argv) {
         double secs = (ex_now_ms() - t0) / 1e3;
         char agreement[32] = "-";
         if (have_first) snprintf(agreement, sizeof agreement, "%.2f%%", 100.0 * (double)agree / (double)done);
-        printf("%-8s %-40.40s %8.2f%% %10s %10.1f\n", tok, dev.name, 100.0 * (double)correct / (double)(done ? done : 1),
-               agreement, (double)done / secs);
+        printf("%-8s %-40.40s %8.2f%% %10s %10.1f\n", tok, dev.name,
+               100.0 * (double)correct / (double)(done ? done : 1), agreement, (double)done / secs);
         fflush(stdout);
         if (!have_first && done == n) {
             memcpy(first, pred, n * sizeof(int));

@@ -2,22 +2,24 @@
 // xformer-classify: classifies PNG/JPEG images with a ViT/DeiT model and prints the top labels.
 #include <errno.h>
 #include <math.h>
+#include <stb_image.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <stb_image.h>
-
 #include "common.h"
 
 static void usage(FILE* f) {
-    fprintf(f,
-            "usage: xformer-classify MODEL IMAGE... [--labels FILE] [--top K] [--backend cpu|opencl|vulkan|auto]\n"
-            "\n"
-            "Classifies each IMAGE (PNG, JPEG, BMP, ...) with the ViT/DeiT safetensors MODEL and prints the\n"
-            "top K (default 5) classes with their softmax probabilities, the backend and device used and the\n"
-            "time taken. Labels come from the model's config, or from FILE (one per line).\n"
-            "The backend defaults to XFORMER_BACKEND (cpu|opencl|vulkan|auto); XFORMER_DEVICE picks the device.\n");
+    fprintf(
+        f,
+        "usage: xformer-classify MODEL IMAGE... [--labels FILE] [--top K] [--backend "
+        "cpu|opencl|vulkan|auto]\n"
+        "\n"
+        "Classifies each IMAGE (PNG, JPEG, BMP, ...) with the ViT/DeiT safetensors MODEL and prints the\n"
+        "top K (default 5) classes with their softmax probabilities, the backend and device used and the\n"
+        "time taken. Labels come from the model's config, or from FILE (one per line).\n"
+        "The backend defaults to XFORMER_BACKEND (cpu|opencl|vulkan|auto); XFORMER_DEVICE picks the "
+        "device.\n");
 }
 
 typedef struct {
@@ -96,8 +98,8 @@ int main(int argc, char** argv) {
     xf_model_info(model, &info);
     int rc = 0;
     if (info.task != XF_MODEL_TASK_CLASSIFICATION) {
-        fprintf(stderr, "xformer-classify: %s is a %s %s model, not a classifier; use xformer-segment\n", model_path,
-                info.architecture, ex_task_name(info.task));
+        fprintf(stderr, "xformer-classify: %s is a %s %s model, not a classifier; use xformer-segment\n",
+                model_path, info.architecture, ex_task_name(info.task));
         rc = 1;
     }
     if (rc == 0 && labels_path && xf_model_load_labels(model, labels_path) != XF_OK) {
@@ -134,7 +136,8 @@ int main(int argc, char** argv) {
         stbi_image_free(pixels);
         double t2 = ex_now_ms();
         if (st == XF_OK)
-            st = xf_model_run(model, input, (size_t)info.input_elements, logits, (size_t)info.output_elements);
+            st =
+                xf_model_run(model, input, (size_t)info.input_elements, logits, (size_t)info.output_elements);
         double t3 = ex_now_ms();
         if (st != XF_OK) {
             fprintf(stderr, "xformer-classify: %s: %s\n", images[n], xf_context_error(ctx));
@@ -151,12 +154,14 @@ int main(int argc, char** argv) {
             s[i].p = (float)(exp((double)(logits[i] - mx)) / sum);
         }
         qsort(s, (size_t)info.classes, sizeof *s, by_prob);
-        printf("%s (%dx%d, %d channel%s): preprocess %.2f ms, run %.2f ms\n", images[n], w, h, ch, ch > 1 ? "s" : "",
-               t2 - t1, t3 - t2);
+        printf("%s (%dx%d, %d channel%s): preprocess %.2f ms, run %.2f ms\n", images[n], w, h, ch,
+               ch > 1 ? "s" : "", t2 - t1, t3 - t2);
         for (int k = 0; k < top; k++) {
             const char* label = xf_model_label(model, s[k].index);
-            if (label) printf("  %7.3f%%  %s\n", 100.0 * s[k].p, label);
-            else printf("  %7.3f%%  class %d\n", 100.0 * s[k].p, s[k].index);
+            if (label)
+                printf("  %7.3f%%  %s\n", 100.0 * s[k].p, label);
+            else
+                printf("  %7.3f%%  class %d\n", 100.0 * s[k].p, s[k].index);
         }
     }
     free(input);

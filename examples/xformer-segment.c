@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: MIT
 // xformer-segment: semantic segmentation of one image with a SegFormer model; writes a colour mask.
 #include <errno.h>
+#include <stb_image.h>
+#include <stb_image_write.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <stb_image.h>
-#include <stb_image_write.h>
 
 #include "common.h"
 
@@ -15,20 +14,23 @@ static void usage(FILE* f) {
             "usage: xformer-segment MODEL IMAGE -o MASK.png [--overlay OUT.png] [--labels FILE]\n"
             "                       [--backend cpu|opencl|vulkan|auto]\n"
             "\n"
-            "Segments IMAGE (PNG, JPEG, ...) with the SegFormer safetensors MODEL. Writes the per-pixel class as\n"
-            "a colour PNG at the image's size (class 0 black, then a fixed palette), optionally the image blended\n"
+            "Segments IMAGE (PNG, JPEG, ...) with the SegFormer safetensors MODEL. Writes the per-pixel "
+            "class as\n"
+            "a colour PNG at the image's size (class 0 black, then a fixed palette), optionally the image "
+            "blended\n"
             "with the colours of the non-zero classes, and prints each class's share of the pixels.\n"
             "Labels come from the model's config, or from FILE (one per line).\n"
-            "The backend defaults to XFORMER_BACKEND (cpu|opencl|vulkan|auto); XFORMER_DEVICE picks the device.\n");
+            "The backend defaults to XFORMER_BACKEND (cpu|opencl|vulkan|auto); XFORMER_DEVICE picks the "
+            "device.\n");
 }
 
 // Class 0 is black; the others cycle through 20 well-separated colours.
 static void class_colour(int c, uint8_t rgb[3]) {
     static const uint8_t palette[20][3] = {
-        {230, 25, 75},   {60, 180, 75},   {255, 225, 25}, {0, 130, 200},   {245, 130, 48},
-        {145, 30, 180},  {70, 240, 240},  {240, 50, 230}, {210, 245, 60},  {250, 190, 212},
-        {0, 128, 128},   {220, 190, 255}, {170, 110, 40}, {255, 250, 200}, {128, 0, 0},
-        {170, 255, 195}, {128, 128, 0},   {255, 215, 180}, {0, 0, 128},    {128, 128, 128},
+        {230, 25, 75},   {60, 180, 75},   {255, 225, 25},  {0, 130, 200},   {245, 130, 48},
+        {145, 30, 180},  {70, 240, 240},  {240, 50, 230},  {210, 245, 60},  {250, 190, 212},
+        {0, 128, 128},   {220, 190, 255}, {170, 110, 40},  {255, 250, 200}, {128, 0, 0},
+        {170, 255, 195}, {128, 128, 0},   {255, 215, 180}, {0, 0, 128},     {128, 128, 128},
     };
     if (c <= 0) {
         rgb[0] = rgb[1] = rgb[2] = 0;
@@ -49,7 +51,8 @@ static int by_count(const void* a, const void* b) {
 }
 
 int main(int argc, char** argv) {
-    const char *model_path = NULL, *image_path = NULL, *mask_path = NULL, *overlay_path = NULL, *labels_path = NULL;
+    const char *model_path = NULL, *image_path = NULL, *mask_path = NULL, *overlay_path = NULL,
+               *labels_path = NULL;
     xf_backend_t backend = XF_BACKEND_FROM_ENV;
     for (int i = 1; i < argc; i++) {
         const char* a = argv[i];
@@ -63,9 +66,12 @@ int main(int argc, char** argv) {
                 return 2;
             }
             const char* v = argv[++i];
-            if (strcmp(a, "-o") == 0) mask_path = v;
-            else if (strcmp(a, "--overlay") == 0) overlay_path = v;
-            else if (strcmp(a, "--labels") == 0) labels_path = v;
+            if (strcmp(a, "-o") == 0)
+                mask_path = v;
+            else if (strcmp(a, "--overlay") == 0)
+                overlay_path = v;
+            else if (strcmp(a, "--labels") == 0)
+                labels_path = v;
             else if (!ex_parse_backend(v, &backend)) {
                 fprintf(stderr, "xformer-segment: unknown backend '%s' (cpu, opencl, vulkan, auto)\n", v);
                 return 2;
@@ -92,7 +98,8 @@ int main(int argc, char** argv) {
     uint8_t* pixels = stbi_load(image_path, &w, &h, &ch, 0);
     if (!pixels) {
         FILE* probe = fopen(image_path, "rb");
-        fprintf(stderr, "xformer-segment: %s: %s\n", image_path, probe ? stbi_failure_reason() : strerror(errno));
+        fprintf(stderr, "xformer-segment: %s: %s\n", image_path,
+                probe ? stbi_failure_reason() : strerror(errno));
         if (probe) fclose(probe);
         return 1;
     }
@@ -119,8 +126,8 @@ int main(int argc, char** argv) {
     uint8_t *out = NULL, *blend = NULL;
     share_t* shares = NULL;
     if (info.task != XF_MODEL_TASK_SEGMENTATION) {
-        fprintf(stderr, "xformer-segment: %s is a %s %s model, not a segmenter; use xformer-classify\n", model_path,
-                info.architecture, ex_task_name(info.task));
+        fprintf(stderr, "xformer-segment: %s is a %s %s model, not a segmenter; use xformer-classify\n",
+                model_path, info.architecture, ex_task_name(info.task));
         rc = 1;
         goto done;
     }
@@ -188,7 +195,8 @@ int main(int argc, char** argv) {
             uint8_t rgb[3] = {p[0], ch >= 3 ? p[1] : p[0], ch >= 3 ? p[2] : p[0]};
             const uint8_t* m = out + i * 3;
             bool background = m[0] == 0 && m[1] == 0 && m[2] == 0;
-            for (int k = 0; k < 3; k++) blend[i * 3 + k] = background ? rgb[k] : (uint8_t)((rgb[k] + m[k] + 1) / 2);
+            for (int k = 0; k < 3; k++)
+                blend[i * 3 + k] = background ? rgb[k] : (uint8_t)((rgb[k] + m[k] + 1) / 2);
         }
         if (!stbi_write_png(overlay_path, w, h, 3, blend, w * 3)) {
             fprintf(stderr, "xformer-segment: cannot write %s\n", overlay_path);
@@ -203,8 +211,8 @@ int main(int argc, char** argv) {
         const char* label = xf_model_label(model, shares[i].cls);
         uint8_t rgb[3];
         class_colour(shares[i].cls, rgb);
-        printf("  %7.3f%%  %3d  #%02x%02x%02x  %s\n", 100.0 * (double)shares[i].count / ((double)w * h), shares[i].cls,
-               rgb[0], rgb[1], rgb[2], label ? label : "");
+        printf("  %7.3f%%  %3d  #%02x%02x%02x  %s\n", 100.0 * (double)shares[i].count / ((double)w * h),
+               shares[i].cls, rgb[0], rgb[1], rgb[2], label ? label : "");
     }
 
 done:

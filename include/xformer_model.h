@@ -64,20 +64,20 @@ typedef struct xf_model_s xf_model_t;
 typedef struct xf_model_info_s {
     xf_model_arch_t arch;
     xf_model_task_t task;
-    const char* architecture;   // "vit" or "segformer"
-    int64_t input_channels;     // C of the input tensor [1, C, H, W]
-    int64_t input_height;       // H, W the graph was built for
+    const char* architecture;  // "vit" or "segformer"
+    int64_t input_channels;    // C of the input tensor [1, C, H, W]
+    int64_t input_height;      // H, W the graph was built for
     int64_t input_width;
-    int64_t input_elements;     // C * H * W
-    int64_t classes;            // number of logits per position
-    int64_t output_height;      // 1 for classifiers; H/4 for SegFormer
+    int64_t input_elements;  // C * H * W
+    int64_t classes;         // number of logits per position
+    int64_t output_height;   // 1 for classifiers; H/4 for SegFormer
     int64_t output_width;
-    int64_t output_elements;    // classes * output_height * output_width
-    float mean[4];              // per-channel normalisation used by xf_model_preprocess
+    int64_t output_elements;  // classes * output_height * output_width
+    float mean[4];            // per-channel normalisation used by xf_model_preprocess
     float std[4];
-    float crop_pct;             // ViT: resize the short side to floor(size / crop_pct), then crop
-    int64_t parameters;         // weights loaded, in elements
-    bool has_labels;            // labels came with the config or xf_model_load_labels
+    float crop_pct;      // ViT: resize the short side to floor(size / crop_pct), then crop
+    int64_t parameters;  // weights loaded, in elements
+    bool has_labels;     // labels came with the config or xf_model_load_labels
 } xf_model_info_t;
 
 // Loads the safetensors model at |path| into |context|: validates the file and its config, uploads

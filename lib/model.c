@@ -36,8 +36,8 @@ static xf_status_t model_file_tensor(xf_model_t* m, const char* name, int ndim, 
                                      xf_st_tensor_t** out) {
     xf_st_tensor_t* t = xf_st_find(m->file, name);
     if (!t)
-        return xf_ctx_fail(m->ctx, XF_ERR_NOT_FOUND, "%s: tensor '%s' is missing from the model file", m->path,
-                           name);
+        return xf_ctx_fail(m->ctx, XF_ERR_NOT_FOUND, "%s: tensor '%s' is missing from the model file",
+                           m->path, name);
     char want[96], have[96];
     shape_str(want, sizeof want, ndim, shape);
     shape_str(have, sizeof have, t->ndim, t->shape);
@@ -48,20 +48,24 @@ static xf_status_t model_file_tensor(xf_model_t* m, const char* name, int ndim, 
     bool same = t->ndim == ndim;
     for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
     if (!same)
-        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
-                           "%s: tensor '%s' has shape %s but the config implies %s; the config does not match "
-                           "the weights", m->path, name, have, want);
+        return xf_ctx_fail(
+            m->ctx, XF_ERR_INVALID_ARGUMENT,
+            "%s: tensor '%s' has shape %s but the config implies %s; the config does not match "
+            "the weights",
+            m->path, name, have, want);
     t->used = 1;
     *out = t;
     return XF_OK;
 }
 
-xf_status_t xf_model_weight_host(xf_model_t* m, const char* name, int ndim, const int64_t* shape, float** out) {
+xf_status_t xf_model_weight_host(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
+                                 float** out) {
     xf_st_tensor_t* t = NULL;
     xf_status_t st = model_file_tensor(m, name, ndim, shape, &t);
     if (st != XF_OK) return st;
     float* data = malloc((size_t)(t->elements ? t->elements : 1) * sizeof(float));
-    if (!data) return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory reading tensor '%s'", name);
+    if (!data)
+        return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory reading tensor '%s'", name);
     xf_st_read_f32(t, data, (size_t)t->elements);
     *out = data;
     return XF_OK;
@@ -89,7 +93,8 @@ xf_status_t xf_model_weight_upload(xf_model_t* m, const char* name, int ndim, co
     return XF_OK;
 }
 
-xf_status_t xf_model_weight(xf_model_t* m, const char* name, int ndim, const int64_t* shape, xf_tensor_t** out) {
+xf_status_t xf_model_weight(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
+                            xf_tensor_t** out) {
     float* data;
     xf_status_t st = xf_model_weight_host(m, name, ndim, shape, &data);
     if (st != XF_OK) return st;
@@ -166,7 +171,8 @@ static xf_status_t cfg_numbers(cfg_t* c, const char* key, bool required, bool in
     }
     for (int i = 0; i < len; i++) {
         json_object* e = json_object_array_get_idx(v, (size_t)i);
-        bool ok = json_object_is_type(e, json_type_int) || (!integers && json_object_is_type(e, json_type_double));
+        bool ok =
+            json_object_is_type(e, json_type_int) || (!integers && json_object_is_type(e, json_type_double));
         if (!ok) return cfg_bad(c, key, integers ? "must hold integers" : "must hold numbers");
         out[i] = json_object_get_double(e);
     }
@@ -208,7 +214,8 @@ static xf_status_t cfg_labels(cfg_t* c, int64_t classes) {
     if (arr && json_object_is_type(arr, json_type_null)) arr = NULL;
     if (!arr && (!map || json_object_is_type(map, json_type_null))) return XF_OK;
     const char* key = arr ? "labels" : "id2label";
-    if (arr && !json_object_is_type(arr, json_type_array)) return cfg_bad(c, key, "must be an array of strings");
+    if (arr && !json_object_is_type(arr, json_type_array))
+        return cfg_bad(c, key, "must be an array of strings");
     if (!arr && !json_object_is_type(map, json_type_object)) return cfg_bad(c, key, "must be an object");
     int64_t n = arr ? (int64_t)json_object_array_length(arr) : json_object_object_length(map);
     if (n != classes) {
@@ -246,7 +253,8 @@ static xf_status_t cfg_labels(cfg_t* c, int64_t classes) {
 
 static xf_status_t cfg_norm(cfg_t* c, int64_t channels) {
     xf_model_t* m = c->m;
-    static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f}, imagenet_std[3] = {0.229f, 0.224f, 0.225f};
+    static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f},
+                       imagenet_std[3] = {0.229f, 0.224f, 0.225f};
     if (channels > 4)
         return xf_ctx_fail(m->ctx, XF_ERR_UNIMPLEMENTED, "%s: %lld input channels; at most 4 are supported",
                            c->where, (long long)channels);
@@ -258,7 +266,8 @@ static xf_status_t cfg_norm(cfg_t* c, int64_t channels) {
     static const char* const keys[2] = {"mean", "std"};
     for (int k = 0; k < 2; k++) {
         json_object* j;
-        if (!json_object_object_get_ex(c->obj, keys[k], &j) || json_object_is_type(j, json_type_null)) continue;
+        if (!json_object_object_get_ex(c->obj, keys[k], &j) || json_object_is_type(j, json_type_null))
+            continue;
         double v[4];
         int n = 0;
         xf_status_t st = cfg_numbers(c, keys[k], true, false, -1, 4, v, &n);
@@ -306,7 +315,8 @@ static xf_status_t parse_vit_config(cfg_t* c) {
     if (v->dim % v->heads != 0) return cfg_bad(c, "num_heads", "must divide embed_dim");
     if (!v->class_token)
         return xf_ctx_fail(c->m->ctx, XF_ERR_UNIMPLEMENTED,
-                           "%s: ViTs without a class token (global average pooling) are not supported", c->where);
+                           "%s: ViTs without a class token (global average pooling) are not supported",
+                           c->where);
     v->mlp_hidden = (int64_t)(v->dim * mlp_ratio);
     if (v->mlp_hidden < 1) return cfg_bad(c, "mlp_ratio", "gives an empty MLP");
     v->eps = (float)eps;
@@ -330,7 +340,8 @@ static xf_status_t parse_seg_config(cfg_t* c) {
     json_object* j;
     if (json_object_object_get_ex(c->obj, "num_labels", &j)) {
         if ((st = cfg_int(c, "num_labels", true, 1, 1 << 20, &s->classes)) != XF_OK) return st;
-    } else if (json_object_object_get_ex(c->obj, "id2label", &j) && json_object_is_type(j, json_type_object)) {
+    } else if (json_object_object_get_ex(c->obj, "id2label", &j) &&
+               json_object_is_type(j, json_type_object)) {
         s->classes = json_object_object_length(j);
     }
     if ((st = cfg_numbers(c, "hidden_sizes", true, true, -1, XF_SEG_MAX_STAGES, a, &n)) != XF_OK) return st;
@@ -351,12 +362,16 @@ static xf_status_t parse_seg_config(cfg_t* c) {
         int64_t* dst;
         int64_t lo, hi;
     } arrays[] = {
-        {"depths", s->depths, 0, 4096},     {"sr_ratios", s->sr, 1, 1024},   {"patch_sizes", s->patch, 1, 1024},
-        {"strides", s->stride, 1, 1024},    {"num_attention_heads", s->heads, 1, 1 << 16},
+        {"depths", s->depths, 0, 4096},
+        {"sr_ratios", s->sr, 1, 1024},
+        {"patch_sizes", s->patch, 1, 1024},
+        {"strides", s->stride, 1, 1024},
+        {"num_attention_heads", s->heads, 1, 1 << 16},
     };
     for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) {
         if (!json_object_object_get_ex(c->obj, arrays[k].key, &j)) continue;
-        if ((st = cfg_numbers(c, arrays[k].key, true, true, n, XF_SEG_MAX_STAGES, a, NULL)) != XF_OK) return st;
+        if ((st = cfg_numbers(c, arrays[k].key, true, true, n, XF_SEG_MAX_STAGES, a, NULL)) != XF_OK)
+            return st;
         for (int i = 0; i < n; i++) {
             if (a[i] < (double)arrays[k].lo || a[i] > (double)arrays[k].hi)
                 return cfg_bad(c, arrays[k].key, "holds an out-of-range value");
@@ -364,12 +379,15 @@ static xf_status_t parse_seg_config(cfg_t* c) {
         }
     }
     if (json_object_object_get_ex(c->obj, "mlp_ratios", &j)) {
-        if ((st = cfg_numbers(c, "mlp_ratios", true, false, n, XF_SEG_MAX_STAGES, a, NULL)) != XF_OK) return st;
+        if ((st = cfg_numbers(c, "mlp_ratios", true, false, n, XF_SEG_MAX_STAGES, a, NULL)) != XF_OK)
+            return st;
         for (int i = 0; i < n; i++) s->mlp_hidden[i] = (int64_t)(s->dims[i] * a[i]);
     }
     for (int i = 0; i < n; i++) {
-        if (s->dims[i] < 1 || s->dims[i] > (1 << 16)) return cfg_bad(c, "hidden_sizes", "holds an out-of-range value");
-        if (s->dims[i] % s->heads[i] != 0) return cfg_bad(c, "num_attention_heads", "must divide hidden_sizes");
+        if (s->dims[i] < 1 || s->dims[i] > (1 << 16))
+            return cfg_bad(c, "hidden_sizes", "holds an out-of-range value");
+        if (s->dims[i] % s->heads[i] != 0)
+            return cfg_bad(c, "num_attention_heads", "must divide hidden_sizes");
         if (s->mlp_hidden[i] < 1) return cfg_bad(c, "mlp_ratios", "gives an empty MLP");
     }
     c->m->info.crop_pct = 1.0f;
@@ -381,8 +399,8 @@ static xf_status_t read_text_file(xf_context_t* ctx, const char* path, size_t li
     FILE* f = fopen(path, "rb");
     if (!f) {
         int e = errno;
-        return xf_ctx_fail(ctx, e == ENOENT ? XF_ERR_NOT_FOUND : XF_ERR_INVALID_ARGUMENT, "%s: cannot open: %s",
-                           path, strerror(e));
+        return xf_ctx_fail(ctx, e == ENOENT ? XF_ERR_NOT_FOUND : XF_ERR_INVALID_ARGUMENT,
+                           "%s: cannot open: %s", path, strerror(e));
     }
     size_t cap = 4096, n = 0;
     char* buf = malloc(cap);
@@ -418,7 +436,8 @@ static xf_status_t read_text_file(xf_context_t* ctx, const char* path, size_t li
     return XF_OK;
 }
 
-static xf_status_t parse_json_text(xf_context_t* ctx, const char* where, const char* text, json_object** out) {
+static xf_status_t parse_json_text(xf_context_t* ctx, const char* where, const char* text,
+                                   json_object** out) {
     json_tokener* tok = json_tokener_new();
     if (!tok) return xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     size_t len = strlen(text);
@@ -446,8 +465,8 @@ static xf_status_t parse_json_text(xf_context_t* ctx, const char* where, const c
     return XF_OK;
 }
 
-static xf_status_t load_config(xf_model_t* m, const char* path, const xf_model_options_t* opt, json_object** out,
-                               char* where, size_t where_size) {
+static xf_status_t load_config(xf_model_t* m, const char* path, const xf_model_options_t* opt,
+                               json_object** out, char* where, size_t where_size) {
     char* text = NULL;
     xf_status_t st;
     if (opt && opt->config_path) {
@@ -466,7 +485,8 @@ static xf_status_t load_config(xf_model_t* m, const char* path, const xf_model_o
         if (st == XF_ERR_NOT_FOUND)
             return xf_ctx_fail(m->ctx, XF_ERR_NOT_FOUND,
                                "%s: no config: the file has no __metadata__.config and there is no %s; pass "
-                               "xf_model_options_t.config_path", path, where);
+                               "xf_model_options_t.config_path",
+                               path, where);
         if (st != XF_OK) return st;
     }
     st = parse_json_text(m->ctx, where, text, out);
@@ -477,8 +497,10 @@ static xf_status_t load_config(xf_model_t* m, const char* path, const xf_model_o
 // Picks a name prefix so that this model's weights do not collide with tensors already in the context.
 static xf_status_t choose_prefix(xf_model_t* m) {
     for (int k = 1; k < 1000; k++) {
-        if (k == 1) m->prefix[0] = '\0';
-        else snprintf(m->prefix, sizeof m->prefix, "model%d/", k);
+        if (k == 1)
+            m->prefix[0] = '\0';
+        else
+            snprintf(m->prefix, sizeof m->prefix, "model%d/", k);
         bool clash = false;
         for (size_t i = 0; i < m->file->count && !clash; i++) {
             char full[512];
@@ -505,10 +527,12 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
                           xf_model_t** out_model) {
     if (!ctx) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_load: context is NULL");
     if (!path || !out_model)
-        return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_load: path and out_model must not be NULL");
+        return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT,
+                           "xf_model_load: path and out_model must not be NULL");
     if (options && (options->input_height < 0 || options->input_width < 0 || options->input_height > 65536 ||
                     options->input_width > 65536))
-        return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_load: input size %lldx%lld is out of range",
+        return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT,
+                           "xf_model_load: input size %lldx%lld is out of range",
                            (long long)options->input_height, (long long)options->input_width);
     xf_model_t* m = calloc(1, sizeof *m);
     if (!m) return xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
@@ -547,7 +571,8 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
             st = parse_seg_config(&c);
         } else {
             st = xf_ctx_fail(ctx, XF_ERR_UNIMPLEMENTED,
-                             "%s: architecture '%.64s' is not supported (\"vit\" and \"segformer\" are)", where, arch);
+                             "%s: architecture '%.64s' is not supported (\"vit\" and \"segformer\" are)",
+                             where, arch);
         }
         json_object_put(config);
     }
@@ -571,9 +596,11 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
     for (size_t i = 0; st == XF_OK && i < m->file->count; i++) {
         const xf_st_tensor_t* t = &m->file->tensors[i];
         if (!t->used && !ignored_tensor(t->name))
-            st = xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT,
-                             "%s: extra tensor '%s' is not used by the %s model this config describes; the file "
-                             "and config do not match", path, t->name, m->info.architecture);
+            st = xf_ctx_fail(
+                ctx, XF_ERR_INVALID_ARGUMENT,
+                "%s: extra tensor '%s' is not used by the %s model this config describes; the file "
+                "and config do not match",
+                path, t->name, m->info.architecture);
     }
     if (st == XF_OK) st = xf_graph_plan(m->graph);
     if (st == XF_OK) {
@@ -634,8 +661,8 @@ xf_status_t xf_model_load_labels(xf_model_t* m, const char* path) {
     if (len && text[len - 1] != '\n') lines++;
     if (lines != m->info.classes) {
         free(text);
-        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "%s: %lld labels but the model has %lld classes", path,
-                           (long long)lines, (long long)m->info.classes);
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "%s: %lld labels but the model has %lld classes",
+                           path, (long long)lines, (long long)m->info.classes);
     }
     char** labels = calloc((size_t)lines, sizeof *labels);
     if (!labels) {
@@ -674,9 +701,11 @@ xf_status_t xf_model_run(xf_model_t* m, const float* input, size_t input_count, 
         return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
                            "xf_model_run: the input must be %lld floats ([1, %lld, %lld, %lld]), got %zu",
                            (long long)m->info.input_elements, (long long)m->info.input_channels,
-                           (long long)m->info.input_height, (long long)m->info.input_width, input ? input_count : 0);
+                           (long long)m->info.input_height, (long long)m->info.input_width,
+                           input ? input_count : 0);
     if (out_logits && logits_count != (size_t)m->info.output_elements)
-        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_run: the logits buffer must be %lld floats, got %zu",
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
+                           "xf_model_run: the logits buffer must be %lld floats, got %zu",
                            (long long)m->info.output_elements, logits_count);
     m->have_logits = false;
     xf_status_t st = xf_tensor_upload_f32(m->input, input, input_count);
@@ -714,11 +743,13 @@ xf_status_t xf_model_mask(xf_model_t* m, int32_t* out_mask, size_t count) {
     if (!m) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_mask: model is NULL");
     if (m->info.task != XF_MODEL_TASK_SEGMENTATION)
         return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
-                           "xf_model_mask: the model is a %s classifier, not a segmenter", m->info.architecture);
+                           "xf_model_mask: the model is a %s classifier, not a segmenter",
+                           m->info.architecture);
     size_t want = (size_t)(m->info.input_height * m->info.input_width);
     if (!out_mask || count != want)
-        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_mask: the mask buffer must be %zu int32s, got %zu",
-                           want, out_mask ? count : 0);
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
+                           "xf_model_mask: the mask buffer must be %zu int32s, got %zu", want,
+                           out_mask ? count : 0);
     if (!m->have_logits)
         return xf_ctx_fail(m->ctx, XF_ERR_FAILED_PRECONDITION, "xf_model_mask: call xf_model_run first");
     xf_status_t st = XF_OK;
@@ -749,7 +780,8 @@ static void bilinear_coord(int64_t out_i, int64_t in_size, int64_t out_size, int
 }
 
 // Resizes a planar [c, h, w] image to [c, oh, ow].
-static void resize_planar(const float* src, int64_t c, int64_t h, int64_t w, float* dst, int64_t oh, int64_t ow) {
+static void resize_planar(const float* src, int64_t c, int64_t h, int64_t w, float* dst, int64_t oh,
+                          int64_t ow) {
     for (int64_t y = 0; y < oh; y++) {
         int64_t y0, y1;
         float ly0, ly1;
@@ -767,16 +799,19 @@ static void resize_planar(const float* src, int64_t c, int64_t h, int64_t w, flo
     }
 }
 
-xf_status_t xf_model_preprocess(const xf_model_t* m, const uint8_t* pixels, int width, int height, int channels,
-                                float* out, size_t count) {
+xf_status_t xf_model_preprocess(const xf_model_t* m, const uint8_t* pixels, int width, int height,
+                                int channels, float* out, size_t count) {
     if (!m) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_preprocess: model is NULL");
     if (!pixels || !out || width < 1 || height < 1 || channels < 1 || channels > 4 || width > (1 << 16) ||
         height > (1 << 16))
-        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
-                           "xf_model_preprocess: need pixels and out, 1..65536 pixels per side and 1..4 channels "
-                           "(got %dx%d, %d channels)", width, height, channels);
+        return xf_ctx_fail(
+            m->ctx, XF_ERR_INVALID_ARGUMENT,
+            "xf_model_preprocess: need pixels and out, 1..65536 pixels per side and 1..4 channels "
+            "(got %dx%d, %d channels)",
+            width, height, channels);
     if (count != (size_t)m->info.input_elements)
-        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_preprocess: out must be %lld floats, got %zu",
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
+                           "xf_model_preprocess: out must be %lld floats, got %zu",
                            (long long)m->info.input_elements, count);
     const int64_t c = m->info.input_channels, w = width, h = height;
     const int64_t oh = m->info.input_height, ow = m->info.input_width;
@@ -787,10 +822,14 @@ xf_status_t xf_model_preprocess(const xf_model_t* m, const uint8_t* pixels, int 
         const uint8_t* px = pixels + i * channels;
         for (int64_t k = 0; k < c; k++) {
             float v;
-            if (c == 1 && colour) v = 0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2];
-            else if (colour && k < 3) v = px[k];
-            else if (!colour) v = px[0];
-            else v = px[k < channels ? k : 0];
+            if (c == 1 && colour)
+                v = 0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2];
+            else if (colour && k < 3)
+                v = px[k];
+            else if (!colour)
+                v = px[0];
+            else
+                v = px[k < channels ? k : 0];
             planar[k * h * w + i] = v / 255.0f;
         }
     }

@@ -54,10 +54,12 @@ struct xf_model_s {
 
 // Creates the context tensor |name| (prefixed) from the file tensor of the same name after checking
 // that it exists, is a float tensor and has |shape|. Marks it used. |out| may be NULL.
-xf_status_t xf_model_weight(xf_model_t* m, const char* name, int ndim, const int64_t* shape, xf_tensor_t** out);
+xf_status_t xf_model_weight(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
+                            xf_tensor_t** out);
 // Reads the file tensor |name| (checked like xf_model_weight) into a new f32 host array the caller
 // frees. Marks it used.
-xf_status_t xf_model_weight_host(xf_model_t* m, const char* name, int ndim, const int64_t* shape, float** out);
+xf_status_t xf_model_weight_host(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
+                                 float** out);
 // Creates the context tensor |name| (prefixed) from host data.
 xf_status_t xf_model_weight_upload(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
                                    const float* data, xf_tensor_t** out);
@@ -71,7 +73,7 @@ xf_status_t xf_model_build_segformer(xf_model_t* m);
 
 // Resamples a [gh0, gw0, C] grid to [gh, gw, C] like PyTorch's F.interpolate(mode="bicubic",
 // antialias=True, align_corners=False), which timm's resample_abs_pos_embed uses.
-void xf_model_resample_bicubic_aa(const float* src, int64_t gh0, int64_t gw0, int64_t c, float* dst, int64_t gh,
-                                  int64_t gw);
+void xf_model_resample_bicubic_aa(const float* src, int64_t gh0, int64_t gw0, int64_t c, float* dst,
+                                  int64_t gh, int64_t gw);
 
 #endif  // XF_LIB_MODEL_INTERNAL_H_

@@ -27,8 +27,8 @@ static const xf_block_names_t xf_seg_names = {
     .fc2 = "mlp.dense2",
 };
 
-static xf_status_t seg_weight(xf_model_t* m, const char* prefix, const char* name, int ndim, int64_t s0, int64_t s1,
-                              int64_t s2, int64_t s3, xf_tensor_t** out) {
+static xf_status_t seg_weight(xf_model_t* m, const char* prefix, const char* name, int ndim, int64_t s0,
+                              int64_t s1, int64_t s2, int64_t s3, xf_tensor_t** out) {
     char full[256];
     snprintf(full, sizeof full, "%s%s", prefix, name);
     int64_t shape[4] = {s0, s1, s2, s3};
@@ -55,8 +55,10 @@ static xf_status_t seg_block_weights(xf_model_t* m, int stage, int j) {
     if (r > 1) {
         if ((st = seg_weight(m, prefix, "attention.self.sr.weight", 4, d, d, r, r, NULL)) != XF_OK) return st;
         if ((st = seg_weight(m, prefix, "attention.self.sr.bias", 1, d, 0, 0, 0, NULL)) != XF_OK) return st;
-        if ((st = seg_weight(m, prefix, "attention.self.layer_norm.weight", 1, d, 0, 0, 0, NULL)) != XF_OK) return st;
-        if ((st = seg_weight(m, prefix, "attention.self.layer_norm.bias", 1, d, 0, 0, 0, NULL)) != XF_OK) return st;
+        if ((st = seg_weight(m, prefix, "attention.self.layer_norm.weight", 1, d, 0, 0, 0, NULL)) != XF_OK)
+            return st;
+        if ((st = seg_weight(m, prefix, "attention.self.layer_norm.bias", 1, d, 0, 0, 0, NULL)) != XF_OK)
+            return st;
     }
     if ((st = seg_weight(m, prefix, "layer_norm_2.weight", 1, d, 0, 0, 0, NULL)) != XF_OK) return st;
     if ((st = seg_weight(m, prefix, "layer_norm_2.bias", 1, d, 0, 0, 0, NULL)) != XF_OK) return st;
@@ -107,7 +109,8 @@ static xf_status_t seg_fused_head(xf_model_t* m, int64_t in_ch, xf_tensor_t** ou
 }
 
 // [1, N, C] tokens of an h x w grid -> [1, C, h, w].
-static xf_status_t tokens_to_nchw(xf_graph_t* g, xf_tensor_t* x, int64_t c, int64_t h, int64_t w, xf_tensor_t** out) {
+static xf_status_t tokens_to_nchw(xf_graph_t* g, xf_tensor_t* x, int64_t c, int64_t h, int64_t w,
+                                  xf_tensor_t** out) {
     xf_tensor_t* t;
     xf_status_t st = xf_transpose(g, x, 1, 2, &t);
     int64_t shape[4] = {1, c, h, w};
@@ -128,17 +131,18 @@ xf_status_t xf_model_build_segformer(xf_model_t* m) {
         h = h + 2 * pad - k >= 0 ? (h + 2 * pad - k) / s->stride[i] + 1 : 0;
         w = w + 2 * pad - k >= 0 ? (w + 2 * pad - k) / s->stride[i] + 1 : 0;
         if (h < 1 || w < 1 || (s->sr[i] > 1 && (h < s->sr[i] || w < s->sr[i])))
-            return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
-                               "input %lldx%lld is too small for SegFormer stage %d (grid %lldx%lld, sr_ratio %lld)",
-                               (long long)m->info.input_height, (long long)m->info.input_width, i, (long long)h,
-                               (long long)w, (long long)s->sr[i]);
+            return xf_ctx_fail(
+                m->ctx, XF_ERR_INVALID_ARGUMENT,
+                "input %lldx%lld is too small for SegFormer stage %d (grid %lldx%lld, sr_ratio %lld)",
+                (long long)m->info.input_height, (long long)m->info.input_width, i, (long long)h,
+                (long long)w, (long long)s->sr[i]);
         gh[i] = h;
         gw[i] = w;
     }
 
     xf_tensor_t *pe_w[XF_SEG_MAX_STAGES], *pe_b[XF_SEG_MAX_STAGES], *pe_nw[XF_SEG_MAX_STAGES],
-        *pe_nb[XF_SEG_MAX_STAGES], *st_nw[XF_SEG_MAX_STAGES], *st_nb[XF_SEG_MAX_STAGES], *lc_w[XF_SEG_MAX_STAGES],
-        *lc_b[XF_SEG_MAX_STAGES], *fuse_w, *fuse_b, *cls_w, *cls_b;
+        *pe_nb[XF_SEG_MAX_STAGES], *st_nw[XF_SEG_MAX_STAGES], *st_nb[XF_SEG_MAX_STAGES],
+        *lc_w[XF_SEG_MAX_STAGES], *lc_b[XF_SEG_MAX_STAGES], *fuse_w, *fuse_b, *cls_w, *cls_b;
     for (int i = 0; i < n; i++) {
         char prefix[96];
         const int64_t d = s->dims[i], cin = i ? s->dims[i - 1] : s->channels, k = s->patch[i];
@@ -157,8 +161,10 @@ xf_status_t xf_model_build_segformer(xf_model_t* m) {
         if ((st = seg_weight(m, prefix, "proj.bias", 1, dd, 0, 0, 0, &lc_b[i])) != XF_OK) return st;
     }
     if ((st = seg_fused_head(m, n * dd, &fuse_w, &fuse_b)) != XF_OK) return st;
-    if ((st = seg_weight(m, "decode_head.", "classifier.weight", 4, s->classes, dd, 1, 1, &cls_w)) != XF_OK) return st;
-    if ((st = seg_weight(m, "decode_head.", "classifier.bias", 1, s->classes, 0, 0, 0, &cls_b)) != XF_OK) return st;
+    if ((st = seg_weight(m, "decode_head.", "classifier.weight", 4, s->classes, dd, 1, 1, &cls_w)) != XF_OK)
+        return st;
+    if ((st = seg_weight(m, "decode_head.", "classifier.bias", 1, s->classes, 0, 0, 0, &cls_b)) != XF_OK)
+        return st;
 
     if ((st = xf_graph_create(m->ctx, &m->graph)) != XF_OK) return st;
     xf_graph_t* g = m->graph;

@@ -39,8 +39,8 @@ static int aa_weights(int64_t out_i, int64_t in_size, int64_t out_size, int64_t*
     return n;
 }
 
-void xf_model_resample_bicubic_aa(const float* src, int64_t gh0, int64_t gw0, int64_t c, float* dst, int64_t gh,
-                                  int64_t gw) {
+void xf_model_resample_bicubic_aa(const float* src, int64_t gh0, int64_t gw0, int64_t c, float* dst,
+                                  int64_t gh, int64_t gw) {
     // Separable: rows first into a [gh, gw0, c] temporary, then columns.
     int cap_h = (int)(4 * (gh0 > gh ? (gh0 + gh - 1) / gh : 1) + 4);
     int cap_w = (int)(4 * (gw0 > gw ? (gw0 + gw - 1) / gw : 1) + 4);
@@ -77,7 +77,8 @@ void xf_model_resample_bicubic_aa(const float* src, int64_t gh0, int64_t gw0, in
     free(tmp);
 }
 
-static xf_status_t vit_pos_embed(xf_model_t* m, int64_t prefix_tokens, int64_t gh, int64_t gw, xf_tensor_t** out) {
+static xf_status_t vit_pos_embed(xf_model_t* m, int64_t prefix_tokens, int64_t gh, int64_t gw,
+                                 xf_tensor_t** out) {
     const xf_vit_config_t* v = &m->cfg.vit;
     const int64_t gh0 = v->img_h / v->patch, gw0 = v->img_w / v->patch;
     int64_t shape0[3] = {1, prefix_tokens + gh0 * gw0, v->dim};
@@ -92,8 +93,8 @@ static xf_status_t vit_pos_embed(xf_model_t* m, int64_t prefix_tokens, int64_t g
         return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     }
     memcpy(dst, src, (size_t)(prefix_tokens * v->dim) * sizeof(float));
-    xf_model_resample_bicubic_aa(src + prefix_tokens * v->dim, gh0, gw0, v->dim, dst + prefix_tokens * v->dim, gh,
-                                 gw);
+    xf_model_resample_bicubic_aa(src + prefix_tokens * v->dim, gh0, gw0, v->dim, dst + prefix_tokens * v->dim,
+                                 gh, gw);
     xf_log(m->ctx, XF_LOG_INFO, "pos_embed resampled from a %lldx%lld to a %lldx%lld grid", (long long)gh0,
            (long long)gw0, (long long)gh, (long long)gw);
     st = xf_model_weight_upload(m, "pos_embed", 3, shape, dst, out);
@@ -111,12 +112,12 @@ static xf_status_t vit_block_weights(xf_model_t* m, int i) {
         int64_t s0, s1;
         bool present;
     } w[] = {
-        {"norm1.weight", 1, d, 0, true},         {"norm1.bias", 1, d, 0, true},
-        {"attn.qkv.weight", 2, 3 * d, d, true},  {"attn.qkv.bias", 1, 3 * d, 0, v->qkv_bias},
-        {"attn.proj.weight", 2, d, d, true},     {"attn.proj.bias", 1, d, 0, true},
-        {"norm2.weight", 1, d, 0, true},         {"norm2.bias", 1, d, 0, true},
-        {"mlp.fc1.weight", 2, hid, d, true},     {"mlp.fc1.bias", 1, hid, 0, true},
-        {"mlp.fc2.weight", 2, d, hid, true},     {"mlp.fc2.bias", 1, d, 0, true},
+        {"norm1.weight", 1, d, 0, true},        {"norm1.bias", 1, d, 0, true},
+        {"attn.qkv.weight", 2, 3 * d, d, true}, {"attn.qkv.bias", 1, 3 * d, 0, v->qkv_bias},
+        {"attn.proj.weight", 2, d, d, true},    {"attn.proj.bias", 1, d, 0, true},
+        {"norm2.weight", 1, d, 0, true},        {"norm2.bias", 1, d, 0, true},
+        {"mlp.fc1.weight", 2, hid, d, true},    {"mlp.fc1.bias", 1, hid, 0, true},
+        {"mlp.fc2.weight", 2, d, hid, true},    {"mlp.fc2.bias", 1, d, 0, true},
     };
     for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) {
         if (!w[k].present) continue;
@@ -135,13 +136,15 @@ xf_status_t xf_model_build_vit(xf_model_t* m) {
     const int64_t h = m->info.input_height, w = m->info.input_width;
     const int64_t gh = h / p, gw = w / p;
     if (gh < 1 || gw < 1)
-        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "input %lldx%lld is smaller than the %lld-pixel patch",
-                           (long long)h, (long long)w, (long long)p);
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
+                           "input %lldx%lld is smaller than the %lld-pixel patch", (long long)h, (long long)w,
+                           (long long)p);
     const int64_t prefix_tokens = 1 + (v->distilled ? 1 : 0);
 
     xf_tensor_t *pw, *pb, *cls, *dist = NULL, *pos, *nw, *nb, *hw, *hb, *hdw = NULL, *hdb = NULL;
     xf_status_t st;
-    int64_t s4[4] = {d, c, p, p}, s1[1] = {d}, s3[3] = {1, 1, d}, sh[2] = {v->classes, d}, shb[1] = {v->classes};
+    int64_t s4[4] = {d, c, p, p}, s1[1] = {d}, s3[3] = {1, 1, d}, sh[2] = {v->classes, d},
+            shb[1] = {v->classes};
     if ((st = xf_model_weight(m, "patch_embed.proj.weight", 4, s4, &pw)) != XF_OK) return st;
     if ((st = xf_model_weight(m, "patch_embed.proj.bias", 1, s1, &pb)) != XF_OK) return st;
     if ((st = xf_model_weight(m, "cls_token", 3, s3, &cls)) != XF_OK) return st;

@@ -25,9 +25,9 @@ static const struct {
 };
 
 // Dtypes of the format that this runtime does not read; named so the error can say so.
-static const char* const xf_st_unsupported[] = {"F64", "I8", "U8", "I16", "U16", "U32", "U64", "BOOL",
-                                                "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2",
-                                                "C64"};
+static const char* const xf_st_unsupported[] = {"F64",     "I8",  "U8",      "I16",     "U16",
+                                                "U32",     "U64", "BOOL",    "F8_E4M3", "F8_E5M2",
+                                                "F8_E8M0", "F4",  "F6_E2M3", "F6_E3M2", "C64"};
 
 const char* xf_st_dtype_name(xf_st_dtype_t dtype) {
     for (size_t i = 0; i < sizeof xf_st_dtypes / sizeof xf_st_dtypes[0]; i++)
@@ -86,19 +86,26 @@ static int st_get_uint(json_object* v, uint64_t* out) {
 static xf_status_t st_parse_tensor(const char* path, const char* name, json_object* obj, uint64_t data_size,
                                    xf_st_tensor_t* t, char* err, size_t errlen) {
     if (!json_object_is_type(obj, json_type_object))
-        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': header entry is %s, expected an object",
-                       path, name, json_type_to_name(json_object_get_type(obj)));
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS,
+                       "%s: tensor '%s': header entry is %s, expected an object", path, name,
+                       json_type_to_name(json_object_get_type(obj)));
     json_object *jdtype = NULL, *jshape = NULL, *joffsets = NULL;
     json_object_object_foreach(obj, key, val) {
-        if (strcmp(key, "dtype") == 0) jdtype = val;
-        else if (strcmp(key, "shape") == 0) jshape = val;
-        else if (strcmp(key, "data_offsets") == 0) joffsets = val;
+        if (strcmp(key, "dtype") == 0)
+            jdtype = val;
+        else if (strcmp(key, "shape") == 0)
+            jshape = val;
+        else if (strcmp(key, "data_offsets") == 0)
+            joffsets = val;
         else
-            return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': unknown field '%s'", path, name, key);
+            return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': unknown field '%s'", path, name,
+                           key);
     }
     if (!jdtype || !jshape || !joffsets)
         return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': missing field '%s'", path, name,
-                       !jdtype ? "dtype" : !jshape ? "shape" : "data_offsets");
+                       !jdtype   ? "dtype"
+                       : !jshape ? "shape"
+                                 : "data_offsets");
 
     if (!json_object_is_type(jdtype, json_type_string))
         return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': 'dtype' is not a string", path, name);
@@ -115,16 +122,19 @@ static xf_status_t st_parse_tensor(const char* path, const char* name, json_obje
             if (strcmp(dt, xf_st_unsupported[i]) == 0)
                 return st_fail(err, errlen, XF_ERR_UNIMPLEMENTED,
                                "%s: tensor '%s': dtype %s is not supported (F32, F16, BF16, I32, I64 are); "
-                               "convert the file", path, name, dt);
-        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': unknown dtype '%.32s'", path, name, dt);
+                               "convert the file",
+                               path, name, dt);
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': unknown dtype '%.32s'", path, name,
+                       dt);
     }
 
     if (!json_object_is_type(jshape, json_type_array))
         return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': 'shape' is not an array", path, name);
     size_t nd = json_object_array_length(jshape);
     if (nd > XF_ST_MAX_DIMS)
-        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': %zu dimensions, at most %d are supported",
-                       path, name, nd, XF_ST_MAX_DIMS);
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS,
+                       "%s: tensor '%s': %zu dimensions, at most %d are supported", path, name, nd,
+                       XF_ST_MAX_DIMS);
     t->ndim = (int)nd;
     uint64_t elements = 1;
     int overflow = 0;
@@ -133,13 +143,14 @@ static xf_status_t st_parse_tensor(const char* path, const char* name, json_obje
         uint64_t v;
         if (!st_get_uint(d, &v) || v > (uint64_t)INT64_MAX)
             return st_fail(err, errlen, XF_ERR_DATA_LOSS,
-                           "%s: tensor '%s': shape[%zu] is %s, expected a non-negative integer", path, name, i,
-                           json_object_to_json_string(d));
+                           "%s: tensor '%s': shape[%zu] is %s, expected a non-negative integer", path, name,
+                           i, json_object_to_json_string(d));
         t->shape[i] = (int64_t)v;
         if (__builtin_mul_overflow(elements, v, &elements)) overflow = 1;
     }
     uint64_t bytes = 0;
-    if (overflow || __builtin_mul_overflow(elements, (uint64_t)elsize, &bytes) || elements > (uint64_t)INT64_MAX)
+    if (overflow || __builtin_mul_overflow(elements, (uint64_t)elsize, &bytes) ||
+        elements > (uint64_t)INT64_MAX)
         return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': shape %s is too large", path, name,
                        json_object_to_json_string(jshape));
     t->elements = (int64_t)elements;
@@ -153,17 +164,20 @@ static xf_status_t st_parse_tensor(const char* path, const char* name, json_obje
                        "%s: tensor '%s': data_offsets %s are not non-negative integers", path, name,
                        json_object_to_json_string(joffsets));
     if (t->end < t->begin)
-        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': data_offsets end %llu is before begin %llu",
-                       path, name, (unsigned long long)t->end, (unsigned long long)t->begin);
-    if (t->end > data_size)
         return st_fail(err, errlen, XF_ERR_DATA_LOSS,
-                       "%s: tensor '%s': data_offsets [%llu, %llu] run past the data section (%llu bytes); the "
-                       "file is truncated or corrupt", path, name, (unsigned long long)t->begin,
-                       (unsigned long long)t->end, (unsigned long long)data_size);
+                       "%s: tensor '%s': data_offsets end %llu is before begin %llu", path, name,
+                       (unsigned long long)t->end, (unsigned long long)t->begin);
+    if (t->end > data_size)
+        return st_fail(
+            err, errlen, XF_ERR_DATA_LOSS,
+            "%s: tensor '%s': data_offsets [%llu, %llu] run past the data section (%llu bytes); the "
+            "file is truncated or corrupt",
+            path, name, (unsigned long long)t->begin, (unsigned long long)t->end,
+            (unsigned long long)data_size);
     if (t->end - t->begin != bytes)
         return st_fail(err, errlen, XF_ERR_DATA_LOSS,
-                       "%s: tensor '%s': shape %s of %s needs %llu bytes but data_offsets span %llu", path, name,
-                       json_object_to_json_string_ext(jshape, JSON_C_TO_STRING_PLAIN), dt,
+                       "%s: tensor '%s': shape %s of %s needs %llu bytes but data_offsets span %llu", path,
+                       name, json_object_to_json_string_ext(jshape, JSON_C_TO_STRING_PLAIN), dt,
                        (unsigned long long)bytes, (unsigned long long)(t->end - t->begin));
     return XF_OK;
 }
@@ -180,15 +194,15 @@ static xf_status_t st_parse_header(xf_st_file_t* f, const char* path, const char
     json_tokener_free(tok);
     if (!root || jerr != json_tokener_success) {
         if (root) json_object_put(root);
-        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: the JSON header is invalid near byte %zu: %s", path,
-                       consumed, jerr == json_tokener_continue ? "unexpected end of header"
-                                                               : json_tokener_error_desc(jerr));
+        return st_fail(
+            err, errlen, XF_ERR_DATA_LOSS, "%s: the JSON header is invalid near byte %zu: %s", path, consumed,
+            jerr == json_tokener_continue ? "unexpected end of header" : json_tokener_error_desc(jerr));
     }
     for (size_t i = consumed; i < hlen; i++) {
         if (header[i] != ' ' && header[i] != '\t' && header[i] != '\n' && header[i] != '\r') {
             json_object_put(root);
-            return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: unexpected bytes after the JSON header at byte %zu",
-                           path, i);
+            return st_fail(err, errlen, XF_ERR_DATA_LOSS,
+                           "%s: unexpected bytes after the JSON header at byte %zu", path, i);
         }
     }
     f->root = root;
@@ -229,26 +243,29 @@ static xf_status_t st_parse_header(xf_st_file_t* f, const char* path, const char
         if (t->end == t->begin) continue;
         if (t->begin < covered)
             return st_fail(err, errlen, XF_ERR_DATA_LOSS,
-                           "%s: tensors '%s' [%llu, %llu] and '%s' [%llu, %llu] overlap in the data section", path,
-                           prev->name, (unsigned long long)prev->begin, (unsigned long long)prev->end, t->name,
-                           (unsigned long long)t->begin, (unsigned long long)t->end);
+                           "%s: tensors '%s' [%llu, %llu] and '%s' [%llu, %llu] overlap in the data section",
+                           path, prev->name, (unsigned long long)prev->begin, (unsigned long long)prev->end,
+                           t->name, (unsigned long long)t->begin, (unsigned long long)t->end);
         if (t->begin > covered)
-            return st_fail(err, errlen, XF_ERR_DATA_LOSS,
-                           "%s: bytes [%llu, %llu) of the data section belong to no tensor (a hole before '%s'); "
-                           "the header is corrupt or has a duplicated name", path, (unsigned long long)covered,
-                           (unsigned long long)t->begin, t->name);
+            return st_fail(
+                err, errlen, XF_ERR_DATA_LOSS,
+                "%s: bytes [%llu, %llu) of the data section belong to no tensor (a hole before '%s'); "
+                "the header is corrupt or has a duplicated name",
+                path, (unsigned long long)covered, (unsigned long long)t->begin, t->name);
         covered = t->end;
         prev = t;
     }
     if (covered != data_size)
-        return st_fail(err, errlen, XF_ERR_DATA_LOSS,
-                       "%s: %llu bytes after the last tensor's data; the header does not describe the whole file",
-                       path, (unsigned long long)(data_size - covered));
+        return st_fail(
+            err, errlen, XF_ERR_DATA_LOSS,
+            "%s: %llu bytes after the last tensor's data; the header does not describe the whole file", path,
+            (unsigned long long)(data_size - covered));
     return XF_OK;
 }
 
 xf_status_t xf_st_open(const char* path, xf_st_file_t** out_file, char* err, size_t errlen) {
-    if (!path || !out_file) return st_fail(err, errlen, XF_ERR_INVALID_ARGUMENT, "path and out_file must not be NULL");
+    if (!path || !out_file)
+        return st_fail(err, errlen, XF_ERR_INVALID_ARGUMENT, "path and out_file must not be NULL");
     // O_NONBLOCK: a FIFO given as the model must fail at fstat, not block in open.
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
@@ -265,8 +282,8 @@ xf_status_t xf_st_open(const char* path, xf_st_file_t** out_file, char* err, siz
     if (size < 8) {
         close(fd);
         return st_fail(err, errlen, XF_ERR_DATA_LOSS,
-                       "%s: file is %zu bytes, too short for the 8-byte header length of a safetensors file", path,
-                       size);
+                       "%s: file is %zu bytes, too short for the 8-byte header length of a safetensors file",
+                       path, size);
     }
     void* map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     int map_errno = errno;
@@ -288,17 +305,20 @@ xf_status_t xf_st_open(const char* path, xf_st_file_t** out_file, char* err, siz
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | p[i];
     xf_status_t st = XF_OK;
     if (hlen > XF_ST_MAX_HEADER)
-        st = st_fail(err, errlen, XF_ERR_DATA_LOSS,
-                     "%s: header length %llu is larger than the 100 MiB limit; not a safetensors file or corrupt",
-                     path, (unsigned long long)hlen);
+        st = st_fail(
+            err, errlen, XF_ERR_DATA_LOSS,
+            "%s: header length %llu is larger than the 100 MiB limit; not a safetensors file or corrupt",
+            path, (unsigned long long)hlen);
     else if (hlen > size - 8)
-        st = st_fail(err, errlen, XF_ERR_DATA_LOSS,
-                     "%s: header length %llu exceeds the %zu bytes after the length field; the file is truncated",
-                     path, (unsigned long long)hlen, size - 8);
+        st = st_fail(
+            err, errlen, XF_ERR_DATA_LOSS,
+            "%s: header length %llu exceeds the %zu bytes after the length field; the file is truncated",
+            path, (unsigned long long)hlen, size - 8);
     else if (hlen < 2)
-        st = st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: header length %llu is too small for a JSON object", path,
-                     (unsigned long long)hlen);
-    if (st == XF_OK) st = st_parse_header(f, path, (const char*)p + 8, (size_t)hlen, size - 8 - hlen, err, errlen);
+        st = st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: header length %llu is too small for a JSON object",
+                     path, (unsigned long long)hlen);
+    if (st == XF_OK)
+        st = st_parse_header(f, path, (const char*)p + 8, (size_t)hlen, size - 8 - hlen, err, errlen);
     if (st != XF_OK) {
         xf_st_close(f);
         return st;

@@ -107,7 +107,8 @@ static void check_logits(const char* what, const char* column, const float* got,
                          float rel_atol, float rtol) {
     char why[512];
     float atol = rel_atol * max_abs(want, n) + 1e-5f;
-    cr_expect(xf_test_close(got, want, (int64_t)n, atol, rtol, why, sizeof why), "%s [%s]: %s", what, column, why);
+    cr_expect(xf_test_close(got, want, (int64_t)n, atol, rtol, why, sizeof why), "%s [%s]: %s", what, column,
+              why);
 }
 
 //===----------------------------------------------------------------------===//
@@ -215,8 +216,10 @@ Test(model, vit_b_16_converted, .timeout = 1800) {
     if (!dir || !*dir || !file_exists(model) || !file_exists(ref)) {
         cr_assert(!(require && strcmp(require, "1") == 0),
                   "XFORMER_REQUIRE_VITB16=1 but XFORMER_VITB16_DIR (%s) has no vit_b_16.safetensors and "
-                  "vit_b_16_ref.safetensors; run tools/make_vitb16_reference.py DIR", dir ? dir : "unset");
-        cr_skip_test("set XFORMER_VITB16_DIR to the output of tools/make_vitb16_reference.py to run this test");
+                  "vit_b_16_ref.safetensors; run tools/make_vitb16_reference.py DIR",
+                  dir ? dir : "unset");
+        cr_skip_test(
+            "set XFORMER_VITB16_DIR to the output of tools/make_vitb16_reference.py to run this test");
     }
     std_case_t c = {model, ref, 2e-3f, 2e-3f};
     each_column(run_std, &c);
@@ -285,8 +288,8 @@ static void run_bundled(xf_context_t* ctx, const char* column, void* user) {
         snprintf(what, sizeof what, "%s on %s", b->model, name);
         check_logits(what, column, got, want, n, 1e-3f, 1e-3f);
         if (info.task == XF_MODEL_TASK_CLASSIFICATION) {
-            cr_expect_eq(argmax(got, info.classes, 1), argmax(want, info.classes, 1), "[%s] %s: top-1 differs",
-                         column, name);
+            cr_expect_eq(argmax(got, info.classes, 1), argmax(want, info.classes, 1),
+                         "[%s] %s: top-1 differs", column, name);
         } else {
             snprintf(key, sizeof key, "%s.mask", name);
             xf_st_tensor_t* mt = xf_st_find(ref, key);
@@ -300,7 +303,8 @@ static void run_bundled(xf_context_t* ctx, const char* column, void* user) {
             cr_assert(st == XF_OK, "[%s] mask: %s", column, xf_context_error(ctx));
             size_t differ = 0;
             for (size_t i = 0; i < px; i++) differ += mask[i] != want_mask[i];
-            cr_expect_eq(differ, 0, "[%s] %s: %zu of %zu mask pixels differ from PyTorch", column, name, differ, px);
+            cr_expect_eq(differ, 0, "[%s] %s: %zu of %zu mask pixels differ from PyTorch", column, name,
+                         differ, px);
             free(want_mask);
             free(mask);
         }
@@ -467,8 +471,9 @@ static void check_ramp(int64_t oh, int64_t ow) {
             double cy = (y + 0.5) * scy, cx = (x + 0.5) * scx;
             double ry = 2 * (scy > 1 ? scy : 1), rx = 2 * (scx > 1 ? scx : 1);
             if (cy - ry < 0 || cy + ry > N || cx - rx < 0 || cx + rx > N) continue;
-            cr_assert_float_eq(dst[y * ow + x], 3 * (cy - 0.5) + (cx - 0.5), 1e-4, "%lldx%lld at (%lld, %lld)",
-                               (long long)oh, (long long)ow, (long long)y, (long long)x);
+            cr_assert_float_eq(dst[y * ow + x], 3 * (cy - 0.5) + (cx - 0.5), 1e-4,
+                               "%lldx%lld at (%lld, %lld)", (long long)oh, (long long)ow, (long long)y,
+                               (long long)x);
             checked++;
         }
     cr_assert(checked > 0);

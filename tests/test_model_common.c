@@ -13,7 +13,7 @@ typedef struct {
     const char* dtype;  // "F32" unless set
     int ndim;
     int64_t shape[4];
-    void* data;   // owned
+    void* data;  // owned
     size_t bytes;
 } tm_tensor_t;
 
@@ -52,24 +52,32 @@ static __attribute__((unused)) int64_t tm_elements(int ndim, const int64_t* shap
 }
 
 // Hash-init values of tensor |name| with |shape| (docs/MODELS_SPEC).
-static __attribute__((unused)) void tm_hash_init(const char* name, int ndim, const int64_t* shape, float* out) {
+static __attribute__((unused)) void tm_hash_init(const char* name, int ndim, const int64_t* shape,
+                                                 float* out) {
     const uint64_t seed = tm_fnv1a(name);
     const int64_t n = tm_elements(ndim, shape);
     const int64_t fan_in = ndim >= 2 ? n / shape[0] : 1;
     for (int64_t i = 0; i < n; i++) {
         double u = tm_uniform(seed, (uint64_t)i), r = 2 * u - 1, v;
-        if (tm_ends(name, "running_var")) v = 1 + 0.5 * u;
-        else if (tm_ends(name, "running_mean")) v = 0.1 * r;
-        else if (ndim == 1 && tm_ends(name, ".weight")) v = 1 + 0.1 * r;
-        else if (tm_ends(name, ".bias")) v = 0.05 * r;
-        else if (ndim >= 2 && tm_ends(name, ".weight")) v = r * sqrt(3.0 / (double)fan_in);
-        else v = 0.5 * r;
+        if (tm_ends(name, "running_var"))
+            v = 1 + 0.5 * u;
+        else if (tm_ends(name, "running_mean"))
+            v = 0.1 * r;
+        else if (ndim == 1 && tm_ends(name, ".weight"))
+            v = 1 + 0.1 * r;
+        else if (tm_ends(name, ".bias"))
+            v = 0.05 * r;
+        else if (ndim >= 2 && tm_ends(name, ".weight"))
+            v = r * sqrt(3.0 / (double)fan_in);
+        else
+            v = 0.5 * r;
         out[i] = (float)v;
     }
 }
 
-static __attribute__((unused)) tm_tensor_t* tm_add_raw(tm_file_t* f, const char* name, const char* dtype, int ndim, const int64_t* shape,
-                               const void* data, size_t bytes) {
+static __attribute__((unused)) tm_tensor_t* tm_add_raw(tm_file_t* f, const char* name, const char* dtype,
+                                                       int ndim, const int64_t* shape, const void* data,
+                                                       size_t bytes) {
     if (f->n == f->cap) {
         f->cap = f->cap ? 2 * f->cap : 64;
         f->t = realloc(f->t, f->cap * sizeof *f->t);
@@ -87,7 +95,8 @@ static __attribute__((unused)) tm_tensor_t* tm_add_raw(tm_file_t* f, const char*
 }
 
 // Adds a hash-initialised F32 tensor.
-static __attribute__((unused)) void tm_add(tm_file_t* f, const char* name, int ndim, int64_t s0, int64_t s1, int64_t s2, int64_t s3) {
+static __attribute__((unused)) void tm_add(tm_file_t* f, const char* name, int ndim, int64_t s0, int64_t s1,
+                                           int64_t s2, int64_t s3) {
     int64_t shape[4] = {s0, s1, s2, s3};
     int64_t n = tm_elements(ndim, shape);
     float* v = malloc((size_t)n * sizeof(float));
@@ -126,7 +135,8 @@ static __attribute__((unused)) uint8_t* tm_serialize(const tm_file_t* f, size_t*
         const tm_tensor_t* t = &f->t[i];
         n += (size_t)snprintf(h + n, cap - n, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[", i ? "," : "", t->name,
                               t->dtype ? t->dtype : "F32");
-        for (int d = 0; d < t->ndim; d++) n += (size_t)snprintf(h + n, cap - n, "%s%lld", d ? "," : "", (long long)t->shape[d]);
+        for (int d = 0; d < t->ndim; d++)
+            n += (size_t)snprintf(h + n, cap - n, "%s%lld", d ? "," : "", (long long)t->shape[d]);
         n += (size_t)snprintf(h + n, cap - n, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
                               (unsigned long long)(off + t->bytes));
         off += t->bytes;
@@ -182,8 +192,8 @@ static __attribute__((unused)) void tm_tmpdir(char* out, size_t size) {
 }
 
 // Tensors of a timm ViT (deit_tiny_patch16_224 and friends).
-static __attribute__((unused)) void tm_vit_tensors(tm_file_t* f, int64_t img, int64_t patch, int64_t chans, int64_t dim, int depth,
-                           int64_t classes, int distilled) {
+static __attribute__((unused)) void tm_vit_tensors(tm_file_t* f, int64_t img, int64_t patch, int64_t chans,
+                                                   int64_t dim, int depth, int64_t classes, int distilled) {
     int64_t grid = img / patch, tokens = grid * grid + 1 + distilled;
     tm_add(f, "patch_embed.proj.weight", 4, dim, chans, patch, patch);
     tm_add(f, "patch_embed.proj.bias", 1, dim, 0, 0, 0);
@@ -192,8 +202,8 @@ static __attribute__((unused)) void tm_vit_tensors(tm_file_t* f, int64_t img, in
     tm_add(f, "pos_embed", 3, 1, tokens, dim, 0);
     for (int i = 0; i < depth; i++) {
         char n[128];
-#define TM_B(suffix, nd, a, b)                                    \
-    snprintf(n, sizeof n, "blocks.%d.%s", i, suffix);            \
+#define TM_B(suffix, nd, a, b)                        \
+    snprintf(n, sizeof n, "blocks.%d.%s", i, suffix); \
     tm_add(f, n, nd, a, b, 0, 0)
         TM_B("norm1.weight", 1, dim, 0);
         TM_B("norm1.bias", 1, dim, 0);
@@ -220,9 +230,10 @@ static __attribute__((unused)) void tm_vit_tensors(tm_file_t* f, int64_t img, in
 }
 
 // Tensors of a Hugging Face SegformerForSemanticSegmentation.
-static __attribute__((unused)) void tm_segformer_tensors(tm_file_t* f, int stages, const int64_t* dims, const int64_t* depths,
-                                 const int64_t* sr, const int64_t* patch, int64_t chans, int64_t dec,
-                                 int64_t classes) {
+static __attribute__((unused)) void tm_segformer_tensors(tm_file_t* f, int stages, const int64_t* dims,
+                                                         const int64_t* depths, const int64_t* sr,
+                                                         const int64_t* patch, int64_t chans, int64_t dec,
+                                                         int64_t classes) {
     char n[160];
     for (int i = 0; i < stages; i++) {
         int64_t d = dims[i], cin = i ? dims[i - 1] : chans, h = 4 * d;
@@ -235,8 +246,8 @@ static __attribute__((unused)) void tm_segformer_tensors(tm_file_t* f, int stage
         snprintf(n, sizeof n, "segformer.encoder.patch_embeddings.%d.layer_norm.bias", i);
         tm_add(f, n, 1, d, 0, 0, 0);
         for (int j = 0; j < depths[i]; j++) {
-#define TM_S(suffix, nd, a, b, c, e)                                               \
-    snprintf(n, sizeof n, "segformer.encoder.block.%d.%d.%s", i, j, suffix);       \
+#define TM_S(suffix, nd, a, b, c, e)                                         \
+    snprintf(n, sizeof n, "segformer.encoder.block.%d.%d.%s", i, j, suffix); \
     tm_add(f, n, nd, a, b, c, e)
             TM_S("layer_norm_1.weight", 1, d, 0, 0, 0);
             TM_S("layer_norm_1.bias", 1, d, 0, 0, 0);

@@ -56,7 +56,8 @@ static void expect_open(const char* path, xf_status_t want, const char* needles)
     xf_st_file_t* f = NULL;
     char err[1024] = "";
     xf_status_t st = xf_st_open(path, &f, err, sizeof err);
-    cr_expect_eq(st, want, "status %s, want %s; message: %s", xf_status_string(st), xf_status_string(want), err);
+    cr_expect_eq(st, want, "status %s, want %s; message: %s", xf_status_string(st), xf_status_string(want),
+                 err);
     if (st == XF_OK) {
         xf_st_close(f);
         return;
@@ -141,8 +142,8 @@ Test(safetensors, header_length_beyond_file) {
 }
 
 Test(safetensors, bad_json) {
-    expect_open(write_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]", 4), XF_ERR_DATA_LOSS,
-                "JSON");
+    expect_open(write_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]", 4),
+                XF_ERR_DATA_LOSS, "JSON");
     expect_open(write_header("{\"a\" {}}", 0), XF_ERR_DATA_LOSS, "JSON");
     expect_open(write_header("{} xx", 0), XF_ERR_DATA_LOSS, "after the JSON");
     expect_open(write_header("{\"a\":\0}", 0), XF_ERR_DATA_LOSS, "JSON");
@@ -157,24 +158,27 @@ Test(safetensors, non_object_json) {
 }
 
 Test(safetensors, fields) {
-    expect_open(write_header("{\"w\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4), XF_ERR_DATA_LOSS, "'w'|dtype");
-    expect_open(write_header("{\"w\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4), XF_ERR_DATA_LOSS, "'w'|shape");
-    expect_open(write_header("{\"w\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4), XF_ERR_DATA_LOSS, "'w'|data_offsets");
+    expect_open(write_header("{\"w\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4), XF_ERR_DATA_LOSS,
+                "'w'|dtype");
+    expect_open(write_header("{\"w\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4), XF_ERR_DATA_LOSS,
+                "'w'|shape");
+    expect_open(write_header("{\"w\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4), XF_ERR_DATA_LOSS,
+                "'w'|data_offsets");
     expect_open(write_header("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"x\":1}}", 4),
                 XF_ERR_DATA_LOSS, "'w'|unknown field 'x'");
-    expect_open(write_header("{\"w\":{\"dtype\":5,\"shape\":[1],\"data_offsets\":[0,4]}}", 4), XF_ERR_DATA_LOSS,
-                "'w'|dtype");
-    expect_open(write_header("{\"w\":{\"dtype\":\"F32\",\"shape\":1,\"data_offsets\":[0,4]}}", 4), XF_ERR_DATA_LOSS,
-                "'w'|shape");
-    expect_open(write_header("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0]}}", 4), XF_ERR_DATA_LOSS,
-                "'w'|data_offsets");
+    expect_open(write_header("{\"w\":{\"dtype\":5,\"shape\":[1],\"data_offsets\":[0,4]}}", 4),
+                XF_ERR_DATA_LOSS, "'w'|dtype");
+    expect_open(write_header("{\"w\":{\"dtype\":\"F32\",\"shape\":1,\"data_offsets\":[0,4]}}", 4),
+                XF_ERR_DATA_LOSS, "'w'|shape");
+    expect_open(write_header("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0]}}", 4),
+                XF_ERR_DATA_LOSS, "'w'|data_offsets");
     expect_open(write_header("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,\"4\"]}}", 4),
                 XF_ERR_DATA_LOSS, "'w'|data_offsets");
 }
 
 Test(safetensors, wrong_dtype) {
-    expect_open(write_header("{\"w\":{\"dtype\":\"Q7\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4), XF_ERR_DATA_LOSS,
-                "'w'|unknown dtype 'Q7'");
+    expect_open(write_header("{\"w\":{\"dtype\":\"Q7\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4),
+                XF_ERR_DATA_LOSS, "'w'|unknown dtype 'Q7'");
     expect_open(write_header("{\"w\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8),
                 XF_ERR_UNIMPLEMENTED, "'w'|F64|not supported");
 }
@@ -184,16 +188,18 @@ Test(safetensors, negative_and_fractional_shape) {
                 XF_ERR_DATA_LOSS, "'w'|shape[0]|non-negative");
     expect_open(write_header("{\"w\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,10]}}", 16),
                 XF_ERR_DATA_LOSS, "'w'|shape[0]");
-    expect_open(write_header("{\"w\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4),
-                XF_ERR_DATA_LOSS, "'w'|dimensions");
+    expect_open(
+        write_header("{\"w\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4),
+        XF_ERR_DATA_LOSS, "'w'|dimensions");
 }
 
 Test(safetensors, shape_size_mismatch) {
     expect_open(write_header("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,20]}}", 24),
                 XF_ERR_DATA_LOSS, "'w'|24 bytes|20");
-    expect_open(write_header("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],\"data_offsets\":[0,4]}}",
-                             4),
-                XF_ERR_DATA_LOSS, "'w'|too large");
+    expect_open(
+        write_header(
+            "{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],\"data_offsets\":[0,4]}}", 4),
+        XF_ERR_DATA_LOSS, "'w'|too large");
 }
 
 Test(safetensors, offsets_out_of_range) {
@@ -204,28 +210,33 @@ Test(safetensors, offsets_out_of_range) {
     expect_open(write_header("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[-4,0]}}", 12),
                 XF_ERR_DATA_LOSS, "'w'|data_offsets");
     expect_open(write_header("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],"
-                             "\"data_offsets\":[18446744073709551612,18446744073709551616]}}", 12),
+                             "\"data_offsets\":[18446744073709551612,18446744073709551616]}}",
+                             12),
                 XF_ERR_DATA_LOSS, "'w'");
 }
 
 Test(safetensors, overlapping_tensors) {
     expect_open(write_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                             "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12),
+                             "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+                             12),
                 XF_ERR_DATA_LOSS, "'a'|'b'|overlap");
     expect_open(write_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                             "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8),
+                             "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+                             8),
                 XF_ERR_DATA_LOSS, "overlap");
 }
 
 Test(safetensors, holes_and_trailing_bytes) {
     expect_open(write_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-                             "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", 12),
+                             "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}",
+                             12),
                 XF_ERR_DATA_LOSS, "[4, 8)|'b'|no tensor");
     expect_open(write_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 9),
                 XF_ERR_DATA_LOSS, "5 bytes after");
     // A duplicated name hides the first entry; the hole it leaves gives it away.
     expect_open(write_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-                             "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8),
+                             "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+                             8),
                 XF_ERR_DATA_LOSS, "no tensor");
 }
 
@@ -371,7 +382,8 @@ Test(safetensors, model_half_precision_files) {
             for (size_t k = 0; k < n; k++) {
                 uint32_t bits;
                 memcpy(&bits, &v[k], 4);
-                h[k] = variant == 1 ? xf_f32_to_f16(v[k]) : (uint16_t)((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
+                h[k] = variant == 1 ? xf_f32_to_f16(v[k])
+                                    : (uint16_t)((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
             }
             free(t->data);
             t->data = h;
