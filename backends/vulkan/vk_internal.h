@@ -137,6 +137,8 @@ typedef struct xf_vk_dispatch_s {
 typedef struct xf_vk_plan_s {
     xf_vk_dispatch_t* items;
     size_t count, cap;
+    xf_buffer_t* scratch[64];  // temporaries owned by the graph (transposed GEMM operands)
+    size_t nscratch;
 } xf_vk_plan_t;
 
 xf_status_t xf_vk_supports(xf_device_t* dev, const xf_exec_node_t* node, xf_err_t* err);

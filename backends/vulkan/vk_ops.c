@@ -122,6 +122,23 @@ static uint32_t xf_vk_wg(const xf_device_t* dev) {
     return w;
 }
 
+// Grid for 4-D element-wise shaders: x over ne[3], y over ne[2], z over ne[0] * ne[1] when they fit
+// (no per-element division), else a linear grid.
+static void xf_vk_grid4(const xf_device_t* dev, const int64_t* ne, uint32_t* wg, uint64_t g[3], bool* grid3) {
+    const uint32_t* lim = dev->props.limits.maxComputeWorkGroupCount;
+    *grid3 = (uint64_t)ne[2] <= lim[1] && (uint64_t)(ne[0] * ne[1]) <= lim[2];
+    if (*grid3) {
+        *wg = xf_vk_pow2_at_least((uint64_t)ne[3], 8, xf_vk_wg(dev) < 64 ? xf_vk_wg(dev) : 64);
+        g[0] = (uint64_t)(ne[3] + *wg - 1) / *wg;
+        g[1] = (uint64_t)ne[2];
+        g[2] = (uint64_t)(ne[0] * ne[1]);
+    } else {
+        *wg = xf_vk_wg(dev);
+        xf_vk_grid(dev, (uint64_t)(ne[0] * ne[1] * ne[2] * ne[3]), *wg, &g[0], &g[1]);
+        g[2] = 1;
+    }
+}
+
 static xf_status_t xf_vk_elementwise(xf_device_t* dev, xf_vk_plan_t* plan, const char* op, xf_dtype_t dt,
                                      uint32_t spec1, uint64_t n, const xf_vk_push_t* push, xf_err_t* err) {
     uint32_t wg = xf_vk_wg(dev);
@@ -150,11 +167,12 @@ static xf_status_t xf_vk_copy(xf_device_t* dev, const xf_tref_t* src, const xf_t
     char op[24];
     if (src->dtype == XF_DTYPE_I32) snprintf(op, sizeof op, "copy");
     else snprintf(op, sizeof op, "copy_%s", xf_vk_dt(src->dtype));
-    uint32_t wg = xf_vk_wg(dev);
-    uint32_t spec[1] = {wg};
-    uint64_t gx, gy;
-    xf_vk_grid(dev, (uint64_t)xf_tref_elements(src), wg, &gx, &gy);
-    return xf_vk_commit(dev, plan, op, dst->dtype, NULL, spec, 1, &p, gx, gy, 1, err);
+    uint32_t wg;
+    uint64_t g[3];
+    bool grid3;
+    xf_vk_grid4(dev, src->ne, &wg, g, &grid3);
+    uint32_t spec[2] = {wg, grid3};
+    return xf_vk_commit(dev, plan, op, dst->dtype, NULL, spec, 2, &p, g[0], g[1], g[2], err);
 }
 
 static void xf_vk_dense_strides(const int64_t* ne, int64_t* nb) {
@@ -199,8 +217,12 @@ static xf_status_t xf_vk_op_binary(xf_device_t* dev, const xf_exec_node_t* n, xf
     xf_vk_pu(&p, d->bind[0].elem_offset);
     xf_vk_pu(&p, d->bind[1].elem_offset);
     xf_vk_pu(&p, d->bind[4].elem_offset);
-    return xf_vk_elementwise(dev, plan, "binary", n->dst.dtype, n->op == XF_OP_MUL, (uint64_t)xf_tref_elements(&n->dst),
-                             &p, err);
+    uint32_t wg;
+    uint64_t g[3];
+    bool grid3;
+    xf_vk_grid4(dev, n->dst.ne, &wg, g, &grid3);
+    uint32_t spec[3] = {wg, n->op == XF_OP_MUL, grid3};
+    return xf_vk_commit(dev, plan, "binary", n->dst.dtype, NULL, spec, 3, &p, g[0], g[1], g[2], err);
 }
 
 static xf_status_t xf_vk_op_unary(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
@@ -382,12 +404,48 @@ static bool xf_vk_matmul_fits(const xf_device_t* dev, const xf_exec_node_t* n) {
     return xf_vk_fits(dev, &n->dst);
 }
 
+// The subgroup GEMM is fastest for A.B^T (both operands K-contiguous); an A.B that fits one binding
+// is run as a transposing copy of B into a graph-owned buffer, then A.B^T.
+static xf_status_t xf_vk_matmul_via_bt(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan,
+                                       xf_err_t* err) {
+    const xf_tref_t* b = &n->src[1];
+    int64_t K = b->ne[2], N = b->ne[3];
+    if (plan->nscratch == sizeof plan->scratch / sizeof plan->scratch[0]) return xf_vk_gemm(dev, n, true, 0, 0, 0, 0, plan, err);
+    xf_buffer_t* tmp = NULL;
+    size_t bytes = (size_t)xf_tref_elements(b) * xf_dtype_size(b->dtype);
+    xf_status_t st = xf_vk_buffer_alloc(dev, bytes, &tmp, err);
+    if (st != XF_OK) return st;
+    plan->scratch[plan->nscratch++] = tmp;
+    xf_tref_t src = *b, bt = *b;
+    src.ne[2] = N;
+    src.ne[3] = K;
+    src.nb[0] = b->ne[1] * K * N;
+    src.nb[1] = K * N;
+    src.nb[2] = 1;
+    src.nb[3] = N;
+    bt.buffer = tmp;
+    bt.offset = 0;
+    bt.ne[2] = N;
+    bt.ne[3] = K;
+    xf_vk_dense_strides(bt.ne, bt.nb);
+    st = xf_vk_copy(dev, &src, &bt, 0, bt.nb, plan, err);
+    if (st != XF_OK) return st;
+    xf_exec_node_t tn = *n;
+    tn.src[1] = bt;
+    tn.params.matmul.transpose_b = true;
+    return xf_vk_gemm(dev, &tn, true, 0, 0, 0, 0, plan, err);
+}
+
 static xf_status_t xf_vk_op_matmul(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
+    int64_t K = n->src[0].ne[3];
+    if (xf_vk_matmul_fits(dev, n) && dev->cpu_style && dev->use_shuffle && !n->params.matmul.transpose_b &&
+        K % 4 == 0 && K >= 64 && n->dst.ne[2] >= 32)
+        return xf_vk_matmul_via_bt(dev, n, plan, err);
     if (xf_vk_matmul_fits(dev, n)) return xf_vk_gemm(dev, n, true, 0, 0, 0, 0, plan, err);
     // Too large for one binding (maxStorageBufferRange): a 2-D problem is split into row and
     // column blocks, each bound at its own offset (supports() rejects the rest).
     const xf_tref_t* c = &n->dst;
-    int64_t M = c->ne[2], N = c->ne[3], K = n->src[0].ne[3];
+    int64_t M = c->ne[2], N = c->ne[3];
     VkDeviceSize es = xf_dtype_size(c->dtype), lim = xf_vk_max_range(dev);
     int64_t nc = N;
     if (n->params.matmul.transpose_b) {

@@ -4,6 +4,7 @@
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint OP = 0;
+layout(constant_id = 2) const bool GRID3 = false;
 
 layout(binding = 0) readonly buffer A { XF_ST a[]; };
 layout(binding = 1) readonly buffer B { XF_ST b[]; };
@@ -16,15 +17,27 @@ layout(push_constant) uniform P {
 } p;
 
 void main() {
-    uint i = xf_linear_id();
-    if (i >= p.ne.x * p.ne.y * p.ne.z * p.ne.w) return;
-    uint i3 = i % p.ne.w;
-    uint r = i / p.ne.w;
-    uint i2 = r % p.ne.z;
-    r /= p.ne.z;
-    uint i1 = r % p.ne.y;
-    uint i0 = r / p.ne.y;
+    uint i0, i1, i2, i3;
+    if (GRID3) {
+        // x: innermost index, y: ne[2], z: ne[0] * ne[1]. Integer division is emulated per lane on
+        // CPU devices; here only the work-group-uniform z needs one.
+        i3 = gl_GlobalInvocationID.x;
+        if (i3 >= p.ne.w) return;
+        i2 = gl_WorkGroupID.y;
+        i1 = gl_WorkGroupID.z % p.ne.y;
+        i0 = gl_WorkGroupID.z / p.ne.y;
+    } else {
+        uint i = xf_linear_id();
+        if (i >= p.ne.x * p.ne.y * p.ne.z * p.ne.w) return;
+        i3 = i % p.ne.w;
+        uint r = i / p.ne.w;
+        i2 = r % p.ne.z;
+        r /= p.ne.z;
+        i1 = r % p.ne.y;
+        i0 = r / p.ne.y;
+    }
     float x = float(a[p.a_off + i0 * p.sa.x + i1 * p.sa.y + i2 * p.sa.z + i3 * p.sa.w]);
     float y = float(b[p.b_off + i0 * p.sb.x + i1 * p.sb.y + i2 * p.sb.z + i3 * p.sb.w]);
-    d[p.d_off + i] = XF_ST(OP == 0 ? x + y : x * y);
+    uint di = ((i0 * p.ne.y + i1) * p.ne.z + i2) * p.ne.w + i3;
+    d[p.d_off + di] = XF_ST(OP == 0 ? x + y : x * y);
 }

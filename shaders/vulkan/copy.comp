@@ -4,6 +4,7 @@
 // source, writing a slice of the destination). Variants: XF_SRC_F16, XF_DST_F16, XF_U32 (raw words).
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const bool GRID3 = false;
 
 #if defined(XF_U32)
 #define SRC_T uint
@@ -33,15 +34,25 @@ layout(push_constant) uniform P {
 } p;
 
 void main() {
-    uint i = xf_linear_id();
-    uint n = p.ne.x * p.ne.y * p.ne.z * p.ne.w;
-    if (i >= n) return;
-    uint i3 = i % p.ne.w;
-    uint r = i / p.ne.w;
-    uint i2 = r % p.ne.z;
-    r /= p.ne.z;
-    uint i1 = r % p.ne.y;
-    uint i0 = r / p.ne.y;
+    uint i0, i1, i2, i3;
+    if (GRID3) {
+        // x: innermost index, y: ne[2], z: ne[0] * ne[1]. Integer division is emulated per lane on
+        // CPU devices; here only the work-group-uniform z needs one.
+        i3 = gl_GlobalInvocationID.x;
+        if (i3 >= p.ne.w) return;
+        i2 = gl_WorkGroupID.y;
+        i1 = gl_WorkGroupID.z % p.ne.y;
+        i0 = gl_WorkGroupID.z / p.ne.y;
+    } else {
+        uint i = xf_linear_id();
+        if (i >= p.ne.x * p.ne.y * p.ne.z * p.ne.w) return;
+        i3 = i % p.ne.w;
+        uint r = i / p.ne.w;
+        i2 = r % p.ne.z;
+        r /= p.ne.z;
+        i1 = r % p.ne.y;
+        i0 = r / p.ne.y;
+    }
     uvec4 idx = uvec4(i0, i1, i2, i3);
     dst[p.dst_off + idx.x * p.db.x + idx.y * p.db.y + idx.z * p.db.z + idx.w * p.db.w] =
         CONV(src[p.src_off + idx.x * p.sb.x + idx.y * p.sb.y + idx.z * p.sb.z + idx.w * p.sb.w]);
