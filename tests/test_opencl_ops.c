@@ -373,3 +373,21 @@ Test(opencl_exec, one_submission_per_compute) {
     xf_graph_destroy(g);
     xf_context_destroy(ctx);
 }
+
+Test(opencl_errors, build_failure_carries_the_log) {
+    extern const xf_backend_vtable_t xf_cl_backend;
+    xf_err_t err = {{0}};
+    xf_device_t* dev = NULL;
+    xf_status_t st = xf_cl_backend.device_open(0, &dev, &err);
+    if (st != XF_OK && !opencl_required()) cr_skip_test("no OpenCL device: %s", err.msg);
+    cr_assert_eq(st, XF_OK, "%s", err.msg);
+    cl_program prog = NULL;
+    st = xf_cl_build_source(dev, "__kernel void broken(__global float* x) { x[0] = undefined_name; }",
+                            "-cl-std=CL1.2", &prog, &err);
+    cr_expect_neq(st, XF_OK);
+    cr_expect_null(prog);
+    cr_expect(strstr(err.msg, "clBuildProgram failed: CL_BUILD_PROGRAM_FAILURE (-11)") != NULL, "%s",
+              err.msg);
+    cr_expect(strstr(err.msg, "undefined_name") != NULL, "the build log is missing: %s", err.msg);
+    xf_cl_backend.device_close(dev);
+}

@@ -63,6 +63,10 @@ xf_cl_style_t xf_cl_select_style(cl_device_type type, cl_device_local_mem_type l
 // Returns the device's program for |dtype| (built or loaded from the disk cache at first use).
 xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, cl_program* out, xf_err_t* err);
 
+// Builds |src| with |options| for |dev| (no cache). A failed build returns the build log in |err|.
+xf_status_t xf_cl_build_source(xf_device_t* dev, const char* src, const char* options, cl_program* out,
+                               xf_err_t* err);
+
 // Process-wide program cache statistics (for tests).
 typedef struct xf_cl_cache_stats_s {
     uint64_t builds;         // programs compiled from source

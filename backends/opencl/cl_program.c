@@ -163,8 +163,8 @@ static xf_status_t build_failed(xf_device_t* dev, cl_program prog, cl_int rc, co
         (int)rc, dev->info.name, options, log);
 }
 
-static xf_status_t build_from_source(xf_device_t* dev, const char* src, const char* options, cl_program* out,
-                                     xf_err_t* err) {
+xf_status_t xf_cl_build_source(xf_device_t* dev, const char* src, const char* options, cl_program* out,
+                               xf_err_t* err) {
     cl_int rc = CL_SUCCESS;
     cl_program prog = xf_cl.clCreateProgramWithSource(dev->context, 1, &src, NULL, &rc);
     if (rc != CL_SUCCESS) return xf_cl_fail(err, rc, "clCreateProgramWithSource", NULL);
@@ -260,7 +260,7 @@ xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, cl_program* ou
     }
     xf_status_t st = XF_OK;
     if (!prog) {
-        st = build_from_source(dev, src, options, &prog, err);
+        st = xf_cl_build_source(dev, src, options, &prog, err);
         if (st == XF_OK && caching) {
             size_t len = 0;
             unsigned char* bin = program_binary(prog, &len);
