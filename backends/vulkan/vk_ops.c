@@ -257,7 +257,9 @@ static void xf_vk_row_layout(const xf_device_t* dev, uint32_t* wg, uint32_t* row
     if (dev->use_subgroup) {
         uint32_t sg = dev->feat.subgroup_size;
         uint32_t per = 4;
-        while (per > 1 && sg * per > dev->props.limits.maxComputeWorkGroupInvocations) per /= 2;
+        while (per > 1 && (sg * per > dev->props.limits.maxComputeWorkGroupInvocations ||
+                           sg * per > dev->props.limits.maxComputeWorkGroupSize[0]))
+            per /= 2;
         *wg = sg * per;
         *rows_per_wg = per;
     } else {
