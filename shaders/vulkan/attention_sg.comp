@@ -15,8 +15,8 @@ layout(constant_id = 2) const uint DV = 64;
 layout(constant_id = 3) const bool HAS_BIAS = false;
 
 layout(binding = 0) readonly buffer Q { XF_ST q[]; };
-layout(binding = 1) readonly buffer K4 { XF_ST4 k4[]; };
-layout(binding = 2) readonly buffer V4 { XF_ST4 v4[]; };
+layout(binding = 1) readonly buffer K4 { XF_PK4 k4[]; };
+layout(binding = 2) readonly buffer V4 { XF_PK4 v4[]; };
 layout(binding = 3) readonly buffer Bias { XF_ST bias[]; };
 layout(binding = 4) writeonly buffer O { XF_ST o[]; };
 layout(push_constant) uniform P {
@@ -45,9 +45,9 @@ void main() {
     float mx = -3.402823466e38, l = 0.0;
     for (uint j = 0u; j < p.lk; ++j) {
         vec4 kc[CK];
-        for (uint t = 0u; t < CK; ++t) kc[t] = vec4(k4[kbase + j * D4 + min(lane + t * SG, D4 - 1u)]);
+        for (uint t = 0u; t < CK; ++t) kc[t] = xf_unpack4(k4[kbase + j * D4 + min(lane + t * SG, D4 - 1u)]);
         vec4 vc[CV];
-        for (uint t = 0u; t < CV; ++t) vc[t] = vec4(v4[vbase + j * DV4 + min(lane + t * SG, DV4 - 1u)]);
+        for (uint t = 0u; t < CV; ++t) vc[t] = xf_unpack4(v4[vbase + j * DV4 + min(lane + t * SG, DV4 - 1u)]);
         vec4 s4 = vec4(0.0);
         for (uint c = 0u; c < D4; ++c) s4 = fma(qr[c], subgroupShuffle(kc[c / SG], c % SG), s4);
         float s = (s4.x + s4.y) + (s4.z + s4.w);

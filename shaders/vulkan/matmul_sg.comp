@@ -19,8 +19,8 @@ layout(constant_id = 5) const uint ACT = 0;
 layout(constant_id = 6) const bool HAS_BIAS = false;
 layout(constant_id = 7) const bool HAS_RES = false;
 
-layout(binding = 0) readonly buffer A4 { XF_ST4 a4[]; };
-layout(binding = 1) readonly buffer B4 { XF_ST4 b4[]; };
+layout(binding = 0) readonly buffer A4 { XF_PK4 a4[]; };
+layout(binding = 1) readonly buffer B4 { XF_PK4 b4[]; };
 layout(binding = 2) readonly buffer Bias { XF_ST bias[]; };
 layout(binding = 3) readonly buffer Res { XF_ST res[]; };
 layout(binding = 4) writeonly buffer D { XF_ST d[]; };
@@ -52,9 +52,9 @@ void main() {
         for (uint j = 0u; j < TN; ++j) brow[j] = boff / 4u + min(n0 + j, p.n - 1u) * k4n;
         for (uint k4 = 0u; k4 < k4n; ++k4) {
             vec4 av[R];
-            for (uint r = 0u; r < R; ++r) av[r] = vec4(a4[arow[r] + k4]);
+            for (uint r = 0u; r < R; ++r) av[r] = xf_unpack4(a4[arow[r] + k4]);
             vec4 bv[TN];
-            for (uint j = 0u; j < TN; ++j) bv[j] = vec4(b4[brow[j] + k4]);
+            for (uint j = 0u; j < TN; ++j) bv[j] = xf_unpack4(b4[brow[j] + k4]);
             for (uint s = 0u; s < SG; ++s) {
                 for (uint r = 0u; r < R; ++r) {
                     vec4 a = subgroupShuffle(av[r], s);
@@ -70,9 +70,9 @@ void main() {
         uint bcol = boff / 4u + min(n0, p.n - 4u) / 4u;
         for (uint k4 = 0u; k4 < k4n; ++k4) {
             vec4 av[R];
-            for (uint r = 0u; r < R; ++r) av[r] = vec4(a4[arow[r] + k4]);
+            for (uint r = 0u; r < R; ++r) av[r] = xf_unpack4(a4[arow[r] + k4]);
             vec4 bv[4];
-            for (uint kk = 0u; kk < 4u; ++kk) bv[kk] = vec4(b4[(k4 * 4u + kk) * ldb4 + bcol]);
+            for (uint kk = 0u; kk < 4u; ++kk) bv[kk] = xf_unpack4(b4[(k4 * 4u + kk) * ldb4 + bcol]);
             for (uint s = 0u; s < SG; ++s) {
                 for (uint r = 0u; r < R; ++r) {
                     vec4 a = subgroupShuffle(av[r], s);
