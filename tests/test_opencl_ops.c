@@ -109,6 +109,7 @@ static const op_case_t cases[] = {
     {"silu", b_silu, 1, {IN(2, 3, 13)}, NULL},
     {"relu", b_relu, 1, {IN(2, 3, 13)}, NULL},
     {"glu", b_glu, 1, {IN(2, 3, 14)}, NULL},
+    {"glu, 16-wide runs", b_glu, 1, {IN(2, 3, 64)}, NULL},
     {"attention split", b_attention, 3, {IN(4, 1, 2, 5, 8), IN(4, 1, 2, 7, 8), IN(4, 1, 2, 7, 6)}, NULL},
     {"attention split + bias",
      b_attention_bias,

@@ -343,7 +343,7 @@ static xf_status_t prep_unary(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_
     } else {
         arg_int(a, nd->params.unary.activation);
     }
-    launch_1d(dev, l, nd->op == XF_OP_UNARY ? ceil_div(n, 16) : n);
+    launch_1d(dev, l, nd->op == XF_OP_SCALE ? n : ceil_div(n, 16));
     return XF_OK;
 }
 

@@ -30,11 +30,20 @@ __kernel void unary(__global const st_t* src, int s_off, __global st_t* dst, int
     for (; i < n; ++i) ST(dst, d_off + i, xf_act(LD(src, s_off + i), act));
 }
 
-// src [rows, 2h] -> dst [rows, h]: act(src[r, j]) * src[r, h + j].
+// src [rows, 2h] -> dst [rows, h]: act(src[r, j]) * src[r, h + j]. 16 outputs per work-item; a run
+// of 16 never crosses a row when h % 16 == 0, else each element is handled on its own.
 __kernel void glu(__global const st_t* src, int s_off, __global st_t* dst, int d_off, int n, int h, int act) {
-    int i = get_global_id(0);
-    if (i >= n) return;
-    int r = i / h, j = i - r * h;
-    int s = s_off + r * 2 * h + j;
-    ST(dst, d_off + i, xf_act(LD(src, s), act) * LD(src, s + h));
+    int i0 = get_global_id(0) * 16;
+    if (i0 >= n) return;
+    if (h % 16 == 0 && i0 + 16 <= n) {
+        int r = i0 / h, j = i0 - r * h;
+        __global const st_t* s = src + s_off + r * 2 * h + j;
+        ST16(dst + d_off + i0, xf_act16(LD16(s), act) * LD16(s + h));
+        return;
+    }
+    for (int i = i0; i < min(i0 + 16, n); ++i) {
+        int r = i / h, j = i - r * h;
+        int s = s_off + r * 2 * h + j;
+        ST(dst, d_off + i, xf_act(LD(src, s), act) * LD(src, s + h));
+    }
 }
