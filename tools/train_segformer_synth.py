@@ -82,6 +82,7 @@ def main():
     ap.add_argument("--wd", type=float, default=0.01)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fresh-data", action="store_true", help="new training canvases every epoch")
     ap.add_argument("--init", help="start from this safetensors checkpoint (second training stage)")
     ap.add_argument("--limit-steps", type=int, default=0)
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "segformer-fmnist.safetensors"))
@@ -120,6 +121,8 @@ def main():
     t0 = time.time()
     for epoch in range(args.epochs):
         model.train()
+        if args.fresh_data and epoch > 0:
+            tr_x, tr_m = segsynth.make(args.train_size, xtr, ytr, seed=args.seed + 1 + 1000 * epoch)
         perm = rng.permutation(len(tr_x))
         run = 0.0
         for b in range(steps_per_epoch):
