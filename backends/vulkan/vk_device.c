@@ -110,22 +110,31 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL xf_vk_debug_cb(VkDebugUtilsMessageSeverity
     return VK_FALSE;
 }
 
+// The loader stays loaded for the life of the process once opened: drivers and layers keep state
+// and exit handlers in it, and unloading them would also hide their allocations from leak checkers.
+static pthread_once_t xf_vk_lib_once = PTHREAD_ONCE_INIT;
+static void* xf_vk_lib;
+static char xf_vk_lib_error[256];
+
+static void xf_vk_lib_open(void) {
+    const char* names[] = {"libvulkan.so.1", "libvulkan.so"};
+    for (size_t i = 0; i < 2 && !xf_vk_lib; ++i) xf_vk_lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!xf_vk_lib) snprintf(xf_vk_lib_error, sizeof xf_vk_lib_error, "%s", dlerror());
+}
+
 static xf_status_t xf_vk_load(xf_vk_syms_t* vk, void** out_lib, xf_err_t* err) {
     *out_lib = NULL;
-    const char* names[] = {"libvulkan.so.1", "libvulkan.so"};
-    void* lib = NULL;
-    for (size_t i = 0; i < 2 && !lib; ++i) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    pthread_once(&xf_vk_lib_once, xf_vk_lib_open);
+    void* lib = xf_vk_lib;
     if (!lib)
         return xf_err_set(err, XF_ERR_UNAVAILABLE,
                           "Vulkan: libvulkan.so.1 could not be loaded (%s); install a Vulkan loader and driver "
                           "(e.g. libvulkan1 and mesa-vulkan-drivers)",
-                          dlerror());
+                          xf_vk_lib_error);
     memset(vk, 0, sizeof *vk);
     *(void**)&vk->vkGetInstanceProcAddr = dlsym(lib, "vkGetInstanceProcAddr");
-    if (!vk->vkGetInstanceProcAddr) {
-        dlclose(lib);
+    if (!vk->vkGetInstanceProcAddr)
         return xf_err_set(err, XF_ERR_UNAVAILABLE, "Vulkan: libvulkan.so.1 has no vkGetInstanceProcAddr");
-    }
 #define XF_VK_GLOBAL(name) vk->name = (PFN_##name)vk->vkGetInstanceProcAddr(NULL, #name);
 #define XF_VK_INSTANCE(name)
 #define XF_VK_OPTIONAL(name)
@@ -134,10 +143,8 @@ static xf_status_t xf_vk_load(xf_vk_syms_t* vk, void** out_lib, xf_err_t* err) {
 #undef XF_VK_INSTANCE
 #undef XF_VK_OPTIONAL
     if (!vk->vkCreateInstance || !vk->vkEnumerateInstanceLayerProperties ||
-        !vk->vkEnumerateInstanceExtensionProperties) {
-        dlclose(lib);
+        !vk->vkEnumerateInstanceExtensionProperties)
         return xf_err_set(err, XF_ERR_UNAVAILABLE, "Vulkan: the loader lacks vkCreateInstance");
-    }
     *out_lib = lib;
     return XF_OK;
 }
@@ -233,6 +240,9 @@ static xf_status_t xf_vk_create_instance(xf_vk_syms_t* vk, xf_device_t* dev, VkI
     }
     VkResult r = vk->vkCreateInstance(&ci, NULL, out);
     if (r != VK_SUCCESS) return xf_vk_fail(err, r, "vkCreateInstance");
+    // Pins the validation layer, which the loader would unload at vkDestroyInstance: leak checkers
+    // can then attribute (and suppress) the layer's own allocations.
+    if (dev && dev->validation) (void)dlopen("libVkLayer_khronos_validation.so", RTLD_NOW | RTLD_NOLOAD);
     xf_status_t st = xf_vk_load_instance(vk, *out, err);
     if (st == XF_OK && dev && dev->validation) {
         if (!vk->vkCreateDebugUtilsMessengerEXT || !vk->vkDestroyDebugUtilsMessengerEXT) {
@@ -432,10 +442,7 @@ static xf_status_t xf_vk_list_devices(xf_device_info_t* out, size_t capacity, si
     if (st != XF_OK) return XF_OK;  // no driver: zero devices, |err| explains why
     VkInstance inst = VK_NULL_HANDLE;
     st = xf_vk_create_instance(&vk, NULL, &inst, err);
-    if (st != XF_OK) {
-        dlclose(lib);
-        return st == XF_ERR_UNAVAILABLE ? XF_OK : st;
-    }
+    if (st != XF_OK) return st == XF_ERR_UNAVAILABLE ? XF_OK : st;
     VkPhysicalDevice* pds = NULL;
     uint32_t n = 0;
     st = xf_vk_ranked(&vk, inst, &pds, &n, err);
@@ -452,7 +459,6 @@ static xf_status_t xf_vk_list_devices(xf_device_info_t* out, size_t capacity, si
     if (st == XF_OK) *out_count = n;
     free(pds);
     vk.vkDestroyInstance(inst, NULL);
-    dlclose(lib);
     return st;
 }
 
@@ -471,7 +477,6 @@ static void xf_vk_device_close(xf_device_t* dev) {
     }
     if (dev->messenger) vk->vkDestroyDebugUtilsMessengerEXT(dev->instance, dev->messenger, NULL);
     if (dev->instance) vk->vkDestroyInstance(dev->instance, NULL);
-    if (dev->lib) dlclose(dev->lib);
     pthread_mutex_destroy(&dev->msg_lock);
     free(dev);
 }
