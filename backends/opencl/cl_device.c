@@ -180,7 +180,9 @@ static xf_status_t cl_list_devices(xf_device_info_t* out, size_t capacity, size_
 static void cl_device_close(xf_device_t* d) {
     if (!d) return;
     for (int i = 0; i < XF_CL_PROGRAM_COUNT; ++i) {
-        if (d->programs[i]) xf_cl.clReleaseProgram(d->programs[i]);
+        for (int j = 0; j < XF_CL_PROGRAM_FILES; ++j) {
+            if (d->programs[i][j]) xf_cl.clReleaseProgram(d->programs[i][j]);
+        }
     }
     if (d->queue) xf_cl.clReleaseCommandQueue(d->queue);
     if (d->context) xf_cl.clReleaseContext(d->context);

@@ -32,6 +32,8 @@ typedef enum xf_cl_style_e {
 } xf_cl_style_t;
 
 enum { XF_CL_PROGRAM_F32 = 0, XF_CL_PROGRAM_F16, XF_CL_PROGRAM_COUNT };
+// Kernel files built as separate programs (see cl_program.c).
+#define XF_CL_PROGRAM_FILES 10
 
 struct xf_device_s {
     cl_platform_id platform;
@@ -47,7 +49,7 @@ struct xf_device_s {
     xf_cl_style_t style;
     int tile;  // edge of the square tiles of the GPU-style kernels
     char platform_version[256];
-    cl_program programs[XF_CL_PROGRAM_COUNT];
+    cl_program programs[XF_CL_PROGRAM_COUNT][XF_CL_PROGRAM_FILES];
     xf_exec_counters_t counters;
 };
 
@@ -60,8 +62,10 @@ struct xf_buffer_s {
 xf_cl_style_t xf_cl_select_style(cl_device_type type, cl_device_local_mem_type local_type, size_t max_wg,
                                  uint64_t local_mem);
 
-// Returns the device's program for |dtype| (built or loaded from the disk cache at first use).
-xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, cl_program* out, xf_err_t* err);
+// Returns the device's program for |dtype| that holds |kernel| (built or loaded from the disk cache
+// at first use).
+xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* kernel, cl_program* out,
+                              xf_err_t* err);
 
 // Builds |src| with |options| for |dev| (no cache). A failed build returns the build log in |err|.
 xf_status_t xf_cl_build_source(xf_device_t* dev, const char* src, const char* options, cl_program* out,

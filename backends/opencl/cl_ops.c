@@ -184,7 +184,7 @@ xf_status_t xf_cl_node_supported(xf_device_t* dev, const xf_exec_node_t* node, x
 static xf_status_t make_kernel(xf_device_t* dev, xf_dtype_t dtype, const char* name, xf_cl_launch_t* l,
                                args_t* a, xf_err_t* err) {
     cl_program prog = NULL;
-    xf_status_t st = xf_cl_program_get(dev, dtype, &prog, err);
+    xf_status_t st = xf_cl_program_get(dev, dtype, name, &prog, err);
     if (st != XF_OK) return st;
     cl_int rc = CL_SUCCESS;
     l->kernel = xf_cl.clCreateKernel(prog, name, &rc);

@@ -19,11 +19,12 @@
 
 extern const xf_embedded_file_t xf_cl_kernels[];
 
-// Concatenated in this order; common.cl first (types, load/store macros).
-static const char* const kernel_files[] = {
-    "common.cl",     "copy.cl",       "eltwise.cl",       "norm.cl",
-    "matmul_cpu.cl", "matmul_gpu.cl", "attention_cpu.cl", "attention_gpu.cl",
-    "conv2d_cpu.cl", "conv2d_gpu.cl", "misc.cl",
+// One program per file (and storage type), each prefixed by common.cl and built when a graph first
+// needs one of its kernels: building and serialising a program compiles all of its kernels, so
+// smaller programs keep the first run short.
+static const char* const kernel_files[XF_CL_PROGRAM_FILES] = {
+    "copy.cl",          "eltwise.cl",       "norm.cl",       "matmul_cpu.cl", "matmul_gpu.cl",
+    "attention_cpu.cl", "attention_gpu.cl", "conv2d_cpu.cl", "conv2d_gpu.cl", "misc.cl",
 };
 
 #define CACHE_MAGIC "XFCLPRG1"
@@ -208,40 +209,54 @@ static unsigned char* program_binary(cl_program prog, size_t* out_len) {
     return bin;
 }
 
-static char* program_source(void) {
-    size_t total = 1;
-    for (size_t i = 0; i < sizeof kernel_files / sizeof kernel_files[0]; ++i) {
-        const xf_embedded_file_t* f = xf_embedded_find(xf_cl_kernels, kernel_files[i]);
-        if (!f) return NULL;
-        total += f->size + 1;
+static bool is_ident(char c) {
+    return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+// Returns true if |text| defines or instantiates |name| (followed by '(' or ',').
+static bool mentions_kernel(const char* text, const char* name) {
+    size_t n = strlen(name);
+    for (const char* at = strstr(text, name); at; at = strstr(at + 1, name)) {
+        if ((at == text || !is_ident(at[-1])) && (at[n] == '(' || at[n] == ',')) return true;
     }
-    char* src = malloc(total);
+    return false;
+}
+
+// Returns common.cl + the file's source (malloc'd), or NULL.
+static char* program_source(const char* file) {
+    const xf_embedded_file_t* common = xf_embedded_find(xf_cl_kernels, "common.cl");
+    const xf_embedded_file_t* f = xf_embedded_find(xf_cl_kernels, file);
+    if (!common || !f) return NULL;
+    char* src = malloc(common->size + f->size + 2);
     if (!src) return NULL;
-    size_t at = 0;
-    for (size_t i = 0; i < sizeof kernel_files / sizeof kernel_files[0]; ++i) {
-        const xf_embedded_file_t* f = xf_embedded_find(xf_cl_kernels, kernel_files[i]);
-        memcpy(src + at, f->data, f->size);
-        at += f->size;
-        src[at++] = '\n';
-    }
-    src[at] = '\0';
+    memcpy(src, common->data, common->size);
+    src[common->size] = '\n';
+    memcpy(src + common->size + 1, f->data, f->size + 1);
     return src;
 }
 
-xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, cl_program* out, xf_err_t* err) {
+xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* kernel, cl_program* out,
+                              xf_err_t* err) {
     int slot = dtype == XF_DTYPE_F16 ? XF_CL_PROGRAM_F16 : XF_CL_PROGRAM_F32;
-    if (dev->programs[slot]) {
-        *out = dev->programs[slot];
+    int file = -1;
+    for (int i = 0; i < XF_CL_PROGRAM_FILES && file < 0; ++i) {
+        const xf_embedded_file_t* f = xf_embedded_find(xf_cl_kernels, kernel_files[i]);
+        if (f && mentions_kernel((const char*)f->data, kernel)) file = i;
+    }
+    if (file < 0) return xf_err_set(err, XF_ERR_INTERNAL, "no OpenCL kernel file defines '%s'", kernel);
+    if (dev->programs[slot][file]) {
+        *out = dev->programs[slot][file];
         return XF_OK;
     }
-    char* src = program_source();
+    char* src = program_source(kernel_files[file]);
     if (!src) return xf_err_set(err, XF_ERR_INTERNAL, "OpenCL kernel sources are missing from the library");
     char options[256];
     snprintf(options, sizeof options, "-cl-std=CL1.2 -DXF_F16=%d -DXF_TILE=%d", slot == XF_CL_PROGRAM_F16,
              dev->tile);
     char key[1200];
-    snprintf(key, sizeof key, "%s|%s|%s|%s|%016llx", dev->info.name, dev->info.driver_version,
-             dev->platform_version, options, (unsigned long long)fnv1a(src, strlen(src), FNV_SEED));
+    snprintf(key, sizeof key, "%s|%s|%s|%s|%s|%016llx", dev->info.name, dev->info.driver_version,
+             dev->platform_version, options, kernel_files[file],
+             (unsigned long long)fnv1a(src, strlen(src), FNV_SEED));
     char dir[900], path[1100];
     bool caching = cache_dir(dir, sizeof dir);
     if (caching) {
@@ -270,7 +285,7 @@ xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, cl_program* ou
     }
     free(src);
     if (st != XF_OK) return st;
-    dev->programs[slot] = prog;
+    dev->programs[slot][file] = prog;
     *out = prog;
     return XF_OK;
 }
