@@ -116,3 +116,91 @@ ParameterizedTest(gemm_param_t* prm, vulkan_gemm, paths) {
     free(got);
     free(want);
 }
+
+// Convolutions that the Vulkan backend runs as im2col + GEMM (C * KH * KW a multiple of 4, one
+// group) on CPU-like devices, and as direct kernels otherwise, against the CPU backend.
+typedef struct conv_case_s {
+    int64_t n, c, h, w, o, kh, kw;
+    int stride, pad, dil;
+    bool bias;
+} conv_case_t;
+
+static const conv_case_t conv_cases[] = {
+    {2, 8, 11, 13, 12, 3, 3, 1, 1, 1, true},   // two images, padding, bias
+    {1, 4, 17, 15, 6, 4, 4, 2, 1, 2, false},   // stride 2, dilation 2, no bias
+    {1, 3, 32, 48, 20, 16, 16, 16, 0, 1, true}, // ViT patch embedding shape
+};
+
+static float* run_conv(xf_backend_t backend, const conv_case_t* cc, xf_dtype_t dt, int64_t* out_n) {
+    xf_context_options_t opt;
+    xf_context_options_init(&opt);
+    opt.backend = backend;
+    opt.device = 0;
+    xf_context_t* ctx = NULL;
+    xf_status_t st = xf_context_create(&opt, &ctx);
+    if (st == XF_ERR_UNAVAILABLE && backend == XF_BACKEND_VULKAN) {
+        const char* env = getenv("XFORMER_TEST_BACKENDS");
+        if (!env || !strstr(env, "vulkan")) cr_skip_test("no Vulkan device");
+    }
+    cr_assert_eq(st, XF_OK, "%s", xf_last_error());
+    xf_device_info_t info;
+    cr_assert_eq(xf_context_device_info(ctx, &info), XF_OK);
+    if (dt == XF_DTYPE_F16 && !info.fp16) {
+        xf_context_destroy(ctx);
+        return NULL;
+    }
+    int64_t xs[4] = {cc->n, cc->c, cc->h, cc->w}, ws[4] = {cc->o, cc->c, cc->kh, cc->kw};
+    int64_t nx = cc->n * cc->c * cc->h * cc->w, nw = cc->o * cc->c * cc->kh * cc->kw;
+    float* host = malloc(sizeof(float) * (size_t)(nx + nw + cc->o));
+    fill(host, nx + nw + cc->o, 7);
+    xf_graph_t* g = NULL;
+    cr_assert_eq(xf_graph_create(ctx, &g), XF_OK);
+    xf_tensor_t *x, *w, *b = NULL, *y;
+    cr_assert_eq(xf_graph_input(g, "x", dt, 4, xs, &x), XF_OK);
+    cr_assert_eq(xf_graph_input(g, "w", dt, 4, ws, &w), XF_OK);
+    if (cc->bias) cr_assert_eq(xf_graph_input(g, "b", dt, 1, &cc->o, &b), XF_OK);
+    xf_conv2d_params_t prm = {{cc->stride, cc->stride}, {cc->pad, cc->pad}, {cc->dil, cc->dil}, 1};
+    cr_assert_eq(xf_conv2d(g, x, w, b, &prm, &y), XF_OK, "%s", xf_context_error(ctx));
+    cr_assert_eq(xf_graph_mark_output(g, y), XF_OK);
+    cr_assert_eq(xf_tensor_upload_f32(x, host, (size_t)nx), XF_OK);
+    cr_assert_eq(xf_tensor_upload_f32(w, host + nx, (size_t)nw), XF_OK);
+    if (b) cr_assert_eq(xf_tensor_upload_f32(b, host + nx + nw, (size_t)cc->o), XF_OK);
+    cr_assert(xf_test_poison(g));
+    cr_assert_eq(xf_graph_compute(g), XF_OK, "%s", xf_context_error(ctx));
+    *out_n = xf_tensor_elements(y);
+    float* out = malloc(sizeof(float) * (size_t)*out_n);
+    cr_assert_eq(xf_tensor_download_f32(y, out, (size_t)*out_n), XF_OK);
+    free(host);
+    xf_graph_destroy(g);
+    xf_context_destroy(ctx);
+    return out;
+}
+
+ParameterizedTestParameters(vulkan_gemm, conv) {
+    size_t n = sizeof conv_cases / sizeof conv_cases[0] * 4;
+    gemm_param_t* p = cr_malloc(sizeof *p * n);
+    size_t k = 0;
+    for (int c = 0; c < (int)(sizeof conv_cases / sizeof conv_cases[0]); ++c)
+        for (int s = 0; s < 2; ++s)
+            for (int h = 0; h < 2; ++h) p[k++] = (gemm_param_t){c, s, h};
+    return cr_make_param_array(gemm_param_t, p, n, free_params);
+}
+
+ParameterizedTest(gemm_param_t* prm, vulkan_gemm, conv) {
+    const conv_case_t* cc = &conv_cases[prm->c];
+    xf_dtype_t dt = prm->f16 ? XF_DTYPE_F16 : XF_DTYPE_F32;
+    if (prm->style) setenv("XFORMER_KERNELS", "gpu", 1);
+    else unsetenv("XFORMER_KERNELS");
+    int64_t n = 0, m = 0;
+    float* got = run_conv(XF_BACKEND_VULKAN, cc, dt, &n);
+    if (!got) cr_skip_test("no f16 storage");
+    unsetenv("XFORMER_KERNELS");
+    float* want = run_conv(XF_BACKEND_CPU, cc, dt, &m);
+    cr_assert_eq(n, m);
+    char why[256];
+    float tol = dt == XF_DTYPE_F32 ? 2e-4f : 2e-2f;
+    cr_expect(xf_test_close(got, want, n, tol, tol, why, sizeof why), "conv case %d %s %s: %s", prm->c,
+              prm->style ? "gpu" : "default", prm->f16 ? "f16" : "f32", why);
+    free(got);
+    free(want);
+}

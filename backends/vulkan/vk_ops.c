@@ -406,30 +406,35 @@ static bool xf_vk_matmul_fits(const xf_device_t* dev, const xf_exec_node_t* n) {
     return xf_vk_fits(dev, &n->dst);
 }
 
+// Allocates a dense graph-owned temporary of shape |ne| and describes it in |out|.
+static xf_status_t xf_vk_scratch(xf_device_t* dev, xf_vk_plan_t* plan, xf_dtype_t dt, const int64_t* ne,
+                                 xf_tref_t* out, xf_err_t* err) {
+    if (plan->nscratch == sizeof plan->scratch / sizeof plan->scratch[0])
+        return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: too many temporaries in one graph");
+    memset(out, 0, sizeof *out);
+    out->dtype = dt;
+    memcpy(out->ne, ne, sizeof out->ne);
+    xf_vk_dense_strides(out->ne, out->nb);
+    xf_status_t st = xf_vk_buffer_alloc(dev, (size_t)xf_tref_elements(out) * xf_dtype_size(dt), &out->buffer, err);
+    if (st == XF_OK) plan->scratch[plan->nscratch++] = out->buffer;
+    return st;
+}
+
 // The subgroup GEMM is fastest for A.B^T (both operands K-contiguous); an A.B that fits one binding
 // is run as a transposing copy of B into a graph-owned buffer, then A.B^T.
 static xf_status_t xf_vk_matmul_via_bt(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan,
                                        xf_err_t* err) {
     const xf_tref_t* b = &n->src[1];
     int64_t K = b->ne[2], N = b->ne[3];
-    if (plan->nscratch == sizeof plan->scratch / sizeof plan->scratch[0]) return xf_vk_gemm(dev, n, true, 0, 0, 0, 0, plan, err);
-    xf_buffer_t* tmp = NULL;
-    size_t bytes = (size_t)xf_tref_elements(b) * xf_dtype_size(b->dtype);
-    xf_status_t st = xf_vk_buffer_alloc(dev, bytes, &tmp, err);
-    if (st != XF_OK) return st;
-    plan->scratch[plan->nscratch++] = tmp;
-    xf_tref_t src = *b, bt = *b;
+    xf_tref_t src = *b, bt;
     src.ne[2] = N;
     src.ne[3] = K;
     src.nb[0] = b->ne[1] * K * N;
     src.nb[1] = K * N;
     src.nb[2] = 1;
     src.nb[3] = N;
-    bt.buffer = tmp;
-    bt.offset = 0;
-    bt.ne[2] = N;
-    bt.ne[3] = K;
-    xf_vk_dense_strides(bt.ne, bt.nb);
+    xf_status_t st = xf_vk_scratch(dev, plan, b->dtype, src.ne, &bt, err);
+    if (st != XF_OK) return st;
     st = xf_vk_copy(dev, &src, &bt, 0, bt.nb, plan, err);
     if (st != XF_OK) return st;
     xf_exec_node_t tn = *n;
@@ -506,6 +511,59 @@ static xf_status_t xf_vk_op_attention(xf_device_t* dev, const xf_exec_node_t* n,
     return xf_vk_commit(dev, plan, "attention_gpu", o->dtype, NULL, spec, 6, &p, (uint64_t)Lq, (uint64_t)Z, 1, err);
 }
 
+// Convolution as im2col + the subgroup A.B^T GEMM (weights [O, C*KH*KW] are already B^T), then a
+// transposing copy (or bias add) from [pixels, O] to [O, pixels].
+static xf_status_t xf_vk_conv_gemm(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
+    const xf_tref_t *x = &n->src[0], *w = &n->src[1], *o = &n->dst;
+    const xf_op_params_t* pr = &n->params;
+    int64_t N = x->ne[0], C = x->ne[1], O = o->ne[1], P = o->ne[2] * o->ne[3], CK = C * w->ne[2] * w->ne[3];
+    xf_tref_t cols, cm;
+    xf_status_t st = xf_vk_scratch(dev, plan, x->dtype, (int64_t[]){1, 1, N * P, CK}, &cols, err);
+    if (st == XF_OK) st = xf_vk_scratch(dev, plan, x->dtype, (int64_t[]){1, 1, N * P, O}, &cm, err);
+    xf_vk_dispatch_t* d = st == XF_OK ? xf_vk_new_dispatch(plan, err) : NULL;
+    if (!d) return st != XF_OK ? st : XF_ERR_OUT_OF_MEMORY;
+    st = xf_vk_bind_all(dev, x, &d->bind[0], err);
+    if (st == XF_OK) st = xf_vk_bind_all(dev, &cols, &d->bind[4], err);
+    if (st != XF_OK) return st;
+    xf_vk_push_t p = {0};
+    int64_t vals[] = {C, x->ne[2], x->ne[3], w->ne[2], w->ne[3], o->ne[3], pr->conv2d.stride[0], pr->conv2d.stride[1],
+                      pr->conv2d.padding[0], pr->conv2d.padding[1], pr->conv2d.dilation[0], pr->conv2d.dilation[1]};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; ++i) xf_vk_pu(&p, vals[i]);
+    xf_vk_pu(&p, d->bind[0].elem_offset);
+    xf_vk_pu(&p, CK);
+    xf_vk_pu(&p, P);
+    uint32_t wg = xf_vk_pow2_at_least((uint64_t)CK, 8, 64);
+    uint32_t spec[1] = {wg};
+    st = xf_vk_commit(dev, plan, "im2col", x->dtype, NULL, spec, 1, &p, (uint64_t)(CK + wg - 1) / wg, (uint64_t)P,
+                      (uint64_t)N, err);
+    if (st != XF_OK) return st;
+    xf_exec_node_t g = {.op = XF_OP_MATMUL, .nsrc = 2, .label = n->label};
+    g.src[0] = cols;
+    g.src[1] = *w;
+    int64_t wne[4] = {1, 1, O, CK};
+    memcpy(g.src[1].ne, wne, sizeof wne);
+    xf_vk_dense_strides(g.src[1].ne, g.src[1].nb);
+    g.dst = cm;
+    g.params.matmul.transpose_b = true;
+    st = xf_vk_gemm(dev, &g, true, 0, 0, 0, 0, plan, err);
+    if (st != XF_OK) return st;
+    xf_tref_t view = cm, out = *o;
+    int64_t vne[4] = {1, N, O, P}, vnb[4] = {0, P * O, 1, O};
+    memcpy(view.ne, vne, sizeof vne);
+    memcpy(view.nb, vnb, sizeof vnb);
+    memcpy(out.ne, vne, sizeof vne);
+    xf_vk_dense_strides(out.ne, out.nb);
+    if (!pr->conv2d.has_bias) return xf_vk_copy(dev, &view, &out, 0, out.nb, plan, err);
+    xf_exec_node_t add = {.op = XF_OP_ADD, .nsrc = 2, .label = n->label};
+    add.src[0] = view;
+    add.src[1] = n->src[2];
+    int64_t bne[4] = {1, 1, O, 1}, bnb[4] = {0, 0, 1, 0};
+    memcpy(add.src[1].ne, bne, sizeof bne);
+    memcpy(add.src[1].nb, bnb, sizeof bnb);
+    add.dst = out;
+    return xf_vk_op_binary(dev, &add, plan, err);
+}
+
 static xf_status_t xf_vk_op_conv2d(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
     const xf_tref_t *x = &n->src[0], *w = &n->src[1], *o = &n->dst;
     bool hb = n->params.conv2d.has_bias;
@@ -527,6 +585,14 @@ static xf_status_t xf_vk_op_conv2d(xf_device_t* dev, const xf_exec_node_t* n, xf
     xf_vk_pu(&p, d->bind[2].elem_offset);
     xf_vk_pu(&p, d->bind[4].elem_offset);
     int64_t og = o->ne[1] / pr->conv2d.groups, pix = o->ne[2] * o->ne[3];
+    int64_t ck = x->ne[1] * w->ne[2] * w->ne[3];
+    VkDeviceSize es = xf_dtype_size(o->dtype);
+    const uint32_t* lim = dev->props.limits.maxComputeWorkGroupCount;
+    if (dev->cpu_style && dev->use_shuffle && pr->conv2d.groups == 1 && ck % 4 == 0 && ck >= 64 &&
+        (uint64_t)pix <= lim[1] && (uint64_t)x->ne[0] <= lim[2] &&
+        (VkDeviceSize)(x->ne[0] * pix) * (VkDeviceSize)(ck > o->ne[1] ? ck : o->ne[1]) * es <= xf_vk_max_range(dev)) {
+        return xf_vk_conv_gemm(dev, n, plan, err);
+    }
     if (dev->cpu_style) {
         uint32_t ob = og % 4 == 0 ? 4 : og % 2 == 0 ? 2 : 1;
         uint32_t wg = 64;
