@@ -15,7 +15,7 @@ typedef struct args_s {
     cl_uint next;
     cl_int rc;
     const char* failed;
-    xf_buffer_t* scratch;  // the graph's scratch buffer (VARIANT_CPU_TRANSB)
+    xf_buffer_t* scratch;  // the graph's scratch buffer (B transposes, attention scores, im2col)
     int launches;          // launches used by the node
 } args_t;
 
