@@ -146,6 +146,8 @@ static const op_case_t cases[] = {
     {"gather axis 0", b_gather0, 2, {IN(2, 10, 7), {1, {6}, 10}}, NULL},
     {"gather axis 1", b_gather1, 2, {IN(3, 2, 10, 7), {1, {6}, 10}}, NULL},
     {"permute copy", b_permute, 1, {IN(4, 2, 3, 4, 5)}, NULL},
+    {"permute copy, 16-wide rows", b_permute, 1, {IN(4, 2, 3, 4, 32)}, NULL},
+    {"cast round trip, 16-wide rows", b_cast, 1, {IN(2, 3, 48)}, NULL},
     {"cast round trip", b_cast, 1, {IN(2, 3, 17)}, NULL},
 };
 #define NUM_CASES (sizeof cases / sizeof cases[0])

@@ -231,16 +231,18 @@ static xf_status_t prep_copy(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_l
     arg_int4(a, nd->src[0].nb);
     arg_tensor(a, &nd->dst, NULL);
     arg_int4(a, nd->dst.ne);
-    arg_int(a, xf_tref_elements(&nd->dst));
     const int64_t* ne = nd->dst.ne;
+    bool vec16 = nd->src[0].nb[3] == 1 && ne[3] % 16 == 0;
+    int64_t per_row = vec16 ? ne[3] / 16 : ne[3];
+    arg_int(a, vec16);
     size_t l0 = 1;
-    while (l0 < 64 && (int64_t)l0 < ne[3]) l0 *= 2;
+    while (l0 < 64 && (int64_t)l0 < per_row) l0 *= 2;
     if (l0 > dev->max_wg) l0 = dev->max_wg;
     if (l0 > dev->max_item[0]) l0 = dev->max_item[0];
     l->dims = 2;
     l->local[0] = l0;
     l->local[1] = 1;
-    l->global[0] = round_up((size_t)(ne[3] > 0 ? ne[3] : 1), l0);
+    l->global[0] = round_up((size_t)(per_row > 0 ? per_row : 1), l0);
     l->global[1] = (size_t)(ne[0] * ne[1] * ne[2] > 0 ? ne[0] * ne[1] * ne[2] : 1);
     return XF_OK;
 }
