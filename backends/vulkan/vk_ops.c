@@ -371,8 +371,11 @@ static xf_status_t xf_vk_gemm(xf_device_t* dev, const xf_exec_node_t* n, bool ba
         bool vec = K % 4 == 0 && d->bind[0].elem_offset % 4 == 0 && d->bind[1].elem_offset % 4 == 0 &&
                    (tb || (N % 4 == 0));
         if (vec && dev->use_shuffle) {
-            // Measured on lavapipe (1024^3): 2 rows x 2 columns per lane for A.B^T, 1 x 4 for A.B.
+            // Each lane keeps SG * R * TN accumulators; 32 (the vector register file of AVX2/AVX-512
+            // hosts) measured best on lavapipe at SG 8 (2 x 2 for A.B^T; 4x4 spilled, 2-3x slower).
             uint32_t sg = dev->feat.subgroup_size, r = tb ? 2 : 1, tn = tb ? 2 : 4;
+            if (tb && sg >= 16) r = 1;
+            if (tb && sg >= 32) tn = 1;
             uint32_t spec[8] = {sg, r, tn, tb, 0, act, hb, hr};
             uint64_t cols = (uint64_t)(ncols + tn - 1) / tn;
             return xf_vk_commit(dev, plan, "matmul_sg", c->dtype, NULL, spec, 8, &p, (cols + sg - 1) / sg,
