@@ -5,7 +5,7 @@
 
 #include "core.h"
 #include "safetensors.h"
-#include "xformer_model.h"
+#include "xformer.h"
 
 #define XF_SEG_MAX_STAGES 8
 

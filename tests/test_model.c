@@ -19,7 +19,7 @@
 #include "model_internal.h"
 #include "safetensors.h"
 #include "test_model_common.c"
-#include "xformer_model.h"
+#include "xformer.h"
 
 static char g_src[1024];
 

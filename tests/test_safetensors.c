@@ -10,7 +10,7 @@
 
 #include "safetensors.h"
 #include "test_model_common.c"
-#include "xformer_model.h"
+#include "xformer.h"
 
 static char g_dir[512];
 
