@@ -174,7 +174,7 @@ static float* run_case(const op_case_t* c, xf_backend_t backend, xf_dtype_t dt, 
     float* result = NULL;
     bool ok = xf_graph_create(ctx, &g) == XF_OK;
     for (int i = 0; i < c->nin && ok; ++i) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "in%d", i);
         ok = xf_graph_input(g, name, c->in[i].index_max ? XF_DTYPE_I32 : dt, c->in[i].ndim, c->in[i].shape,
                             &in[i]) == XF_OK;
