@@ -3,8 +3,9 @@
 // (same OpenCL device) and OpenBLAS (same thread count), plus the latency of one ViT-B/16 block.
 //
 // usage: xformer-bench [--backend cpu|opencl|vulkan|all] [--reps N] [--quick] [--first-result] [--f16]
-// Prints Markdown tables. OpenBLAS 0.3.21 misdetects AVX-512 CPUs as "Prescott"; the program
-// re-executes itself with OPENBLAS_CORETYPE=Cooperlake unless the variable is already set.
+//        xformer-bench --model FILE [--backend ...] [--reps N]   (whole-model latency, batch 1)
+// Prints Markdown tables. OpenBLAS 0.3.21 misdetects AVX-512 CPUs as "Prescott"; unless
+// OPENBLAS_CORETYPE is set, the program re-executes itself with the core type of the CPU's features.
 #define _GNU_SOURCE
 #include <ftw.h>
 #include <math.h>
@@ -219,6 +220,60 @@ static stats_t bench_xf_block(xf_backend_t be) {
     return res;
 }
 
+typedef struct model_run_s {
+    xf_model_t* model;
+    const float* input;
+    size_t input_count;
+    float* logits;
+    size_t logits_count;
+} model_run_t;
+
+static bool model_run(void* arg) {
+    model_run_t* r = arg;
+    xf_status_t st = xf_model_run(r->model, r->input, r->input_count, r->logits, r->logits_count);
+    if (st != XF_OK) fprintf(stderr, "model run failed: %s\n", xf_context_error(xf_model_context(r->model)));
+    return st == XF_OK;
+}
+
+// --model: whole-model latency (host input upload, graph, logits download) of the model file at |path|
+// on |be|, input [1, C, H, W] uniform in [-0.5, 0.5). Prints one Markdown row.
+static void bench_xf_model(xf_backend_t be, const char* path) {
+    xf_device_info_t info;
+    double t0 = now();
+    xf_context_t* ctx = open_backend(be, &info);
+    if (!ctx) return;
+    xf_model_t* model = NULL;
+    xf_model_info_t mi;
+    float *input = NULL, *logits = NULL;
+    stats_t st = {0};
+    if (xf_model_load(ctx, path, NULL, &model) == XF_OK && xf_model_info(model, &mi) == XF_OK) {
+        double load_s = now() - t0;
+        input = malloc((size_t)mi.input_elements * sizeof(float));
+        logits = malloc((size_t)mi.output_elements * sizeof(float));
+        if (input && logits) {
+            fill_random(input, (size_t)mi.input_elements, 7);
+            model_run_t r = {model, input, (size_t)mi.input_elements, logits, (size_t)mi.output_elements};
+            double first0 = now();
+            bool ok = model_run(&r);
+            double first_s = now() - first0;
+            if (ok) st = measure(model_run, &r, 1);
+            if (st.ok) {
+                printf("| %s (%s) | %.2f | %.2f | %.1f | %.1f |\n", xf_backend_name(be), info.name, load_s, first_s,
+                       st.best * 1e3, st.median * 1e3);
+            }
+        }
+    }
+    if (!st.ok) {
+        printf("| %s (%s) | n/a | n/a | n/a | n/a |\n", xf_backend_name(be), info.name);
+        fprintf(stderr, "%s: %s\n", xf_backend_name(be), xf_context_error(ctx));
+    }
+    fflush(stdout);
+    free(input);
+    free(logits);
+    xf_model_destroy(model);
+    xf_context_destroy(ctx);
+}
+
 // Child of --first-result: prints the seconds from context creation to the first ViT-block result.
 static int first_result_child(xf_backend_t be) {
     double t0 = now();
@@ -374,6 +429,20 @@ static stats_t bench_openblas(const shape_t* s, int threads) {
 
 //===----------------------------------------------------------------------===//
 
+#ifdef XF_BENCH_OPENBLAS
+// OpenBLAS 0.3.21 detects some AVX-512 CPUs as "Prescott" (5x slower): name the kernels from the CPU
+// features instead, and only features the CPU has, since a wrong guess would fault.
+static const char* openblas_coretype(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512bf16")) return "Cooperlake";
+    if (__builtin_cpu_supports("avx512f")) return "SkylakeX";
+    if (__builtin_cpu_supports("avx2")) return "Haswell";
+#endif
+    return NULL;
+}
+#endif
+
 static void print_cell(const shape_t* s, stats_t st) {
     if (!st.ok) {
         printf(" n/a |");
@@ -384,12 +453,14 @@ static void print_cell(const shape_t* s, stats_t st) {
 
 int main(int argc, char** argv) {
 #ifdef XF_BENCH_OPENBLAS
-    if (!getenv("OPENBLAS_CORETYPE")) {
-        setenv("OPENBLAS_CORETYPE", "Cooperlake", 1);
+    const char* coretype = openblas_coretype();
+    if (!getenv("OPENBLAS_CORETYPE") && coretype) {
+        setenv("OPENBLAS_CORETYPE", coretype, 1);
         execv("/proc/self/exe", argv);
     }
 #endif
     const char* only = NULL;
+    const char* model_path = NULL;
     bool quick = false, first_result = false;
     if (argc == 3 && strcmp(argv[1], "--first-result-child") == 0) {
         return first_result_child(strcmp(argv[2], "vulkan") == 0   ? XF_BACKEND_VULKAN
@@ -401,6 +472,8 @@ int main(int argc, char** argv) {
             only = argv[++i];
         } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
             reps = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
+            model_path = argv[++i];
         } else if (strcmp(argv[i], "--f16") == 0) {
             gemm_dtype = XF_DTYPE_F16;
         } else if (strcmp(argv[i], "--first-result") == 0) {
@@ -411,8 +484,9 @@ int main(int argc, char** argv) {
         } else {
             fprintf(
                 stderr,
-                "usage: %s [--backend cpu|opencl|vulkan|all] [--reps N] [--quick] [--first-result] [--f16]\n",
-                argv[0]);
+                "usage: %s [--backend cpu|opencl|vulkan|all] [--reps N] [--quick] [--first-result] [--f16]\n"
+                "       %s --model FILE [--backend cpu|opencl|vulkan|all] [--reps N]\n",
+                argv[0], argv[0]);
             return 2;
         }
     }
@@ -441,6 +515,14 @@ int main(int argc, char** argv) {
     const char* cl_device = NULL;
     for (int i = 0; i < nrun; ++i) {
         if (run[i] == XF_BACKEND_OPENCL) cl_device = infos[i].name;
+    }
+    if (model_path) {
+        printf("\n%s, batch 1, f32: load s (context + file + upload + graph), first run s, then best and median "
+               "ms of up to %d runs\n\n",
+               model_path, reps);
+        printf("| backend (device) | load s | first run s | best ms | median ms |\n|---|---|---|---|---|\n");
+        for (int i = 0; i < nrun; ++i) bench_xf_model(run[i], model_path);
+        return 0;
     }
     if (first_result) {
         // Cold: empty libxformer and driver caches (XDG_CACHE_HOME also moves PoCL's kernel cache and

@@ -1,0 +1,165 @@
+"""ViT-B/16 (224x224, batch 1, f32) latency: libxformer on each backend next to PyTorch and ONNX Runtime (CPU),
+at the same thread counts, in one run.
+
+  ~/xf-venv/bin/python bench/vitb16.py --model OUTDIR/vit_b_16.safetensors --bench build/bench/xformer-bench \
+      [--threads 1,2] [--backends opencl,vulkan] [--iters 10] [--warmup 2] [--impl torchvision|timm]
+
+OUTDIR/vit_b_16.safetensors comes from tools/make_vitb16_reference.py: torchvision's vit_b_16 with the hash-init
+weights, which is also the model the peers build here, so all runtimes compute the same function (the peers'
+outputs are cross-checked against each other; libxformer's against PyTorch in tests/test_model.c).
+Threads: PyTorch torch.set_num_threads; ONNX Runtime intra-op threads (sequential executor); libxformer on PoCL
+POCL_MAX_PTHREAD_COUNT, on lavapipe LP_NUM_THREADS (each backend runs in a fresh xformer-bench process).
+Timing: wall clock per forward call after warm-up (libxformer: xf_model_run, input upload to logits download).
+PyTorch runs in eval mode under torch.inference_mode(); ONNX Runtime uses the model exported by torch.onnx
+(opset 14) with ORT_ENABLE_ALL graph optimisation.
+"""
+import argparse
+import ctypes
+import gc
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+import convert_checkpoint  # noqa: E402
+import hashinit  # noqa: E402
+
+
+def build(impl):
+    if impl == "timm":
+        import timm
+        model = timm.create_model("vit_base_patch16_224", pretrained=False).eval()
+        hashinit.init_module(model)
+        return model
+    import torchvision
+    model = torchvision.models.vit_b_16(weights=None).eval()
+    names = {}
+    convert_checkpoint.convert_torchvision({k: v.numpy() for k, v in model.state_dict().items()}, mapping=names)
+    with torch.no_grad():
+        for name, p in model.state_dict().items():
+            p.copy_(torch.from_numpy(hashinit.tensor(names[name], p.shape)))
+    return model
+
+
+def timeit(fn, warmup, iters):
+    for _ in range(warmup):
+        out = fn()
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return min(times), statistics.median(times), out
+
+
+def openblas_coretype():
+    """OpenBLAS 0.3.21 detects some AVX-512 CPUs as "Prescott" (5x slower); name the right kernels from the CPU flags."""
+    try:
+        flags = set(open("/proc/cpuinfo").read().split())
+    except OSError:
+        return None
+    for flag, core in (("avx512_bf16", "Cooperlake"), ("avx512f", "SkylakeX"), ("avx2", "Haswell")):
+        if flag in flags:
+            return core
+    return None
+
+
+def pin_blas_threads(threads):
+    """Debian's torch runs its GEMMs in OpenBLAS, whose own pthread pool ignores torch.set_num_threads."""
+    try:
+        ctypes.CDLL("libopenblas.so.0").openblas_set_num_threads(threads)
+    except (OSError, AttributeError):
+        pass
+
+
+def xformer_row(bench, model, backend, threads, iters):
+    env = dict(os.environ, POCL_MAX_PTHREAD_COUNT=str(threads), LP_NUM_THREADS=str(threads))
+    out = subprocess.run([bench, "--model", model, "--backend", backend, "--reps", str(iters)], env=env,
+                         capture_output=True, text=True, check=False)
+    for line in out.stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0].startswith(backend + " ("):
+            if cells[3] == "n/a":
+                break
+            return f"libxformer {cells[0]}", float(cells[3]), float(cells[4]), float(cells[1])
+    sys.stderr.write(f"xformer-bench --backend {backend} gave no result:\n{out.stdout}{out.stderr}")
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--impl", choices=["torchvision", "timm"], default="torchvision")
+    ap.add_argument("--model", help="libxformer model file (tools/make_vitb16_reference.py); omit for peers only")
+    ap.add_argument("--bench", default="build/bench/xformer-bench", help="the xformer-bench executable")
+    ap.add_argument("--backends", default="opencl,vulkan",
+                    help="libxformer backends (cpu is the scalar reference oracle: about a minute per run)")
+    args = ap.parse_args()
+    # Set before torch loads OpenBLAS and OpenMP: the environment is read once, at library load.
+    env = {}
+    if "OPENBLAS_CORETYPE" not in os.environ and openblas_coretype():
+        env["OPENBLAS_CORETYPE"] = openblas_coretype()
+    if "OMP_WAIT_POLICY" not in os.environ:
+        env["OMP_WAIT_POLICY"] = "PASSIVE"  # spinning OpenMP workers would fight OpenBLAS's own threads
+    if env:
+        os.execve(sys.executable, [sys.executable] + sys.argv, dict(os.environ, **env))
+
+    import onnxruntime as ort
+    torch.set_num_interop_threads(1)
+    model = build(args.impl)
+    x = torch.from_numpy(hashinit.input_tensor((1, 3, 224, 224)))
+    tmp = tempfile.TemporaryDirectory()
+    onnx_path = os.path.join(tmp.name, "vit_b_16.onnx")
+    # Grad enabled on purpose: it keeps nn.MultiheadAttention off its fused fast path, which has no ONNX export.
+    torch.onnx.export(model, (x,), onnx_path, opset_version=14, input_names=["input"], output_names=["logits"],
+                      do_constant_folding=True)
+
+    print(f"ViT-B/16 224x224, batch 1, f32; {args.iters} timed runs after {args.warmup} warm-up; "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} CPUs online; "
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '')} OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
+    print()
+    print("| threads | runtime | best ms | median ms | speed vs ONNX Runtime (best; >1 is faster) | note |")
+    print("|---|---|---|---|---|---|")
+    for threads in [int(t) for t in args.threads.split(",")]:
+        torch.set_num_threads(threads)
+        pin_blas_threads(threads)
+        rows = []
+
+        def run_torch():
+            with torch.inference_mode():
+                return model(x).numpy()
+
+        best, med, ref = timeit(run_torch, args.warmup, args.iters)
+        torch_row = (f"PyTorch {torch.__version__} ({args.impl})", best, med)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+        feed = {"input": x.numpy()}
+        ort_best, med, out = timeit(lambda: sess.run(None, feed)[0], args.warmup, args.iters)
+        # ORT's pool threads spin after a run; drop the session so they cannot steal cores from what follows.
+        del sess
+        gc.collect()
+        rows.append((f"ONNX Runtime {ort.__version__}", ort_best, med, ""))
+        rows.append(torch_row + (f"ORT max abs logit diff {float(np.abs(out - ref).max()):.1e}",))
+        if args.model:
+            for backend in args.backends.split(","):
+                r = xformer_row(args.bench, args.model, backend, threads, args.iters)
+                if r:
+                    rows.append((r[0], r[1], r[2], f"load {r[3]:.2f} s"))
+        for name, b, m, note in rows:
+            print(f"| {threads} | {name} | {b:.1f} | {m:.1f} | {ort_best / b:.2f}x | {note} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
