@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include "xformer.h"
-#include "xformer.h"
 
 static inline double ex_now_ms(void) {
     struct timespec ts;
