@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// xformer-accuracy: runs the Fashion-MNIST test set through a classifier on each backend and
-// prints the accuracy, the agreement with the first backend and the throughput.
+// xformer-accuracy: runs the Fashion-MNIST test set through a classifier, or the held-out synthetic
+// canvases through a segmenter, on each backend and prints the accuracy (mean IoU), the agreement
+// with the first backend and the throughput.
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,13 +16,15 @@ static void usage(FILE* f) {
     fprintf(f,
             "usage: xformer-accuracy MODEL [--data DIR] [--limit N] [--backends LIST]\n"
             "\n"
-            "Classifies the Fashion-MNIST test set (DIR/t10k-images-idx3-ubyte.gz and "
-            "t10k-labels-idx1-ubyte.gz,\n"
-            "default " FMNIST_DIR
-            ") with MODEL, preprocessed exactly like xformer-classify, on each\n"
-            "backend of LIST (comma-separated cpu,opencl,vulkan; default: every compiled backend), and "
-            "prints the\n"
-            "accuracy, the predictions' agreement with the first backend and images per second.\n");
+            "Classifier: classifies the Fashion-MNIST test set (DIR/t10k-images-idx3-ubyte.gz and\n"
+            "t10k-labels-idx1-ubyte.gz, default " FMNIST_DIR ")\n"
+            "and prints the accuracy.\n"
+            "Segmenter: segments the canvases DIR/canvases-images-idx3-ubyte.gz against the label masks\n"
+            "DIR/canvases-masks-idx3-ubyte.gz (tools/segsynth.py DIR writes the held-out set) and prints\n"
+            "the mean IoU over all classes, background included.\n"
+            "Each backend of LIST (comma-separated cpu,opencl,vulkan; default: every compiled backend)\n"
+            "runs MODEL preprocessed exactly like xformer-classify / xformer-segment; the agreement column\n"
+            "is the share of predictions (pixels for a segmenter) equal to the first backend's.\n");
 }
 
 // Reads a gzip'd IDX file; returns the payload after the header and fills dims.
@@ -57,8 +60,102 @@ static uint8_t* read_idx(const char* path, int want_dims, uint32_t* dims, size_t
     return data;
 }
 
+typedef struct dataset_s {
+    uint8_t* images;  // n images of h x w grey bytes
+    uint8_t* labels;  // classifier: n class indices; segmenter: n masks of h x w class indices
+    size_t n;
+    int h, w;
+} dataset_t;
+
+static bool load_dataset(const char* dir, bool segmenter, dataset_t* d) {
+    char ipath[1024], lpath[1024];
+    snprintf(ipath, sizeof ipath, "%s/%s", dir, segmenter ? "canvases-images-idx3-ubyte.gz" : "t10k-images-idx3-ubyte.gz");
+    snprintf(lpath, sizeof lpath, "%s/%s", dir, segmenter ? "canvases-masks-idx3-ubyte.gz" : "t10k-labels-idx1-ubyte.gz");
+    uint32_t idims[3], ldims[3];
+    size_t icount, lcount;
+    d->images = read_idx(ipath, 3, idims, &icount);
+    d->labels = d->images ? read_idx(lpath, segmenter ? 3 : 1, ldims, &lcount) : NULL;
+    if (!d->labels) return false;
+    if (ldims[0] != idims[0] || (segmenter && (ldims[1] != idims[1] || ldims[2] != idims[2]))) {
+        fprintf(stderr, "xformer-accuracy: %s and %s do not match in size\n", ipath, lpath);
+        return false;
+    }
+    d->n = idims[0];
+    d->h = (int)idims[1];
+    d->w = (int)idims[2];
+    return true;
+}
+
+typedef struct score_s {
+    double metric;  // accuracy or mean IoU, in [0, 1]
+    size_t agree, compared, done;
+} score_t;
+
+// Classifies |d| on |model|; |pred| gets one class per image, compared with |first| when given.
+static xf_status_t eval_classifier(xf_model_t* model, const xf_model_info_t* info, const dataset_t* d, size_t n,
+                                   int32_t* pred, const int32_t* first, float* input, score_t* out) {
+    float* logits = malloc((size_t)info->output_elements * sizeof(float));
+    if (!logits) return XF_ERR_OUT_OF_MEMORY;
+    size_t correct = 0;
+    xf_status_t st = XF_OK;
+    for (size_t i = 0; i < n && st == XF_OK; i++) {
+        st = xf_model_preprocess(model, d->images + i * (size_t)(d->h * d->w), d->w, d->h, 1, input,
+                                 (size_t)info->input_elements);
+        if (st == XF_OK)
+            st = xf_model_run(model, input, (size_t)info->input_elements, logits, (size_t)info->output_elements);
+        if (st != XF_OK) break;
+        int32_t best = 0;
+        for (int32_t k = 1; k < (int32_t)info->classes; k++)
+            if (logits[k] > logits[best]) best = k;
+        pred[i] = best;
+        correct += best == d->labels[i];
+        if (first) out->agree += best == first[i];
+        out->done++;
+    }
+    out->compared = first ? out->done : 0;
+    out->metric = (double)correct / (double)(out->done ? out->done : 1);
+    free(logits);
+    return st;
+}
+
+// Segments |d| on |model| and scores the masks by IoU per class, accumulated over the whole set.
+static xf_status_t eval_segmenter(xf_model_t* model, const xf_model_info_t* info, const dataset_t* d, size_t n,
+                                  int32_t* pred, const int32_t* first, float* input, score_t* out) {
+    const size_t px = (size_t)(d->h * d->w);
+    const int64_t nc = info->classes;
+    double* inter = calloc((size_t)nc, sizeof(double));
+    double* uni = calloc((size_t)nc, sizeof(double));
+    xf_status_t st = inter && uni ? XF_OK : XF_ERR_OUT_OF_MEMORY;
+    for (size_t i = 0; i < n && st == XF_OK; i++) {
+        st = xf_model_preprocess(model, d->images + i * px, d->w, d->h, 1, input, (size_t)info->input_elements);
+        if (st == XF_OK) st = xf_model_run(model, input, (size_t)info->input_elements, NULL, 0);
+        if (st == XF_OK) st = xf_model_mask(model, pred + i * px, px);
+        if (st != XF_OK) break;
+        const uint8_t* truth = d->labels + i * px;
+        for (size_t j = 0; j < px; j++) {
+            int32_t p = pred[i * px + j], t = truth[j];
+            if (p == t) {
+                inter[p] += 1;
+                uni[p] += 1;
+            } else {
+                uni[p] += 1;
+                if (t < nc) uni[t] += 1;
+            }
+            if (first) out->agree += p == first[i * px + j];
+        }
+        out->done++;
+    }
+    out->compared = first ? out->done * px : 0;
+    double sum = 0;
+    for (int64_t c = 0; c < nc; c++) sum += uni[c] > 0 ? inter[c] / uni[c] : 0;
+    out->metric = sum / (double)nc;
+    free(inter);
+    free(uni);
+    return st;
+}
+
 int main(int argc, char** argv) {
-    const char *model_path = NULL, *dir = FMNIST_DIR, *backends = NULL;
+    const char *model_path = NULL, *dir = NULL, *backends = NULL;
     long limit = 0;
     for (int i = 1; i < argc; i++) {
         const char* a = argv[i];
@@ -98,25 +195,6 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    char ipath[1024], lpath[1024];
-    snprintf(ipath, sizeof ipath, "%s/t10k-images-idx3-ubyte.gz", dir);
-    snprintf(lpath, sizeof lpath, "%s/t10k-labels-idx1-ubyte.gz", dir);
-    uint32_t idims[3], ldims[1];
-    size_t icount, lcount;
-    uint8_t* images = read_idx(ipath, 3, idims, &icount);
-    uint8_t* labels = images ? read_idx(lpath, 1, ldims, &lcount) : NULL;
-    if (!images || !labels) {
-        free(images);
-        return 1;
-    }
-    if (ldims[0] != idims[0]) {
-        fprintf(stderr, "xformer-accuracy: %u images but %u labels\n", idims[0], ldims[0]);
-        return 1;
-    }
-    size_t n = idims[0];
-    if (limit && (size_t)limit < n) n = (size_t)limit;
-    const int ih = (int)idims[1], iw = (int)idims[2];
-
     char list[256];
     if (backends) {
         snprintf(list, sizeof list, "%s", backends);
@@ -128,11 +206,12 @@ int main(int argc, char** argv) {
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? "," : "",
                          xf_backend_name(all[i]));
     }
-    int* first = malloc(n * sizeof(int));
-    int* pred = malloc(n * sizeof(int));
-    int rc = 0, have_first = 0;
-    printf("Fashion-MNIST test set: %zu images of %dx%d, model %s\n", n, iw, ih, model_path);
-    printf("%-8s %-40s %9s %10s %10s\n", "backend", "device", "accuracy", "agreement", "images/s");
+    dataset_t data = {0};
+    bool segmenter = false;
+    size_t n = 0, per_image = 1;
+    int32_t *first = NULL, *pred = NULL;
+    int rc = 0;
+    bool have_first = false;
     char* save = NULL;
     for (char* tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         xf_backend_t b;
@@ -157,43 +236,66 @@ int main(int argc, char** argv) {
         }
         xf_model_info_t info;
         xf_model_info(model, &info);
-        if (info.task != XF_MODEL_TASK_CLASSIFICATION || info.classes != 10) {
-            fprintf(stderr, "xformer-accuracy: %s is not a 10-class classifier\n", model_path);
+        if (!data.images) {
+            segmenter = info.task == XF_MODEL_TASK_SEGMENTATION;
+            if (segmenter && !dir) {
+                fprintf(stderr,
+                        "xformer-accuracy: a segmenter needs --data DIR with the held-out canvases "
+                        "(tools/segsynth.py DIR writes them)\n");
+                rc = 2;
+            } else if (!load_dataset(dir ? dir : FMNIST_DIR, segmenter, &data)) {
+                rc = 1;
+            }
+            if (rc) {
+                xf_model_destroy(model);
+                xf_context_destroy(ctx);
+                break;
+            }
+            n = limit && (size_t)limit < data.n ? (size_t)limit : data.n;
+            per_image = segmenter ? (size_t)(data.h * data.w) : 1;
+            first = malloc(n * per_image * sizeof(int32_t));
+            pred = malloc(n * per_image * sizeof(int32_t));
+            printf("%s: %zu images of %dx%d, model %s\n",
+                   segmenter ? "held-out canvases" : "Fashion-MNIST test set", n, data.w, data.h, model_path);
+            printf("%-8s %-40s %9s %10s %10s\n", "backend", "device", segmenter ? "mean IoU" : "accuracy",
+                   "agreement", "images/s");
+        }
+        if ((info.task == XF_MODEL_TASK_SEGMENTATION) != segmenter ||
+            (!segmenter && info.classes != 10) ||
+            (segmenter && (info.input_height != data.h || info.input_width != data.w))) {
+            fprintf(stderr, "xformer-accuracy: %s does not fit this data (a 10-class classifier, or a segmenter "
+                    "whose input size is the canvases')\n", model_path);
             xf_model_destroy(model);
             xf_context_destroy(ctx);
             rc = 1;
             break;
         }
         float* input = malloc((size_t)info.input_elements * sizeof(float));
-        float logits[10];
-        size_t correct = 0, agree = 0, done = 0;
+        score_t score = {0};
         double t0 = ex_now_ms();
-        for (size_t i = 0; i < n; i++) {
-            xf_status_t st = xf_model_preprocess(model, images + i * (size_t)(ih * iw), iw, ih, 1, input,
-                                                 (size_t)info.input_elements);
-            if (st == XF_OK) st = xf_model_run(model, input, (size_t)info.input_elements, logits, 10);
-            if (st != XF_OK) {
-                fprintf(stderr, "xformer-accuracy: %s: image %zu: %s\n", tok, i, xf_context_error(ctx));
-                rc = 1;
-                break;
-            }
-            int best = 0;
-            for (int k = 1; k < 10; k++)
-                if (logits[k] > logits[best]) best = k;
-            pred[i] = best;
-            correct += best == labels[i];
-            if (have_first) agree += best == first[i];
-            done++;
-        }
+        const int32_t* ref = have_first ? first : NULL;
+        xf_status_t st = !input || !first || !pred ? XF_ERR_OUT_OF_MEMORY
+                         : segmenter ? eval_segmenter(model, &info, &data, n, pred, ref, input, &score)
+                                     : eval_classifier(model, &info, &data, n, pred, ref, input, &score);
         double secs = (ex_now_ms() - t0) / 1e3;
+        if (st != XF_OK) {
+            fprintf(stderr, "xformer-accuracy: %s: image %zu: %s\n", tok, score.done, xf_context_error(ctx));
+            rc = 1;
+        }
         char agreement[32] = "-";
-        if (have_first) snprintf(agreement, sizeof agreement, "%.2f%%", 100.0 * (double)agree / (double)done);
-        printf("%-8s %-40.40s %8.2f%% %10s %10.1f\n", tok, dev.name,
-               100.0 * (double)correct / (double)(done ? done : 1), agreement, (double)done / secs);
+        if (score.compared)
+            snprintf(agreement, sizeof agreement, "%.*f%%", segmenter ? 4 : 2,
+                     100.0 * (double)score.agree / (double)score.compared);
+        if (segmenter)
+            printf("%-8s %-40.40s %9.4f %10s %10.1f\n", tok, dev.name, score.metric, agreement,
+                   (double)score.done / secs);
+        else
+            printf("%-8s %-40.40s %8.2f%% %10s %10.1f\n", tok, dev.name, 100.0 * score.metric, agreement,
+                   (double)score.done / secs);
         fflush(stdout);
-        if (!have_first && done == n) {
-            memcpy(first, pred, n * sizeof(int));
-            have_first = 1;
+        if (!have_first && st == XF_OK && score.done == n) {
+            memcpy(first, pred, n * per_image * sizeof(int32_t));
+            have_first = true;
         }
         free(input);
         xf_model_destroy(model);
@@ -201,7 +303,7 @@ int main(int argc, char** argv) {
     }
     free(first);
     free(pred);
-    free(images);
-    free(labels);
+    free(data.images);
+    free(data.labels);
     return rc;
 }
