@@ -2,7 +2,8 @@
 
 - <class>.png: the first test item of six classes, 28x28 grey.
 - coat_rgb_96x80.png: a test item upscaled to 96x80 (W x H) and tinted, RGB: exercises resize + crop + RGB->grey.
-- seg_canvas1.png, seg_canvas2.png: 64x64 grey synthetic segmentation canvases (held-out generator, test items);
+- seg_canvas1.png, seg_canvas2.png: 64x64 grey synthetic segmentation canvases with items of two or more classes
+  (held-out generator, test items);
   seg_canvas3_rgb_96.png: a 96x96 RGB upscaled canvas (exercises the segmenter's resize + RGB->grey).
 """
 import os
@@ -45,7 +46,10 @@ def main():
                                                                   optimize=True)
     print(f"coat_rgb_96x80.png: test index {i} upscaled to 96x80, tinted RGB")
 
-    imgs, masks = segsynth.make(3, x, y, seed=12345)
+    # The first canvases of the stream that hold items of at least two classes: a more telling sample.
+    imgs, masks = segsynth.make(40, x, y, seed=12345)
+    keep = [k for k in range(len(imgs)) if len(np.unique(masks[k])) >= 3][:3]
+    imgs, masks = imgs[keep], masks[keep]
     Image.fromarray(imgs[0], mode="L").save(os.path.join(OUT, "seg_canvas1.png"), optimize=True)
     Image.fromarray(imgs[1], mode="L").save(os.path.join(OUT, "seg_canvas2.png"), optimize=True)
     big = upscale(imgs[2], 96, 96)

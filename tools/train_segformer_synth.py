@@ -22,8 +22,8 @@ import xfsafetensors  # noqa: E402
 
 ROOT = os.path.dirname(os.path.abspath(__file__)) + "/.."
 LABELS = ["background"] + fmnist.LABELS
-MEAN = 0.1590
-STD = 0.2951
+MEAN = 0.1055
+STD = 0.2503
 
 ARCH = {"num_channels": 1, "depths": [2, 2, 2, 2], "sr_ratios": [8, 4, 2, 1], "hidden_sizes": [16, 32, 64, 128],
         "patch_sizes": [7, 3, 3, 3], "strides": [4, 2, 2, 2], "num_attention_heads": [1, 2, 4, 8],
@@ -84,10 +84,19 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--fresh-data", action="store_true", help="new training canvases every epoch")
     ap.add_argument("--init", help="start from this safetensors checkpoint (second training stage)")
+    ap.add_argument("--hidden-sizes", type=lambda v: [int(x) for x in v.split(",")], default=ARCH["hidden_sizes"],
+                    help="stage widths, e.g. 32,64,128,256 (with --init: taken from the checkpoint)")
+    ap.add_argument("--decoder-hidden-size", type=int, default=ARCH["decoder_hidden_size"])
     ap.add_argument("--limit-steps", type=int, default=0)
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "segformer-fmnist.safetensors"))
     args = ap.parse_args()
 
+    if args.init:
+        init_cfg = json.loads(xfsafetensors.load(args.init)[1]["config"])
+        ARCH.update({k: init_cfg[k] for k in ARCH})
+    else:
+        ARCH["hidden_sizes"] = args.hidden_sizes
+        ARCH["decoder_hidden_size"] = args.decoder_hidden_size
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -142,22 +151,27 @@ def main():
             if args.limit_steps and step >= args.limit_steps:
                 print(f"{step} steps in {time.time() - t0:.1f}s")
                 return
-        m, _ = miou(model, va_x, va_m)
+        m, per = miou(model, va_x, va_m)
         print(f"epoch {epoch} done: held-out mIoU {m:.4f} ({time.time() - t0:.0f}s)", flush=True)
+        save(model, args, m, epoch)
 
-    m, per = miou(model, va_x, va_m)
     print("per-class IoU: " + ", ".join(f"{n}={v:.3f}" for n, v in zip(LABELS, per)))
     print(f"final held-out mIoU (11 classes, background included): {m:.4f}", flush=True)
-    model.eval()
-    meta = {"config": json.dumps(config()), "heldout_miou": f"{m:.4f}",
-            "trained_by": ("(stage 2, from " + args.init + ") " if args.init else "")
-                          + "tools/train_segformer_synth.py " + " ".join(sys.argv[1:])}
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    xfsafetensors.save(args.out, model.state_dict(), meta)
-    with open(os.path.join(os.path.dirname(args.out), "segmentation.labels"), "w") as f:
-        f.write("\n".join(LABELS) + "\n")
     print(f"wrote {args.out}")
 
+
+def save(model, args, m, epoch):
+    """Written after every epoch, so a stopped run leaves its last measured checkpoint."""
+    model.eval()
+    meta = {"config": json.dumps(config()), "heldout_miou": f"{m:.4f}", "epochs_done": str(epoch + 1),
+            "trained_by": ("(stage 2, from " + args.init + ") " if args.init else "")
+                          + "tools/train_segformer_synth.py " + " ".join(sys.argv[1:])}
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    tmp = args.out + ".tmp"
+    xfsafetensors.save(tmp, model.state_dict(), meta)
+    os.replace(tmp, args.out)
+    with open(os.path.join(os.path.dirname(os.path.abspath(args.out)), "segmentation.labels"), "w") as f:
+        f.write("\n".join(LABELS) + "\n")
 
 if __name__ == "__main__":
     main()
