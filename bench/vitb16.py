@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
-import convert_checkpoint  # noqa: E402
 import hashinit  # noqa: E402
+import make_vitb16_reference  # noqa: E402
 
 
 def build(impl):
@@ -37,14 +37,7 @@ def build(impl):
         model = timm.create_model("vit_base_patch16_224", pretrained=False).eval()
         hashinit.init_module(model)
         return model
-    import torchvision
-    model = torchvision.models.vit_b_16(weights=None).eval()
-    names = {}
-    convert_checkpoint.convert_torchvision({k: v.numpy() for k, v in model.state_dict().items()}, mapping=names)
-    with torch.no_grad():
-        for name, p in model.state_dict().items():
-            p.copy_(torch.from_numpy(hashinit.tensor(names[name], p.shape)))
-    return model
+    return make_vitb16_reference.hashinit_vit_b_16()
 
 
 def timeit(fn, warmup, iters):

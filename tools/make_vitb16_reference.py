@@ -28,6 +28,17 @@ import hashinit  # noqa: E402
 import xfsafetensors  # noqa: E402
 
 
+def hashinit_vit_b_16():
+    """torchvision's vit_b_16 in eval mode, every tensor set to the hash init of its timm name."""
+    model = torchvision.models.vit_b_16(weights=None).eval()
+    names = {}
+    convert_checkpoint.convert_torchvision({k: v.numpy() for k, v in model.state_dict().items()}, mapping=names)
+    with torch.no_grad():
+        for name, p in model.state_dict().items():
+            p.copy_(torch.from_numpy(hashinit.tensor(names[name], p.shape)))
+    return model
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("outdir")
@@ -38,12 +49,7 @@ def main():
     os.makedirs(args.outdir, exist_ok=True)
 
     t0 = time.time()
-    model = torchvision.models.vit_b_16(weights=None).eval()
-    names = {}
-    convert_checkpoint.convert_torchvision({k: v.numpy() for k, v in model.state_dict().items()}, mapping=names)
-    with torch.no_grad():
-        for name, p in model.state_dict().items():
-            p.copy_(torch.from_numpy(hashinit.tensor(names[name], p.shape)))
+    model = hashinit_vit_b_16()
     pth = os.path.join(args.outdir, "vit_b_16.pth")
     torch.save(model.state_dict(), pth)
     print(f"hash-initialised torchvision vit_b_16 ({sum(p.numel() for p in model.parameters())} parameters) "
