@@ -1,0 +1,120 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The example programs as a user runs them: the bundled models on the sample images on every backend
+# column, libxformer's accuracy and mean IoU equal to PyTorch's on small committed subsets, and the
+# errors for missing files, unreadable images, the wrong kind of model and bad options.
+#
+# usage: test_examples.sh SOURCE_DIR CLASSIFY SEGMENT ACCURACY
+# Columns come from XFORMER_TEST_BACKENDS (default cpu); "+gpu" forces the tiled kernels.
+set -u
+src=$1 classify=$2 segment=$3 accuracy=$4
+models=$src/models images=$src/examples/images data=$src/tests/data
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT INT TERM
+failures=0
+
+fail() {
+    echo "FAIL: $*"
+    sed 's/^/    /' "$work/out" | head -n 30
+    failures=$((failures + 1))
+}
+
+# expect STATUS PATTERN DESCRIPTION -- COMMAND...: runs COMMAND, wants exit STATUS and PATTERN (grep -E)
+# in its combined output.
+expect() {
+    want=$1 pattern=$2 what=$3
+    shift 4
+    "$@" >"$work/out" 2>&1
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        fail "$what: exit status $got, want $want ($*)"
+    elif ! grep -E -q -- "$pattern" "$work/out"; then
+        fail "$what: output lacks /$pattern/ ($*)"
+    else
+        echo "ok: $what"
+    fi
+}
+
+columns=${XFORMER_TEST_BACKENDS:-cpu}
+backends=
+for column in $(echo "$columns" | tr ',' ' '); do
+    backend=${column%%+*}
+    kernels=
+    [ "$backend" != "$column" ] && kernels=${column#*+}
+    case "$backends" in *"$backend"*) ;; *) backends=${backends:+$backends,}$backend ;; esac
+    export XFORMER_KERNELS="$kernels"
+    [ -z "$kernels" ] && unset XFORMER_KERNELS
+
+    expect 0 '^ +[0-9.]+% +Sneaker' "[$column] classify sneaker.png: top-1 Sneaker" -- \
+        "$classify" "$models/vit-fmnist.safetensors" "$images/sneaker.png" --backend "$backend"
+    if ! grep -q "backend: $backend" "$work/out"; then fail "[$column] classify: the banner does not name $backend"; fi
+    expect 0 'Ankle boot' "[$column] classify three images, RGB resized and cropped coat" -- \
+        "$classify" "$models/vit-fmnist.safetensors" "$images/trouser.png" "$images/coat_rgb_96x80.png" \
+        "$images/ankle_boot.png" --top 2 --backend "$backend"
+    [ "$(grep -E -c '^ +[0-9.]+% ' "$work/out")" -eq 6 ] || fail "[$column] classify --top 2: want 2 lines per image"
+    grep -A1 'coat_rgb_96x80' "$work/out" | grep -q 'Coat' || fail "[$column] classify: coat_rgb_96x80.png is not a Coat"
+
+    rm -f "$work/mask.png" "$work/overlay.png"
+    expect 0 'Pullover' "[$column] segment seg_canvas2.png" -- \
+        "$segment" "$models/segformer-fmnist.safetensors" "$images/seg_canvas2.png" -o "$work/mask.png" \
+        --overlay "$work/overlay.png" --backend "$backend"
+    for class in Coat Sandal; do
+        grep -q "$class" "$work/out" || fail "[$column] segment seg_canvas2.png: no $class pixels"
+    done
+    for f in mask overlay; do
+        [ "$(head -c 4 "$work/$f.png" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 89504e47 ] ||
+            fail "[$column] segment: $f.png is not a PNG"
+    done
+done
+
+# PyTorch on the same subsets: 89.00 % on the first 200 test images (tools/train_vit_fmnist.py evaluate) and
+# mean IoU 0.6718 on the first 50 held-out canvases (tools/segsynth.py --count 50, as committed in tests/data).
+if [ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
+    expect 0 '89\.00%' "accuracy on 200 Fashion-MNIST test images on $backends" -- \
+        "$accuracy" "$models/vit-fmnist.safetensors" --limit 200 --backends "$backends"
+    if grep -E '^(cpu|opencl|vulkan) ' "$work/out" | grep -E -v ' 89\.00% +(-|100\.00%) ' | grep -q .; then
+        fail "accuracy: a backend differs from PyTorch's 89.00 % or from the first backend"
+    fi
+else
+    echo "FAIL: /usr/share/datasets/fashion-mnist is missing (apt-get install dataset-fashion-mnist)"
+    failures=$((failures + 1))
+fi
+expect 0 '0\.6718' "mean IoU on 50 held-out canvases on $backends" -- \
+    "$accuracy" "$models/segformer-fmnist.safetensors" --data "$data" --backends "$backends"
+if grep -E '^(cpu|opencl|vulkan) ' "$work/out" | grep -E -v ' 0\.6718 +(-|100\.0000%) ' | grep -q .; then
+    fail "mean IoU: a backend differs from PyTorch's 0.6718 or from the first backend's masks"
+fi
+
+printf 'not an image\n' >"$work/text.png"
+expect 1 'nope\.safetensors.*(No such file|cannot open)' "missing model" -- \
+    "$classify" "$work/nope.safetensors" "$images/sneaker.png"
+expect 1 'missing\.png: No such file' "missing image" -- \
+    "$classify" "$models/vit-fmnist.safetensors" "$work/missing.png"
+expect 1 'text\.png: .*(unknown image type|not)' "unreadable image" -- \
+    "$segment" "$models/segformer-fmnist.safetensors" "$work/text.png" -o "$work/m.png"
+expect 1 'not a classifier; use xformer-segment' "segmenter given to xformer-classify" -- \
+    "$classify" "$models/segformer-fmnist.safetensors" "$images/sneaker.png"
+expect 1 'not a segmenter; use xformer-classify' "classifier given to xformer-segment" -- \
+    "$segment" "$models/vit-fmnist.safetensors" "$images/seg_canvas1.png" -o "$work/m.png"
+expect 2 'a segmenter needs --data DIR' "segmenter accuracy without --data" -- \
+    "$accuracy" "$models/segformer-fmnist.safetensors" --backends cpu
+expect 1 'cannot open .*canvases-images-idx3-ubyte\.gz' "segmenter accuracy on a directory without canvases" -- \
+    "$accuracy" "$models/segformer-fmnist.safetensors" --data "$work" --backends cpu
+expect 1 'truncated' "truncated model file" -- sh -c \
+    "head -c 100000 '$models/vit-fmnist.safetensors' >'$work/cut.safetensors' &&
+     exec '$classify' '$work/cut.safetensors' '$images/sneaker.png'"
+expect 2 "unknown backend 'metal'" "unknown --backend" -- \
+    "$classify" "$models/vit-fmnist.safetensors" "$images/sneaker.png" --backend metal
+expect 1 "XFORMER_BACKEND='metal' is not a backend" "unknown XFORMER_BACKEND" -- \
+    env XFORMER_BACKEND=metal "$classify" "$models/vit-fmnist.safetensors" "$images/sneaker.png"
+expect 2 "unknown option '--bogus'" "unknown option" -- "$segment" --bogus
+expect 2 '^usage: xformer-segment' "segment without -o" -- \
+    "$segment" "$models/segformer-fmnist.safetensors" "$images/seg_canvas1.png"
+expect 2 'needs a positive integer' "--top 0" -- \
+    "$classify" "$models/vit-fmnist.safetensors" "$images/sneaker.png" --top 0
+for prog in "$classify" "$segment" "$accuracy"; do
+    expect 0 '^usage:' "$(basename "$prog") --help" -- "$prog" --help
+done
+
+[ "$failures" -eq 0 ] && echo "all example checks passed" || echo "$failures example checks failed"
+[ "$failures" -eq 0 ]
