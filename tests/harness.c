@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "harness.h"
 
+#include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,29 @@ bool xf_test_open(const xf_test_column_t* col, xf_context_t** out, bool* skip, c
     snprintf(why, why_size, "column %s: %s: %s", col->name, xf_status_string(st), xf_last_error());
     *skip = !col->requested && (st == XF_ERR_UNAVAILABLE);
     return false;
+}
+
+bool xf_test_backend_required(xf_backend_t backend) {
+    xf_test_column_t cols[XF_TEST_MAX_COLUMNS];
+    int n = xf_test_columns(cols, XF_TEST_MAX_COLUMNS);
+    for (int i = 0; i < n; ++i) {
+        if (cols[i].requested && cols[i].backend == backend) return true;
+    }
+    return false;
+}
+
+xf_context_t* xf_test_context(xf_backend_t backend) {
+    xf_context_options_t opts;
+    xf_context_options_init(&opts);
+    opts.backend = backend;
+    opts.device = 0;
+    xf_context_t* ctx = NULL;
+    xf_status_t st = xf_context_create(&opts, &ctx);
+    if (st == XF_ERR_UNAVAILABLE && !xf_test_backend_required(backend)) {
+        cr_skip_test("no %s device: %s", xf_backend_name(backend), xf_last_error());
+    }
+    cr_assert_eq(st, XF_OK, "%s: %s", xf_backend_name(backend), xf_last_error());
+    return ctx;
 }
 
 float xf_rng_uniform(xf_rng_t* rng, float lo, float hi) {

@@ -25,6 +25,13 @@ int xf_test_columns(xf_test_column_t* out, int capacity);
 // requested and no device); returns false with *skip false on a real failure (message in |why|).
 bool xf_test_open(const xf_test_column_t* col, xf_context_t** out, bool* skip, char* why, size_t why_size);
 
+// True when XFORMER_TEST_BACKENDS names a column of |backend|: a missing device must then fail.
+bool xf_test_backend_required(xf_backend_t backend);
+
+// Opens device 0 of |backend| for a backend-specific test: skips it when the device is missing and
+// not required, fails it on any other error.
+xf_context_t* xf_test_context(xf_backend_t backend);
+
 // Deterministic uniform values in [lo, hi).
 typedef struct {
     uint64_t state;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../backends/opencl/cl_internal.h"
+#include "harness.h"
 #include "xformer.h"
 
 static char cache_dir[256];
@@ -33,11 +34,6 @@ static void use_temp_cache(void) {
     atexit(remove_cache);
 }
 
-static bool opencl_required(void) {
-    const char* env = getenv("XFORMER_TEST_BACKENDS");
-    return env && strstr(env, "opencl");
-}
-
 // Runs y = x * 2 + 1 on the OpenCL backend and checks it; returns false when there is no device.
 static bool run_once(void) {
     xf_context_options_t opt;
@@ -46,7 +42,7 @@ static bool run_once(void) {
     opt.device = 0;
     xf_context_t* ctx = NULL;
     xf_status_t st = xf_context_create(&opt, &ctx);
-    if (st == XF_ERR_UNAVAILABLE && !opencl_required()) return false;
+    if (st == XF_ERR_UNAVAILABLE && !xf_test_backend_required(XF_BACKEND_OPENCL)) return false;
     cr_assert_eq(st, XF_OK, "%s", xf_last_error());
     xf_graph_t* g = NULL;
     cr_assert_eq(xf_graph_create(ctx, &g), XF_OK, "%s", xf_context_error(ctx));

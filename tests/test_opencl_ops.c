@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../backends/opencl/cl_internal.h"
+#include "harness.h"
 #include "xformer.h"
 
 typedef xf_status_t (*build_fn)(xf_graph_t* g, xf_tensor_t** in, xf_tensor_t** out);
@@ -233,11 +234,6 @@ ParameterizedTestParameters(opencl_ops, matches_cpu) {
     return cr_make_param_array(param_t, p, n, free_params);
 }
 
-static bool opencl_required(void) {
-    const char* env = getenv("XFORMER_TEST_BACKENDS");
-    return env && strstr(env, "opencl");
-}
-
 ParameterizedTest(param_t* p, opencl_ops, matches_cpu, .timeout = 600) {
     const op_case_t* c = &cases[p->c];
     setenv("XFORMER_KERNELS", p->gpu ? "gpu" : "cpu", 1);
@@ -261,7 +257,7 @@ ParameterizedTest(param_t* p, opencl_ops, matches_cpu, .timeout = 600) {
     float* want = run_case(c, XF_BACKEND_CPU, dt, data, &nw, why, sizeof why);
     cr_assert_not_null(want, "%s", why);
     float* got = run_case(c, XF_BACKEND_OPENCL, dt, data, &ng, why, sizeof why);
-    if (!got && strstr(why, "context:") && !opencl_required()) cr_skip_test("no OpenCL device: %s", why);
+    if (!got && strstr(why, "context:") && !xf_test_backend_required(XF_BACKEND_OPENCL)) cr_skip_test("no OpenCL device: %s", why);
     cr_assert_not_null(got, "%s %s: %s", c->name, p->f16 ? "f16" : "f32", why);
     cr_assert_eq(ng, nw);
     double atol = p->f16 ? 4e-3 : 2e-5, rtol = p->f16 ? 8e-3 : 2e-4;
@@ -281,7 +277,7 @@ static bool open_device(xf_context_t** ctx) {
     opt.backend = XF_BACKEND_OPENCL;
     opt.device = 0;
     xf_status_t st = xf_context_create(&opt, ctx);
-    if (st != XF_OK && !opencl_required()) return false;
+    if (st != XF_OK && !xf_test_backend_required(XF_BACKEND_OPENCL)) return false;
     cr_assert_eq(st, XF_OK, "%s", xf_last_error());
     return true;
 }
@@ -382,7 +378,7 @@ Test(opencl_errors, build_failure_carries_the_log) {
     xf_err_t err = {{0}};
     xf_device_t* dev = NULL;
     xf_status_t st = xf_cl_backend.device_open(0, &dev, &err);
-    if (st != XF_OK && !opencl_required()) cr_skip_test("no OpenCL device: %s", err.msg);
+    if (st != XF_OK && !xf_test_backend_required(XF_BACKEND_OPENCL)) cr_skip_test("no OpenCL device: %s", err.msg);
     cr_assert_eq(st, XF_OK, "%s", err.msg);
     cl_program prog = NULL;
     st = xf_cl_build_source(dev, "__kernel void broken(__global float* x) { x[0] = undefined_name; }",

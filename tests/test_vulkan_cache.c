@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "xformer.h"
 
 static char cache_dir[256];
@@ -19,11 +20,6 @@ static void use_temp_cache(void) {
     setenv("XFORMER_CACHE_DIR", cache_dir, 1);
 }
 
-static bool vulkan_required(void) {
-    const char* env = getenv("XFORMER_TEST_BACKENDS");
-    return env && strstr(env, "vulkan");
-}
-
 // Runs y = gelu(x * 2 + 1) on Vulkan and checks it; returns false when there is no device.
 static bool run_once(void) {
     xf_context_options_t opt;
@@ -32,7 +28,7 @@ static bool run_once(void) {
     opt.device = 0;
     xf_context_t* ctx = NULL;
     xf_status_t st = xf_context_create(&opt, &ctx);
-    if (st == XF_ERR_UNAVAILABLE && !vulkan_required()) return false;
+    if (st == XF_ERR_UNAVAILABLE && !xf_test_backend_required(XF_BACKEND_VULKAN)) return false;
     cr_assert_eq(st, XF_OK, "%s", xf_last_error());
     xf_graph_t* g = NULL;
     cr_assert_eq(xf_graph_create(ctx, &g), XF_OK, "%s", xf_context_error(ctx));

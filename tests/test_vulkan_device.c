@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
 #include "xformer.h"
 
 Test(vulkan_device, info_is_filled) {
@@ -30,8 +31,7 @@ Test(vulkan_device, info_is_filled) {
         vk++;
     }
     free(all);
-    const char* env = getenv("XFORMER_TEST_BACKENDS");
-    if (vk == 0 && (!env || !strstr(env, "vulkan"))) cr_skip_test("no Vulkan device");
+    if (vk == 0 && !xf_test_backend_required(XF_BACKEND_VULKAN)) cr_skip_test("no Vulkan device");
     cr_assert_gt(vk, 0, "XFORMER_TEST_BACKENDS names vulkan but no Vulkan device was listed");
 }
 

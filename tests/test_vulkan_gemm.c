@@ -39,17 +39,7 @@ static void fill(float* p, int64_t n, uint64_t seed) {
 
 // Runs |gc| on |backend| and returns the result (caller frees), or NULL to skip.
 static float* run(xf_backend_t backend, const gemm_case_t* gc, xf_dtype_t dt) {
-    xf_context_options_t opt;
-    xf_context_options_init(&opt);
-    opt.backend = backend;
-    opt.device = 0;
-    xf_context_t* ctx = NULL;
-    xf_status_t st = xf_context_create(&opt, &ctx);
-    if (st == XF_ERR_UNAVAILABLE && backend == XF_BACKEND_VULKAN) {
-        const char* env = getenv("XFORMER_TEST_BACKENDS");
-        if (!env || !strstr(env, "vulkan")) cr_skip_test("no Vulkan device");
-    }
-    cr_assert_eq(st, XF_OK, "%s", xf_last_error());
+    xf_context_t* ctx = xf_test_context(backend);
     xf_device_info_t info;
     cr_assert_eq(xf_context_device_info(ctx, &info), XF_OK);
     if (dt == XF_DTYPE_F16 && !info.fp16) {
@@ -132,17 +122,7 @@ static const conv_case_t conv_cases[] = {
 };
 
 static float* run_conv(xf_backend_t backend, const conv_case_t* cc, xf_dtype_t dt, int64_t* out_n) {
-    xf_context_options_t opt;
-    xf_context_options_init(&opt);
-    opt.backend = backend;
-    opt.device = 0;
-    xf_context_t* ctx = NULL;
-    xf_status_t st = xf_context_create(&opt, &ctx);
-    if (st == XF_ERR_UNAVAILABLE && backend == XF_BACKEND_VULKAN) {
-        const char* env = getenv("XFORMER_TEST_BACKENDS");
-        if (!env || !strstr(env, "vulkan")) cr_skip_test("no Vulkan device");
-    }
-    cr_assert_eq(st, XF_OK, "%s", xf_last_error());
+    xf_context_t* ctx = xf_test_context(backend);
     xf_device_info_t info;
     cr_assert_eq(xf_context_device_info(ctx, &info), XF_OK);
     if (dt == XF_DTYPE_F16 && !info.fp16) {

@@ -9,27 +9,12 @@
 #include "harness.h"
 #include "xformer.h"
 
-static xf_context_t* open_vulkan(void) {
-    xf_context_options_t opt;
-    xf_context_options_init(&opt);
-    opt.backend = XF_BACKEND_VULKAN;
-    opt.device = 0;
-    xf_context_t* ctx = NULL;
-    xf_status_t st = xf_context_create(&opt, &ctx);
-    if (st == XF_ERR_UNAVAILABLE) {
-        const char* env = getenv("XFORMER_TEST_BACKENDS");
-        if (!env || !strstr(env, "vulkan")) cr_skip_test("no Vulkan device");
-    }
-    cr_assert_eq(st, XF_OK, "%s", xf_last_error());
-    return ctx;
-}
-
 // Deterministic values, so sampled outputs can be recomputed without keeping the weight.
 static float wval(int64_t n, int64_t k) { return (float)((n * 131 + k * 71) % 197) / 197.0f - 0.5f; }
 static float xval(int64_t m, int64_t k) { return (float)((m * 37 + k * 13) % 101) / 101.0f - 0.5f; }
 
 Test(vulkan_limits, linear_weight_larger_than_max_storage_buffer_range) {
-    xf_context_t* ctx = open_vulkan();
+    xf_context_t* ctx = xf_test_context(XF_BACKEND_VULKAN);
     xf_device_info_t info;
     cr_assert_eq(xf_context_device_info(ctx, &info), XF_OK);
     const int64_t K = 2048, M = 5;
@@ -81,7 +66,7 @@ Test(vulkan_limits, linear_weight_larger_than_max_storage_buffer_range) {
 }
 
 Test(vulkan_limits, unaligned_slices) {
-    xf_context_t* ctx = open_vulkan();
+    xf_context_t* ctx = xf_test_context(XF_BACKEND_VULKAN);
     xf_graph_t* g = NULL;
     cr_assert_eq(xf_graph_create(ctx, &g), XF_OK);
     xf_tensor_t *x = NULL, *s = NULL, *y = NULL;

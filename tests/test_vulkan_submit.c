@@ -8,21 +8,6 @@
 #include "harness.h"
 #include "xformer.h"
 
-static xf_context_t* open_backend(xf_backend_t backend) {
-    xf_context_options_t opt;
-    xf_context_options_init(&opt);
-    opt.backend = backend;
-    opt.device = 0;
-    xf_context_t* ctx = NULL;
-    xf_status_t st = xf_context_create(&opt, &ctx);
-    if (st == XF_ERR_UNAVAILABLE && backend == XF_BACKEND_VULKAN) {
-        const char* env = getenv("XFORMER_TEST_BACKENDS");
-        if (!env || !strstr(env, "vulkan")) cr_skip_test("no Vulkan device");
-    }
-    cr_assert_eq(st, XF_OK, "%s", xf_last_error());
-    return ctx;
-}
-
 // Builds one block on |ctx| with weights from |seed| and runs it |computes| times on |in|.
 static void run_block(xf_context_t* ctx, int64_t dim, int64_t heads, int64_t tokens, uint64_t seed, const float* in,
                       float* out, int computes, xf_graph_stats_t* stats) {
@@ -48,7 +33,7 @@ static void run_block(xf_context_t* ctx, int64_t dim, int64_t heads, int64_t tok
 }
 
 Test(vulkan_submit, vit_b_block_is_one_submission) {
-    xf_context_t* ctx = open_backend(XF_BACKEND_VULKAN);
+    xf_context_t* ctx = xf_test_context(XF_BACKEND_VULKAN);
     const int64_t dim = 768, tokens = 197;
     float* in = malloc(sizeof(float) * tokens * dim);
     float* out = malloc(sizeof(float) * tokens * dim);
@@ -74,11 +59,11 @@ Test(vulkan_submit, small_block_matches_cpu) {
     xf_rng_t rng = {11};
     for (int64_t i = 0; i < tokens * dim; ++i) in[i] = xf_rng_uniform(&rng, -1.0f, 1.0f);
     xf_graph_stats_t stats;
-    xf_context_t* vk = open_backend(XF_BACKEND_VULKAN);
+    xf_context_t* vk = xf_test_context(XF_BACKEND_VULKAN);
     run_block(vk, dim, 6, tokens, 3, in, got, 1, &stats);
     cr_assert_eq(stats.submissions, 1);
     xf_context_destroy(vk);
-    xf_context_t* cpu = open_backend(XF_BACKEND_CPU);
+    xf_context_t* cpu = xf_test_context(XF_BACKEND_CPU);
     run_block(cpu, dim, 6, tokens, 3, in, want, 1, &stats);
     xf_context_destroy(cpu);
     char why[256];

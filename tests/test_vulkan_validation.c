@@ -8,22 +8,12 @@
 
 #include "../backends/vulkan/vk_internal.h"
 #include "core.h"
+#include "harness.h"
 #include "xformer.h"
 
 static xf_context_t* open_validated(void) {
     setenv("XFORMER_VK_VALIDATION", "1", 1);
-    xf_context_options_t opt;
-    xf_context_options_init(&opt);
-    opt.backend = XF_BACKEND_VULKAN;
-    opt.device = 0;
-    xf_context_t* ctx = NULL;
-    xf_status_t st = xf_context_create(&opt, &ctx);
-    if (st == XF_ERR_UNAVAILABLE) {
-        const char* env = getenv("XFORMER_TEST_BACKENDS");
-        if (!env || !strstr(env, "vulkan")) cr_skip_test("no Vulkan device or validation layer: %s", xf_last_error());
-    }
-    cr_assert_eq(st, XF_OK, "%s", xf_last_error());
-    return ctx;
+    return xf_test_context(XF_BACKEND_VULKAN);
 }
 
 Test(vulkan_validation, error_is_reported_by_next_call) {
