@@ -36,36 +36,24 @@ typedef float st_t;
 #define XF_ACT_SILU 3
 #define XF_ACT_RELU 4
 
-inline float xf_act(float x, int act) {
-    switch (act) {
-        case XF_ACT_GELU:
-            return 0.5f * x * (1.0f + erf(x * 0.70710678118654752f));
-        case XF_ACT_GELU_TANH:
-            return 0.5f * x * (1.0f + tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-        case XF_ACT_SILU:
-            return x / (1.0f + exp(-x));
-        case XF_ACT_RELU:
-            return fmax(x, 0.0f);
-        default:
-            return x;
+// One body for the scalar and the 16-lane form (OpenCL C has no user-defined overloads); the vector
+// erf/tanh/exp are several times faster than 16 scalar calls.
+#define XF_ACT_BODY(x, act)                                                                  \
+    switch (act) {                                                                           \
+        case XF_ACT_GELU:                                                                    \
+            return 0.5f * x * (1.0f + erf(x * 0.70710678118654752f));                        \
+        case XF_ACT_GELU_TANH:                                                               \
+            return 0.5f * x * (1.0f + tanh(0.79788456080286536f * (x + 0.044715f * x * x * x))); \
+        case XF_ACT_SILU:                                                                    \
+            return x / (1.0f + exp(-x));                                                     \
+        case XF_ACT_RELU:                                                                    \
+            return fmax(x, 0.0f);                                                            \
+        default:                                                                             \
+            return x;                                                                        \
     }
-}
 
-// xf_act on 16 lanes at once: the vector erf/tanh/exp are several times faster than 16 scalar calls.
-inline float16 xf_act16(float16 x, int act) {
-    switch (act) {
-        case XF_ACT_GELU:
-            return 0.5f * x * (1.0f + erf(x * 0.70710678118654752f));
-        case XF_ACT_GELU_TANH:
-            return 0.5f * x * (1.0f + tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-        case XF_ACT_SILU:
-            return x / (1.0f + exp(-x));
-        case XF_ACT_RELU:
-            return fmax(x, 0.0f);
-        default:
-            return x;
-    }
-}
+inline float xf_act(float x, int act) { XF_ACT_BODY(x, act) }
+inline float16 xf_act16(float16 x, int act) { XF_ACT_BODY(x, act) }
 
 // Splits a linear index over a 4-D shape (ne.x outermost) into coordinates.
 inline int4 xf_coords(int i, int4 ne) {
