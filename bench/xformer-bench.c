@@ -463,9 +463,12 @@ int main(int argc, char** argv) {
     const char* model_path = NULL;
     bool quick = false, first_result = false;
     if (argc == 3 && strcmp(argv[1], "--first-result-child") == 0) {
-        return first_result_child(strcmp(argv[2], "vulkan") == 0   ? XF_BACKEND_VULKAN
-                                  : strcmp(argv[2], "opencl") == 0 ? XF_BACKEND_OPENCL
-                                                                   : XF_BACKEND_CPU);
+        xf_backend_t child = XF_BACKEND_CPU;
+        if (xf_backend_from_name(argv[2], &child) != XF_OK) {
+            fprintf(stderr, "xformer-bench: %s\n", xf_last_error());
+            return 2;
+        }
+        return first_result_child(child);
     }
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
@@ -491,11 +494,12 @@ int main(int argc, char** argv) {
         }
     }
     if (reps < 3) reps = 3;
-    static const xf_backend_t all[] = {XF_BACKEND_CPU, XF_BACKEND_OPENCL, XF_BACKEND_VULKAN};
-    xf_backend_t run[3];
-    xf_device_info_t infos[3];
+    xf_backend_t all[8];
+    int nall = (int)xf_backend_list(all, 8);
+    xf_backend_t run[8];
+    xf_device_info_t infos[8];
     int nrun = 0;
-    for (int i = 0; i < 3; ++i) {
+    for (int i = 0; i < nall; ++i) {
         if (only && strcmp(only, "all") != 0 && strcmp(only, xf_backend_name(all[i])) != 0) continue;
         if (!xf_backend_compiled(all[i])) continue;
         xf_context_t* ctx = open_backend(all[i], &infos[nrun]);

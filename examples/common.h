@@ -15,22 +15,10 @@ static inline double ex_now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-// Parses "cpu", "opencl", "vulkan", "auto"; returns false for anything else.
+// Parses a backend name ("auto" or any backend libxformer knows); returns false for anything else.
 static inline bool ex_parse_backend(const char* s, xf_backend_t* out) {
-    static const struct {
-        const char* name;
-        xf_backend_t b;
-    } t[] = {{"cpu", XF_BACKEND_CPU},
-             {"opencl", XF_BACKEND_OPENCL},
-             {"vulkan", XF_BACKEND_VULKAN},
-             {"auto", XF_BACKEND_AUTO}};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        if (strcmp(s, t[i].name) == 0) {
-            *out = t[i].b;
-            return true;
-        }
-    }
-    return false;
+    xf_status_t st = xf_backend_from_name(s, out);
+    return st == XF_OK || st == XF_ERR_UNAVAILABLE;
 }
 
 // Creates a context on |backend| (XF_BACKEND_FROM_ENV: XFORMER_BACKEND / XFORMER_DEVICE decide).

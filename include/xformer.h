@@ -201,6 +201,11 @@ XF_API const char* xf_backend_name(xf_backend_t backend);
 
 // Reports whether |backend| was compiled into this build.
 XF_API bool xf_backend_compiled(xf_backend_t backend);
+// The backend named |name| ("cpu", "opencl", "vulkan", "auto"): XF_OK, XF_ERR_UNAVAILABLE when this
+// build lacks it (*out_backend is still set), XF_ERR_INVALID_ARGUMENT for an unknown name.
+XF_API xf_status_t xf_backend_from_name(const char* name, xf_backend_t* out_backend);
+// Writes up to |capacity| compiled-in backends (the CPU reference first) and returns how many there are.
+XF_API size_t xf_backend_list(xf_backend_t* out_backends, size_t capacity);
 
 //===----------------------------------------------------------------------===//
 // Tensors
@@ -341,9 +346,17 @@ XF_API xf_status_t xf_matmul(xf_graph_t* graph, xf_tensor_t* a, xf_tensor_t* b,
 XF_API xf_status_t xf_linear(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t* weight, xf_tensor_t* bias,
                              xf_tensor_t** out);
 
-// Element-wise a + b and a * b with NumPy broadcasting (dims aligned from the end, each 1 or equal).
+// Element-wise a + b, a - b, a * b, a / b and a^b with NumPy broadcasting (dims aligned from the end,
+// each 1 or equal). xf_pow follows C's powf: a negative base needs an integer exponent.
 XF_API xf_status_t xf_add(xf_graph_t* graph, xf_tensor_t* a, xf_tensor_t* b, xf_tensor_t** out);
+XF_API xf_status_t xf_sub(xf_graph_t* graph, xf_tensor_t* a, xf_tensor_t* b, xf_tensor_t** out);
 XF_API xf_status_t xf_mul(xf_graph_t* graph, xf_tensor_t* a, xf_tensor_t* b, xf_tensor_t** out);
+XF_API xf_status_t xf_div(xf_graph_t* graph, xf_tensor_t* a, xf_tensor_t* b, xf_tensor_t** out);
+XF_API xf_status_t xf_pow(xf_graph_t* graph, xf_tensor_t* a, xf_tensor_t* b, xf_tensor_t** out);
+// Selects |a| where |cond| is non-zero, else |b|, with broadcasting of all three to the shape of a
+// and b. |cond| is i32 or has the dtype of a and b.
+XF_API xf_status_t xf_where(xf_graph_t* graph, xf_tensor_t* cond, xf_tensor_t* a, xf_tensor_t* b,
+                            xf_tensor_t** out);
 // Computes x * scale + shift element-wise.
 XF_API xf_status_t xf_scale(xf_graph_t* graph, xf_tensor_t* x, float scale, float shift, xf_tensor_t** out);
 
@@ -362,6 +375,16 @@ XF_API xf_status_t xf_softmax(xf_graph_t* graph, xf_tensor_t* x, float scale, xf
 // Applies |activation| element-wise.
 XF_API xf_status_t xf_activation(xf_graph_t* graph, xf_tensor_t* x, xf_activation_t activation,
                                  xf_tensor_t** out);
+// Element-wise math in f32: sqrt(x), e^x, erf(x), tanh(x), 1 / (1 + e^-x), -x, |x|.
+XF_API xf_status_t xf_sqrt(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t** out);
+XF_API xf_status_t xf_exp(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t** out);
+XF_API xf_status_t xf_erf(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t** out);
+XF_API xf_status_t xf_tanh(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t** out);
+XF_API xf_status_t xf_sigmoid(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t** out);
+XF_API xf_status_t xf_neg(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t** out);
+XF_API xf_status_t xf_abs(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t** out);
+// Clamps x to [lo, hi] (lo <= hi).
+XF_API xf_status_t xf_clip(xf_graph_t* graph, xf_tensor_t* x, float lo, float hi, xf_tensor_t** out);
 
 // Gated unit: splits the last axis of |x| [..., 2H] into a = x[..., :H] and b = x[..., H:] and
 // returns act(a) * b, [..., H]. XF_ACT_SILU gives SwiGLU, XF_ACT_GELU GEGLU.
@@ -409,8 +432,22 @@ XF_API xf_status_t xf_slice(xf_graph_t* graph, xf_tensor_t* x, int axis, int64_t
 // Makes a contiguous copy of |x|, converting to |dtype| (f32 <-> f16).
 XF_API xf_status_t xf_cast(xf_graph_t* graph, xf_tensor_t* x, xf_dtype_t dtype, xf_tensor_t** out);
 
-// Mean over |axis|; the axis is kept with size 1 if |keepdim|, else removed.
+// Sum, mean, maximum and minimum over |axis| (negative counts from the end), accumulated in f32; the
+// axis is kept with size 1 if |keepdim|, else removed.
+XF_API xf_status_t xf_sum(xf_graph_t* graph, xf_tensor_t* x, int axis, bool keepdim, xf_tensor_t** out);
 XF_API xf_status_t xf_mean(xf_graph_t* graph, xf_tensor_t* x, int axis, bool keepdim, xf_tensor_t** out);
+XF_API xf_status_t xf_max(xf_graph_t* graph, xf_tensor_t* x, int axis, bool keepdim, xf_tensor_t** out);
+XF_API xf_status_t xf_min(xf_graph_t* graph, xf_tensor_t* x, int axis, bool keepdim, xf_tensor_t** out);
+
+// Cyclic shift (torch.roll): along each of |axes| [naxes], element i moves to (i + shift) mod dim.
+// Shifts may be negative or exceed the dim.
+XF_API xf_status_t xf_roll(xf_graph_t* graph, xf_tensor_t* x, int naxes, const int* axes, const int64_t* shifts,
+                           xf_tensor_t** out);
+
+// Constant padding: |before| and |after| hold one non-negative count per dim of |x|; the new
+// elements are |value|.
+XF_API xf_status_t xf_pad(xf_graph_t* graph, xf_tensor_t* x, const int64_t* before, const int64_t* after,
+                          float value, xf_tensor_t** out);
 
 // Index of the largest value along the last axis (first one on ties), as i32; that axis is removed.
 XF_API xf_status_t xf_argmax(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t** out);

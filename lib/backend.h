@@ -7,38 +7,42 @@
 #include <stdarg.h>
 
 #include "xformer.h"
+#include "xf_abi.h"
 
 // Operators as backends see them. Views are resolved by the core: every source of every op is a
-// dense row-major tensor, except the source of XF_OP_COPY, which carries strides.
-#define XF_OP_LIST(X) \
-    X(COPY)           \
-    X(MATMUL)         \
-    X(ADD)            \
-    X(MUL)            \
-    X(SCALE)          \
-    X(LAYERNORM)      \
-    X(RMSNORM)        \
-    X(SOFTMAX)        \
-    X(UNARY)          \
-    X(GLU)            \
-    X(ATTENTION)      \
-    X(CONV2D)         \
-    X(RESIZE)         \
-    X(CONCAT)         \
-    X(MEAN)           \
-    X(ARGMAX)         \
-    X(GATHER)
-
+// dense row-major tensor, except the source of XF_OP_COPY, which carries strides. The list of ops
+// is the registry lib/ops/ops.def.
 typedef enum xf_op_e {
-#define XF_OP_ENUM(name) XF_OP_##name,
-    XF_OP_LIST(XF_OP_ENUM)
-#undef XF_OP_ENUM
+#define XF_OP(NAME, FAMILY, MAX_SRC, INPLACE, DTYPES, CODE) XF_OP_##NAME,
+#include "ops/ops.def"
     XF_OP_COUNT
 } xf_op_t;
 
+typedef enum xf_inplace_e {
+    XF_INPLACE_NONE,
+    XF_INPLACE_SRC0,      // the result may overwrite source 0
+    XF_INPLACE_RESIDUAL,  // the result may overwrite source 3 (matmul's residual) when present
+} xf_inplace_t;
+
+// Source 0's accepted storage types, as a mask of 1 << xf_dtype_t.
+#define XF_DTYPES_FLOAT ((1u << XF_DTYPE_F32) | (1u << XF_DTYPE_F16))
+#define XF_DTYPES_ANY (XF_DTYPES_FLOAT | (1u << XF_DTYPE_I32))
+
+// One row of the op registry.
+typedef struct xf_op_info_s {
+    const char* name;    // "matmul"
+    const char* family;  // "binary": ops of a family share a builder, a reference and backend entries
+    int max_src;
+    xf_inplace_t inplace;
+    unsigned dtypes;
+    int code;  // kernel-ABI code within the family (shaders/xf_abi.h); -1: taken from the params
+} xf_op_info_t;
+
+// The registry row of |op| (op < XF_OP_COUNT).
+const xf_op_info_t* xf_op_info(xf_op_t op);
 const char* xf_op_name(xf_op_t op);
 
-#define XF_MAX_SRC 4
+#define XF_MAX_SRC 8
 
 // Backend-owned storage; opaque to the core.
 typedef struct xf_buffer_s xf_buffer_t;
@@ -55,46 +59,14 @@ typedef struct xf_tref_s {
     int64_t nb[4];  // element strides; dense: nb[3] = 1, nb[2] = ne[3], ...
 } xf_tref_t;
 
+// Node parameters: one struct per XF_PARAMS row of lib/ops/ops.def.
 typedef union xf_op_params_u {
-    struct {
-        bool transpose_b;
-        bool has_bias;      // src[2] is the bias [N]
-        bool has_residual;  // src[3] is the residual, shaped like dst
-        xf_activation_t activation;
-    } matmul;
-    struct {
-        float eps;
-        bool has_weight;  // src[1]
-        bool has_bias;    // src[2]
-    } norm;
-    struct {
-        float scale;
-        bool has_mask;  // src[1], broadcast to src[0] (per-dim size 1 or equal)
-    } softmax;
-    struct {
-        float scale, shift;
-    } scale;
-    struct {
-        xf_activation_t activation;
-    } unary;  // also GLU
-    struct {
-        float scale;
-        bool has_bias;  // src[3], broadcast to [B, H, Lq, Lk]
-    } attention;
-    struct {
-        int stride[2], padding[2], dilation[2], groups;
-        bool has_bias;  // src[2]
-    } conv2d;
-    struct {
-        bool align_corners;
-    } resize;
-    struct {
-        int axis;   // of the 4 padded dims (0..3)
-        int count;  // CONCAT: number of sources
-    } axis;         // CONCAT, MEAN (dst ne[axis] = 1), GATHER (src[1] = i32 indices [M])
+#define XF_PARAMS(NAME, ...) struct { __VA_ARGS__ } NAME;
+#include "ops/ops.def"
 } xf_op_params_t;
 
-// One node of an executable graph. ARGMAX reduces ne[3] to 1 with an i32 dst.
+// One node of an executable graph. ARGMAX reduces ne[3] to 1 with an i32 dst. WHERE: src[0] is the
+// condition (non-zero selects src[1], else src[2]), all three broadcast to dst.
 typedef struct xf_exec_node_s {
     xf_op_t op;
     int nsrc;
@@ -149,14 +121,49 @@ typedef struct xf_backend_vtable_s {
     xf_status_t (*graph_compute)(xf_device_t* device, const xf_exec_graph_t* graph, void* state, xf_err_t* err);
     void (*graph_release)(xf_device_t* device, void* state);
     void (*counters)(const xf_device_t* device, xf_exec_counters_t* out);
+    // How the backend's op table covers |op|: true with *reason NULL when it implements it, true
+    // with a reason when it refuses it on purpose, false for a hole (a bug; tests/test_registry.c).
+    bool (*op_coverage)(xf_op_t op, const char** reason);
 } xf_backend_vtable_t;
 
+// An op-table entry a backend fills for an op it does not run; |reason| ends up in the error message.
+#define XF_OP_REFUSED(reason) {.refused = (reason)}
+
+// A row of the backend registry (lib/backends.c).
+typedef struct xf_backend_entry_s {
+    xf_backend_t kind;
+    const char* name;                    // "opencl": XFORMER_BACKEND, test columns, tool options
+    const xf_backend_vtable_t* vtable;   // NULL when this build does not have the backend
+    int auto_rank;                       // order in which `auto` tries it; 0: only as the last resort
+    bool kernel_styles;                  // has CPU- and GPU-style kernels (test columns NAME and NAME+gpu)
+} xf_backend_entry_t;
+
+// Every backend libxformer knows, compiled or not.
+const xf_backend_entry_t* xf_backend_entries(size_t* out_count);
+// Writes "auto, cpu, opencl, ..." (the names this build accepts).
+void xf_backend_names(char* out, size_t size);
 // Returns the compiled-in backend of |kind|, or NULL.
 const xf_backend_vtable_t* xf_backend_find(xf_backend_t kind);
 
 // Helpers shared by backends and core.
 static inline int64_t xf_tref_elements(const xf_tref_t* t) { return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]; }
 size_t xf_dtype_size(xf_dtype_t dtype);
+
+// Broadcast strides of a dense |t| against a destination of the same rank: 0 where t->ne[d] == 1.
+static inline void xf_tref_bcast_strides(const xf_tref_t* t, int64_t out[4]) {
+    int64_t s = 1;
+    for (int d = 3; d >= 0; --d) {
+        out[d] = t->ne[d] == 1 ? 0 : s;
+        s *= t->ne[d];
+    }
+}
+
+// The kernel-ABI function code of a node (shaders/xf_abi.h): its registry code, or for UNARY and GLU
+// the activation in its params.
+static inline int xf_node_code(const xf_exec_node_t* n) {
+    int code = xf_op_info(n->op)->code;
+    return code >= 0 ? code : (int)n->params.unary.activation;
+}
 
 // Reads an environment variable listing comma-separated words; returns true if |word| is in it.
 bool xf_env_list_has(const char* env_name, const char* word);

@@ -6,19 +6,6 @@
 
 #include "core.h"
 
-static const xf_backend_t auto_order[] = {XF_BACKEND_VULKAN, XF_BACKEND_OPENCL};
-
-const char* xf_backend_name(xf_backend_t backend) {
-    switch (backend) {
-        case XF_BACKEND_AUTO: return "auto";
-        case XF_BACKEND_CPU: return "cpu";
-        case XF_BACKEND_OPENCL: return "opencl";
-        case XF_BACKEND_VULKAN: return "vulkan";
-        case XF_BACKEND_FROM_ENV: return "from-env";
-    }
-    return "unknown";
-}
-
 void xf_context_options_init(xf_context_options_t* out_options) {
     if (!out_options) return;
     memset(out_options, 0, sizeof *out_options);
@@ -27,34 +14,33 @@ void xf_context_options_init(xf_context_options_t* out_options) {
     out_options->log_level = -1;
 }
 
-static void compiled_backend_names(char* out, size_t size) {
-    snprintf(out, size, "auto, cpu");
-    const xf_backend_t all[] = {XF_BACKEND_OPENCL, XF_BACKEND_VULKAN};
-    for (size_t i = 0; i < 2; ++i) {
-        if (xf_backend_compiled(all[i])) {
-            size_t len = strlen(out);
-            snprintf(out + len, size - len, ", %s", xf_backend_name(all[i]));
-        }
-    }
-}
-
 static xf_status_t backend_from_env(xf_backend_t* out) {
     const char* v = getenv("XFORMER_BACKEND");
-    if (!v || !*v || strcmp(v, "auto") == 0) {
+    if (!v || !*v) {
         *out = XF_BACKEND_AUTO;
         return XF_OK;
     }
-    const xf_backend_t named[] = {XF_BACKEND_CPU, XF_BACKEND_OPENCL, XF_BACKEND_VULKAN};
-    for (size_t i = 0; i < 3; ++i) {
-        if (strcmp(v, xf_backend_name(named[i])) == 0) {
-            *out = named[i];
-            return XF_OK;
+    xf_status_t st = xf_backend_from_name(v, out);
+    if (st == XF_ERR_INVALID_ARGUMENT) {
+        char names[128];
+        xf_backend_names(names, sizeof names);
+        return xf_set_last_error(st, "XFORMER_BACKEND='%s' is not a backend; valid choices in this build: %s", v,
+                                 names);
+    }
+    // A known backend this build lacks is reported when the context is created, as for the options.
+    return st == XF_ERR_UNAVAILABLE ? XF_OK : st;
+}
+
+// The compiled GPU backends in the order `auto` tries them.
+static size_t auto_order(const xf_backend_vtable_t** out, size_t capacity) {
+    size_t count = 0, n = 0;
+    const xf_backend_entry_t* rows = xf_backend_entries(&count);
+    for (int rank = 1; rank <= (int)count; ++rank) {
+        for (size_t i = 0; i < count; ++i) {
+            if (rows[i].auto_rank == rank && rows[i].vtable && n < capacity) out[n++] = rows[i].vtable;
         }
     }
-    char names[128];
-    compiled_backend_names(names, sizeof names);
-    return xf_set_last_error(XF_ERR_INVALID_ARGUMENT,
-                             "XFORMER_BACKEND='%s' is not a backend; valid choices in this build: %s", v, names);
+    return n;
 }
 
 static xf_status_t device_from_env(int* out) {
@@ -136,9 +122,10 @@ xf_status_t xf_context_create(const xf_context_options_t* options, xf_context_t*
     xf_status_t st;
     if (kind == XF_BACKEND_AUTO) {
         st = XF_ERR_UNAVAILABLE;
-        for (size_t i = 0; i < sizeof auto_order / sizeof auto_order[0] && st != XF_OK; ++i) {
-            const xf_backend_vtable_t* be = xf_backend_find(auto_order[i]);
-            if (!be) continue;
+        const xf_backend_vtable_t* order[8];
+        size_t n = auto_order(order, 8);
+        for (size_t i = 0; i < n && st != XF_OK; ++i) {
+            const xf_backend_vtable_t* be = order[i];
             st = open_device(be, index, ctx);
             if (st != XF_OK) xf_log(ctx, XF_LOG_INFO, "auto: skipping %s: %s", be->name, xf_last_error());
         }
@@ -147,7 +134,7 @@ xf_status_t xf_context_create(const xf_context_options_t* options, xf_context_t*
         const xf_backend_vtable_t* be = xf_backend_find(kind);
         if (!be) {
             char names[128];
-            compiled_backend_names(names, sizeof names);
+            xf_backend_names(names, sizeof names);
             st = xf_set_last_error(XF_ERR_UNAVAILABLE,
                                    "the %s backend is not compiled into this build of libxformer; valid choices: %s",
                                    xf_backend_name(kind), names);
@@ -181,11 +168,12 @@ xf_status_t xf_device_list(xf_device_info_t* out_devices, size_t capacity, size_
     if (!out_count || (capacity && !out_devices)) {
         return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_device_list: NULL argument");
     }
-    const xf_backend_t kinds[] = {XF_BACKEND_VULKAN, XF_BACKEND_OPENCL, XF_BACKEND_CPU};
+    const xf_backend_vtable_t* order[8];
+    size_t nb = auto_order(order, 7);
+    order[nb++] = xf_backend_find(XF_BACKEND_CPU);
     size_t total = 0;
-    for (size_t i = 0; i < 3; ++i) {
-        const xf_backend_vtable_t* be = xf_backend_find(kinds[i]);
-        if (!be) continue;
+    for (size_t i = 0; i < nb; ++i) {
+        const xf_backend_vtable_t* be = order[i];
         xf_err_t err = {{0}};
         size_t n = 0;
         size_t room = total < capacity ? capacity - total : 0;

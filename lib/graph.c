@@ -6,15 +6,6 @@
 
 #include "core.h"
 
-const char* xf_op_name(xf_op_t op) {
-    static const char* const names[] = {
-#define XF_OP_NAME(name) #name,
-        XF_OP_LIST(XF_OP_NAME)
-#undef XF_OP_NAME
-    };
-    return (unsigned)op < XF_OP_COUNT ? names[op] : "unknown";
-}
-
 xf_status_t xf_graph_create(xf_context_t* context, xf_graph_t** out_graph) {
     if (!context) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_graph_create: context is NULL");
     if (!out_graph) return xf_ctx_fail(context, XF_ERR_INVALID_ARGUMENT, "xf_graph_create: out_graph is NULL");

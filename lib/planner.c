@@ -82,16 +82,14 @@ static bool arena_free(arena_t* a, size_t offset, size_t size) {
 
 static xf_tensor_t* storage_root(xf_tensor_t* t) { return t->kind == XF_TENSOR_VIEW ? t->base : t; }
 
-// The source an op may overwrite with its result, element for element, or -1.
+// The source an op may overwrite with its result, element for element, or -1 (the registry's rule).
 static int inplace_source(const xf_node_t* n) {
-    switch (n->op) {
-        case XF_OP_ADD:
-        case XF_OP_MUL:
-        case XF_OP_SCALE:
-        case XF_OP_UNARY: return 0;
-        case XF_OP_MATMUL: return n->params.matmul.has_residual ? 3 : -1;
-        default: return -1;
+    switch (xf_op_info(n->op)->inplace) {
+        case XF_INPLACE_SRC0: return 0;
+        case XF_INPLACE_RESIDUAL: return n->params.matmul.has_residual ? 3 : -1;
+        case XF_INPLACE_NONE: break;
     }
+    return -1;
 }
 
 xf_status_t xf_plan_memory(xf_graph_t* graph) {

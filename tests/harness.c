@@ -19,11 +19,8 @@ static bool parse_column(const char* word, xf_test_column_t* col) {
         *plus = '\0';
         snprintf(col->kernels, sizeof col->kernels, "%s", plus + 1);
     }
-    if (strcmp(base, "cpu") == 0) col->backend = XF_BACKEND_CPU;
-    else if (strcmp(base, "opencl") == 0) col->backend = XF_BACKEND_OPENCL;
-    else if (strcmp(base, "vulkan") == 0) col->backend = XF_BACKEND_VULKAN;
-    else return false;
-    return true;
+    xf_status_t st = xf_backend_from_name(base, &col->backend);
+    return (st == XF_OK || st == XF_ERR_UNAVAILABLE) && col->backend != XF_BACKEND_AUTO;
 }
 
 int xf_test_columns(xf_test_column_t* out, int capacity) {
@@ -47,11 +44,15 @@ int xf_test_columns(xf_test_column_t* out, int capacity) {
         }
         return n;
     }
-    const char* defaults[] = {"cpu", "opencl", "opencl+gpu", "vulkan", "vulkan+gpu"};
-    const xf_backend_t kinds[] = {XF_BACKEND_CPU, XF_BACKEND_OPENCL, XF_BACKEND_OPENCL, XF_BACKEND_VULKAN,
-                                  XF_BACKEND_VULKAN};
-    for (int i = 0; i < 5 && n < capacity; ++i) {
-        if (xf_backend_compiled(kinds[i])) parse_column(defaults[i], &out[n++]);
+    // Every compiled backend, and each of its GPU-style kernels as a column of its own.
+    size_t count = 0;
+    const xf_backend_entry_t* rows = xf_backend_entries(&count);
+    for (size_t i = 0; i < count; ++i) {
+        if (!rows[i].vtable) continue;
+        char word[32];
+        if (n < capacity) parse_column(rows[i].name, &out[n++]);
+        snprintf(word, sizeof word, "%s+gpu", rows[i].name);
+        if (rows[i].kernel_styles && n < capacity) parse_column(word, &out[n++]);
     }
     return n;
 }

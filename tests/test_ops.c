@@ -105,9 +105,146 @@ static xf_tensor_t* case_matmul(tc_t* tc, const int* p) {
     return out;
 }
 
-// p: a shape (4), b shape (4), op (0 add, 1 mul)
+// p: a shape (4), b shape (4), op (0 add, 1 mul, 2 sub, 3 div, 4 pow, 5 pow with integer exponents)
 static xf_tensor_t* case_binary(tc_t* tc, const int* p) {
     int64_t sa[4] = {p[0], p[1], p[2], p[3]}, sb[4] = {p[4], p[5], p[6], p[7]};
+    int op = p[8];
+    xf_tensor_t* a = input(tc, 4, sa, op == 4 ? 0.25f : -2, 2);
+    xf_tensor_t* b = input(tc, 4, sb, op == 3 ? 0.5f : op == 5 ? 0 : -2, op == 3 ? 2.5f : op == 5 ? 4 : 2);
+    if (op == 5) {
+        for (int64_t i = 0; i < numel4(sb); ++i) tc->host[1][i] = floorf(tc->host[1][i]);
+        OK(xf_tensor_upload_f32(b, tc->host[1], (size_t)numel4(sb)));
+    }
+    int64_t so[4];
+    for (int d = 0; d < 4; ++d) so[d] = sa[d] > sb[d] ? sa[d] : sb[d];
+    float* w = expect(tc, numel4(so));
+    int64_t o = 0;
+    for (int64_t i0 = 0; i0 < so[0]; ++i0)
+        for (int64_t i1 = 0; i1 < so[1]; ++i1)
+            for (int64_t i2 = 0; i2 < so[2]; ++i2)
+                for (int64_t i3 = 0; i3 < so[3]; ++i3) {
+                    double x = tc->host[0][bidx(sa, i0, i1, i2, i3)], y = tc->host[1][bidx(sb, i0, i1, i2, i3)];
+                    double r = op == 0 ? x + y : op == 1 ? x * y : op == 2 ? x - y : op == 3 ? x / y : pow(x, y);
+                    w[o++] = (float)r;
+                }
+    xf_tensor_t* out;
+    xf_status_t (*const fns[])(xf_graph_t*, xf_tensor_t*, xf_tensor_t*, xf_tensor_t**) = {xf_add, xf_mul, xf_sub,
+                                                                                          xf_div, xf_pow, xf_pow};
+    OK(fns[op](tc->g, a, b, &out));
+    return out;
+}
+
+// p: rows, cols, function (0 sqrt, 1 exp, 2 erf, 3 tanh, 4 sigmoid, 5 neg, 6 abs, 7 clip [-0.7, 0.45])
+static xf_tensor_t* case_math(tc_t* tc, const int* p) {
+    int64_t rows = p[0], cols = p[1], n = rows * cols;
+    int fn = p[2];
+    static const float lo[] = {0, -5, -3, -5, -8, -2, -2, -3}, hi[] = {4, 5, 3, 5, 8, 2, 2, 3};
+    xf_tensor_t* x = input(tc, 2, (int64_t[]){rows, cols}, lo[fn], hi[fn]);
+    float* w = expect(tc, n);
+    for (int64_t i = 0; i < n; ++i) {
+        double v = tc->host[0][i];
+        double r = fn == 0 ? sqrt(v) : fn == 1 ? exp(v) : fn == 2 ? erf(v) : fn == 3 ? tanh(v)
+                 : fn == 4 ? 1.0 / (1.0 + exp(-v)) : fn == 5 ? -v : fn == 6 ? fabs(v)
+                 : (v < -0.7 ? -0.7 : v > 0.45 ? 0.45 : v);
+        w[i] = (float)r;
+    }
+    xf_tensor_t* out;
+    xf_status_t (*const fns[])(xf_graph_t*, xf_tensor_t*, xf_tensor_t**) = {xf_sqrt, xf_exp, xf_erf, xf_tanh,
+                                                                           xf_sigmoid, xf_neg, xf_abs};
+    OK(fn == 7 ? xf_clip(tc->g, x, -0.7f, 0.45f, &out) : fns[fn](tc->g, x, &out));
+    return out;
+}
+
+// p: shape (4), axis (of 4), op (0 sum, 1 mean, 2 max, 3 min), keepdim
+static xf_tensor_t* case_reduce(tc_t* tc, const int* p) {
+    int64_t s[4] = {p[0], p[1], p[2], p[3]};
+    int ax = p[4], op = p[5];
+    xf_tensor_t* x = input(tc, 4, s, -3, 3);
+    int64_t so[4] = {s[0], s[1], s[2], s[3]};
+    so[ax] = 1;
+    float* w = expect(tc, numel4(so));
+    int64_t o = 0;
+    for (int64_t i0 = 0; i0 < so[0]; ++i0)
+        for (int64_t i1 = 0; i1 < so[1]; ++i1)
+            for (int64_t i2 = 0; i2 < so[2]; ++i2)
+                for (int64_t i3 = 0; i3 < so[3]; ++i3) {
+                    double acc = op == 2 ? -INFINITY : op == 3 ? INFINITY : 0;
+                    for (int64_t j = 0; j < s[ax]; ++j) {
+                        int64_t id[4] = {i0, i1, i2, i3};
+                        id[ax] = j;
+                        double v = tc->host[0][((id[0] * s[1] + id[1]) * s[2] + id[2]) * s[3] + id[3]];
+                        acc = op == 2 ? fmax(acc, v) : op == 3 ? fmin(acc, v) : acc + v;
+                    }
+                    w[o++] = (float)(op == 1 ? acc / s[ax] : acc);
+                }
+    xf_tensor_t* out;
+    xf_status_t (*const fns[])(xf_graph_t*, xf_tensor_t*, int, bool, xf_tensor_t**) = {xf_sum, xf_mean, xf_max,
+                                                                                        xf_min};
+    OK(fns[op](tc->g, x, ax - 4, p[6], &out));
+    cr_assert_eq(xf_tensor_ndim(out), p[6] ? 4 : 3, "keepdim=%d gives %d dims", p[6], xf_tensor_ndim(out));
+    return out;
+}
+
+// p: shape (4), shifts per dim (4; 0 leaves the dim out of the call)
+static xf_tensor_t* case_roll(tc_t* tc, const int* p) {
+    int64_t s[4] = {p[0], p[1], p[2], p[3]};
+    xf_tensor_t* x = input(tc, 4, s, -1, 1);
+    int axes[4], naxes = 0;
+    int64_t shifts[4];
+    for (int d = 0; d < 4; ++d) {
+        if (p[4 + d]) {
+            axes[naxes] = d == 3 ? -1 : d;
+            shifts[naxes++] = p[4 + d];
+        }
+    }
+    float* w = expect(tc, numel4(s));
+    for (int64_t i0 = 0; i0 < s[0]; ++i0)
+        for (int64_t i1 = 0; i1 < s[1]; ++i1)
+            for (int64_t i2 = 0; i2 < s[2]; ++i2)
+                for (int64_t i3 = 0; i3 < s[3]; ++i3) {
+                    int64_t c[4] = {i0, i1, i2, i3}, t[4];
+                    for (int d = 0; d < 4; ++d) t[d] = ((c[d] + p[4 + d]) % s[d] + s[d]) % s[d];
+                    w[((t[0] * s[1] + t[1]) * s[2] + t[2]) * s[3] + t[3]] =
+                        tc->host[0][((i0 * s[1] + i1) * s[2] + i2) * s[3] + i3];
+                }
+    xf_tensor_t* out;
+    OK(xf_roll(tc->g, x, naxes, axes, shifts, &out));
+    return out;
+}
+
+// p: shape (3), before (3), after (3)
+static xf_tensor_t* case_pad(tc_t* tc, const int* p) {
+    int64_t s[3] = {p[0], p[1], p[2]}, b[3] = {p[3], p[4], p[5]}, a[3] = {p[6], p[7], p[8]};
+    xf_tensor_t* x = input(tc, 3, s, -1, 1);
+    int64_t so[3] = {s[0] + b[0] + a[0], s[1] + b[1] + a[1], s[2] + b[2] + a[2]};
+    float* w = expect(tc, so[0] * so[1] * so[2]);
+    int64_t o = 0;
+    for (int64_t i = 0; i < so[0]; ++i)
+        for (int64_t j = 0; j < so[1]; ++j)
+            for (int64_t k = 0; k < so[2]; ++k) {
+                int64_t u = i - b[0], v = j - b[1], t = k - b[2];
+                bool in = u >= 0 && u < s[0] && v >= 0 && v < s[1] && t >= 0 && t < s[2];
+                w[o++] = in ? tc->host[0][(u * s[1] + v) * s[2] + t] : -1.5f;
+            }
+    xf_tensor_t* out;
+    OK(xf_pad(tc->g, x, b, a, -1.5f, &out));
+    return out;
+}
+
+// p: cond shape (4), a shape (4), b shape (4), i32 condition
+static xf_tensor_t* case_where(tc_t* tc, const int* p) {
+    int64_t sc[4] = {p[0], p[1], p[2], p[3]}, sa[4] = {p[4], p[5], p[6], p[7]}, sb[4] = {p[8], p[9], p[10], p[11]};
+    xf_tensor_t* c = input(tc, 4, sc, -1, 1);
+    for (int64_t i = 0; i < numel4(sc); ++i) tc->host[0][i] = tc->host[0][i] > 0 ? 1.0f : 0.0f;
+    if (p[12]) {
+        int32_t* ci = malloc(sizeof(int32_t) * (size_t)numel4(sc));
+        for (int64_t i = 0; i < numel4(sc); ++i) ci[i] = tc->host[0][i] != 0 ? (int32_t)(i % 7) + 1 : 0;
+        OK(xf_graph_input(tc->g, "cond", XF_DTYPE_I32, 4, sc, &c));
+        OK(xf_tensor_upload(c, ci, sizeof(int32_t) * (size_t)numel4(sc)));
+        free(ci);
+    } else {
+        OK(xf_tensor_upload_f32(c, tc->host[0], (size_t)numel4(sc)));
+    }
     xf_tensor_t* a = input(tc, 4, sa, -2, 2);
     xf_tensor_t* b = input(tc, 4, sb, -2, 2);
     int64_t so[4];
@@ -118,11 +255,11 @@ static xf_tensor_t* case_binary(tc_t* tc, const int* p) {
         for (int64_t i1 = 0; i1 < so[1]; ++i1)
             for (int64_t i2 = 0; i2 < so[2]; ++i2)
                 for (int64_t i3 = 0; i3 < so[3]; ++i3) {
-                    float x = tc->host[0][bidx(sa, i0, i1, i2, i3)], y = tc->host[1][bidx(sb, i0, i1, i2, i3)];
-                    w[o++] = p[8] ? x * y : x + y;
+                    bool take_a = tc->host[0][bidx(sc, i0, i1, i2, i3)] != 0;
+                    w[o++] = take_a ? tc->host[1][bidx(sa, i0, i1, i2, i3)] : tc->host[2][bidx(sb, i0, i1, i2, i3)];
                 }
     xf_tensor_t* out;
-    OK(p[8] ? xf_mul(tc->g, a, b, &out) : xf_add(tc->g, a, b, &out));
+    OK(xf_where(tc->g, c, a, b, &out));
     return out;
 }
 
@@ -434,7 +571,7 @@ static xf_tensor_t* case_chain(tc_t* tc, const int* p) {
 typedef struct {
     const char* name;
     xf_tensor_t* (*build)(tc_t*, const int*);
-    int p[12];
+    int p[13];
     float tol;  // scales the dtype's tolerance for ops that accumulate long sums
 } op_case_t;
 
@@ -450,6 +587,18 @@ static const op_case_t cases[] = {
     {"add [3,1,5,1] + [1,4,1,6]", case_binary, {3, 1, 5, 1, 1, 4, 1, 6, 0}, 1},
     {"mul [1,13,7,9] * [1,13,1,1]", case_binary, {1, 13, 7, 9, 1, 13, 1, 1, 1}, 1},
     {"mul [5,5,5,5] * [5,5,5,5]", case_binary, {5, 5, 5, 5, 5, 5, 5, 5, 1}, 1},
+    {"sub [2,197,37] - [1,1,197,1]", case_binary, {1, 2, 197, 37, 1, 1, 197, 1, 2}, 1},
+    {"div [3,1,5,7] / [1,4,1,7]", case_binary, {3, 1, 5, 7, 1, 4, 1, 7, 3}, 1},
+    {"pow [1,3,17,13] ^ [13]", case_binary, {1, 3, 17, 13, 1, 1, 1, 13, 4}, 2},
+    {"pow negative base, integer exponents [2,1,9,11] ^ [2,1,9,11]", case_binary, {2, 1, 9, 11, 2, 1, 9, 11, 5}, 2},
+    {"sqrt [197,37]", case_math, {197, 37, 0}, 1},
+    {"exp [31,33]", case_math, {31, 33, 1}, 1},
+    {"erf [17,45]", case_math, {17, 45, 2}, 1},
+    {"tanh [7,129]", case_math, {7, 129, 3}, 1},
+    {"sigmoid [197,5]", case_math, {197, 5, 4}, 1},
+    {"neg [3,7]", case_math, {3, 7, 5}, 0},
+    {"abs [13,17]", case_math, {13, 17, 6}, 0},
+    {"clip [197,37] to [-0.7, 0.45]", case_math, {197, 37, 7}, 1},
     {"scale [3,197,11]", case_scale, {3, 197, 11}, 1},
     {"layernorm [197,67] weight+bias", case_norm, {197, 67, 3}, 1},
     {"layernorm [5,768] no affine", case_norm, {5, 768, 0}, 1},
@@ -480,6 +629,16 @@ static const op_case_t cases[] = {
     {"mean [3,197,37] axis 1", case_shape_op, {3, 197, 37, 1, 0}, 1},
     {"mean [3,5,37] axis 2", case_shape_op, {3, 5, 37, 2, 0}, 1},
     {"argmax [3,11,37]", case_shape_op, {3, 11, 37, 2, 1}, 0},
+    {"sum [2,3,197,37] axis 2", case_reduce, {2, 3, 197, 37, 2, 0, 0}, 1},
+    {"mean [2,3,17,37] axis 0 keepdim", case_reduce, {2, 3, 17, 37, 0, 1, 1}, 1},
+    {"max [1,5,7,129] last axis keepdim", case_reduce, {1, 5, 7, 129, 3, 2, 1}, 0},
+    {"min [3,13,11,5] axis 1", case_reduce, {3, 13, 11, 5, 1, 3, 0}, 0},
+    {"roll [1,14,14,5] by (3,-3) as Swin", case_roll, {1, 14, 14, 5, 0, 3, -3, 0}, 0},
+    {"roll [2,3,7,9] every axis, shifts beyond the size", case_roll, {2, 3, 7, 9, 1, -4, 15, 5}, 0},
+    {"pad [3,5,7] by (0,1,2) before, (1,0,3) after", case_pad, {3, 5, 7, 0, 1, 2, 1, 0, 3}, 0},
+    {"pad [1,197,37] tokens", case_pad, {1, 197, 37, 0, 3, 0, 0, 2, 0}, 0},
+    {"where [1,1,17,13] ? [2,3,17,13] : [13]", case_where, {1, 1, 17, 13, 2, 3, 17, 13, 1, 1, 1, 13, 0}, 0},
+    {"where i32 [5,1,1,9] ? [5,1,7,9] : [1,4,7,1]", case_where, {5, 1, 1, 9, 5, 1, 7, 9, 1, 4, 7, 1, 1}, 0},
     {"permute copy [3,5,7] (2,0,1)", case_shape_op, {3, 5, 7, 0, 2}, 0},
     {"slice last axis [2,3,11]", case_shape_op, {2, 3, 11, 0, 3}, 0},
     {"gather tokens [2,197,37]", case_shape_op, {2, 197, 37, 1, 4}, 0},

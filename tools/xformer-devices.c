@@ -31,9 +31,8 @@ int main(int argc, char** argv) {
         fprintf(stderr, "xformer-devices: %s\n", xf_last_error());
         return 1;
     }
-    const xf_backend_t all[] = {XF_BACKEND_OPENCL, XF_BACKEND_VULKAN};
-    for (int i = 0; i < 2; ++i) {
-        if (!xf_backend_compiled(all[i])) printf("(%s backend not compiled in)\n", xf_backend_name(all[i]));
+    for (xf_backend_t b = XF_BACKEND_CPU; b < XF_BACKEND_FROM_ENV; ++b) {
+        if (!xf_backend_compiled(b)) printf("(%s backend not compiled in)\n", xf_backend_name(b));
     }
     for (size_t i = 0; i < n; ++i) {
         const xf_device_info_t* d = &devs[i];

@@ -1,10 +1,18 @@
 // SPDX-License-Identifier: MIT
-// CPU reference backend: device, buffers, graph execution.
+// CPU reference backend: device, buffers, graph execution. Its op table is the registry's reference
+// implementations (lib/ops/), one per op family.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu.h"
+#include "ops/ops_internal.h"
+
+typedef xf_status_t (*cpu_op_fn)(const xf_exec_node_t* node, xf_err_t* err);
+
+static const cpu_op_fn cpu_ops[XF_OP_COUNT] = {
+#define XF_OP(NAME, FAMILY, MAX_SRC, INPLACE, DTYPES, CODE) [XF_OP_##NAME] = xf_ref_##FAMILY,
+#include "ops/ops.def"
+};
 
 struct xf_device_s {
     xf_exec_counters_t counters;
@@ -50,8 +58,15 @@ static void cpu_device_info(const xf_device_t* device, xf_device_info_t* out_inf
 
 static xf_status_t cpu_supports(xf_device_t* device, const xf_exec_node_t* node, xf_err_t* err) {
     (void)device;
-    if ((unsigned)node->op >= XF_OP_COUNT) return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "unknown op %d", node->op);
+    if ((unsigned)node->op >= XF_OP_COUNT || !cpu_ops[node->op]) {
+        return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "unknown op %d", node->op);
+    }
     return XF_OK;
+}
+
+static bool cpu_op_coverage(xf_op_t op, const char** reason) {
+    *reason = NULL;
+    return (unsigned)op < XF_OP_COUNT && cpu_ops[op] != NULL;
 }
 
 static xf_status_t cpu_buffer_alloc(xf_device_t* device, size_t bytes, xf_buffer_t** out_buffer, xf_err_t* err) {
@@ -110,7 +125,7 @@ static xf_status_t cpu_graph_prepare(xf_device_t* device, const xf_exec_graph_t*
 static xf_status_t cpu_graph_compute(xf_device_t* device, const xf_exec_graph_t* graph, void* state, xf_err_t* err) {
     (void)state;
     for (size_t i = 0; i < graph->count; ++i) {
-        xf_status_t st = xf_cpu_run_node(&graph->nodes[i], err);
+        xf_status_t st = cpu_ops[graph->nodes[i].op](&graph->nodes[i], err);
         if (st != XF_OK) {
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%.128s: %.1900s", graph->nodes[i].label, err->msg);
@@ -146,4 +161,5 @@ const xf_backend_vtable_t xf_cpu_backend = {
     .graph_compute = cpu_graph_compute,
     .graph_release = cpu_graph_release,
     .counters = cpu_counters,
+    .op_coverage = cpu_op_coverage,
 };

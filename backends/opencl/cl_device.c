@@ -351,6 +351,7 @@ const xf_backend_vtable_t xf_cl_backend = {
     .device_close = cl_device_close,
     .device_info = cl_device_describe,
     .supports = cl_supports,
+    .op_coverage = xf_cl_op_coverage,
     .buffer_alloc = cl_buffer_alloc,
     .buffer_free = cl_buffer_free,
     .buffer_write = cl_buffer_write,

@@ -32,8 +32,8 @@ typedef enum xf_cl_style_e {
 } xf_cl_style_t;
 
 enum { XF_CL_PROGRAM_F32 = 0, XF_CL_PROGRAM_F16, XF_CL_PROGRAM_COUNT };
-// Kernel files built as separate programs (see cl_program.c).
-#define XF_CL_PROGRAM_FILES 10
+// Embedded files, of which each .cl but common.cl is built as a separate program (cl_program.c).
+#define XF_CL_PROGRAM_FILES 32
 
 struct xf_device_s {
     cl_platform_id platform;
@@ -103,5 +103,7 @@ xf_status_t xf_cl_node_prepare(xf_device_t* dev, const xf_exec_node_t* node, xf_
 size_t xf_cl_node_scratch_bytes(const xf_device_t* dev, const xf_exec_node_t* node);
 // Returns XF_OK if |node| can run on |dev|.
 xf_status_t xf_cl_node_supported(xf_device_t* dev, const xf_exec_node_t* node, xf_err_t* err);
+// The OpenCL op table's coverage of |op| (see xf_backend_vtable_t.op_coverage).
+bool xf_cl_op_coverage(xf_op_t op, const char** reason);
 
 #endif  // XF_BACKENDS_OPENCL_CL_INTERNAL_H_

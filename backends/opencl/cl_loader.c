@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/xf_dl.h"
 #include "cl_internal.h"
 
 xf_cl_syms_t xf_cl;
@@ -19,10 +20,8 @@ static void load(void) {
     // An OpenCL already in the process wins: the application's own -lOpenCL, or a preloaded tool
     // such as oclgrind, which must see every call.
     bool in_process = dlsym(RTLD_DEFAULT, "clGetPlatformIDs") != NULL;
-    void* lib = in_process ? RTLD_DEFAULT : NULL;  // RTLD_DEFAULT is NULL in glibc: test |in_process|
-    for (size_t i = 0; i < sizeof names / sizeof names[0] && !in_process && !lib; ++i) {
-        lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-    }
+    // RTLD_DEFAULT is NULL in glibc: test |in_process|, not |lib|.
+    void* lib = in_process ? RTLD_DEFAULT : xf_dl_open_first(names, sizeof names / sizeof names[0]);
     if (!in_process && !lib) {
         const char* why = dlerror();
         snprintf(

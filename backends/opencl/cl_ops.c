@@ -49,15 +49,6 @@ static int64_t ceil_div(int64_t x, int64_t m) {
     return (x + m - 1) / m;
 }
 
-// Broadcast strides of |t| against a dense shape: dense strides of |t|, 0 where t->ne[d] == 1.
-static void bcast_strides(const xf_tref_t* t, int64_t out[4]) {
-    int64_t s = 1;
-    for (int d = 3; d >= 0; --d) {
-        out[d] = t->ne[d] == 1 ? 0 : s;
-        s *= t->ne[d];
-    }
-}
-
 static const char* kernel_style_name(bool gpu) {
     return gpu ? "gpu" : "cpu";
 }
@@ -145,41 +136,6 @@ size_t xf_cl_node_scratch_bytes(const xf_device_t* dev, const xf_exec_node_t* no
     return 0;
 }
 
-xf_status_t xf_cl_node_supported(xf_device_t* dev, const xf_exec_node_t* node, xf_err_t* err) {
-    (void)dev;
-    for (int i = 0; i < XF_MAX_SRC; ++i) {
-        const xf_tref_t* t = &node->src[i];
-        if (!t->buffer) continue;
-        if (xf_tref_elements(t) > INT_MAX || t->offset / xf_dtype_size(t->dtype) > INT_MAX) {
-            return xf_err_set(
-                err, XF_ERR_UNIMPLEMENTED,
-                "the OpenCL backend indexes tensors with 32-bit ints; source %d of %s has too many "
-                "elements",
-                i, node->label ? node->label : xf_op_name(node->op));
-        }
-    }
-    if (xf_tref_elements(&node->dst) > INT_MAX) {
-        return xf_err_set(err, XF_ERR_UNIMPLEMENTED,
-                          "the OpenCL backend indexes tensors with 32-bit ints; %s is too large",
-                          node->label ? node->label : xf_op_name(node->op));
-    }
-    xf_dtype_t dt = node->op == XF_OP_COPY ? node->dst.dtype : node->src[0].dtype;
-    if (node->op != XF_OP_COPY && dt == XF_DTYPE_I32) {
-        return xf_err_set(err, XF_ERR_UNIMPLEMENTED,
-                          "the OpenCL backend runs %s on f32 and f16 tensors only, not i32",
-                          xf_op_name(node->op));
-    }
-    if (node->op == XF_OP_COPY && (node->src[0].dtype == XF_DTYPE_I32) != (node->dst.dtype == XF_DTYPE_I32)) {
-        return xf_err_set(err, XF_ERR_UNIMPLEMENTED,
-                          "the OpenCL backend cannot convert between i32 and floats");
-    }
-    if (node->op == XF_OP_CONCAT && (node->params.axis.count < 1 || node->params.axis.count > 4)) {
-        return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "OpenCL concat takes 1 to 4 sources, not %d",
-                          node->params.axis.count);
-    }
-    return XF_OK;
-}
-
 // Creates |name| from the program for |dtype| and starts its argument list.
 static xf_status_t make_kernel(xf_device_t* dev, xf_dtype_t dtype, const char* name, xf_cl_launch_t* l,
                                args_t* a, xf_err_t* err) {
@@ -192,6 +148,16 @@ static xf_status_t make_kernel(xf_device_t* dev, xf_dtype_t dtype, const char* n
     a->kernel = l->kernel;
     a->next = 0;
     a->launches++;
+    return XF_OK;
+}
+
+// Starts kernel |name| of the dst dtype's program with its first arguments: source 0 and dst.
+static xf_status_t begin_src_dst(xf_device_t* dev, const xf_exec_node_t* nd, const char* name, xf_cl_launch_t* l,
+                                 args_t* a, xf_err_t* err) {
+    xf_status_t st = make_kernel(dev, nd->dst.dtype, name, l, a, err);
+    if (st != XF_OK) return st;
+    arg_tensor(a, &nd->src[0], NULL);
+    arg_tensor(a, &nd->dst, NULL);
     return XF_OK;
 }
 
@@ -313,8 +279,8 @@ static xf_status_t prep_binary(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
     xf_status_t st = make_kernel(dev, nd->dst.dtype, "binary", l, a, err);
     if (st != XF_OK) return st;
     int64_t s0[4], s1[4];
-    bcast_strides(&nd->src[0], s0);
-    bcast_strides(&nd->src[1], s1);
+    xf_tref_bcast_strides(&nd->src[0], s0);
+    xf_tref_bcast_strides(&nd->src[1], s1);
     arg_tensor(a, &nd->src[0], NULL);
     arg_int4(a, s0);
     arg_tensor(a, &nd->src[1], NULL);
@@ -322,30 +288,81 @@ static xf_status_t prep_binary(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
     arg_tensor(a, &nd->dst, NULL);
     arg_int4(a, nd->dst.ne);
     arg_int(a, xf_tref_elements(&nd->dst));
-    arg_int(a, nd->op == XF_OP_MUL);
+    arg_int(a, xf_node_code(nd));
     launch_1d(dev, l, xf_tref_elements(&nd->dst));
     return XF_OK;
 }
 
 static xf_status_t prep_unary(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
                               xf_err_t* err) {
-    const char* name = nd->op == XF_OP_SCALE ? "scale" : nd->op == XF_OP_GLU ? "glu" : "unary";
-    xf_status_t st = make_kernel(dev, nd->dst.dtype, name, l, a, err);
+    xf_status_t st = begin_src_dst(dev, nd, "unary", l, a, err);
     if (st != XF_OK) return st;
     int64_t n = xf_tref_elements(&nd->dst);
-    arg_tensor(a, &nd->src[0], NULL);
-    arg_tensor(a, &nd->dst, NULL);
+    bool scale = nd->op == XF_OP_SCALE, clip = nd->op == XF_OP_CLIP;
     arg_int(a, n);
-    if (nd->op == XF_OP_SCALE) {
-        arg_float(a, nd->params.scale.scale);
-        arg_float(a, nd->params.scale.shift);
-    } else if (nd->op == XF_OP_GLU) {
-        arg_int(a, nd->dst.ne[3]);
-        arg_int(a, nd->params.unary.activation);
-    } else {
-        arg_int(a, nd->params.unary.activation);
+    arg_int(a, xf_node_code(nd));
+    arg_float(a, scale ? nd->params.scale.scale : 1.0f);
+    arg_float(a, scale ? nd->params.scale.shift : 0.0f);
+    arg_float(a, clip ? nd->params.clip.lo : 0.0f);
+    arg_float(a, clip ? nd->params.clip.hi : 0.0f);
+    launch_1d(dev, l, ceil_div(n, 16));
+    return XF_OK;
+}
+
+static xf_status_t prep_glu(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                            xf_err_t* err) {
+    xf_status_t st = begin_src_dst(dev, nd, "glu", l, a, err);
+    if (st != XF_OK) return st;
+    int64_t n = xf_tref_elements(&nd->dst);
+    arg_int(a, n);
+    arg_int(a, nd->dst.ne[3]);
+    arg_int(a, nd->params.unary.activation);
+    launch_1d(dev, l, ceil_div(n, 16));
+    return XF_OK;
+}
+
+static xf_status_t prep_where(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                              xf_err_t* err) {
+    bool i32 = nd->src[0].dtype == XF_DTYPE_I32;
+    xf_status_t st = make_kernel(dev, nd->dst.dtype, i32 ? "where_select_i32" : "where_select", l, a, err);
+    if (st != XF_OK) return st;
+    for (int i = 0; i < 3; ++i) {
+        int64_t s[4];
+        xf_tref_bcast_strides(&nd->src[i], s);
+        arg_tensor(a, &nd->src[i], NULL);
+        arg_int4(a, s);
     }
-    launch_1d(dev, l, nd->op == XF_OP_SCALE ? n : ceil_div(n, 16));
+    int64_t n = xf_tref_elements(&nd->dst);
+    arg_tensor(a, &nd->dst, NULL);
+    arg_int4(a, nd->dst.ne);
+    arg_int(a, n);
+    launch_1d(dev, l, n);
+    return XF_OK;
+}
+
+static xf_status_t prep_roll(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                             xf_err_t* err) {
+    xf_status_t st = begin_src_dst(dev, nd, "roll", l, a, err);
+    if (st != XF_OK) return st;
+    int64_t n = xf_tref_elements(&nd->dst);
+    arg_int4(a, nd->dst.ne);
+    arg_int4(a, nd->params.roll.shift);
+    arg_int(a, n);
+    launch_1d(dev, l, n);
+    return XF_OK;
+}
+
+static xf_status_t prep_pad(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                            xf_err_t* err) {
+    xf_status_t st = begin_src_dst(dev, nd, "pad", l, a, err);
+    if (st != XF_OK) return st;
+    int64_t n = xf_tref_elements(&nd->dst);
+    arg_int4(a, nd->src[0].ne);
+    arg_int4(a, nd->dst.ne);
+    arg_int4(a, nd->params.pad.before);
+    arg_float(a, nd->params.pad.value);
+    arg_int(a, n);
+    launch_1d(dev, l, n);
     return XF_OK;
 }
 
@@ -375,7 +392,7 @@ static xf_status_t prep_softmax(xf_device_t* dev, const xf_exec_node_t* nd, xf_c
     if (st != XF_OK) return st;
     bool has_mask = nd->params.softmax.has_mask;
     int64_t ms[4] = {0, 0, 0, 0};
-    if (has_mask) bcast_strides(&nd->src[1], ms);
+    if (has_mask) xf_tref_bcast_strides(&nd->src[1], ms);
     arg_tensor(a, &nd->src[0], NULL);
     arg_tensor(a, has_mask ? &nd->src[1] : &(xf_tref_t){0}, &nd->dst);
     arg_int4(a, ms);
@@ -427,7 +444,7 @@ static xf_status_t prep_attention_split(xf_device_t* dev, const xf_exec_node_t* 
     st = make_kernel(dev, q->dtype, "softmax", &l[1], a, err);
     if (st != XF_OK) return st;
     int64_t bs[4] = {0, 0, 0, 0};
-    if (has_bias) bcast_strides(&nd->src[3], bs);
+    if (has_bias) xf_tref_bcast_strides(&nd->src[3], bs);
     arg_tensor(a, &S, NULL);
     arg_tensor(a, has_bias ? &nd->src[3] : &(xf_tref_t){0}, &S);
     arg_int4(a, bs);
@@ -454,7 +471,7 @@ static xf_status_t prep_attention(xf_device_t* dev, const xf_exec_node_t* nd, xf
     xf_status_t st = make_kernel(dev, q->dtype, tiled ? "attn_gpu" : "attn_cpu", l, a, err);
     if (st != XF_OK) return st;
     int64_t bs[4] = {0, 0, 0, 0};
-    if (has_bias) bcast_strides(&nd->src[3], bs);
+    if (has_bias) xf_tref_bcast_strides(&nd->src[3], bs);
     int64_t BH = q->ne[0] * q->ne[1], Lq = q->ne[2];
     arg_tensor(a, q, NULL);
     arg_tensor(a, k, NULL);
@@ -513,7 +530,7 @@ static xf_status_t prep_conv2d_split(xf_device_t* dev, const xf_exec_node_t* nd,
     st = make_kernel(dev, x->dtype, "binary", &l[2], a, err);
     if (st != XF_OK) return st;
     int64_t ys[4], bs[4] = {0, 1, 0, 0};
-    bcast_strides(y, ys);
+    xf_tref_bcast_strides(y, ys);
     arg_tensor(a, y, NULL);
     arg_int4(a, ys);
     arg_tensor(a, &nd->src[2], NULL);
@@ -521,7 +538,7 @@ static xf_status_t prep_conv2d_split(xf_device_t* dev, const xf_exec_node_t* nd,
     arg_tensor(a, y, NULL);
     arg_int4(a, y->ne);
     arg_int(a, xf_tref_elements(y));
-    arg_int(a, 0);
+    arg_int(a, XF_BIN_ADD);
     launch_1d(dev, &l[2], xf_tref_elements(y));
     return XF_OK;
 }
@@ -566,11 +583,9 @@ static xf_status_t prep_conv2d(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
 
 static xf_status_t prep_resize(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
                                xf_err_t* err) {
-    xf_status_t st = make_kernel(dev, nd->dst.dtype, "resize", l, a, err);
+    xf_status_t st = begin_src_dst(dev, nd, "resize", l, a, err);
     if (st != XF_OK) return st;
     int64_t n = xf_tref_elements(&nd->dst);
-    arg_tensor(a, &nd->src[0], NULL);
-    arg_tensor(a, &nd->dst, NULL);
     arg_int4(a, nd->src[0].ne);
     arg_int4(a, nd->dst.ne);
     arg_int(a, n);
@@ -600,16 +615,15 @@ static xf_status_t prep_concat(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
     return XF_OK;
 }
 
-static xf_status_t prep_mean(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
-                             xf_err_t* err) {
-    xf_status_t st = make_kernel(dev, nd->dst.dtype, "mean_axis", l, a, err);
+static xf_status_t prep_reduce(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                               xf_err_t* err) {
+    xf_status_t st = begin_src_dst(dev, nd, "reduce_axis", l, a, err);
     if (st != XF_OK) return st;
     int64_t n = xf_tref_elements(&nd->dst);
-    arg_tensor(a, &nd->src[0], NULL);
-    arg_tensor(a, &nd->dst, NULL);
     arg_int4(a, nd->src[0].ne);
     arg_int(a, nd->params.axis.axis);
     arg_int(a, n);
+    arg_int(a, xf_node_code(nd));
     launch_1d(dev, l, n);
     return XF_OK;
 }
@@ -645,53 +659,87 @@ static xf_status_t prep_gather(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
 
 typedef xf_status_t (*prep_fn)(xf_device_t*, const xf_exec_node_t*, xf_cl_launch_t*, args_t*, xf_err_t*);
 
-static prep_fn prep_for(xf_op_t op) {
-    switch (op) {
-        case XF_OP_COPY:
-            return prep_copy;
-        case XF_OP_MATMUL:
-            return prep_matmul;
-        case XF_OP_ADD:
-        case XF_OP_MUL:
-            return prep_binary;
-        case XF_OP_SCALE:
-        case XF_OP_UNARY:
-        case XF_OP_GLU:
-            return prep_unary;
-        case XF_OP_LAYERNORM:
-        case XF_OP_RMSNORM:
-            return prep_norm;
-        case XF_OP_SOFTMAX:
-            return prep_softmax;
-        case XF_OP_ATTENTION:
-            return prep_attention;
-        case XF_OP_CONV2D:
-            return prep_conv2d;
-        case XF_OP_RESIZE:
-            return prep_resize;
-        case XF_OP_CONCAT:
-            return prep_concat;
-        case XF_OP_MEAN:
-            return prep_mean;
-        case XF_OP_ARGMAX:
-            return prep_argmax;
-        case XF_OP_GATHER:
-            return prep_gather;
-        default:
-            return NULL;
+// The OpenCL op table: one entry per op family of lib/ops/ops.def.
+typedef struct cl_op_entry_s {
+    prep_fn prepare;
+    const char* refused;
+} cl_op_entry_t;
+
+static const cl_op_entry_t cl_family_copy = {.prepare = prep_copy};
+static const cl_op_entry_t cl_family_matmul = {.prepare = prep_matmul};
+static const cl_op_entry_t cl_family_binary = {.prepare = prep_binary};
+static const cl_op_entry_t cl_family_unary = {.prepare = prep_unary};
+static const cl_op_entry_t cl_family_glu = {.prepare = prep_glu};
+static const cl_op_entry_t cl_family_norm = {.prepare = prep_norm};
+static const cl_op_entry_t cl_family_softmax = {.prepare = prep_softmax};
+static const cl_op_entry_t cl_family_attention = {.prepare = prep_attention};
+static const cl_op_entry_t cl_family_conv2d = {.prepare = prep_conv2d};
+static const cl_op_entry_t cl_family_resize = {.prepare = prep_resize};
+static const cl_op_entry_t cl_family_concat = {.prepare = prep_concat};
+static const cl_op_entry_t cl_family_reduce = {.prepare = prep_reduce};
+static const cl_op_entry_t cl_family_argmax = {.prepare = prep_argmax};
+static const cl_op_entry_t cl_family_gather = {.prepare = prep_gather};
+static const cl_op_entry_t cl_family_roll = {.prepare = prep_roll};
+static const cl_op_entry_t cl_family_pad = {.prepare = prep_pad};
+static const cl_op_entry_t cl_family_where = {.prepare = prep_where};
+
+static const cl_op_entry_t* const cl_ops[XF_OP_COUNT] = {
+#define XF_OP(NAME, FAMILY, MAX_SRC, INPLACE, DTYPES, CODE) [XF_OP_##NAME] = &cl_family_##FAMILY,
+#include "ops/ops.def"
+};
+
+bool xf_cl_op_coverage(xf_op_t op, const char** reason) {
+    const cl_op_entry_t* e = (unsigned)op < XF_OP_COUNT ? cl_ops[op] : NULL;
+    *reason = e ? e->refused : NULL;
+    return e && (e->prepare || e->refused);
+}
+
+xf_status_t xf_cl_node_supported(xf_device_t* dev, const xf_exec_node_t* node, xf_err_t* err) {
+    (void)dev;
+    const cl_op_entry_t* e = (unsigned)node->op < XF_OP_COUNT ? cl_ops[node->op] : NULL;
+    if (!e || !e->prepare) {
+        return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "the OpenCL backend does not run %s: %s", xf_op_name(node->op),
+                          e && e->refused ? e->refused : "no op-table entry");
     }
+    for (int i = 0; i < XF_MAX_SRC; ++i) {
+        const xf_tref_t* t = &node->src[i];
+        if (!t->buffer) continue;
+        if (xf_tref_elements(t) > INT_MAX || t->offset / xf_dtype_size(t->dtype) > INT_MAX) {
+            return xf_err_set(
+                err, XF_ERR_UNIMPLEMENTED,
+                "the OpenCL backend indexes tensors with 32-bit ints; source %d of %s has too many "
+                "elements",
+                i, node->label ? node->label : xf_op_name(node->op));
+        }
+    }
+    if (xf_tref_elements(&node->dst) > INT_MAX) {
+        return xf_err_set(err, XF_ERR_UNIMPLEMENTED,
+                          "the OpenCL backend indexes tensors with 32-bit ints; %s is too large",
+                          node->label ? node->label : xf_op_name(node->op));
+    }
+    xf_dtype_t dt = node->op == XF_OP_COPY ? node->dst.dtype : node->src[0].dtype;
+    if (node->op != XF_OP_COPY && node->op != XF_OP_WHERE && dt == XF_DTYPE_I32) {
+        return xf_err_set(err, XF_ERR_UNIMPLEMENTED,
+                          "the OpenCL backend runs %s on f32 and f16 tensors only, not i32",
+                          xf_op_name(node->op));
+    }
+    if (node->op == XF_OP_COPY && (node->src[0].dtype == XF_DTYPE_I32) != (node->dst.dtype == XF_DTYPE_I32)) {
+        return xf_err_set(err, XF_ERR_UNIMPLEMENTED,
+                          "the OpenCL backend cannot convert between i32 and floats");
+    }
+    if (node->op == XF_OP_CONCAT && (node->params.axis.count < 1 || node->params.axis.count > 4)) {
+        return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "OpenCL concat takes 1 to 4 sources, not %d",
+                          node->params.axis.count);
+    }
+    return XF_OK;
 }
 
 xf_status_t xf_cl_node_prepare(xf_device_t* dev, const xf_exec_node_t* node, xf_buffer_t* scratch,
                                xf_cl_node_t* out, xf_err_t* err) {
     const char* label = node->label ? node->label : xf_op_name(node->op);
     memset(out, 0, sizeof *out);
-    prep_fn fn = prep_for(node->op);
-    if (!fn) return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "the OpenCL backend has no kernel for %s", label);
-    xf_status_t st = xf_cl_node_supported(dev, node, err);
-    if (st != XF_OK) return st;
     args_t a = {.scratch = scratch};
-    st = fn(dev, node, &out->launch[0], &a, err);
+    xf_status_t st = cl_ops[node->op]->prepare(dev, node, &out->launch[0], &a, err);
     out->count = a.launches;
     if (st != XF_OK) return st;
     if (a.rc != CL_SUCCESS) {

@@ -6,36 +6,26 @@
 // carries a checksum of the binary, so a stale, truncated or corrupted file is detected, rebuilt
 // and rewritten. Files are written to a temporary name and renamed, so readers never see a partial
 // file. An unwritable directory only disables caching.
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "../common/xf_cache.h"
 #include "cl_internal.h"
 #include "embedded.h"
 
 extern const xf_embedded_file_t xf_cl_kernels[];
 
-// One program per file (and storage type), each prefixed by common.cl and built when a graph first
-// needs one of its kernels: building and serialising a program compiles all of its kernels, so
-// smaller programs keep the first run short.
-static const char* const kernel_files[XF_CL_PROGRAM_FILES] = {
-    "copy.cl",          "eltwise.cl",       "norm.cl",       "matmul_cpu.cl", "matmul_gpu.cl",
-    "attention_cpu.cl", "attention_gpu.cl", "conv2d_cpu.cl", "conv2d_gpu.cl", "misc.cl",
-};
+// One program per kernel file (and storage type): every embedded .cl except common.cl, each prefixed
+// by xf_abi.h and common.cl and built when a graph first needs one of its kernels. Building and
+// serialising a program compiles all of its kernels, so smaller programs keep the first run short.
+static bool is_program_file(const char* name) {
+    size_t n = strlen(name);
+    return n > 3 && strcmp(name + n - 3, ".cl") == 0 && strcmp(name, "common.cl") != 0;
+}
 
 #define CACHE_MAGIC "XFCLPRG1"
-
-typedef struct cache_header_s {
-    char magic[8];
-    uint32_t key_len;
-    uint32_t reserved;
-    uint64_t payload_len;
-    uint64_t payload_hash;
-} cache_header_t;
 
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static xf_cl_cache_stats_t stats;
@@ -50,99 +40,6 @@ static void count(uint64_t* field) {
     pthread_mutex_lock(&stats_lock);
     ++*field;
     pthread_mutex_unlock(&stats_lock);
-}
-
-static uint64_t fnv1a(const void* data, size_t n, uint64_t h) {
-    const unsigned char* p = data;
-    for (size_t i = 0; i < n; ++i) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-#define FNV_SEED 0xcbf29ce484222325ull
-
-// Returns the cache directory in |out| (created if missing), or false when caching is off.
-static bool cache_dir(char* out, size_t cap) {
-    const char* dir = getenv("XFORMER_CACHE_DIR");
-    const char* xdg = getenv("XDG_CACHE_HOME");
-    const char* home = getenv("HOME");
-    int n;
-    if (dir && *dir) {
-        n = snprintf(out, cap, "%s", dir);
-    } else if (xdg && *xdg) {
-        n = snprintf(out, cap, "%s/xformer", xdg);
-    } else if (home && *home) {
-        n = snprintf(out, cap, "%s/.cache/xformer", home);
-    } else {
-        return false;
-    }
-    if (n <= 0 || (size_t)n >= cap) return false;
-    // mkdir -p
-    for (char* p = out + 1; *p; ++p) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(out, 0755) != 0 && errno != EEXIST) {
-            *p = '/';
-            return false;
-        }
-        *p = '/';
-    }
-    if (mkdir(out, 0755) != 0 && errno != EEXIST) return false;
-    return true;
-}
-
-// Reads a cache file; returns the binary (malloc'd) if the header, key and checksum match.
-static unsigned char* cache_read(const char* path, const char* key, size_t* out_len) {
-    FILE* f = fopen(path, "rb");
-    if (!f) return NULL;
-    cache_header_t h;
-    size_t key_len = strlen(key);
-    unsigned char* payload = NULL;
-    char* stored_key = NULL;
-    bool ok = fread(&h, sizeof h, 1, f) == 1 && memcmp(h.magic, CACHE_MAGIC, 8) == 0 &&
-              h.key_len == key_len && h.payload_len > 0 && h.payload_len < ((uint64_t)1 << 32);
-    if (ok) {
-        stored_key = malloc(key_len + 1);
-        payload = malloc(h.payload_len);
-        ok = stored_key && payload && fread(stored_key, 1, key_len, f) == key_len &&
-             memcmp(stored_key, key, key_len) == 0 && fread(payload, 1, h.payload_len, f) == h.payload_len &&
-             fnv1a(payload, h.payload_len, FNV_SEED) == h.payload_hash && fgetc(f) == EOF;
-    }
-    fclose(f);
-    free(stored_key);
-    if (!ok) {
-        free(payload);
-        count(&stats.cache_rejects);
-        return NULL;
-    }
-    *out_len = h.payload_len;
-    return payload;
-}
-
-static void cache_write(const char* path, const char* key, const unsigned char* bin, size_t len) {
-    static unsigned long serial;
-    pthread_mutex_lock(&stats_lock);
-    unsigned long id = ++serial;
-    pthread_mutex_unlock(&stats_lock);
-    char tmp[1200];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%lu", path, (long)getpid(), id) >= sizeof tmp) return;
-    FILE* f = fopen(tmp, "wb");
-    if (!f) return;
-    cache_header_t h;
-    memcpy(h.magic, CACHE_MAGIC, 8);
-    h.key_len = (uint32_t)strlen(key);
-    h.reserved = 0;
-    h.payload_len = len;
-    h.payload_hash = fnv1a(bin, len, FNV_SEED);
-    bool ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(key, 1, h.key_len, f) == h.key_len &&
-              fwrite(bin, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    if (ok && rename(tmp, path) == 0) {
-        count(&stats.cache_writes);
-    } else {
-        unlink(tmp);
-    }
 }
 
 // Reports a failed build with the beginning of its build log.
@@ -213,25 +110,42 @@ static bool is_ident(char c) {
     return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-// Returns true if |text| defines or instantiates |name| (followed by '(' or ',').
-static bool mentions_kernel(const char* text, const char* name) {
-    size_t n = strlen(name);
+// Returns true if |text| defines kernel |name| ("__kernel void name(") or instantiates it from a
+// macro at the start of a line ("MACRO(name,"); comments that mention it do not count.
+static bool defines_kernel(const char* text, const char* name) {
+    static const char def[] = "__kernel void ";
+    size_t n = strlen(name), d = sizeof def - 1;
     for (const char* at = strstr(text, name); at; at = strstr(at + 1, name)) {
-        if ((at == text || !is_ident(at[-1])) && (at[n] == '(' || at[n] == ',')) return true;
+        if ((size_t)(at - text) >= d && strncmp(at - d, def, d) == 0 && at[n] == '(') return true;
+        if (at > text && at[-1] == '(' && at[n] == ',') {
+            const char* line = at - 1;
+            while (line > text && line[-1] != '\n') --line;
+            while (line < at && is_ident(*line)) ++line;
+            if (line == at - 1) return true;
+        }
     }
     return false;
 }
 
-// Returns common.cl + the file's source (malloc'd), or NULL.
+// Returns xf_abi.h + common.cl + the file's source (malloc'd), or NULL.
 static char* program_source(const char* file) {
-    const xf_embedded_file_t* common = xf_embedded_find(xf_cl_kernels, "common.cl");
-    const xf_embedded_file_t* f = xf_embedded_find(xf_cl_kernels, file);
-    if (!common || !f) return NULL;
-    char* src = malloc(common->size + f->size + 2);
+    const xf_embedded_file_t* parts[3] = {xf_embedded_find(xf_cl_kernels, "xf_abi.h"),
+                                          xf_embedded_find(xf_cl_kernels, "common.cl"),
+                                          xf_embedded_find(xf_cl_kernels, file)};
+    size_t total = 1;
+    for (int i = 0; i < 3; ++i) {
+        if (!parts[i]) return NULL;
+        total += parts[i]->size + 1;
+    }
+    char* src = malloc(total);
     if (!src) return NULL;
-    memcpy(src, common->data, common->size);
-    src[common->size] = '\n';
-    memcpy(src + common->size + 1, f->data, f->size + 1);
+    size_t at = 0;
+    for (int i = 0; i < 3; ++i) {
+        memcpy(src + at, parts[i]->data, parts[i]->size);
+        at += parts[i]->size;
+        src[at++] = '\n';
+    }
+    src[at] = '\0';
     return src;
 }
 
@@ -239,34 +153,41 @@ xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* ke
                               xf_err_t* err) {
     int slot = dtype == XF_DTYPE_F16 ? XF_CL_PROGRAM_F16 : XF_CL_PROGRAM_F32;
     int file = -1;
-    for (int i = 0; i < XF_CL_PROGRAM_FILES && file < 0; ++i) {
-        const xf_embedded_file_t* f = xf_embedded_find(xf_cl_kernels, kernel_files[i]);
-        if (f && mentions_kernel((const char*)f->data, kernel)) file = i;
+    for (int i = 0; xf_cl_kernels[i].name && file < 0; ++i) {
+        const xf_embedded_file_t* f = &xf_cl_kernels[i];
+        if (is_program_file(f->name) && defines_kernel((const char*)f->data, kernel)) file = i;
     }
     if (file < 0) return xf_err_set(err, XF_ERR_INTERNAL, "no OpenCL kernel file defines '%s'", kernel);
+    if (file >= XF_CL_PROGRAM_FILES) {
+        return xf_err_set(err, XF_ERR_INTERNAL, "more than %d embedded OpenCL files; raise XF_CL_PROGRAM_FILES",
+                          XF_CL_PROGRAM_FILES);
+    }
+    const char* file_name = xf_cl_kernels[file].name;
     if (dev->programs[slot][file]) {
         *out = dev->programs[slot][file];
         return XF_OK;
     }
-    char* src = program_source(kernel_files[file]);
+    char* src = program_source(file_name);
     if (!src) return xf_err_set(err, XF_ERR_INTERNAL, "OpenCL kernel sources are missing from the library");
     char options[256];
     snprintf(options, sizeof options, "-cl-std=CL1.2 -DXF_F16=%d -DXF_TILE=%d", slot == XF_CL_PROGRAM_F16,
              dev->tile);
     char key[1200];
     snprintf(key, sizeof key, "%s|%s|%s|%s|%s|%016llx", dev->info.name, dev->info.driver_version,
-             dev->platform_version, options, kernel_files[file],
-             (unsigned long long)fnv1a(src, strlen(src), FNV_SEED));
+             dev->platform_version, options, file_name,
+             (unsigned long long)xf_fnv1a(src, strlen(src), XF_FNV_SEED));
     char dir[900], path[1100];
-    bool caching = cache_dir(dir, sizeof dir);
+    bool caching = xf_cache_dir(dir, sizeof dir);
     if (caching) {
         snprintf(path, sizeof path, "%s/opencl-%016llx.bin", dir,
-                 (unsigned long long)fnv1a(key, strlen(key), FNV_SEED));
+                 (unsigned long long)xf_fnv1a(key, strlen(key), XF_FNV_SEED));
     }
     cl_program prog = NULL;
     if (caching) {
         size_t len = 0;
-        unsigned char* bin = cache_read(path, key, &len);
+        bool invalid = false;
+        unsigned char* bin = xf_cache_file_read(path, CACHE_MAGIC, key, &len, &invalid);
+        if (invalid) count(&stats.cache_rejects);
         if (bin) {
             prog = build_from_binary(dev, bin, len, options);
             count(prog ? &stats.cache_hits : &stats.cache_rejects);
@@ -279,7 +200,7 @@ xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* ke
         if (st == XF_OK && caching) {
             size_t len = 0;
             unsigned char* bin = program_binary(prog, &len);
-            if (bin) cache_write(path, key, bin, len);
+            if (bin && xf_cache_file_write(path, CACHE_MAGIC, key, bin, len)) count(&stats.cache_writes);
             free(bin);
         }
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/xf_dl.h"
 #include "vk_internal.h"
 
 #define XF_VK_VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
@@ -117,8 +118,8 @@ static void* xf_vk_lib;
 static char xf_vk_lib_error[256];
 
 static void xf_vk_lib_open(void) {
-    const char* names[] = {"libvulkan.so.1", "libvulkan.so"};
-    for (size_t i = 0; i < 2 && !xf_vk_lib; ++i) xf_vk_lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    static const char* const names[] = {"libvulkan.so.1", "libvulkan.so"};
+    xf_vk_lib = xf_dl_open_first(names, sizeof names / sizeof names[0]);
     if (!xf_vk_lib) snprintf(xf_vk_lib_error, sizeof xf_vk_lib_error, "%s", dlerror());
 }
 
@@ -654,6 +655,7 @@ const xf_backend_vtable_t xf_vk_backend = {
     .device_close = xf_vk_device_close,
     .device_info = xf_vk_device_info,
     .supports = xf_vk_supports_entry,
+    .op_coverage = xf_vk_op_coverage,
     .buffer_alloc = xf_vk_alloc_entry,
     .buffer_free = xf_vk_buffer_free,
     .buffer_write = xf_vk_write_entry,

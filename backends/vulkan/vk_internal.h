@@ -142,6 +142,8 @@ typedef struct xf_vk_plan_s {
 } xf_vk_plan_t;
 
 xf_status_t xf_vk_supports(xf_device_t* dev, const xf_exec_node_t* node, xf_err_t* err);
+// The Vulkan op table's coverage of |op| (see xf_backend_vtable_t.op_coverage).
+bool xf_vk_op_coverage(xf_op_t op, const char** reason);
 // Appends the dispatches of |node| to |plan|.
 xf_status_t xf_vk_record_node(xf_device_t* dev, const xf_exec_node_t* node, xf_vk_plan_t* plan, xf_err_t* err);
 

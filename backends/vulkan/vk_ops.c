@@ -221,7 +221,7 @@ static xf_status_t xf_vk_op_binary(xf_device_t* dev, const xf_exec_node_t* n, xf
     uint64_t g[3];
     bool grid3;
     xf_vk_grid4(dev, n->dst.ne, &wg, g, &grid3);
-    uint32_t spec[3] = {wg, n->op == XF_OP_MUL, grid3};
+    uint32_t spec[3] = {wg, (uint32_t)xf_node_code(n), grid3};
     return xf_vk_commit(dev, plan, "binary", n->dst.dtype, NULL, spec, 3, &p, g[0], g[1], g[2], err);
 }
 
@@ -231,24 +231,72 @@ static xf_status_t xf_vk_op_unary(xf_device_t* dev, const xf_exec_node_t* n, xf_
     xf_status_t st = xf_vk_bind_all(dev, &n->src[0], &d->bind[0], err);
     if (st == XF_OK) st = xf_vk_bind_all(dev, &n->dst, &d->bind[4], err);
     if (st != XF_OK) return st;
-    bool glu = n->op == XF_OP_GLU;
+    bool scale = n->op == XF_OP_SCALE, clip = n->op == XF_OP_CLIP;
     xf_vk_push_t p = {0};
     xf_vk_pu(&p, xf_tref_elements(&n->dst));
-    if (glu) xf_vk_pu(&p, n->dst.ne[3]);
     xf_vk_pu(&p, d->bind[0].elem_offset);
     xf_vk_pu(&p, d->bind[4].elem_offset);
-    uint32_t act = XF_ACT_NONE;
-    if (n->op == XF_OP_SCALE) {
-        xf_vk_pf(&p, n->params.scale.scale);
-        xf_vk_pf(&p, n->params.scale.shift);
-    } else {
-        act = (uint32_t)n->params.unary.activation;
-        if (!glu) {
-            xf_vk_pf(&p, 1.0f);
-            xf_vk_pf(&p, 0.0f);
-        }
+    xf_vk_pf(&p, scale ? n->params.scale.scale : 1.0f);
+    xf_vk_pf(&p, scale ? n->params.scale.shift : 0.0f);
+    xf_vk_pf(&p, clip ? n->params.clip.lo : 0.0f);
+    xf_vk_pf(&p, clip ? n->params.clip.hi : 0.0f);
+    return xf_vk_elementwise(dev, plan, "unary", n->dst.dtype, (uint32_t)xf_node_code(n),
+                             (uint64_t)xf_tref_elements(&n->dst), &p, err);
+}
+
+static xf_status_t xf_vk_op_glu(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
+    xf_vk_dispatch_t* d = xf_vk_new_dispatch(plan, err);
+    if (!d) return XF_ERR_OUT_OF_MEMORY;
+    xf_status_t st = xf_vk_bind_all(dev, &n->src[0], &d->bind[0], err);
+    if (st == XF_OK) st = xf_vk_bind_all(dev, &n->dst, &d->bind[4], err);
+    if (st != XF_OK) return st;
+    xf_vk_push_t p = {0};
+    xf_vk_pu(&p, xf_tref_elements(&n->dst));
+    xf_vk_pu(&p, n->dst.ne[3]);
+    xf_vk_pu(&p, d->bind[0].elem_offset);
+    xf_vk_pu(&p, d->bind[4].elem_offset);
+    return xf_vk_elementwise(dev, plan, "glu", n->dst.dtype, (uint32_t)n->params.unary.activation,
+                             (uint64_t)xf_tref_elements(&n->dst), &p, err);
+}
+
+static xf_status_t xf_vk_op_where(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
+    xf_vk_dispatch_t* d = xf_vk_new_dispatch(plan, err);
+    if (!d) return XF_ERR_OUT_OF_MEMORY;
+    xf_status_t st = XF_OK;
+    for (int i = 0; i < 3 && st == XF_OK; ++i) st = xf_vk_bind_all(dev, &n->src[i], &d->bind[i], err);
+    if (st == XF_OK) st = xf_vk_bind_all(dev, &n->dst, &d->bind[4], err);
+    if (st != XF_OK) return st;
+    xf_vk_push_t p = {0};
+    for (int i = 0; i < 4; ++i) xf_vk_pu(&p, n->dst.ne[i]);
+    for (int i = 0; i < 3; ++i) xf_vk_bcast_strides(&n->src[i], &p);
+    for (int i = 0; i < 3; ++i) xf_vk_pu(&p, d->bind[i].elem_offset);
+    xf_vk_pu(&p, d->bind[4].elem_offset);
+    uint32_t wg = xf_vk_wg(dev);
+    uint32_t spec[1] = {wg};
+    uint64_t gx, gy;
+    xf_vk_grid(dev, (uint64_t)xf_tref_elements(&n->dst), wg, &gx, &gy);
+    return xf_vk_commit(dev, plan, "where", n->dst.dtype, n->src[0].dtype == XF_DTYPE_I32 ? "_i32" : NULL, spec, 1,
+                        &p, gx, gy, 1, err);
+}
+
+// ROLL and PAD: one invocation per dst element, indices from 4-D shapes and per-dim offsets.
+static xf_status_t xf_vk_op_shift(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
+    xf_vk_dispatch_t* d = xf_vk_new_dispatch(plan, err);
+    if (!d) return XF_ERR_OUT_OF_MEMORY;
+    xf_status_t st = xf_vk_bind_all(dev, &n->src[0], &d->bind[0], err);
+    if (st == XF_OK) st = xf_vk_bind_all(dev, &n->dst, &d->bind[4], err);
+    if (st != XF_OK) return st;
+    bool pad = n->op == XF_OP_PAD;
+    xf_vk_push_t p = {0};
+    if (pad) {
+        for (int i = 0; i < 4; ++i) xf_vk_pu(&p, n->src[0].ne[i]);
     }
-    return xf_vk_elementwise(dev, plan, glu ? "glu" : "unary", n->dst.dtype, act, (uint64_t)xf_tref_elements(&n->dst),
+    for (int i = 0; i < 4; ++i) xf_vk_pu(&p, n->dst.ne[i]);
+    for (int i = 0; i < 4; ++i) xf_vk_pu(&p, pad ? n->params.pad.before[i] : n->params.roll.shift[i]);
+    xf_vk_pu(&p, d->bind[0].elem_offset);
+    xf_vk_pu(&p, d->bind[4].elem_offset);
+    if (pad) xf_vk_pf(&p, n->params.pad.value);
+    return xf_vk_elementwise(dev, plan, pad ? "pad" : "roll", n->dst.dtype, 0, (uint64_t)xf_tref_elements(&n->dst),
                              &p, err);
 }
 
@@ -610,7 +658,7 @@ static xf_status_t xf_vk_op_conv2d(xf_device_t* dev, const xf_exec_node_t* n, xf
                         (uint64_t)(o->ne[0] * o->ne[1]), 1, err);
 }
 
-// Ops over [outer, len, inner] views of one axis: MEAN, GATHER.
+// Ops over [outer, len, inner] views of one axis: REDUCE, GATHER.
 static void xf_vk_axis_split(const xf_tref_t* t, int ax, int64_t* outer, int64_t* len, int64_t* inner) {
     *outer = *inner = 1;
     for (int d = 0; d < ax; ++d) *outer *= t->ne[d];
@@ -629,6 +677,7 @@ static xf_status_t xf_vk_op_simple(xf_device_t* dev, const xf_exec_node_t* n, xf
     xf_vk_push_t p = {0};
     int64_t outer, len, inner;
     const char* op = NULL;
+    uint32_t code = 0;
     xf_dtype_t dt = x->dtype;
     switch (n->op) {
         case XF_OP_RESIZE:
@@ -640,8 +689,12 @@ static xf_status_t xf_vk_op_simple(xf_device_t* dev, const xf_exec_node_t* n, xf
             xf_vk_pu(&p, o->ne[3]);
             xf_vk_pu(&p, n->params.resize.align_corners);
             break;
+        case XF_OP_SUM:
         case XF_OP_MEAN:
-            op = "mean";
+        case XF_OP_MAX:
+        case XF_OP_MIN:
+            op = "reduce_axis";
+            code = (uint32_t)xf_node_code(n);
             xf_vk_axis_split(x, n->params.axis.axis, &outer, &len, &inner);
             xf_vk_pu(&p, outer);
             xf_vk_pu(&p, len);
@@ -665,12 +718,52 @@ static xf_status_t xf_vk_op_simple(xf_device_t* dev, const xf_exec_node_t* n, xf
     if (n->op == XF_OP_GATHER) xf_vk_pu(&p, d->bind[1].elem_offset);
     xf_vk_pu(&p, d->bind[4].elem_offset);
     uint64_t threads = (uint64_t)xf_tref_elements(o);
-    return xf_vk_elementwise(dev, plan, op, dt, 0, threads, &p, err);
+    return xf_vk_elementwise(dev, plan, op, dt, code, threads, &p, err);
 }
 
 static bool xf_vk_float(xf_dtype_t t) { return t == XF_DTYPE_F32 || t == XF_DTYPE_F16; }
 
+// The Vulkan op table: one entry per op family of lib/ops/ops.def.
+typedef struct xf_vk_op_entry_s {
+    xf_status_t (*record)(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err);
+    const char* refused;
+} xf_vk_op_entry_t;
+
+static const xf_vk_op_entry_t xf_vk_family_copy = {.record = xf_vk_op_copy};
+static const xf_vk_op_entry_t xf_vk_family_matmul = {.record = xf_vk_op_matmul};
+static const xf_vk_op_entry_t xf_vk_family_binary = {.record = xf_vk_op_binary};
+static const xf_vk_op_entry_t xf_vk_family_unary = {.record = xf_vk_op_unary};
+static const xf_vk_op_entry_t xf_vk_family_glu = {.record = xf_vk_op_glu};
+static const xf_vk_op_entry_t xf_vk_family_norm = {.record = xf_vk_op_norm};
+static const xf_vk_op_entry_t xf_vk_family_softmax = {.record = xf_vk_op_softmax};
+static const xf_vk_op_entry_t xf_vk_family_attention = {.record = xf_vk_op_attention};
+static const xf_vk_op_entry_t xf_vk_family_conv2d = {.record = xf_vk_op_conv2d};
+static const xf_vk_op_entry_t xf_vk_family_resize = {.record = xf_vk_op_simple};
+static const xf_vk_op_entry_t xf_vk_family_concat = {.record = xf_vk_op_concat};
+static const xf_vk_op_entry_t xf_vk_family_reduce = {.record = xf_vk_op_simple};
+static const xf_vk_op_entry_t xf_vk_family_argmax = {.record = xf_vk_op_simple};
+static const xf_vk_op_entry_t xf_vk_family_gather = {.record = xf_vk_op_simple};
+static const xf_vk_op_entry_t xf_vk_family_roll = {.record = xf_vk_op_shift};
+static const xf_vk_op_entry_t xf_vk_family_pad = {.record = xf_vk_op_shift};
+static const xf_vk_op_entry_t xf_vk_family_where = {.record = xf_vk_op_where};
+
+static const xf_vk_op_entry_t* const xf_vk_ops[XF_OP_COUNT] = {
+#define XF_OP(NAME, FAMILY, MAX_SRC, INPLACE, DTYPES, CODE) [XF_OP_##NAME] = &xf_vk_family_##FAMILY,
+#include "ops/ops.def"
+};
+
+bool xf_vk_op_coverage(xf_op_t op, const char** reason) {
+    const xf_vk_op_entry_t* e = (unsigned)op < XF_OP_COUNT ? xf_vk_ops[op] : NULL;
+    *reason = e ? e->refused : NULL;
+    return e && (e->record || e->refused);
+}
+
 xf_status_t xf_vk_supports(xf_device_t* dev, const xf_exec_node_t* n, xf_err_t* err) {
+    const xf_vk_op_entry_t* e = (unsigned)n->op < XF_OP_COUNT ? xf_vk_ops[n->op] : NULL;
+    if (!e || !e->record) {
+        return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "Vulkan: %s is not run by this backend: %s", xf_op_name(n->op),
+                          e && e->refused ? e->refused : "no op-table entry");
+    }
     const xf_tref_t* all[XF_MAX_SRC + 1];
     int cnt = 0;
     for (int i = 0; i < XF_MAX_SRC; ++i) {
@@ -701,6 +794,10 @@ xf_status_t xf_vk_supports(xf_device_t* dev, const xf_exec_node_t* n, xf_err_t* 
         case XF_OP_GATHER:
             ok = n->src[1].dtype == XF_DTYPE_I32 && n->src[0].dtype == n->dst.dtype;
             break;
+        case XF_OP_WHERE:
+            ok = (n->src[0].dtype == XF_DTYPE_I32 || n->src[0].dtype == n->dst.dtype) &&
+                 n->src[1].dtype == n->dst.dtype && n->src[2].dtype == n->dst.dtype && xf_vk_float(n->dst.dtype);
+            break;
         default:
             ok = true;
             for (int i = 0; i < cnt; ++i) ok = ok && xf_vk_float(all[i]->dtype) && all[i]->dtype == n->dst.dtype;
@@ -730,28 +827,8 @@ xf_status_t xf_vk_supports(xf_device_t* dev, const xf_exec_node_t* n, xf_err_t* 
     return XF_OK;
 }
 
+// Records |n|, which xf_vk_supports accepted when the graph was planned.
 xf_status_t xf_vk_record_node(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
-    xf_status_t st = xf_vk_supports(dev, n, err);
-    if (st != XF_OK) return st;
     if (xf_tref_elements(&n->dst) == 0) return XF_OK;
-    switch (n->op) {
-        case XF_OP_COPY: return xf_vk_op_copy(dev, n, plan, err);
-        case XF_OP_CONCAT: return xf_vk_op_concat(dev, n, plan, err);
-        case XF_OP_ADD:
-        case XF_OP_MUL: return xf_vk_op_binary(dev, n, plan, err);
-        case XF_OP_SCALE:
-        case XF_OP_UNARY:
-        case XF_OP_GLU: return xf_vk_op_unary(dev, n, plan, err);
-        case XF_OP_LAYERNORM:
-        case XF_OP_RMSNORM: return xf_vk_op_norm(dev, n, plan, err);
-        case XF_OP_SOFTMAX: return xf_vk_op_softmax(dev, n, plan, err);
-        case XF_OP_MATMUL: return xf_vk_op_matmul(dev, n, plan, err);
-        case XF_OP_ATTENTION: return xf_vk_op_attention(dev, n, plan, err);
-        case XF_OP_CONV2D: return xf_vk_op_conv2d(dev, n, plan, err);
-        case XF_OP_RESIZE:
-        case XF_OP_MEAN:
-        case XF_OP_ARGMAX:
-        case XF_OP_GATHER: return xf_vk_op_simple(dev, n, plan, err);
-        default: return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "Vulkan: op %s is not implemented", xf_op_name(n->op));
-    }
+    return xf_vk_ops[n->op]->record(dev, n, plan, err);
 }

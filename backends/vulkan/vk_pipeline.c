@@ -1,92 +1,43 @@
 // SPDX-License-Identifier: MIT
 // Vulkan backend: shader modules from the embedded SPIR-V, pipelines specialised per variant, and
 // the pipeline cache persisted on disk.
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "../common/xf_cache.h"
 #include "embedded.h"
 #include "vk_internal.h"
 
 extern const xf_embedded_file_t xf_vk_spirv[];
 extern const size_t xf_vk_spirv_count;
 
-// On-disk header in front of the driver's cache data. Everything is checked before the data is
-// handed to the driver: a stale or corrupted file is discarded and rewritten.
+// A file's key names the device and driver, so one from another device, driver or pipeline cache
+// layout is discarded (never handed to the driver) and rewritten.
 #define XF_VK_CACHE_MAGIC "XFVKPC01"
-#define XF_VK_CACHE_HEADER 56  // magic 8, vendor 4, device 4, driver 4, uuid 16, size 8, checksum 8, pad 4
 
-static uint64_t xf_vk_fnv1a(const unsigned char* p, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
-static void xf_vk_cache_header(const xf_device_t* dev, uint64_t size, uint64_t sum, unsigned char* h) {
-    memset(h, 0, XF_VK_CACHE_HEADER);
-    memcpy(h, XF_VK_CACHE_MAGIC, 8);
-    memcpy(h + 8, &dev->props.vendorID, 4);
-    memcpy(h + 12, &dev->props.deviceID, 4);
-    memcpy(h + 16, &dev->props.driverVersion, 4);
-    memcpy(h + 20, dev->props.pipelineCacheUUID, VK_UUID_SIZE);
-    memcpy(h + 36, &size, 8);
-    memcpy(h + 44, &sum, 8);
-}
-
-static bool xf_vk_mkdirs(char* path) {
-    for (char* p = path + 1; *p; ++p) {
-        if (*p != '/') continue;
-        *p = 0;
-        bool ok = mkdir(path, 0755) == 0 || errno == EEXIST;
-        *p = '/';
-        if (!ok) return false;
-    }
-    return mkdir(path, 0755) == 0 || errno == EEXIST;
+static void xf_vk_cache_key(const xf_device_t* dev, char* key, size_t cap) {
+    char uuid[2 * VK_UUID_SIZE + 1];
+    for (size_t i = 0; i < VK_UUID_SIZE; ++i) snprintf(uuid + 2 * i, 3, "%02x", dev->props.pipelineCacheUUID[i]);
+    snprintf(key, cap, "vendor %04x device %04x driver %08x uuid %s", dev->props.vendorID, dev->props.deviceID,
+             dev->props.driverVersion, uuid);
 }
 
 static void xf_vk_cache_locate(xf_device_t* dev) {
     char dir[900];
-    const char* env = getenv("XFORMER_CACHE_DIR");
-    const char* xdg = getenv("XDG_CACHE_HOME");
-    const char* home = getenv("HOME");
     dev->cache_path[0] = 0;
-    if (env && *env) snprintf(dir, sizeof dir, "%s", env);
-    else if (xdg && *xdg) snprintf(dir, sizeof dir, "%s/xformer", xdg);
-    else if (home && *home) snprintf(dir, sizeof dir, "%s/.cache/xformer", home);
-    else return;
-    if (!xf_vk_mkdirs(dir) || access(dir, W_OK) != 0) return;
+    if (!xf_cache_dir(dir, sizeof dir)) return;
     snprintf(dev->cache_path, sizeof dev->cache_path, "%s/vulkan-%04x-%04x.pipelines", dir, dev->props.vendorID,
              dev->props.deviceID);
 }
 
-// Returns the cache payload of the file if its header matches this device and driver, else NULL.
+// Returns the cache payload of the file if it was written for this device and driver, else NULL.
 static void* xf_vk_cache_read(xf_device_t* dev, size_t* out_size) {
     *out_size = 0;
-    FILE* f = dev->cache_path[0] ? fopen(dev->cache_path, "rb") : NULL;
-    if (!f) return NULL;
-    unsigned char h[XF_VK_CACHE_HEADER], want[XF_VK_CACHE_HEADER];
-    void* data = NULL;
-    uint64_t size = 0, sum = 0;
-    if (fread(h, 1, sizeof h, f) == sizeof h) {
-        memcpy(&size, h + 36, 8);
-        memcpy(&sum, h + 44, 8);
-        xf_vk_cache_header(dev, size, sum, want);
-        if (memcmp(h, want, XF_VK_CACHE_HEADER) == 0 && size > 0 && size < ((uint64_t)1 << 31)) {
-            data = malloc(size + 1);
-            if (data && (fread(data, 1, size, f) != size || fgetc(f) != EOF ||
-                         xf_vk_fnv1a(data, size) != sum)) {
-                free(data);
-                data = NULL;
-            }
-        }
-    }
-    fclose(f);
-    if (data) *out_size = size;
-    return data;
+    if (!dev->cache_path[0]) return NULL;
+    char key[128];
+    xf_vk_cache_key(dev, key, sizeof key);
+    return xf_cache_file_read(dev->cache_path, XF_VK_CACHE_MAGIC, key, out_size, NULL);
 }
 
 void xf_vk_cache_save(xf_device_t* dev) {
@@ -97,23 +48,17 @@ void xf_vk_cache_save(xf_device_t* dev) {
     unsigned char* data = malloc(size);
     if (!data) return;
     r = dev->vk.vkGetPipelineCacheData(dev->device, dev->pipe_cache, &size, data);
-    uint64_t sum = xf_vk_fnv1a(data, size);
+    uint64_t sum = xf_fnv1a(data, size, XF_FNV_SEED);
     if (r == VK_SUCCESS && size == dev->cache_size && sum == dev->cache_sum) {
         dev->cache_dirty = false;
     } else if (r == VK_SUCCESS) {
-        char tmp[1100];
-        snprintf(tmp, sizeof tmp, "%s.%ld.tmp", dev->cache_path, (long)getpid());
-        unsigned char h[XF_VK_CACHE_HEADER];
-        xf_vk_cache_header(dev, size, sum, h);
-        FILE* f = fopen(tmp, "wb");
-        bool ok = f && fwrite(h, 1, sizeof h, f) == sizeof h && fwrite(data, 1, size, f) == size;
-        if (f && fclose(f) != 0) ok = false;
-        if (ok && rename(tmp, dev->cache_path) == 0) {
+        char key[128];
+        xf_vk_cache_key(dev, key, sizeof key);
+        if (xf_cache_file_write(dev->cache_path, XF_VK_CACHE_MAGIC, key, data, size)) {
             dev->cache_dirty = false;
             dev->cache_sum = sum;
             dev->cache_size = size;
         } else {
-            unlink(tmp);
             dev->cache_path[0] = 0;  // unwritable: stop trying
         }
     }
@@ -137,7 +82,7 @@ xf_status_t xf_vk_pipelines_init(xf_device_t* dev, xf_err_t* err) {
         r = dev->vk.vkCreatePipelineCache(dev->device, &ci, NULL, &dev->pipe_cache);
     }
     if (data) {
-        dev->cache_sum = xf_vk_fnv1a(data, size);
+        dev->cache_sum = xf_fnv1a(data, size, XF_FNV_SEED);
         dev->cache_size = size;
     }
     free(data);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Shared preamble of every libxformer OpenCL program (prepended by the host).
+// Shared preamble of every libxformer OpenCL program (prepended by the host, after xf_abi.h).
 //
 // Storage type: XF_F16=1 stores tensors as half and converts with vload_half/vstore_half (core
 // OpenCL 1.2, no cl_khr_fp16 needed); arithmetic is always float. Offsets and sizes arrive as int
@@ -30,30 +30,43 @@ typedef float st_t;
 #define ST16(p, v) vstore16((v), 0, (p))
 #endif
 
-#define XF_ACT_NONE 0
-#define XF_ACT_GELU 1
-#define XF_ACT_GELU_TANH 2
-#define XF_ACT_SILU 3
-#define XF_ACT_RELU 4
-
-// One body for the scalar and the 16-lane form (OpenCL C has no user-defined overloads); the vector
-// erf/tanh/exp are several times faster than 16 scalar calls.
-#define XF_ACT_BODY(x, act)                                                                  \
-    switch (act) {                                                                           \
-        case XF_ACT_GELU:                                                                    \
+// The unary functions of shaders/xf_abi.h (prepended by the host). One body for the scalar and the
+// 16-lane form (OpenCL C has no user-defined overloads); the vector erf/tanh/exp are several times
+// faster than 16 scalar calls. |lo| and |hi| are XF_UFN_CLIP's bounds.
+#define XF_UFN_BODY(x, fn, lo, hi)                                                           \
+    switch (fn) {                                                                            \
+        case XF_UFN_GELU:                                                                    \
             return 0.5f * x * (1.0f + erf(x * 0.70710678118654752f));                        \
-        case XF_ACT_GELU_TANH:                                                               \
+        case XF_UFN_GELU_TANH:                                                               \
             return 0.5f * x * (1.0f + tanh(0.79788456080286536f * (x + 0.044715f * x * x * x))); \
-        case XF_ACT_SILU:                                                                    \
+        case XF_UFN_SILU:                                                                    \
             return x / (1.0f + exp(-x));                                                     \
-        case XF_ACT_RELU:                                                                    \
+        case XF_UFN_RELU:                                                                    \
             return fmax(x, 0.0f);                                                            \
+        case XF_UFN_SQRT:                                                                    \
+            return sqrt(x);                                                                  \
+        case XF_UFN_EXP:                                                                     \
+            return exp(x);                                                                   \
+        case XF_UFN_ERF:                                                                     \
+            return erf(x);                                                                   \
+        case XF_UFN_TANH:                                                                    \
+            return tanh(x);                                                                  \
+        case XF_UFN_SIGMOID:                                                                 \
+            return 1.0f / (1.0f + exp(-x));                                                  \
+        case XF_UFN_NEG:                                                                     \
+            return -x;                                                                       \
+        case XF_UFN_ABS:                                                                     \
+            return fabs(x);                                                                  \
+        case XF_UFN_CLIP:                                                                    \
+            return fmin(fmax(x, lo), hi);                                                    \
         default:                                                                             \
             return x;                                                                        \
     }
 
-inline float xf_act(float x, int act) { XF_ACT_BODY(x, act) }
-inline float16 xf_act16(float16 x, int act) { XF_ACT_BODY(x, act) }
+inline float xf_ufn(float x, int fn, float lo, float hi) { XF_UFN_BODY(x, fn, lo, hi) }
+inline float16 xf_ufn16(float16 x, int fn, float lo, float hi) { XF_UFN_BODY(x, fn, lo, hi) }
+inline float xf_act(float x, int act) { return xf_ufn(x, act, 0.0f, 0.0f); }
+inline float16 xf_act16(float16 x, int act) { return xf_ufn16(x, act, 0.0f, 0.0f); }
 
 // Splits a linear index over a 4-D shape (ne.x outermost) into coordinates.
 inline int4 xf_coords(int i, int4 ne) {

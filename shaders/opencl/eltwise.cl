@@ -1,33 +1,37 @@
 // SPDX-License-Identifier: MIT
-// Element-wise ops: ADD/MUL with broadcasting, SCALE, UNARY activations and GLU.
-// One work-item per dst element. Broadcast strides are 0 along dims of size 1.
+// Element-wise ops: BINARY (XF_BIN_*) with broadcasting, UNARY (XF_UFN_* of x * mul + add), GLU and
+// WHERE. One work-item per dst element unless noted. Broadcast strides are 0 along dims of size 1.
+
+inline float xf_binary(float x, float y, int fn) {
+    switch (fn) {
+        case XF_BIN_MUL: return x * y;
+        case XF_BIN_SUB: return x - y;
+        case XF_BIN_DIV: return x / y;
+        case XF_BIN_POW: return pow(x, y);
+        default: return x + y;
+    }
+}
 
 __kernel void binary(__global const st_t* a, int a_off, int4 sa, __global const st_t* b, int b_off, int4 sb,
-                     __global st_t* dst, int d_off, int4 ne, int n, int is_mul) {
+                     __global st_t* dst, int d_off, int4 ne, int n, int fn) {
     int i = get_global_id(0);
     if (i >= n) return;
     int4 c = xf_coords(i, ne);
     float x = LD(a, a_off + xf_dot4i(c, sa));
     float y = LD(b, b_off + xf_dot4i(c, sb));
-    ST(dst, d_off + i, is_mul ? x * y : x + y);
-}
-
-__kernel void scale(__global const st_t* src, int s_off, __global st_t* dst, int d_off, int n, float mul,
-                    float add) {
-    int i = get_global_id(0);
-    if (i >= n) return;
-    ST(dst, d_off + i, LD(src, s_off + i) * mul + add);
+    ST(dst, d_off + i, xf_binary(x, y, fn));
 }
 
 // 16 elements per work-item.
-__kernel void unary(__global const st_t* src, int s_off, __global st_t* dst, int d_off, int n, int act) {
+__kernel void unary(__global const st_t* src, int s_off, __global st_t* dst, int d_off, int n, int fn, float mul,
+                    float add, float lo, float hi) {
     int i = get_global_id(0) * 16;
     if (i >= n) return;
     if (i + 16 <= n) {
-        ST16(dst + d_off + i, xf_act16(LD16(src + s_off + i), act));
+        ST16(dst + d_off + i, xf_ufn16(LD16(src + s_off + i) * mul + add, fn, lo, hi));
         return;
     }
-    for (; i < n; ++i) ST(dst, d_off + i, xf_act(LD(src, s_off + i), act));
+    for (; i < n; ++i) ST(dst, d_off + i, xf_ufn(LD(src, s_off + i) * mul + add, fn, lo, hi));
 }
 
 // src [rows, 2h] -> dst [rows, h]: act(src[r, j]) * src[r, h + j]. 16 outputs per work-item; a run
@@ -46,4 +50,25 @@ __kernel void glu(__global const st_t* src, int s_off, __global st_t* dst, int d
         int s = s_off + r * 2 * h + j;
         ST(dst, d_off + i, xf_act(LD(src, s), act) * LD(src, s + h));
     }
+}
+
+// WHERE: dst = cond != 0 ? a : b; the condition has the storage type of a and b, or i32.
+__kernel void where_select(__global const st_t* c, int c_off, int4 sc, __global const st_t* a, int a_off, int4 sa,
+                           __global const st_t* b, int b_off, int4 sb, __global st_t* dst, int d_off, int4 ne,
+                           int n) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    int4 k = xf_coords(i, ne);
+    bool take_a = LD(c, c_off + xf_dot4i(k, sc)) != 0.0f;
+    ST(dst, d_off + i, take_a ? LD(a, a_off + xf_dot4i(k, sa)) : LD(b, b_off + xf_dot4i(k, sb)));
+}
+
+__kernel void where_select_i32(__global const int* c, int c_off, int4 sc, __global const st_t* a, int a_off,
+                               int4 sa, __global const st_t* b, int b_off, int4 sb, __global st_t* dst, int d_off,
+                               int4 ne, int n) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    int4 k = xf_coords(i, ne);
+    bool take_a = c[c_off + xf_dot4i(k, sc)] != 0;
+    ST(dst, d_off + i, take_a ? LD(a, a_off + xf_dot4i(k, sa)) : LD(b, b_off + xf_dot4i(k, sb)));
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Data movement and small reductions: RESIZE (bilinear), CONCAT, MEAN, ARGMAX, GATHER.
+// Data movement and small reductions: RESIZE (bilinear), CONCAT, REDUCE, ARGMAX, GATHER.
 // One work-item per dst element (ARGMAX: per row). Shapes are 4-D, ne.x outermost.
 
 inline int xf_get(int4 v, int axis) {
@@ -61,9 +61,9 @@ __kernel void concat(__global const st_t* s0, int o0, __global const st_t* s1, i
     ST(dst, d_off + i, v);
 }
 
-// dst = mean of src over |axis|; dst has ne[axis] = 1.
-__kernel void mean_axis(__global const st_t* src, int s_off, __global st_t* dst, int d_off, int4 sne,
-                        int axis, int n) {
+// dst = the XF_RED_* reduction of src over |axis|; dst has ne[axis] = 1.
+__kernel void reduce_axis(__global const st_t* src, int s_off, __global st_t* dst, int d_off, int4 sne,
+                          int axis, int n, int fn) {
     int i = get_global_id(0);
     if (i >= n) return;
     int4 dne = xf_set(sne, axis, 1);
@@ -71,9 +71,16 @@ __kernel void mean_axis(__global const st_t* src, int s_off, __global st_t* dst,
     int len = xf_get(sne, axis);
     int stride = axis == 0 ? sne.y * sne.z * sne.w : axis == 1 ? sne.z * sne.w : axis == 2 ? sne.w : 1;
     int base = s_off + xf_dense_index(c, sne);
-    float sum = 0.0f;
-    for (int j = 0; j < len; ++j) sum += LD(src, base + j * stride);
-    ST(dst, d_off + i, sum / len);
+    float acc = LD(src, base);
+    if (fn == XF_RED_MAX) {
+        for (int j = 1; j < len; ++j) acc = fmax(acc, LD(src, base + j * stride));
+    } else if (fn == XF_RED_MIN) {
+        for (int j = 1; j < len; ++j) acc = fmin(acc, LD(src, base + j * stride));
+    } else {
+        for (int j = 1; j < len; ++j) acc += LD(src, base + j * stride);
+        if (fn == XF_RED_MEAN) acc /= len;
+    }
+    ST(dst, d_off + i, acc);
 }
 
 // dst[r] = index of the first maximum of src row r (i32).

@@ -1,5 +1,5 @@
 #version 450
-// Element-wise dst = a + b (OP 0) or a * b (OP 1) with broadcasting: a source dimension of size 1
+// Element-wise dst = a OP b (OP an XF_BIN_* code) with broadcasting: a source dimension of size 1
 // has stride 0. ne is the destination shape.
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
@@ -39,5 +39,18 @@ void main() {
     float x = float(a[p.a_off + i0 * p.sa.x + i1 * p.sa.y + i2 * p.sa.z + i3 * p.sa.w]);
     float y = float(b[p.b_off + i0 * p.sb.x + i1 * p.sb.y + i2 * p.sb.z + i3 * p.sb.w]);
     uint di = ((i0 * p.ne.y + i1) * p.ne.z + i2) * p.ne.w + i3;
-    d[p.d_off + di] = XF_ST(OP == 0 ? x + y : x * y);
+    float r;
+    switch (int(OP)) {
+        case XF_BIN_MUL: r = x * y; break;
+        case XF_BIN_SUB: r = x - y; break;
+        case XF_BIN_DIV: r = x / y; break;
+        // GLSL's pow is undefined for x < 0: take the sign from an integer exponent's parity, as C does.
+        case XF_BIN_POW: {
+            float m = pow(abs(x), y);
+            r = x >= 0.0 ? m : (y == floor(y) ? (mod(y, 2.0) == 1.0 ? -m : m) : 0.0 / 0.0);
+            break;
+        }
+        default: r = x + y; break;
+    }
+    d[p.d_off + di] = XF_ST(r);
 }

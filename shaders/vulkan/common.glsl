@@ -27,11 +27,8 @@ vec4 xf_unpack4(uvec2 u) { return vec4(unpackHalf2x16(u.x), unpackHalf2x16(u.y))
 vec4 xf_unpack4(vec4 v) { return v; }
 #endif
 
-#define XF_ACT_NONE 0u
-#define XF_ACT_GELU 1u
-#define XF_ACT_GELU_TANH 2u
-#define XF_ACT_SILU 3u
-#define XF_ACT_RELU 4u
+#extension GL_GOOGLE_include_directive : enable
+#include "xf_abi.h"
 
 // The work-group size along x. The host specialises it to the local_size_x_id value: some drivers
 // (lavapipe 22.3) do not specialise gl_WorkGroupSize inside expressions.
@@ -63,14 +60,28 @@ float xf_erf(float x) {
     return x < 0.0 ? -r : r;
 }
 
-float xf_act(float x, uint act) {
-    if (act == XF_ACT_GELU) return 0.5 * x * (1.0 + xf_erf(x * 0.7071067811865476));
-    if (act == XF_ACT_GELU_TANH) {
-        float u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);
-        float e = exp(2.0 * u);
-        return 0.5 * x * (1.0 + (e - 1.0) / (e + 1.0));
-    }
-    if (act == XF_ACT_SILU) return x / (1.0 + exp(-x));
-    if (act == XF_ACT_RELU) return max(x, 0.0);
-    return x;
+float xf_tanh(float u) {
+    float e = exp(2.0 * clamp(u, -15.0, 15.0));
+    return (e - 1.0) / (e + 1.0);
 }
+
+// The unary functions of xf_abi.h; |lo| and |hi| are XF_UFN_CLIP's bounds.
+float xf_ufn(float x, uint fn, float lo, float hi) {
+    switch (int(fn)) {
+        case XF_UFN_GELU: return 0.5 * x * (1.0 + xf_erf(x * 0.7071067811865476));
+        case XF_UFN_GELU_TANH: return 0.5 * x * (1.0 + xf_tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+        case XF_UFN_SILU: return x / (1.0 + exp(-x));
+        case XF_UFN_RELU: return max(x, 0.0);
+        case XF_UFN_SQRT: return sqrt(x);
+        case XF_UFN_EXP: return exp(x);
+        case XF_UFN_ERF: return xf_erf(x);
+        case XF_UFN_TANH: return xf_tanh(x);
+        case XF_UFN_SIGMOID: return 1.0 / (1.0 + exp(-x));
+        case XF_UFN_NEG: return -x;
+        case XF_UFN_ABS: return abs(x);
+        case XF_UFN_CLIP: return min(max(x, lo), hi);
+        default: return x;
+    }
+}
+
+float xf_act(float x, uint act) { return xf_ufn(x, act, 0.0, 0.0); }

@@ -1,4 +1,5 @@
 #version 450
+// variants: copy_f32_f32 copy_f32_f16=XF_DST_F16 copy_f16_f32=XF_SRC_F16 copy_f16_f16=XF_SRC_F16,XF_DST_F16 copy_u32=XF_U32
 // Strided 4-D copy with optional f32 <-> f16 conversion: dst[i] = src[i] for every index i of ne,
 // both sides addressed through element strides. Used by COPY and by CONCAT (one dispatch per
 // source, writing a slice of the destination). Variants: XF_SRC_F16, XF_DST_F16, XF_U32 (raw words).

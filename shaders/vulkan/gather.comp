@@ -1,4 +1,5 @@
 #version 450
+// variants: gather_f32 gather_f16=XF_F16 gather_u32=XF_U32
 // Gather along one axis: src viewed as [outer, len, inner], i32 indices [M], dst [outer, M, inner];
 // an index outside [0, len) gives zeros. Variants: f32, f16, XF_U32 (raw words, for i32 data).
 #include "common.glsl"

@@ -1,4 +1,5 @@
 #version 450
+// variants: norm_f32 norm_f16=XF_F16 norm_f32_sg=XF_SUBGROUP norm_f16_sg=XF_SUBGROUP,XF_F16
 // LayerNorm (RMS 0) and RMSNorm (RMS 1) over the innermost dimension C of [rows, C]; statistics in
 // f32, two passes (mean, then centred variance). Variants: XF_F16, XF_SUBGROUP (see reduce.glsl).
 #include "common.glsl"

@@ -1,4 +1,5 @@
 #version 450
+// variants: softmax_f32 softmax_f16=XF_F16 softmax_f32_sg=XF_SUBGROUP softmax_f16_sg=XF_SUBGROUP,XF_F16
 // Softmax over the innermost dimension of src [n0, n1, n2, C] of src * scale + mask, max
 // subtracted first, all in f32. The mask broadcasts: stride 0 in a dimension of size 1.
 // Variants: XF_F16, XF_SUBGROUP (see reduce.glsl).

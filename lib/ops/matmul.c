@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: MIT
+// MATMUL: batched a.b (or a.b^T) with fused bias, activation and residual; xf_linear.
+#include <string.h>
+
+#include "ops/ops_internal.h"
+
+xf_status_t xf_matmul(xf_graph_t* graph, xf_tensor_t* a, xf_tensor_t* b, const xf_matmul_options_t* options,
+                      xf_tensor_t** out) {
+    const char* fn = "xf_matmul";
+    XF_CHECK(xf_op_begin(graph, fn, out));
+    xf_matmul_options_t opt = {0};
+    if (options) opt = *options;
+    XF_CHECK(xf_op_check_input(graph, XF_OP_MATMUL, fn, a, "a"));
+    XF_CHECK(xf_op_check_input(graph, XF_OP_MATMUL, fn, b, "b"));
+    XF_CHECK(xf_op_check_same_dtype(graph, fn, a, b, "b"));
+    if (a->ndim < 2 || b->ndim < 2) return xf_op_fail(graph, fn, "a and b need at least 2 dimensions");
+    if ((unsigned)opt.activation > XF_ACT_RELU) return xf_op_fail(graph, fn, "unknown activation %d", (int)opt.activation);
+    int64_t k = a->shape[a->ndim - 1];
+    int64_t kb = opt.transpose_b ? b->shape[b->ndim - 1] : b->shape[b->ndim - 2];
+    int64_t n = opt.transpose_b ? b->shape[b->ndim - 2] : b->shape[b->ndim - 1];
+    char sa[96], sb[96];
+    xf_op_shape_str(a, sa, sizeof sa);
+    xf_op_shape_str(b, sb, sizeof sb);
+    if (k != kb) {
+        return xf_op_fail(graph, fn, "inner dimensions differ: a %s, b %s%s", sa, sb,
+                          opt.transpose_b ? " (transposed)" : "");
+    }
+    if (b->ndim > a->ndim) return xf_op_fail(graph, fn, "b %s has more dimensions than a %s", sb, sa);
+    for (int i = 0; i < b->ndim - 2; ++i) {
+        int64_t db = b->shape[b->ndim - 3 - i], da = a->shape[a->ndim - 3 - i];
+        if (db != 1 && db != da) return xf_op_fail(graph, fn, "batch dimensions do not broadcast: a %s, b %s", sa, sb);
+    }
+    int64_t shape[XF_MAX_DIMS];
+    memcpy(shape, a->shape, sizeof shape);
+    shape[a->ndim - 1] = n;
+    XF_CHECK(xf_op_check_vector(graph, fn, opt.bias, a, n, "bias"));
+    if (opt.residual) {
+        XF_CHECK(xf_op_check_input(graph, XF_OP_MATMUL, fn, opt.residual, "residual"));
+        XF_CHECK(xf_op_check_same_dtype(graph, fn, a, opt.residual, "residual"));
+        if (opt.residual->ndim != a->ndim || memcmp(opt.residual->shape, shape, sizeof(int64_t) * a->ndim) != 0) {
+            return xf_op_fail(graph, fn, "residual must have the result's shape");
+        }
+    }
+    xf_op_params_t p = {.matmul = {opt.transpose_b, opt.bias != NULL, opt.residual != NULL, opt.activation}};
+    xf_tensor_t* src[4] = {a, b, opt.bias, opt.residual};
+    return xf_graph_append(graph, XF_OP_MATMUL, src, 4, &p, a->dtype, a->ndim, shape, out);
+}
+
+xf_status_t xf_linear(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t* weight, xf_tensor_t* bias, xf_tensor_t** out) {
+    XF_CHECK(xf_op_begin(graph, "xf_linear", out));
+    if (weight && weight->ndim != 2) {
+        char s[96];
+        xf_op_shape_str(weight, s, sizeof s);
+        return xf_op_fail(graph, "xf_linear", "weight '%s' has shape %s; expected [out, in]", weight->name, s);
+    }
+    xf_matmul_options_t opt = {.transpose_b = true, .bias = bias};
+    return xf_matmul(graph, x, weight, &opt, out);
+}
+
+xf_status_t xf_ref_matmul(const xf_exec_node_t* n, xf_err_t* err) {
+    (void)err;
+    const xf_tref_t *a = &n->src[0], *b = &n->src[1], *d = &n->dst;
+    int64_t m = a->ne[2], k = a->ne[3], nn = d->ne[3];
+    bool tb = n->params.matmul.transpose_b;
+    for (int64_t i0 = 0; i0 < d->ne[0]; ++i0) {
+        for (int64_t i1 = 0; i1 < d->ne[1]; ++i1) {
+            int64_t abase = (i0 * a->ne[1] + i1) * m * k;
+            int64_t bbase = ((b->ne[0] == 1 ? 0 : i0) * b->ne[1] + (b->ne[1] == 1 ? 0 : i1)) * k * nn;
+            for (int64_t i = 0; i < m; ++i) {
+                for (int64_t j = 0; j < nn; ++j) {
+                    double acc = 0.0;
+                    for (int64_t p = 0; p < k; ++p) {
+                        float bv = tb ? xf_ref_ld(b, bbase + j * k + p) : xf_ref_ld(b, bbase + p * nn + j);
+                        acc += (double)xf_ref_ld(a, abase + i * k + p) * bv;
+                    }
+                    float v = (float)acc;
+                    if (n->params.matmul.has_bias) v += xf_ref_ld(&n->src[2], j);
+                    v = xf_ref_unary_fn((int)n->params.matmul.activation, v, &n->params);
+                    int64_t o = ((i0 * d->ne[1] + i1) * m + i) * nn + j;
+                    if (n->params.matmul.has_residual) v += xf_ref_ld(&n->src[3], o);
+                    xf_ref_st(d, o, v);
+                }
+            }
+        }
+    }
+    return XF_OK;
+}
