@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/xf_kernel_style.h"
 #include "cl_internal.h"
 
 #define XF_CL_MAX_DEVICES 64
@@ -71,9 +72,8 @@ static xf_status_t enumerate(xf_cl_found_t* out, size_t* out_count, xf_err_t* er
 
 xf_cl_style_t xf_cl_select_style(cl_device_type type, cl_device_local_mem_type local_type, size_t max_wg,
                                  uint64_t local_mem) {
-    const char* env = getenv("XFORMER_KERNELS");
-    if (env && strcmp(env, "cpu") == 0) return XF_CL_STYLE_CPU;
-    if (env && strcmp(env, "gpu") == 0) return XF_CL_STYLE_GPU;
+    xf_kernel_style_t forced = xf_kernel_style_from_env();
+    if (forced != XF_KERNEL_STYLE_DEVICE) return forced == XF_KERNEL_STYLE_CPU ? XF_CL_STYLE_CPU : XF_CL_STYLE_GPU;
     // Tiled kernels need a 8x8 work-group and two 8x8 float tiles at least; CPU runtimes emulate
     // local memory in RAM and barriers with per-work-item context copies, so tiling only costs.
     if (type & CL_DEVICE_TYPE_CPU) return XF_CL_STYLE_CPU;

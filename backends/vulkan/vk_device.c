@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../common/xf_dl.h"
+#include "../common/xf_kernel_style.h"
 #include "vk_internal.h"
 
 #define XF_VK_VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
@@ -392,9 +393,8 @@ static void xf_vk_query_features(xf_vk_syms_t* vk, VkPhysicalDevice pd, uint32_t
 }
 
 static bool xf_vk_choose_cpu_style(VkPhysicalDeviceType type) {
-    const char* k = getenv("XFORMER_KERNELS");
-    if (k && strcmp(k, "cpu") == 0) return true;
-    if (k && strcmp(k, "gpu") == 0) return false;
+    xf_kernel_style_t forced = xf_kernel_style_from_env();
+    if (forced != XF_KERNEL_STYLE_DEVICE) return forced == XF_KERNEL_STYLE_CPU;
     return type == VK_PHYSICAL_DEVICE_TYPE_CPU;
 }
 
