@@ -156,6 +156,26 @@ typedef enum xf_log_level_e {
 
 typedef void (*xf_log_fn)(void* user_data, xf_log_level_t level, const char* message);
 
+// Kernel style: barrier-free register-blocked kernels (what CPU devices run fastest) or shared/local
+// memory tiles (GPUs). AUTO lets the device's type and limits decide.
+typedef enum xf_kernel_style_e {
+    XF_KERNELS_AUTO = 0,
+    XF_KERNELS_CPU,
+    XF_KERNELS_GPU,
+} xf_kernel_style_t;
+
+// Attention on CPU-style kernels: AUTO (split into two GEMMs and a softmax while the score matrix fits
+// the scratch budget, else fused), or one of them always.
+typedef enum xf_attention_variant_e {
+    XF_ATTENTION_AUTO = 0,
+    XF_ATTENTION_FUSED,
+    XF_ATTENTION_SPLIT,
+} xf_attention_variant_t;
+
+// Optional device features a context may leave unused (bits of disable_features).
+#define XF_FEATURE_FP16 1u      // 16-bit storage: f16 tensors are then refused
+#define XF_FEATURE_SUBGROUP 2u  // subgroup arithmetic and shuffles
+
 // Options for xf_context_create; fill with xf_context_options_init.
 typedef struct xf_context_options_s {
     // Backend to use. XF_BACKEND_FROM_ENV (the default) reads XFORMER_BACKEND
@@ -168,6 +188,11 @@ typedef struct xf_context_options_s {
     xf_log_fn log_fn;
     void* log_user_data;
     int log_level;  // -1 = from XFORMER_LOG
+    // Kernel variants. The environment overrides them when set: XFORMER_KERNELS=cpu|gpu,
+    // XFORMER_ATTENTION=fused|split, XFORMER_DISABLE=fp16,subgroup (an unknown value is an error).
+    xf_kernel_style_t kernels;
+    xf_attention_variant_t attention;
+    unsigned disable_features;  // XF_FEATURE_* bits
 } xf_context_options_t;
 
 // Fills |out_options| with defaults: backend and device from the environment, no log sink.
@@ -297,7 +322,8 @@ typedef struct xf_graph_stats_s {
     size_t nodes;                  // operator nodes, including inserted copies
     size_t intermediates;          // tensors placed by the planner
     size_t intermediate_bytes_sum; // their sizes added up
-    size_t peak_intermediate_bytes;// size of the planned pool
+    size_t peak_intermediate_bytes;// size of the planned pool, backend scratch included
+    size_t peak_scratch_bytes;     // the largest temporary memory one node asked the backend for
     size_t inplace_reuses;         // results written over a dying input
     uint64_t computes;             // xf_graph_compute calls that succeeded
     uint64_t submissions;          // device submissions over all computes (1 per compute on GPUs)

@@ -74,6 +74,10 @@ typedef struct xf_exec_node_s {
     xf_tref_t dst;
     xf_op_params_t params;
     const char* label;  // for error messages: "node 12 (matmul 'blocks.0.attn.qkv')"
+    // Scratch the backend asked for (node_scratch), placed by the planner in the graph's pool and live
+    // for this node only; 256-byte aligned.
+    xf_buffer_t* scratch;
+    size_t scratch_offset, scratch_bytes;
 } xf_exec_node_t;
 
 typedef struct xf_exec_graph_s {
@@ -95,18 +99,31 @@ typedef struct xf_exec_counters_s {
     uint64_t dispatches;
 } xf_exec_counters_t;
 
+// The kernel-variant choices of a context: its options, overridden by the environment (lib/context.c
+// resolves both; backends read nothing else).
+typedef struct xf_device_options_s {
+    xf_kernel_style_t kernels;
+    xf_attention_variant_t attention;
+    unsigned disable;  // XF_FEATURE_* bits
+} xf_device_options_t;
+
 // The table of functions a backend provides. A backend is registered in lib/backends.c.
 typedef struct xf_backend_vtable_s {
     xf_backend_t kind;
     const char* name;
     // Fills up to |capacity| entries (ranked, index = XFORMER_DEVICE) and the total count. A
     // missing driver gives *out_count = 0 and XF_OK; |err| may explain why for the error message.
-    xf_status_t (*list_devices)(xf_device_info_t* out, size_t capacity, size_t* out_count, xf_err_t* err);
-    xf_status_t (*device_open)(int index, xf_device_t** out_device, xf_err_t* err);
+    // |opts| shapes what the entries report (kernel style, fp16, subgroups).
+    xf_status_t (*list_devices)(const xf_device_options_t* opts, xf_device_info_t* out, size_t capacity,
+                                size_t* out_count, xf_err_t* err);
+    xf_status_t (*device_open)(int index, const xf_device_options_t* opts, xf_device_t** out_device, xf_err_t* err);
     void (*device_close)(xf_device_t* device);
     void (*device_info)(const xf_device_t* device, xf_device_info_t* out_info);
     // Returns XF_OK if the device can run |node|, else XF_ERR_UNIMPLEMENTED/INCOMPATIBLE with a reason.
     xf_status_t (*supports)(xf_device_t* device, const xf_exec_node_t* node, xf_err_t* err);
+    // Bytes of temporary memory |node| needs while it runs (0: none). Called before memory planning:
+    // sources and dst have shapes, dtypes and params, but results have no buffer yet. NULL: never any.
+    size_t (*node_scratch)(xf_device_t* device, const xf_exec_node_t* node);
     xf_status_t (*buffer_alloc)(xf_device_t* device, size_t bytes, xf_buffer_t** out_buffer, xf_err_t* err);
     void (*buffer_free)(xf_device_t* device, xf_buffer_t* buffer);
     xf_status_t (*buffer_write)(xf_device_t* device, xf_buffer_t* buffer, size_t offset, const void* data,
@@ -135,7 +152,9 @@ typedef struct xf_backend_entry_s {
     const char* name;                    // "opencl": XFORMER_BACKEND, test columns, tool options
     const xf_backend_vtable_t* vtable;   // NULL when this build does not have the backend
     int auto_rank;                       // order in which `auto` tries it; 0: only as the last resort
-    bool kernel_styles;                  // has CPU- and GPU-style kernels (test columns NAME and NAME+gpu)
+    // Variant test columns beyond NAME, as modifiers of tests/harness.c: "gpu fused" gives the columns
+    // NAME+gpu and NAME+fused, so the op table runs every kernel variant.
+    const char* test_variants;
 } xf_backend_entry_t;
 
 // Every backend libxformer knows, compiled or not.
@@ -165,7 +184,5 @@ static inline int xf_node_code(const xf_exec_node_t* n) {
     return code >= 0 ? code : (int)n->params.unary.activation;
 }
 
-// Reads an environment variable listing comma-separated words; returns true if |word| is in it.
-bool xf_env_list_has(const char* env_name, const char* word);
 
 #endif  // XF_LIB_BACKEND_H_

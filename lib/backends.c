@@ -23,9 +23,9 @@ extern const xf_backend_vtable_t xf_vk_backend;
 
 // auto_rank: the order in which `auto` tries backends (0: never, the fallback after all others).
 static const xf_backend_entry_t registry[] = {
-    {XF_BACKEND_CPU, "cpu", &xf_cpu_backend, 0, false},
-    {XF_BACKEND_OPENCL, "opencl", XF_CL_VTABLE, 2, true},
-    {XF_BACKEND_VULKAN, "vulkan", XF_VK_VTABLE, 1, true},
+    {XF_BACKEND_CPU, "cpu", &xf_cpu_backend, 0, ""},
+    {XF_BACKEND_OPENCL, "opencl", XF_CL_VTABLE, 2, "gpu fused"},
+    {XF_BACKEND_VULKAN, "vulkan", XF_VK_VTABLE, 1, "gpu nofp16+nosubgroup"},
 };
 #define REGISTRY_SIZE (sizeof registry / sizeof registry[0])
 

@@ -70,10 +70,73 @@ static int log_level_from_env(void) {
     return XF_LOG_WARN;
 }
 
-static xf_status_t open_device(const xf_backend_vtable_t* be, int index, xf_context_t* ctx) {
+// Reads a word of |names| from environment variable |env| into *out (its index); unset or empty
+// leaves *out alone. Anything else is an error naming the valid words.
+static xf_status_t choice_from_env(const char* env, const char* const* names, int count, int* out) {
+    const char* v = getenv(env);
+    if (!v || !*v) return XF_OK;
+    for (int i = 0; i < count; ++i) {
+        if (strcmp(v, names[i]) == 0) {
+            *out = i;
+            return XF_OK;
+        }
+    }
+    char valid[96] = "";
+    for (int i = 0; i < count; ++i) {
+        size_t len = strlen(valid);
+        snprintf(valid + len, sizeof valid - len, "%s%s", i ? ", " : "", names[i]);
+    }
+    return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "%s='%s' is not valid; use one of: %s", env, v, valid);
+}
+
+// The kernel-variant choices: |opts| (or the defaults), overridden by the environment.
+static xf_status_t device_options(const xf_context_options_t* opts, xf_device_options_t* out) {
+    memset(out, 0, sizeof *out);
+    if (opts) {
+        out->kernels = opts->kernels;
+        out->attention = opts->attention;
+        out->disable = opts->disable_features;
+    }
+    if ((unsigned)out->kernels > XF_KERNELS_GPU || (unsigned)out->attention > XF_ATTENTION_SPLIT ||
+        (out->disable & ~(XF_FEATURE_FP16 | XF_FEATURE_SUBGROUP))) {
+        return xf_set_last_error(XF_ERR_INVALID_ARGUMENT,
+                                 "xf_context_create: unknown kernels (%d), attention (%d) or disable_features (0x%x)",
+                                 (int)out->kernels, (int)out->attention, out->disable);
+    }
+    static const char* const styles[] = {"auto", "cpu", "gpu"};
+    static const char* const attention[] = {"auto", "fused", "split"};
+    int k = (int)out->kernels, a = (int)out->attention;
+    xf_status_t st = choice_from_env("XFORMER_KERNELS", styles, 3, &k);
+    if (st == XF_OK) st = choice_from_env("XFORMER_ATTENTION", attention, 3, &a);
+    if (st != XF_OK) return st;
+    out->kernels = (xf_kernel_style_t)k;
+    out->attention = (xf_attention_variant_t)a;
+    const char* v = getenv("XFORMER_DISABLE");
+    if (v && *v) {
+        out->disable = 0;
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s", v);
+        char* save = NULL;
+        for (char* w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+            if (strcmp(w, "fp16") == 0) {
+                out->disable |= XF_FEATURE_FP16;
+            } else if (strcmp(w, "subgroup") == 0) {
+                out->disable |= XF_FEATURE_SUBGROUP;
+            } else {
+                return xf_set_last_error(XF_ERR_INVALID_ARGUMENT,
+                                         "XFORMER_DISABLE='%s': '%s' is not a feature; use fp16, subgroup or both, "
+                                         "comma-separated", v, w);
+            }
+        }
+    }
+    return XF_OK;
+}
+
+static xf_status_t open_device(const xf_backend_vtable_t* be, int index, const xf_device_options_t* dopts,
+                               xf_context_t* ctx) {
     xf_err_t err = {{0}};
     size_t count = 0;
-    xf_status_t st = be->list_devices(NULL, 0, &count, &err);
+    xf_status_t st = be->list_devices(dopts, NULL, 0, &count, &err);
     if (st != XF_OK) return xf_set_last_error(st, "%s backend: %s", be->name, err.msg);
     if (count == 0) {
         return xf_set_last_error(XF_ERR_UNAVAILABLE, "%s backend has no device%s%s", be->name,
@@ -84,7 +147,7 @@ static xf_status_t open_device(const xf_backend_vtable_t* be, int index, xf_cont
                                  "device index %d is out of range: the %s backend has %zu device%s (valid: 0..%zu)",
                                  index, be->name, count, count == 1 ? "" : "s", count - 1);
     }
-    st = be->device_open(index, &ctx->device, &err);
+    st = be->device_open(index, dopts, &ctx->device, &err);
     if (st != XF_OK) return xf_set_last_error(st, "%s device %d: %s", be->name, index, err.msg);
     ctx->backend = be;
     be->device_info(ctx->device, &ctx->info);
@@ -112,6 +175,9 @@ xf_status_t xf_context_create(const xf_context_options_t* options, xf_context_t*
         xf_status_t st = device_from_env(&index);
         if (st != XF_OK) return st;
     }
+    xf_device_options_t dopts;
+    xf_status_t dst = device_options(&opts, &dopts);
+    if (dst != XF_OK) return dst;
 
     xf_context_t* ctx = calloc(1, sizeof *ctx);
     if (!ctx) return xf_set_last_error(XF_ERR_OUT_OF_MEMORY, "xf_context_create: out of host memory");
@@ -126,10 +192,10 @@ xf_status_t xf_context_create(const xf_context_options_t* options, xf_context_t*
         size_t n = auto_order(order, 8);
         for (size_t i = 0; i < n && st != XF_OK; ++i) {
             const xf_backend_vtable_t* be = order[i];
-            st = open_device(be, index, ctx);
+            st = open_device(be, index, &dopts, ctx);
             if (st != XF_OK) xf_log(ctx, XF_LOG_INFO, "auto: skipping %s: %s", be->name, xf_last_error());
         }
-        if (st != XF_OK) st = open_device(xf_backend_find(XF_BACKEND_CPU), index, ctx);
+        if (st != XF_OK) st = open_device(xf_backend_find(XF_BACKEND_CPU), index, &dopts, ctx);
     } else {
         const xf_backend_vtable_t* be = xf_backend_find(kind);
         if (!be) {
@@ -139,7 +205,7 @@ xf_status_t xf_context_create(const xf_context_options_t* options, xf_context_t*
                                    "the %s backend is not compiled into this build of libxformer; valid choices: %s",
                                    xf_backend_name(kind), names);
         } else {
-            st = open_device(be, index, ctx);
+            st = open_device(be, index, &dopts, ctx);
         }
     }
     if (st != XF_OK) {
@@ -168,6 +234,9 @@ xf_status_t xf_device_list(xf_device_info_t* out_devices, size_t capacity, size_
     if (!out_count || (capacity && !out_devices)) {
         return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_device_list: NULL argument");
     }
+    xf_device_options_t dopts;
+    xf_status_t st = device_options(NULL, &dopts);
+    if (st != XF_OK) return st;
     const xf_backend_vtable_t* order[8];
     size_t nb = auto_order(order, 7);
     order[nb++] = xf_backend_find(XF_BACKEND_CPU);
@@ -177,7 +246,7 @@ xf_status_t xf_device_list(xf_device_info_t* out_devices, size_t capacity, size_
         xf_err_t err = {{0}};
         size_t n = 0;
         size_t room = total < capacity ? capacity - total : 0;
-        if (be->list_devices(room ? out_devices + total : NULL, room, &n, &err) != XF_OK) continue;
+        if (be->list_devices(&dopts, room ? out_devices + total : NULL, room, &n, &err) != XF_OK) continue;
         total += n;
     }
     *out_count = total;

@@ -55,6 +55,8 @@ typedef struct xf_node_s {
     xf_tensor_t* dst;
     xf_op_params_t params;
     char label[128];
+    size_t scratch_bytes;  // the backend's temporary memory for this node (planned with the results)
+    size_t scratch_offset;
 } xf_node_t;
 
 typedef struct xf_plan_s {
@@ -62,6 +64,7 @@ typedef struct xf_plan_s {
     size_t intermediates;
     size_t intermediate_bytes_sum;
     size_t inplace_reuses;
+    size_t scratch_bytes_max;  // the largest scratch of one node
 } xf_plan_t;
 
 struct xf_graph_s {

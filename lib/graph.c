@@ -220,12 +220,54 @@ static void make_tref(const xf_tensor_t* t, xf_tref_t* r) {
     }
 }
 
+// Fills the exec node of graph node |i| from its tensors.
+static void make_exec_node(const xf_graph_t* graph, size_t i, xf_exec_node_t* e) {
+    const xf_node_t* n = &graph->nodes[i];
+    memset(e, 0, sizeof *e);
+    e->op = n->op;
+    e->nsrc = n->nsrc;
+    e->params = n->params;
+    e->label = n->label;
+    for (int s = 0; s < n->nsrc; ++s) {
+        if (n->src[s]) make_tref(n->src[s], &e->src[s]);
+    }
+    make_tref(n->dst, &e->dst);
+    if (n->scratch_bytes) {
+        e->scratch = graph->pool;
+        e->scratch_offset = n->scratch_offset;
+        e->scratch_bytes = n->scratch_bytes;
+    }
+}
+
+// Asks the backend how much scratch each node needs, before memory is planned. Results have no
+// storage yet: they stand in with a placeholder buffer that node_scratch never dereferences.
+static xf_status_t query_scratch(xf_graph_t* graph) {
+    xf_context_t* ctx = graph->context;
+    static unsigned char unplanned;
+    for (xf_tensor_t* t = graph->tensors; t; t = t->next) {
+        if (t->kind == XF_TENSOR_RESULT) t->buffer = (xf_buffer_t*)&unplanned;
+    }
+    for (size_t i = 0; i < graph->count; ++i) {
+        xf_node_t* n = &graph->nodes[i];
+        n->scratch_bytes = 0;
+        if (!ctx->backend->node_scratch) continue;
+        xf_exec_node_t e;
+        make_exec_node(graph, i, &e);
+        n->scratch_bytes = ctx->backend->node_scratch(ctx->device, &e);
+    }
+    for (xf_tensor_t* t = graph->tensors; t; t = t->next) {
+        if (t->kind == XF_TENSOR_RESULT) t->buffer = NULL;
+    }
+    return XF_OK;
+}
+
 xf_status_t xf_graph_plan(xf_graph_t* graph) {
     if (!graph) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_graph_plan: graph is NULL");
     if (graph->prepared) return XF_OK;
     xf_context_t* ctx = graph->context;
     if (graph->count == 0) return xf_ctx_fail(ctx, XF_ERR_FAILED_PRECONDITION, "the graph has no nodes");
-    xf_status_t st = xf_plan_memory(graph);
+    xf_status_t st = query_scratch(graph);
+    if (st == XF_OK) st = xf_plan_memory(graph);
     if (st != XF_OK) return st;
     xf_err_t err = {{0}};
     if (graph->plan.pool_bytes) {
@@ -246,14 +288,7 @@ xf_status_t xf_graph_plan(xf_graph_t* graph) {
     for (size_t i = 0; i < graph->count; ++i) {
         const xf_node_t* n = &graph->nodes[i];
         xf_exec_node_t* e = &graph->exec[i];
-        e->op = n->op;
-        e->nsrc = n->nsrc;
-        e->params = n->params;
-        e->label = n->label;
-        for (int s = 0; s < n->nsrc; ++s) {
-            if (n->src[s]) make_tref(n->src[s], &e->src[s]);
-        }
-        make_tref(n->dst, &e->dst);
+        make_exec_node(graph, i, e);
         st = ctx->backend->supports(ctx->device, e, &err);
         if (st != XF_OK) {
             graph_unprepare(graph);
@@ -297,6 +332,7 @@ xf_status_t xf_graph_stats(const xf_graph_t* graph, xf_graph_stats_t* out_stats)
     out_stats->intermediate_bytes_sum = graph->plan.intermediate_bytes_sum;
     out_stats->peak_intermediate_bytes = graph->plan.pool_bytes;
     out_stats->inplace_reuses = graph->plan.inplace_reuses;
+    out_stats->peak_scratch_bytes = graph->plan.scratch_bytes_max;
     out_stats->computes = graph->computes;
     out_stats->submissions = graph->counters.submissions;
     out_stats->dispatches = graph->counters.dispatches;

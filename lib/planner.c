@@ -119,6 +119,14 @@ xf_status_t xf_plan_memory(xf_graph_t* graph) {
         } else {
             ok = arena_alloc(&arena, size, &dst->offset);
         }
+        // Scratch lives while the node runs: placed after its result, freed with its dying sources,
+        // so it never overlaps anything the node reads or writes.
+        if (ok && n->scratch_bytes) {
+            size_t ssize = align_up(n->scratch_bytes);
+            ok = arena_alloc(&arena, ssize, &n->scratch_offset);
+            if (ok && graph->reuse) ok = arena_free(&arena, n->scratch_offset, ssize);
+            if (n->scratch_bytes > plan.scratch_bytes_max) plan.scratch_bytes_max = n->scratch_bytes;
+        }
         if (!graph->reuse) continue;
         for (int s = 0; s < n->nsrc && ok; ++s) {
             if (!n->src[s]) continue;

@@ -76,17 +76,3 @@ void xf_log(xf_context_t* ctx, xf_log_level_t level, const char* fmt, ...) {
 }
 
 const char* xf_context_error(const xf_context_t* context) { return context ? context->err.msg : last_error; }
-
-bool xf_env_list_has(const char* env_name, const char* word) {
-    const char* v = getenv(env_name);
-    if (!v) return false;
-    size_t n = strlen(word);
-    for (const char* p = v; *p;) {
-        const char* end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && strncmp(p, word, n) == 0) return true;
-        if (!end) break;
-        p = end + 1;
-    }
-    return false;
-}

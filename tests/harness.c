@@ -12,50 +12,85 @@
 static bool parse_column(const char* word, xf_test_column_t* col) {
     memset(col, 0, sizeof *col);
     snprintf(col->name, sizeof col->name, "%s", word);
-    char base[32];
-    snprintf(base, sizeof base, "%s", word);
-    char* plus = strchr(base, '+');
-    if (plus) {
-        *plus = '\0';
-        snprintf(col->kernels, sizeof col->kernels, "%s", plus + 1);
+    char buf[48];
+    snprintf(buf, sizeof buf, "%s", word);
+    char* save = NULL;
+    char* base = strtok_r(buf, "+", &save);
+    xf_status_t st = base ? xf_backend_from_name(base, &col->backend) : XF_ERR_INVALID_ARGUMENT;
+    if ((st != XF_OK && st != XF_ERR_UNAVAILABLE) || col->backend == XF_BACKEND_AUTO) return false;
+    for (char* m = strtok_r(NULL, "+", &save); m; m = strtok_r(NULL, "+", &save)) {
+        if (strcmp(m, "gpu") == 0) col->kernels = XF_KERNELS_GPU;
+        else if (strcmp(m, "cpu") == 0) col->kernels = XF_KERNELS_CPU;
+        else if (strcmp(m, "fused") == 0) col->attention = XF_ATTENTION_FUSED;
+        else if (strcmp(m, "split") == 0) col->attention = XF_ATTENTION_SPLIT;
+        else if (strcmp(m, "nofp16") == 0) col->disable_features |= XF_FEATURE_FP16;
+        else if (strcmp(m, "nosubgroup") == 0) col->disable_features |= XF_FEATURE_SUBGROUP;
+        else return false;
     }
-    xf_status_t st = xf_backend_from_name(base, &col->backend);
-    return (st == XF_OK || st == XF_ERR_UNAVAILABLE) && col->backend != XF_BACKEND_AUTO;
+    return true;
 }
 
-int xf_test_columns(xf_test_column_t* out, int capacity) {
+// Appends column |word| unless a column of that name is already there.
+static void add_column(xf_test_column_t* out, int* n, int capacity, const char* word, bool requested) {
+    for (int i = 0; i < *n; ++i) {
+        if (strcmp(out[i].name, word) == 0) return;
+    }
+    if (*n >= capacity) return;
+    if (!parse_column(word, &out[*n])) {
+        // An unknown name becomes a column that fails, so typos cannot pass silently.
+        memset(&out[*n], 0, sizeof out[*n]);
+        snprintf(out[*n].name, sizeof out[*n].name, "%s", word);
+        out[*n].backend = XF_BACKEND_FROM_ENV;
+    }
+    out[*n].requested = requested;
+    ++*n;
+}
+
+// Appends the variant columns ("NAME+gpu", ...) of backend row |row|.
+static void add_variants(xf_test_column_t* out, int* n, int capacity, const xf_backend_entry_t* row, bool requested) {
+    char list[128];
+    snprintf(list, sizeof list, "%s", row->test_variants ? row->test_variants : "");
+    char* save = NULL;
+    for (char* v = strtok_r(list, " ", &save); v; v = strtok_r(NULL, " ", &save)) {
+        char word[48];
+        snprintf(word, sizeof word, "%s+%s", row->name, v);
+        add_column(out, n, capacity, word, requested);
+    }
+}
+
+static int columns(xf_test_column_t* out, int capacity, bool op_variants) {
     const char* env = getenv("XFORMER_TEST_BACKENDS");
+    size_t rows_n = 0;
+    const xf_backend_entry_t* rows = xf_backend_entries(&rows_n);
     int n = 0;
     if (env && *env) {
         char buf[256];
         snprintf(buf, sizeof buf, "%s", env);
-        for (char* tok = strtok(buf, ","); tok && n < capacity; tok = strtok(NULL, ",")) {
-            if (parse_column(tok, &out[n])) {
-                out[n].requested = true;
-                n++;
-            } else {
-                // An unknown name becomes a column that fails, so typos cannot pass silently.
-                memset(&out[n], 0, sizeof out[n]);
-                snprintf(out[n].name, sizeof out[n].name, "%s", tok);
-                out[n].backend = XF_BACKEND_FROM_ENV;
-                out[n].requested = true;
-                n++;
+        char* save = NULL;
+        for (char* tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            add_column(out, &n, capacity, tok, true);
+        }
+        if (op_variants) {
+            int listed = n;
+            for (size_t r = 0; r < rows_n; ++r) {
+                bool present = false;
+                for (int i = 0; i < listed; ++i) present |= out[i].backend == rows[r].kind;
+                if (present) add_variants(out, &n, capacity, &rows[r], true);
             }
         }
         return n;
     }
-    // Every compiled backend, and each of its GPU-style kernels as a column of its own.
-    size_t count = 0;
-    const xf_backend_entry_t* rows = xf_backend_entries(&count);
-    for (size_t i = 0; i < count; ++i) {
-        if (!rows[i].vtable) continue;
-        char word[32];
-        if (n < capacity) parse_column(rows[i].name, &out[n++]);
-        snprintf(word, sizeof word, "%s+gpu", rows[i].name);
-        if (rows[i].kernel_styles && n < capacity) parse_column(word, &out[n++]);
+    for (size_t r = 0; r < rows_n; ++r) {
+        if (!rows[r].vtable) continue;
+        add_column(out, &n, capacity, rows[r].name, false);
+        add_variants(out, &n, capacity, &rows[r], false);
     }
     return n;
 }
+
+int xf_test_columns(xf_test_column_t* out, int capacity) { return columns(out, capacity, false); }
+
+int xf_test_op_columns(xf_test_column_t* out, int capacity) { return columns(out, capacity, true); }
 
 bool xf_test_open(const xf_test_column_t* col, xf_context_t** out, bool* skip, char* why, size_t why_size) {
     *skip = false;
@@ -64,12 +99,13 @@ bool xf_test_open(const xf_test_column_t* col, xf_context_t** out, bool* skip, c
         snprintf(why, why_size, "XFORMER_TEST_BACKENDS names an unknown column '%s'", col->name);
         return false;
     }
-    if (col->kernels[0]) setenv("XFORMER_KERNELS", col->kernels, 1);
-    else unsetenv("XFORMER_KERNELS");
     xf_context_options_t opts;
     xf_context_options_init(&opts);
     opts.backend = col->backend;
     opts.device = 0;
+    opts.kernels = col->kernels;
+    opts.attention = col->attention;
+    opts.disable_features = col->disable_features;
     xf_status_t st = xf_context_create(&opts, out);
     if (st == XF_OK) return true;
     snprintf(why, why_size, "column %s: %s: %s", col->name, xf_status_string(st), xf_last_error());

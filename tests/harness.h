@@ -8,18 +8,25 @@
 
 #include "xformer.h"
 
-#define XF_TEST_MAX_COLUMNS 8
+#define XF_TEST_MAX_COLUMNS 16
 
-// A backend column of the test table: "cpu", "opencl", "opencl+gpu" (kernel style forced), ...
+// A backend column of the test table: a backend name and kernel-variant modifiers, each set through
+// the context options: "cpu", "opencl", "opencl+gpu" (GPU-style kernels), "opencl+fused" (fused
+// attention), "vulkan+nofp16+nosubgroup" (optional features off), ...
 typedef struct {
-    char name[32];
+    char name[48];
     xf_backend_t backend;
-    char kernels[8];  // XFORMER_KERNELS value for this column, "" for the device's choice
-    bool requested;   // named in XFORMER_TEST_BACKENDS: a missing device is a failure, not a skip
+    xf_kernel_style_t kernels;
+    xf_attention_variant_t attention;
+    unsigned disable_features;
+    bool requested;  // named in XFORMER_TEST_BACKENDS: a missing device is a failure, not a skip
 } xf_test_column_t;
 
-// Parses XFORMER_TEST_BACKENDS (default: every compiled backend, each kernel style). Touches no device.
+// Parses XFORMER_TEST_BACKENDS (default: every compiled backend and its variant columns). Touches no device.
 int xf_test_columns(xf_test_column_t* out, int capacity);
+// The columns of the op table: xf_test_columns plus, for each backend among them, the variant columns
+// its registry row declares (lib/backends.c), so every kernel variant runs every op case.
+int xf_test_op_columns(xf_test_column_t* out, int capacity);
 
 // Creates a context for |col|. Returns false and sets *skip when the column may be skipped (not
 // requested and no device); returns false with *skip false on a real failure (message in |why|).

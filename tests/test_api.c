@@ -37,6 +37,38 @@ Test(env, bogus_backend_is_one_line_error_naming_choices, .init = silence) {
     cr_assert_stderr_eq_str("");
 }
 
+Test(env, bogus_kernel_variant_overrides_are_errors_naming_choices) {
+    static const struct {
+        const char *name, *value, *valid;
+    } bad[] = {{"XFORMER_KERNELS", "gpux", "cpu, gpu"},
+               {"XFORMER_ATTENTION", "flash", "fused, split"},
+               {"XFORMER_DISABLE", "fp16,shuffle", "fp16, subgroup"}};
+    setenv("XFORMER_BACKEND", "cpu", 1);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+        setenv(bad[i].name, bad[i].value, 1);
+        xf_context_t* ctx = (xf_context_t*)0x1;
+        cr_expect_eq(xf_context_create(NULL, &ctx), XF_ERR_INVALID_ARGUMENT, "%s=%s", bad[i].name, bad[i].value);
+        cr_expect_null(ctx);
+        const char* msg = xf_last_error();
+        cr_expect(strstr(msg, bad[i].name) && strstr(msg, bad[i].valid), "%s", msg);
+        size_t n = 0;
+        cr_expect_eq(xf_device_list(NULL, 0, &n), XF_ERR_INVALID_ARGUMENT, "xf_device_list with %s", bad[i].name);
+        unsetenv(bad[i].name);
+    }
+    xf_context_options_t o;
+    xf_context_options_init(&o);
+    o.backend = XF_BACKEND_CPU;
+    o.kernels = (xf_kernel_style_t)7;
+    xf_context_t* ctx = NULL;
+    cr_expect_eq(xf_context_create(&o, &ctx), XF_ERR_INVALID_ARGUMENT);
+    o.kernels = XF_KERNELS_GPU;
+    o.attention = XF_ATTENTION_FUSED;
+    o.disable_features = XF_FEATURE_FP16 | XF_FEATURE_SUBGROUP;
+    cr_assert_eq(xf_context_create(&o, &ctx), XF_OK, "%s", xf_last_error());
+    xf_context_destroy(ctx);
+    unsetenv("XFORMER_BACKEND");
+}
+
 Test(env, backend_not_compiled_names_choices, .init = silence) {
     const xf_backend_t gpu[] = {XF_BACKEND_OPENCL, XF_BACKEND_VULKAN};
     for (int i = 0; i < 2; ++i) {

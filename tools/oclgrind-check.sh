@@ -5,11 +5,10 @@
 #
 # usage: tools/oclgrind-check.sh [--full] [BUILD_DIR]   (default: build)
 #
-# tests/test_opencl_ops runs every op and kernel variant on small shapes in both kernel styles
-# (XFORMER_KERNELS=cpu and gpu are test parameters) against the CPU backend, so the whole binary
-# is the subset: a few minutes under the simulator. XFORMER_TEST_BACKENDS=opencl turns a missing
-# device into a failure instead of a skip. --full also runs the shared op table (tests/test_ops,
-# columns opencl and opencl+gpu; about 6 minutes on 2 cores). Exit status 77 (meson's "skipped")
+# It runs the small-shape subset of the one op table (tests/test_ops with XFORMER_TEST_SMALL=1: every
+# op on every OpenCL variant column, opencl, opencl+gpu and opencl+fused, in f32 and f16) and the
+# OpenCL device tests. XFORMER_TEST_BACKENDS=opencl turns a missing device into a failure instead of
+# a skip. --full runs the whole op table instead of the subset. Exit status 77 (meson's "skipped")
 # when oclgrind is not installed.
 set -eu
 
@@ -19,7 +18,7 @@ if [ "${1:-}" = "--full" ]; then
     shift
 fi
 build=${1:-build}
-bin=$build/tests/test_opencl_ops
+bin=$build/tests/test_ops
 if ! command -v oclgrind >/dev/null 2>&1; then
     echo "oclgrind-check: oclgrind is not installed (apt-get install oclgrind)" >&2
     exit 77
@@ -39,7 +38,7 @@ patterns='^(Invalid |Read-write data race|Write-write data race|Uninitialized|Wo
 check() {
     log=$work/oclgrind.log
     status=0
-    XFORMER_TEST_BACKENDS=$backends XFORMER_CACHE_DIR=$work/cache \
+    XFORMER_TEST_BACKENDS=$backends XFORMER_CACHE_DIR=$work/cache XFORMER_TEST_SMALL=${XFORMER_TEST_SMALL:-0} \
         oclgrind --data-races --check-api --max-errors 100 "$@" >"$log" 2>&1 || status=$?
     echo "$(basename "$1"): $(tail -n 1 "$log")"
     diagnostics=$(grep -E -c "$patterns" "$log" || true)
@@ -55,11 +54,13 @@ check() {
     fi
 }
 
-# The build-failure test breaks a program on purpose, which --check-api rightly reports.
 backends=opencl
-check "$bin" -j2 --filter '!(opencl_errors/build_failure*)'
 if [ "$full" -eq 1 ]; then
-    backends=opencl,opencl+gpu
-    check "$build/tests/test_ops" -j2
+    check "$bin" -j2
+else
+    XFORMER_TEST_SMALL=1 check "$bin" -j2
 fi
+# The build-failure test breaks a program on purpose, which --check-api rightly reports.
+check "$build/tests/test_opencl_device" -j2 --filter '!(opencl_errors/build_failure*)'
+
 echo "oclgrind-check: clean (no data races, out-of-bounds accesses or API errors)"

@@ -34,14 +34,18 @@ static void cpu_fill_info(xf_device_info_t* info) {
     info->max_workgroup_size = 1;
 }
 
-static xf_status_t cpu_list_devices(xf_device_info_t* out, size_t capacity, size_t* out_count, xf_err_t* err) {
+static xf_status_t cpu_list_devices(const xf_device_options_t* opts, xf_device_info_t* out, size_t capacity,
+                                    size_t* out_count, xf_err_t* err) {
+    (void)opts;
     (void)err;
     if (capacity >= 1) cpu_fill_info(&out[0]);
     *out_count = 1;
     return XF_OK;
 }
 
-static xf_status_t cpu_device_open(int index, xf_device_t** out_device, xf_err_t* err) {
+static xf_status_t cpu_device_open(int index, const xf_device_options_t* opts, xf_device_t** out_device,
+                                   xf_err_t* err) {
+    (void)opts;
     if (index != 0) return xf_err_set(err, XF_ERR_OUT_OF_RANGE, "the cpu backend has one device (0)");
     xf_device_t* d = calloc(1, sizeof *d);
     if (!d) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory");

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/xf_kernel_style.h"
 #include "cl_internal.h"
 
 #define XF_CL_MAX_DEVICES 64
@@ -70,10 +69,9 @@ static xf_status_t enumerate(xf_cl_found_t* out, size_t* out_count, xf_err_t* er
     return XF_OK;
 }
 
-xf_cl_style_t xf_cl_select_style(cl_device_type type, cl_device_local_mem_type local_type, size_t max_wg,
-                                 uint64_t local_mem) {
-    xf_kernel_style_t forced = xf_kernel_style_from_env();
-    if (forced != XF_KERNEL_STYLE_DEVICE) return forced == XF_KERNEL_STYLE_CPU ? XF_CL_STYLE_CPU : XF_CL_STYLE_GPU;
+xf_cl_style_t xf_cl_select_style(xf_kernel_style_t forced, cl_device_type type, cl_device_local_mem_type local_type,
+                                 size_t max_wg, uint64_t local_mem) {
+    if (forced != XF_KERNELS_AUTO) return forced == XF_KERNELS_CPU ? XF_CL_STYLE_CPU : XF_CL_STYLE_GPU;
     // Tiled kernels need a 8x8 work-group and two 8x8 float tiles at least; CPU runtimes emulate
     // local memory in RAM and barriers with per-work-item context copies, so tiling only costs.
     if (type & CL_DEVICE_TYPE_CPU) return XF_CL_STYLE_CPU;
@@ -108,7 +106,7 @@ static void platform_string(cl_platform_id plat, cl_platform_info what, char* ou
 }
 
 // Fills |d| (all fields but the OpenCL objects) from a found device.
-static void describe(const xf_cl_found_t* f, int index, xf_device_t* d) {
+static void describe(const xf_cl_found_t* f, int index, const xf_device_options_t* opts, xf_device_t* d) {
     memset(d, 0, sizeof *d);
     d->platform = f->platform;
     d->device = f->device;
@@ -152,14 +150,16 @@ static void describe(const xf_cl_found_t* f, int index, xf_device_t* d) {
     info->fp16 = true;
     info->subgroups = false;
     info->subgroup_size = 0;
-    d->style = xf_cl_select_style(f->type, d->local_mem_type, d->max_wg, d->local_mem);
+    d->style = xf_cl_select_style(opts->kernels, f->type, d->local_mem_type, d->max_wg, d->local_mem);
+    d->attention = opts->attention;
     size_t tile_max = d->max_item[0] < d->max_item[1] ? d->max_item[0] : d->max_item[1];
     d->tile = (d->max_wg >= 256 && tile_max >= 16 && lmem >= 32768) ? 16 : 8;
     snprintf(info->kernel_style, sizeof info->kernel_style, "%s",
              d->style == XF_CL_STYLE_CPU ? "cpu" : "gpu");
 }
 
-static xf_status_t cl_list_devices(xf_device_info_t* out, size_t capacity, size_t* out_count, xf_err_t* err) {
+static xf_status_t cl_list_devices(const xf_device_options_t* opts, xf_device_info_t* out, size_t capacity,
+                                   size_t* out_count, xf_err_t* err) {
     xf_cl_found_t found[XF_CL_MAX_DEVICES];
     size_t n = 0;
     *out_count = 0;
@@ -169,7 +169,7 @@ static xf_status_t cl_list_devices(xf_device_info_t* out, size_t capacity, size_
     xf_device_t* tmp = malloc(sizeof *tmp);
     if (!tmp) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory listing OpenCL devices");
     for (size_t i = 0; i < n && i < capacity; ++i) {
-        describe(&found[i], (int)i, tmp);
+        describe(&found[i], (int)i, opts, tmp);
         out[i] = tmp->info;
     }
     free(tmp);
@@ -189,7 +189,8 @@ static void cl_device_close(xf_device_t* d) {
     free(d);
 }
 
-static xf_status_t cl_device_open(int index, xf_device_t** out_device, xf_err_t* err) {
+static xf_status_t cl_device_open(int index, const xf_device_options_t* opts, xf_device_t** out_device,
+                                  xf_err_t* err) {
     *out_device = NULL;
     xf_cl_found_t found[XF_CL_MAX_DEVICES];
     size_t n = 0;
@@ -201,7 +202,7 @@ static xf_status_t cl_device_open(int index, xf_device_t** out_device, xf_err_t*
     }
     xf_device_t* d = malloc(sizeof *d);
     if (!d) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory opening an OpenCL device");
-    describe(&found[index], index, d);
+    describe(&found[index], index, opts, d);
     cl_int rc = CL_SUCCESS;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)d->platform, 0};
     d->context = xf_cl.clCreateContext(props, 1, &d->device, NULL, NULL, &rc);
@@ -265,7 +266,6 @@ static xf_status_t cl_buffer_read(xf_device_t* d, xf_buffer_t* b, size_t offset,
 typedef struct xf_cl_graph_s {
     size_t count;
     xf_cl_node_t* nodes;
-    xf_buffer_t* scratch;
 } xf_cl_graph_t;
 
 static void cl_graph_release(xf_device_t* d, void* state) {
@@ -278,7 +278,6 @@ static void cl_graph_release(xf_device_t* d, void* state) {
         }
     }
     free(g->nodes);
-    cl_buffer_free(d, g->scratch);
     free(g);
 }
 
@@ -291,14 +290,9 @@ static xf_status_t cl_graph_prepare(xf_device_t* d, const xf_exec_graph_t* graph
         free(g);
         return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory preparing a graph");
     }
-    size_t scratch = 0;
-    for (size_t i = 0; i < graph->count; ++i) {
-        size_t need = xf_cl_node_scratch_bytes(d, &graph->nodes[i]);
-        if (need > scratch) scratch = need;
-    }
-    xf_status_t st = scratch ? cl_buffer_alloc(d, scratch, &g->scratch, err) : XF_OK;
+    xf_status_t st = XF_OK;
     for (size_t i = 0; i < graph->count && st == XF_OK; ++i) {
-        st = xf_cl_node_prepare(d, &graph->nodes[i], g->scratch, &g->nodes[i], err);
+        st = xf_cl_node_prepare(d, &graph->nodes[i], &g->nodes[i], err);
         g->count = i + 1;
     }
     if (st != XF_OK) {
@@ -351,6 +345,7 @@ const xf_backend_vtable_t xf_cl_backend = {
     .device_close = cl_device_close,
     .device_info = cl_device_describe,
     .supports = cl_supports,
+    .node_scratch = xf_cl_node_scratch_bytes,
     .op_coverage = xf_cl_op_coverage,
     .buffer_alloc = cl_buffer_alloc,
     .buffer_free = cl_buffer_free,

@@ -47,6 +47,7 @@ struct xf_device_s {
     size_t max_item[3];
     uint64_t local_mem;
     xf_cl_style_t style;
+    xf_attention_variant_t attention;
     int tile;  // edge of the square tiles of the GPU-style kernels
     char platform_version[256];
     cl_program programs[XF_CL_PROGRAM_COUNT][XF_CL_PROGRAM_FILES];
@@ -58,9 +59,9 @@ struct xf_buffer_s {
     size_t bytes;
 };
 
-// Picks the kernel style for a device: XFORMER_KERNELS=cpu|gpu, else by device type and limits.
-xf_cl_style_t xf_cl_select_style(cl_device_type type, cl_device_local_mem_type local_type, size_t max_wg,
-                                 uint64_t local_mem);
+// Picks the kernel style for a device: |forced| (the context's choice), else by device type and limits.
+xf_cl_style_t xf_cl_select_style(xf_kernel_style_t forced, cl_device_type type, cl_device_local_mem_type local_type,
+                                 size_t max_wg, uint64_t local_mem);
 
 // Returns the device's program for |dtype| that holds |kernel| (built or loaded from the disk cache
 // at first use).
@@ -95,12 +96,11 @@ typedef struct xf_cl_node_s {
     xf_cl_launch_t launch[XF_CL_MAX_LAUNCHES];
 } xf_cl_node_t;
 
-// Creates the kernels of |node|, sets their arguments and work sizes.
-// |scratch| holds at least xf_cl_node_scratch_bytes(node) bytes (or is NULL when that is 0).
-xf_status_t xf_cl_node_prepare(xf_device_t* dev, const xf_exec_node_t* node, xf_buffer_t* scratch,
-                               xf_cl_node_t* out, xf_err_t* err);
-// Returns the temporary device memory |node| needs while it runs (shared by all nodes of a graph).
-size_t xf_cl_node_scratch_bytes(const xf_device_t* dev, const xf_exec_node_t* node);
+// Creates the kernels of |node|, sets their arguments and work sizes. The node's planned scratch holds
+// xf_cl_node_scratch_bytes(node) bytes.
+xf_status_t xf_cl_node_prepare(xf_device_t* dev, const xf_exec_node_t* node, xf_cl_node_t* out, xf_err_t* err);
+// Returns the temporary device memory |node| needs while it runs (the vtable's node_scratch).
+size_t xf_cl_node_scratch_bytes(xf_device_t* dev, const xf_exec_node_t* node);
 // Returns XF_OK if |node| can run on |dev|.
 xf_status_t xf_cl_node_supported(xf_device_t* dev, const xf_exec_node_t* node, xf_err_t* err);
 // The OpenCL op table's coverage of |op| (see xf_backend_vtable_t.op_coverage).

@@ -15,7 +15,7 @@ typedef struct args_s {
     cl_uint next;
     cl_int rc;
     const char* failed;
-    xf_buffer_t* scratch;  // the graph's scratch buffer (B transposes, attention scores, im2col)
+    xf_tref_t scratch;     // the node's planned scratch (B transposes, attention scores, im2col)
     int launches;          // launches used by the node
 } args_t;
 
@@ -75,19 +75,14 @@ static size_t im2col_bytes(const xf_exec_node_t* node) {
 // online-softmax kernel, whose memory use does not grow with Lq * Lk.
 #define XF_CL_ATTN_SCRATCH_MAX ((size_t)64 << 20)
 
-// XFORMER_CL_ATTENTION=fused selects the fused kernel for every size (for tests and comparisons).
-static bool attn_fused_forced(void) {
-    const char* env = getenv("XFORMER_CL_ATTENTION");
-    return env && strcmp(env, "fused") == 0;
-}
-
 static size_t attn_scores_bytes(const xf_exec_node_t* node) {
     const xf_tref_t* q = &node->src[0];
     return (size_t)(q->ne[0] * q->ne[1] * q->ne[2] * node->src[1].ne[2]) * xf_dtype_size(q->dtype);
 }
 
-// The one place that picks an op's kernel variant: the device's style (XFORMER_KERNELS or device
-// type and limits, see xf_cl_select_style), then each variant's preconditions.
+// The one place that picks an op's kernel variant: the device's style (the context's choice or device
+// type and limits, see xf_cl_select_style), the context's attention choice, then each variant's
+// preconditions.
 static variant_t choose_variant(const xf_device_t* dev, const xf_exec_node_t* node) {
     size_t t = (size_t)dev->tile;
     bool gpu = dev->style == XF_CL_STYLE_GPU;
@@ -114,7 +109,8 @@ static variant_t choose_variant(const xf_device_t* dev, const xf_exec_node_t* no
                            dev->max_wg >= t && dev->local_mem >= 2 * t * ATT_GPU_DMAX * sizeof(float)
                        ? VARIANT_TILED
                    // The two register-blocked GEMMs outrun the fused kernel's per-row dot products.
-                   : attn_scores_bytes(node) <= XF_CL_ATTN_SCRATCH_MAX && !attn_fused_forced()
+                   : dev->attention == XF_ATTENTION_SPLIT ||
+                           (dev->attention == XF_ATTENTION_AUTO && attn_scores_bytes(node) <= XF_CL_ATTN_SCRATCH_MAX)
                        ? VARIANT_CPU_SPLIT
                        : VARIANT_CPU;
         default:
@@ -126,7 +122,7 @@ static bool use_tiled(const xf_device_t* dev, const xf_exec_node_t* node) {
     return choose_variant(dev, node) == VARIANT_TILED;
 }
 
-size_t xf_cl_node_scratch_bytes(const xf_device_t* dev, const xf_exec_node_t* node) {
+size_t xf_cl_node_scratch_bytes(xf_device_t* dev, const xf_exec_node_t* node) {
     variant_t v = choose_variant(dev, node);
     if (node->op == XF_OP_MATMUL && v == VARIANT_CPU_TRANSB) {
         return (size_t)xf_tref_elements(&node->src[1]) * xf_dtype_size(node->src[1].dtype);
@@ -227,8 +223,8 @@ static xf_status_t prep_matmul(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
         xf_status_t st = make_kernel(dev, B.dtype, "mm_transpose", l, a, err);
         if (st != XF_OK) return st;
         xf_tref_t Bt = B;
-        Bt.buffer = a->scratch;
-        Bt.offset = 0;
+        Bt.buffer = a->scratch.buffer;
+        Bt.offset = a->scratch.offset;
         arg_tensor(a, &B, NULL);
         arg_tensor(a, &Bt, NULL);
         arg_int(a, K);
@@ -433,7 +429,8 @@ static xf_status_t prep_attention_split(xf_device_t* dev, const xf_exec_node_t* 
     const xf_tref_t *q = &nd->src[0], *k = &nd->src[1], *v = &nd->src[2];
     int64_t BH = q->ne[0] * q->ne[1], Lq = q->ne[2], Lk = k->ne[2], D = q->ne[3], Dv = v->ne[3];
     bool has_bias = nd->params.attention.has_bias;
-    xf_tref_t S = {.buffer = a->scratch, .dtype = q->dtype, .ne = {q->ne[0], q->ne[1], Lq, Lk}};
+    xf_tref_t S = {.buffer = a->scratch.buffer, .offset = a->scratch.offset, .dtype = q->dtype,
+                   .ne = {q->ne[0], q->ne[1], Lq, Lk}};
     xf_status_t st = make_kernel(dev, q->dtype, "mm_cpu_nt", &l[0], a, err);
     if (st != XF_OK) return st;
     gemm_args(a, q, k, &S, Lq, Lk, D, 1, (int64_t[2]){Lq * D, 0}, (int64_t[2]){Lk * D, 0});
@@ -502,7 +499,8 @@ static xf_status_t prep_conv2d_split(xf_device_t* dev, const xf_exec_node_t* nd,
     const int* dl = nd->params.conv2d.dilation;
     int64_t groups = nd->params.conv2d.groups, og = y->ne[1] / groups, kk = w->ne[1] * w->ne[2] * w->ne[3];
     int64_t pix = y->ne[2] * y->ne[3], batches = y->ne[0] * groups;
-    xf_tref_t col = {.buffer = a->scratch, .dtype = x->dtype, .ne = {1, batches, pix, kk}};
+    xf_tref_t col = {.buffer = a->scratch.buffer, .offset = a->scratch.offset, .dtype = x->dtype,
+                     .ne = {1, batches, pix, kk}};
     xf_status_t st = make_kernel(dev, x->dtype, "im2col", &l[0], a, err);
     if (st != XF_OK) return st;
     arg_tensor(a, x, NULL);
@@ -734,11 +732,11 @@ xf_status_t xf_cl_node_supported(xf_device_t* dev, const xf_exec_node_t* node, x
     return XF_OK;
 }
 
-xf_status_t xf_cl_node_prepare(xf_device_t* dev, const xf_exec_node_t* node, xf_buffer_t* scratch,
+xf_status_t xf_cl_node_prepare(xf_device_t* dev, const xf_exec_node_t* node,
                                xf_cl_node_t* out, xf_err_t* err) {
     const char* label = node->label ? node->label : xf_op_name(node->op);
     memset(out, 0, sizeof *out);
-    args_t a = {.scratch = scratch};
+    args_t a = {.scratch = {.buffer = node->scratch, .offset = node->scratch_offset}};
     xf_status_t st = cl_ops[node->op]->prepare(dev, node, &out->launch[0], &a, err);
     out->count = a.launches;
     if (st != XF_OK) return st;
@@ -758,8 +756,8 @@ xf_status_t xf_cl_node_prepare(xf_device_t* dev, const xf_exec_node_t* node, xf_
         if (wg > kwg) {
             return xf_err_set(
                 err, XF_ERR_INCOMPATIBLE,
-                "%s needs a work-group of %zu for its %s-style kernel but the device allows %zu; set "
-                "XFORMER_KERNELS=cpu",
+                "%s needs a work-group of %zu for its %s-style kernel but the device allows %zu; use "
+                "XFORMER_KERNELS=cpu (or the context option kernels = XF_KERNELS_CPU)",
                 label, wg, kernel_style_name(dev->style == XF_CL_STYLE_GPU), kwg);
         }
     }

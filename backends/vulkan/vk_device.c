@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "../common/xf_dl.h"
-#include "../common/xf_kernel_style.h"
 #include "vk_internal.h"
 
 #define XF_VK_VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
@@ -392,9 +391,8 @@ static void xf_vk_query_features(xf_vk_syms_t* vk, VkPhysicalDevice pd, uint32_t
                           sg.subgroupSize <= 64;
 }
 
-static bool xf_vk_choose_cpu_style(VkPhysicalDeviceType type) {
-    xf_kernel_style_t forced = xf_kernel_style_from_env();
-    if (forced != XF_KERNEL_STYLE_DEVICE) return forced == XF_KERNEL_STYLE_CPU;
+static bool xf_vk_choose_cpu_style(xf_kernel_style_t forced, VkPhysicalDeviceType type) {
+    if (forced != XF_KERNELS_AUTO) return forced == XF_KERNELS_CPU;
     return type == VK_PHYSICAL_DEVICE_TYPE_CPU;
 }
 
@@ -435,7 +433,8 @@ static void xf_vk_fill_info(xf_vk_syms_t* vk, VkPhysicalDevice pd, int index, co
     snprintf(out->kernel_style, sizeof out->kernel_style, "%s", cpu_style ? "cpu" : "gpu");
 }
 
-static xf_status_t xf_vk_list_devices(xf_device_info_t* out, size_t capacity, size_t* out_count, xf_err_t* err) {
+static xf_status_t xf_vk_list_devices(const xf_device_options_t* opts, xf_device_info_t* out, size_t capacity,
+                                      size_t* out_count, xf_err_t* err) {
     *out_count = 0;
     xf_vk_syms_t vk;
     void* lib;
@@ -453,9 +452,10 @@ static xf_status_t xf_vk_list_devices(xf_device_info_t* out, size_t capacity, si
         vk.vkGetPhysicalDeviceProperties(pds[i], &p);
         xf_vk_features_t f;
         xf_vk_query_features(&vk, pds[i], p.apiVersion, &f);
-        bool fp16 = f.storage16 && !xf_env_list_has("XFORMER_VK_DISABLE", "fp16");
-        bool sg = f.subgroup_arith && !xf_env_list_has("XFORMER_VK_DISABLE", "subgroup");
-        xf_vk_fill_info(&vk, pds[i], (int)i, &f, fp16, sg, xf_vk_choose_cpu_style(p.deviceType), &out[i]);
+        bool fp16 = f.storage16 && !(opts->disable & XF_FEATURE_FP16);
+        bool sg = f.subgroup_arith && !(opts->disable & XF_FEATURE_SUBGROUP);
+        xf_vk_fill_info(&vk, pds[i], (int)i, &f, fp16, sg, xf_vk_choose_cpu_style(opts->kernels, p.deviceType),
+                        &out[i]);
     }
     if (st == XF_OK) *out_count = n;
     free(pds);
@@ -580,7 +580,8 @@ static xf_status_t xf_vk_create_logical(xf_device_t* dev, xf_err_t* err) {
     return XF_OK;
 }
 
-static xf_status_t xf_vk_device_open(int index, xf_device_t** out_device, xf_err_t* err) {
+static xf_status_t xf_vk_device_open(int index, const xf_device_options_t* opts, xf_device_t** out_device,
+                                     xf_err_t* err) {
     *out_device = NULL;
     xf_device_t* dev = calloc(1, sizeof *dev);
     if (!dev) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: out of host memory");
@@ -601,10 +602,10 @@ static xf_status_t xf_vk_device_open(int index, xf_device_t** out_device, xf_err
         dev->vk.vkGetPhysicalDeviceProperties(dev->phys, &dev->props);
         dev->vk.vkGetPhysicalDeviceMemoryProperties(dev->phys, &dev->mem_props);
         xf_vk_query_features(&dev->vk, dev->phys, dev->props.apiVersion, &dev->feat);
-        dev->use_fp16 = dev->feat.storage16 && !xf_env_list_has("XFORMER_VK_DISABLE", "fp16");
-        dev->use_subgroup = dev->feat.subgroup_arith && !xf_env_list_has("XFORMER_VK_DISABLE", "subgroup");
-        dev->use_shuffle = dev->feat.subgroup_shuffle && !xf_env_list_has("XFORMER_VK_DISABLE", "subgroup");
-        dev->cpu_style = xf_vk_choose_cpu_style(dev->props.deviceType);
+        dev->use_fp16 = dev->feat.storage16 && !(opts->disable & XF_FEATURE_FP16);
+        dev->use_subgroup = dev->feat.subgroup_arith && !(opts->disable & XF_FEATURE_SUBGROUP);
+        dev->use_shuffle = dev->feat.subgroup_shuffle && !(opts->disable & XF_FEATURE_SUBGROUP);
+        dev->cpu_style = xf_vk_choose_cpu_style(opts->kernels, dev->props.deviceType);
         xf_vk_fill_info(&dev->vk, dev->phys, index, &dev->feat, dev->use_fp16, dev->use_subgroup, dev->cpu_style,
                         &dev->info);
         st = xf_vk_choose_memory(dev, err);
@@ -655,6 +656,7 @@ const xf_backend_vtable_t xf_vk_backend = {
     .device_close = xf_vk_device_close,
     .device_info = xf_vk_device_info,
     .supports = xf_vk_supports_entry,
+    .node_scratch = xf_vk_node_scratch,
     .op_coverage = xf_vk_op_coverage,
     .buffer_alloc = xf_vk_alloc_entry,
     .buffer_free = xf_vk_buffer_free,

@@ -78,7 +78,6 @@ void xf_vk_graph_release(xf_device_t* dev, void* state) {
     if (!s) return;
     if (s->cmd) dev->vk.vkFreeCommandBuffers(dev->device, dev->cmd_pool, 1, &s->cmd);
     if (s->pool) dev->vk.vkDestroyDescriptorPool(dev->device, s->pool, NULL);
-    for (size_t i = 0; i < s->plan.nscratch; ++i) xf_vk_buffer_free(dev, s->plan.scratch[i]);
     free(s->plan.items);
     free(s->node_of);
     free(s);

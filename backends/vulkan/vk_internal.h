@@ -137,13 +137,16 @@ typedef struct xf_vk_dispatch_s {
 typedef struct xf_vk_plan_s {
     xf_vk_dispatch_t* items;
     size_t count, cap;
-    xf_buffer_t* scratch[64];  // temporaries owned by the graph (transposed GEMM operands)
-    size_t nscratch;
+    // The scratch of the node being recorded (planned in the graph's pool), taken front to back.
+    xf_buffer_t* scratch;
+    VkDeviceSize scratch_at, scratch_end;
 } xf_vk_plan_t;
 
 xf_status_t xf_vk_supports(xf_device_t* dev, const xf_exec_node_t* node, xf_err_t* err);
 // The Vulkan op table's coverage of |op| (see xf_backend_vtable_t.op_coverage).
 bool xf_vk_op_coverage(xf_op_t op, const char** reason);
+// The temporary memory |node| needs while it runs (the vtable's node_scratch).
+size_t xf_vk_node_scratch(xf_device_t* dev, const xf_exec_node_t* node);
 // Appends the dispatches of |node| to |plan|.
 xf_status_t xf_vk_record_node(xf_device_t* dev, const xf_exec_node_t* node, xf_vk_plan_t* plan, xf_err_t* err);
 

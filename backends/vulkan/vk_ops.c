@@ -457,18 +457,30 @@ static bool xf_vk_matmul_fits(const xf_device_t* dev, const xf_exec_node_t* n) {
     return xf_vk_fits(dev, &n->dst);
 }
 
-// Allocates a dense graph-owned temporary of shape |ne| and describes it in |out|.
+// Scratch chunks start at this alignment (a multiple of any minStorageBufferOffsetAlignment in practice;
+// the binding code rounds down to the device's own and passes the element offset).
+#define XF_VK_SCRATCH_ALIGN 256
+
+static VkDeviceSize xf_vk_scratch_size(xf_dtype_t dt, const int64_t* ne) {
+    VkDeviceSize bytes = (VkDeviceSize)(ne[0] * ne[1] * ne[2] * ne[3]) * xf_dtype_size(dt);
+    return (bytes + XF_VK_SCRATCH_ALIGN - 1) / XF_VK_SCRATCH_ALIGN * XF_VK_SCRATCH_ALIGN;
+}
+
+// Takes a dense temporary of shape |ne| from the node's planned scratch and describes it in |out|.
 static xf_status_t xf_vk_scratch(xf_device_t* dev, xf_vk_plan_t* plan, xf_dtype_t dt, const int64_t* ne,
                                  xf_tref_t* out, xf_err_t* err) {
-    if (plan->nscratch == sizeof plan->scratch / sizeof plan->scratch[0])
-        return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: too many temporaries in one graph");
+    (void)dev;
+    VkDeviceSize size = xf_vk_scratch_size(dt, ne);
+    if (!plan->scratch || plan->scratch_at + size > plan->scratch_end)
+        return xf_err_set(err, XF_ERR_INTERNAL, "Vulkan: a node needs more scratch than it declared");
     memset(out, 0, sizeof *out);
+    out->buffer = plan->scratch;
+    out->offset = (size_t)plan->scratch_at;
     out->dtype = dt;
     memcpy(out->ne, ne, sizeof out->ne);
     xf_vk_dense_strides(out->ne, out->nb);
-    xf_status_t st = xf_vk_buffer_alloc(dev, (size_t)xf_tref_elements(out) * xf_dtype_size(dt), &out->buffer, err);
-    if (st == XF_OK) plan->scratch[plan->nscratch++] = out->buffer;
-    return st;
+    plan->scratch_at += size;
+    return XF_OK;
 }
 
 // The subgroup GEMM is fastest for A.B^T (both operands K-contiguous); an A.B that fits one binding
@@ -494,11 +506,16 @@ static xf_status_t xf_vk_matmul_via_bt(xf_device_t* dev, const xf_exec_node_t* n
     return xf_vk_gemm(dev, &tn, true, 0, 0, 0, 0, plan, err);
 }
 
+// True when an A.B runs as a transposing copy of B into scratch, then the subgroup A.B^T GEMM.
+static bool xf_vk_matmul_uses_bt(const xf_device_t* dev, const xf_exec_node_t* n) {
+    int64_t K = n->src[0].ne[3];
+    return xf_vk_matmul_fits(dev, n) && dev->cpu_style && dev->use_shuffle && !n->params.matmul.transpose_b &&
+           K % 4 == 0 && K >= 64 && n->dst.ne[2] >= 32;
+}
+
 static xf_status_t xf_vk_op_matmul(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
     int64_t K = n->src[0].ne[3];
-    if (xf_vk_matmul_fits(dev, n) && dev->cpu_style && dev->use_shuffle && !n->params.matmul.transpose_b &&
-        K % 4 == 0 && K >= 64 && n->dst.ne[2] >= 32)
-        return xf_vk_matmul_via_bt(dev, n, plan, err);
+    if (xf_vk_matmul_uses_bt(dev, n)) return xf_vk_matmul_via_bt(dev, n, plan, err);
     if (xf_vk_matmul_fits(dev, n)) return xf_vk_gemm(dev, n, true, 0, 0, 0, 0, plan, err);
     // Too large for one binding (maxStorageBufferRange): a 2-D problem is split into row and
     // column blocks, each bound at its own offset (supports() rejects the rest).
@@ -615,6 +632,17 @@ static xf_status_t xf_vk_conv_gemm(xf_device_t* dev, const xf_exec_node_t* n, xf
     return xf_vk_op_binary(dev, &add, plan, err);
 }
 
+// True when a convolution runs as im2col + the subgroup GEMM (both through scratch).
+static bool xf_vk_conv_uses_gemm(const xf_device_t* dev, const xf_exec_node_t* n) {
+    const xf_tref_t *x = &n->src[0], *w = &n->src[1], *o = &n->dst;
+    int64_t pix = o->ne[2] * o->ne[3], ck = x->ne[1] * w->ne[2] * w->ne[3];
+    VkDeviceSize es = xf_dtype_size(o->dtype);
+    const uint32_t* lim = dev->props.limits.maxComputeWorkGroupCount;
+    return dev->cpu_style && dev->use_shuffle && n->params.conv2d.groups == 1 && ck % 4 == 0 && ck >= 64 &&
+           (uint64_t)pix <= lim[1] && (uint64_t)x->ne[0] <= lim[2] &&
+           (VkDeviceSize)(x->ne[0] * pix) * (VkDeviceSize)(ck > o->ne[1] ? ck : o->ne[1]) * es <= xf_vk_max_range(dev);
+}
+
 static xf_status_t xf_vk_op_conv2d(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
     const xf_tref_t *x = &n->src[0], *w = &n->src[1], *o = &n->dst;
     bool hb = n->params.conv2d.has_bias;
@@ -636,14 +664,7 @@ static xf_status_t xf_vk_op_conv2d(xf_device_t* dev, const xf_exec_node_t* n, xf
     xf_vk_pu(&p, d->bind[2].elem_offset);
     xf_vk_pu(&p, d->bind[4].elem_offset);
     int64_t og = o->ne[1] / pr->conv2d.groups, pix = o->ne[2] * o->ne[3];
-    int64_t ck = x->ne[1] * w->ne[2] * w->ne[3];
-    VkDeviceSize es = xf_dtype_size(o->dtype);
-    const uint32_t* lim = dev->props.limits.maxComputeWorkGroupCount;
-    if (dev->cpu_style && dev->use_shuffle && pr->conv2d.groups == 1 && ck % 4 == 0 && ck >= 64 &&
-        (uint64_t)pix <= lim[1] && (uint64_t)x->ne[0] <= lim[2] &&
-        (VkDeviceSize)(x->ne[0] * pix) * (VkDeviceSize)(ck > o->ne[1] ? ck : o->ne[1]) * es <= xf_vk_max_range(dev)) {
-        return xf_vk_conv_gemm(dev, n, plan, err);
-    }
+    if (xf_vk_conv_uses_gemm(dev, n)) return xf_vk_conv_gemm(dev, n, plan, err);
     if (dev->cpu_style) {
         uint32_t ob = og % 4 == 0 ? 4 : og % 2 == 0 ? 2 : 1;
         uint32_t wg = 64;
@@ -774,7 +795,7 @@ xf_status_t xf_vk_supports(xf_device_t* dev, const xf_exec_node_t* n, xf_err_t* 
         if (all[i]->dtype == XF_DTYPE_F16 && !dev->use_fp16)
             return xf_err_set(err, XF_ERR_INCOMPATIBLE, "Vulkan: %s has no 16-bit storage%s; use f32 tensors",
                               dev->info.name,
-                              dev->feat.storage16 ? " enabled (XFORMER_VK_DISABLE=fp16)" : " (storageBuffer16BitAccess)");
+                              dev->feat.storage16 ? " enabled (XFORMER_DISABLE=fp16 or disable_features)" : " (storageBuffer16BitAccess)");
         if (xf_tref_elements(all[i]) >= ((int64_t)1 << 31))
             return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "Vulkan: tensors of 2^31 or more elements are not supported");
     }
@@ -827,8 +848,25 @@ xf_status_t xf_vk_supports(xf_device_t* dev, const xf_exec_node_t* n, xf_err_t* 
     return XF_OK;
 }
 
+size_t xf_vk_node_scratch(xf_device_t* dev, const xf_exec_node_t* n) {
+    if (n->op == XF_OP_MATMUL && xf_vk_matmul_uses_bt(dev, n)) {
+        const xf_tref_t* b = &n->src[1];
+        return (size_t)xf_vk_scratch_size(b->dtype, (int64_t[]){b->ne[0], b->ne[1], b->ne[3], b->ne[2]});
+    }
+    if (n->op == XF_OP_CONV2D && xf_vk_conv_uses_gemm(dev, n)) {
+        const xf_tref_t *x = &n->src[0], *w = &n->src[1], *o = &n->dst;
+        int64_t NP = x->ne[0] * o->ne[2] * o->ne[3], CK = x->ne[1] * w->ne[2] * w->ne[3];
+        return (size_t)(xf_vk_scratch_size(x->dtype, (int64_t[]){1, 1, NP, CK}) +
+                        xf_vk_scratch_size(x->dtype, (int64_t[]){1, 1, NP, o->ne[1]}));
+    }
+    return 0;
+}
+
 // Records |n|, which xf_vk_supports accepted when the graph was planned.
 xf_status_t xf_vk_record_node(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
     if (xf_tref_elements(&n->dst) == 0) return XF_OK;
+    plan->scratch = n->scratch;
+    plan->scratch_at = n->scratch_offset;
+    plan->scratch_end = n->scratch_offset + n->scratch_bytes;
     return xf_vk_ops[n->op]->record(dev, n, plan, err);
 }
