@@ -238,13 +238,14 @@ XF_API size_t xf_backend_list(xf_backend_t* out_backends, size_t capacity);
 
 typedef enum xf_dtype_e {
     XF_DTYPE_F32 = 0,
-    XF_DTYPE_F16,  // IEEE half, as storage; arithmetic is f32
-    XF_DTYPE_I32,  // indices (argmax results, gather indices)
+    XF_DTYPE_F16,   // IEEE half, as storage; arithmetic is f32
+    XF_DTYPE_I32,   // indices (argmax results, gather indices)
+    XF_DTYPE_BF16,  // bfloat16 (the top half of an f32), as storage; the CPU backend runs it today
 } xf_dtype_t;
 
 // Returns the size in bytes of one element of |dtype|, 0 if unknown.
 XF_API size_t xf_dtype_size(xf_dtype_t dtype);
-// Returns "f32", "f16", "i32".
+// Returns "f32", "f16", "i32", "bf16".
 XF_API const char* xf_dtype_name(xf_dtype_t dtype);
 
 typedef struct xf_tensor_s xf_tensor_t;
@@ -287,6 +288,9 @@ XF_API xf_status_t xf_context_find_tensor(xf_context_t* context, const char* nam
 // Converts between IEEE half and float (round to nearest even).
 XF_API uint16_t xf_f32_to_f16(float value);
 XF_API float xf_f16_to_f32(uint16_t value);
+// bfloat16 conversions (round to nearest even; NaN stays NaN).
+XF_API uint16_t xf_f32_to_bf16(float value);
+XF_API float xf_bf16_to_f32(uint16_t value);
 
 //===----------------------------------------------------------------------===//
 // Graphs
@@ -455,7 +459,7 @@ XF_API xf_status_t xf_reshape(xf_graph_t* graph, xf_tensor_t* x, int ndim, const
 // Takes indices [start, end) of |axis| (a view).
 XF_API xf_status_t xf_slice(xf_graph_t* graph, xf_tensor_t* x, int axis, int64_t start, int64_t end,
                             xf_tensor_t** out);
-// Makes a contiguous copy of |x|, converting to |dtype| (f32 <-> f16).
+// Makes a contiguous copy of |x|, converting to |dtype| (f32, f16, bf16).
 XF_API xf_status_t xf_cast(xf_graph_t* graph, xf_tensor_t* x, xf_dtype_t dtype, xf_tensor_t** out);
 
 // Sum, mean, maximum and minimum over |axis| (negative counts from the end), accumulated in f32; the

@@ -24,8 +24,26 @@ typedef enum xf_inplace_e {
     XF_INPLACE_RESIDUAL,  // the result may overwrite source 3 (matmul's residual) when present
 } xf_inplace_t;
 
+// The dtype traits table (lib/dtype.c). Element types have block_elems 1; block-quantized types (e.g.
+// int8 in blocks of 32 with one f16 scale: 34 bytes, 32 elements) store whole blocks along the
+// innermost dim, whose size must then be a multiple of block_elems.
+typedef struct xf_dtype_traits_s {
+    const char* name;
+    size_t block_bytes;
+    int block_elems;
+    bool is_float;  // a floating-point storage type (arithmetic is f32 whatever the storage)
+    // Convert |n| elements (a multiple of block_elems) to and from f32.
+    void (*to_f32)(const void* src, float* dst, size_t n);
+    void (*from_f32)(const float* src, void* dst, size_t n);
+} xf_dtype_traits_t;
+
+#define XF_DTYPE_COUNT (XF_DTYPE_BF16 + 1)
+
+// The traits of |dtype|, or NULL for an unknown value.
+const xf_dtype_traits_t* xf_dtype_traits(xf_dtype_t dtype);
+
 // Source 0's accepted storage types, as a mask of 1 << xf_dtype_t.
-#define XF_DTYPES_FLOAT ((1u << XF_DTYPE_F32) | (1u << XF_DTYPE_F16))
+#define XF_DTYPES_FLOAT ((1u << XF_DTYPE_F32) | (1u << XF_DTYPE_F16) | (1u << XF_DTYPE_BF16))
 #define XF_DTYPES_ANY (XF_DTYPES_FLOAT | (1u << XF_DTYPE_I32))
 
 // One row of the op registry.
@@ -50,13 +68,14 @@ typedef struct xf_buffer_s xf_buffer_t;
 typedef struct xf_device_s xf_device_t;
 
 // A tensor as a kernel sees it. Shapes are always padded to 4 dims: ne[0] outermost, ne[3]
-// innermost (a [197, 768] tensor is ne = {1, 1, 197, 768}). Strides are in elements.
+// innermost (a [197, 768] tensor is ne = {1, 1, 197, 768}). Strides are in bytes, so a tensor of
+// block-quantized type steps its innermost dim by whole blocks (see xf_dtype_traits_t).
 typedef struct xf_tref_s {
     xf_buffer_t* buffer;
     size_t offset;  // bytes from the start of |buffer|
     xf_dtype_t dtype;
     int64_t ne[4];
-    int64_t nb[4];  // element strides; dense: nb[3] = 1, nb[2] = ne[3], ...
+    int64_t nb[4];  // byte strides; dense: nb[3] = element size, nb[2] = ne[3] * nb[3], ...
 } xf_tref_t;
 
 // Node parameters: one struct per XF_PARAMS row of lib/ops/ops.def.
@@ -155,10 +174,13 @@ typedef struct xf_backend_entry_s {
     // Variant test columns beyond NAME, as modifiers of tests/harness.c: "gpu fused" gives the columns
     // NAME+gpu and NAME+fused, so the op table runs every kernel variant.
     const char* test_variants;
+    unsigned dtypes;  // storage types its kernels read and write (1 << xf_dtype_t)
 } xf_backend_entry_t;
 
 // Every backend libxformer knows, compiled or not.
 const xf_backend_entry_t* xf_backend_entries(size_t* out_count);
+// The storage types backend |kind| runs (1 << xf_dtype_t), 0 if unknown.
+unsigned xf_backend_dtypes(xf_backend_t kind);
 // Writes "auto, cpu, opencl, ..." (the names this build accepts).
 void xf_backend_names(char* out, size_t size);
 // Returns the compiled-in backend of |kind|, or NULL.

@@ -21,11 +21,14 @@ extern const xf_backend_vtable_t xf_vk_backend;
 #define XF_VK_VTABLE NULL
 #endif
 
+// The GPU kernels' storage types: bf16 is converted on the host until kernels read it (the weights issue).
+#define XF_DTYPES_GPU ((1u << XF_DTYPE_F32) | (1u << XF_DTYPE_F16) | (1u << XF_DTYPE_I32))
+
 // auto_rank: the order in which `auto` tries backends (0: never, the fallback after all others).
 static const xf_backend_entry_t registry[] = {
-    {XF_BACKEND_CPU, "cpu", &xf_cpu_backend, 0, ""},
-    {XF_BACKEND_OPENCL, "opencl", XF_CL_VTABLE, 2, "gpu fused"},
-    {XF_BACKEND_VULKAN, "vulkan", XF_VK_VTABLE, 1, "gpu nofp16+nosubgroup"},
+    {XF_BACKEND_CPU, "cpu", &xf_cpu_backend, 0, "", XF_DTYPES_ANY},
+    {XF_BACKEND_OPENCL, "opencl", XF_CL_VTABLE, 2, "gpu fused", XF_DTYPES_GPU},
+    {XF_BACKEND_VULKAN, "vulkan", XF_VK_VTABLE, 1, "gpu nofp16+nosubgroup", XF_DTYPES_GPU},
 };
 #define REGISTRY_SIZE (sizeof registry / sizeof registry[0])
 
@@ -39,6 +42,11 @@ static const xf_backend_entry_t* entry_of(xf_backend_t kind) {
         if (registry[i].kind == kind) return &registry[i];
     }
     return NULL;
+}
+
+unsigned xf_backend_dtypes(xf_backend_t kind) {
+    const xf_backend_entry_t* e = entry_of(kind);
+    return e ? e->dtypes : 0;
 }
 
 const xf_backend_vtable_t* xf_backend_find(xf_backend_t kind) {

@@ -212,10 +212,10 @@ static void make_tref(const xf_tensor_t* t, xf_tref_t* r) {
     r->offset = s->offset + (view ? (size_t)t->view_offset * xf_dtype_size(t->dtype) : 0);
     r->dtype = t->dtype;
     int pad = 4 - t->ndim;
-    int64_t dense = 1;
+    int64_t dense = 1, es = (int64_t)xf_dtype_size(t->dtype);
     for (int i = 3; i >= 0; --i) {
         r->ne[i] = i < pad ? 1 : t->shape[i - pad];
-        r->nb[i] = view && i >= pad ? t->stride[i - pad] : dense;
+        r->nb[i] = (view && i >= pad ? t->stride[i - pad] : dense) * es;
         dense *= r->ne[i];
     }
 }
@@ -261,6 +261,21 @@ static xf_status_t query_scratch(xf_graph_t* graph) {
     return XF_OK;
 }
 
+// Every tensor of |e| must have a storage type the backend runs (its registry row).
+static xf_status_t check_dtypes(const xf_context_t* ctx, const xf_exec_node_t* e, xf_err_t* err) {
+    unsigned ok = xf_backend_dtypes(ctx->backend->kind);
+    for (int i = -1; i < e->nsrc; ++i) {
+        const xf_tref_t* t = i < 0 ? &e->dst : &e->src[i];
+        if (i >= 0 && !t->buffer) continue;
+        if (!(ok & (1u << t->dtype))) {
+            return xf_err_set(err, XF_ERR_UNIMPLEMENTED,
+                              "the %s backend does not store %s tensors; cast to f16 or f32 (xf_cast) or use the "
+                              "cpu backend", ctx->backend->name, xf_dtype_name(t->dtype));
+        }
+    }
+    return XF_OK;
+}
+
 xf_status_t xf_graph_plan(xf_graph_t* graph) {
     if (!graph) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_graph_plan: graph is NULL");
     if (graph->prepared) return XF_OK;
@@ -289,7 +304,8 @@ xf_status_t xf_graph_plan(xf_graph_t* graph) {
         const xf_node_t* n = &graph->nodes[i];
         xf_exec_node_t* e = &graph->exec[i];
         make_exec_node(graph, i, e);
-        st = ctx->backend->supports(ctx->device, e, &err);
+        st = check_dtypes(ctx, e, &err);
+        if (st == XF_OK) st = ctx->backend->supports(ctx->device, e, &err);
         if (st != XF_OK) {
             graph_unprepare(graph);
             return xf_ctx_fail(ctx, st, "%s on %s (%s %s): %s", n->label, ctx->backend->name, ctx->info.name,

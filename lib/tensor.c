@@ -6,75 +6,6 @@
 
 #include "core.h"
 
-size_t xf_dtype_size(xf_dtype_t dtype) {
-    switch (dtype) {
-        case XF_DTYPE_F32: return 4;
-        case XF_DTYPE_F16: return 2;
-        case XF_DTYPE_I32: return 4;
-    }
-    return 0;
-}
-
-const char* xf_dtype_name(xf_dtype_t dtype) {
-    switch (dtype) {
-        case XF_DTYPE_F32: return "f32";
-        case XF_DTYPE_F16: return "f16";
-        case XF_DTYPE_I32: return "i32";
-    }
-    return "unknown";
-}
-
-uint16_t xf_f32_to_f16(float value) {
-    uint32_t x;
-    memcpy(&x, &value, 4);
-    uint32_t sign = (x >> 16) & 0x8000u;
-    uint32_t exp = (x >> 23) & 0xffu;
-    uint32_t mant = x & 0x7fffffu;
-    if (exp == 0xff) return (uint16_t)(sign | 0x7c00u | (mant ? 0x200u : 0));
-    int32_t e = (int32_t)exp - 127 + 15;
-    if (e >= 31) return (uint16_t)(sign | 0x7c00u);
-    if (e <= 0) {
-        if (e < -10) return (uint16_t)sign;
-        mant |= 0x800000u;
-        uint32_t shift = (uint32_t)(14 - e);
-        uint32_t half = mant >> shift;
-        uint32_t rem = mant & ((1u << shift) - 1);
-        uint32_t mid = 1u << (shift - 1);
-        if (rem > mid || (rem == mid && (half & 1u))) half++;
-        return (uint16_t)(sign | half);
-    }
-    uint32_t half = sign | ((uint32_t)e << 10) | (mant >> 13);
-    uint32_t rem = mant & 0x1fffu;
-    // Round to nearest even; a carry into the exponent is the correct result.
-    if (rem > 0x1000u || (rem == 0x1000u && (half & 1u))) half++;
-    return (uint16_t)half;
-}
-
-float xf_f16_to_f32(uint16_t value) {
-    uint32_t sign = (uint32_t)(value & 0x8000u) << 16;
-    uint32_t exp = (value >> 10) & 0x1fu;
-    uint32_t mant = value & 0x3ffu;
-    uint32_t x;
-    if (exp == 0) {
-        if (mant == 0) {
-            x = sign;
-        } else {
-            int e = -1;
-            do {
-                mant <<= 1;
-                e++;
-            } while (!(mant & 0x400u));
-            x = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ffu) << 13);
-        }
-    } else if (exp == 31) {
-        x = sign | 0x7f800000u | (mant << 13);
-    } else {
-        x = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-    }
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}
 
 int64_t xf_shape_elements(int ndim, const int64_t* shape) {
     int64_t n = 1;
@@ -249,36 +180,40 @@ xf_status_t xf_tensor_download(const xf_tensor_t* tensor, void* data, size_t byt
     return transfer(tensor, data, bytes, false, "xf_tensor_download");
 }
 
-xf_status_t xf_tensor_upload_f32(xf_tensor_t* tensor, const float* data, size_t count) {
-    if (!tensor) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_tensor_upload_f32: tensor is NULL");
-    if (tensor->dtype == XF_DTYPE_F32) return xf_tensor_upload(tensor, data, count * sizeof(float));
-    if (tensor->dtype != XF_DTYPE_F16 || !data || count != (size_t)xf_tensor_elements(tensor)) {
+// Converts through the dtype's traits into a staging copy (|upload|) or out of one.
+static xf_status_t transfer_f32(xf_tensor_t* tensor, float* data, size_t count, bool upload, const char* fn) {
+    if (!tensor) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "%s: tensor is NULL", fn);
+    const xf_dtype_traits_t* tr = xf_dtype_traits(tensor->dtype);
+    if (!tr || !tr->is_float || !data || count != (size_t)xf_tensor_elements(tensor)) {
         return xf_ctx_fail(tensor->context, XF_ERR_INVALID_ARGUMENT,
-                           "xf_tensor_upload_f32: needs a float tensor and %lld non-NULL elements",
+                           "%s: needs a float tensor and %lld non-NULL elements", fn,
                            (long long)xf_tensor_elements(tensor));
     }
-    uint16_t* tmp = malloc(count * 2);
-    if (!tmp) return xf_ctx_fail(tensor->context, XF_ERR_OUT_OF_MEMORY, "xf_tensor_upload_f32: out of host memory");
-    for (size_t i = 0; i < count; ++i) tmp[i] = xf_f32_to_f16(data[i]);
-    xf_status_t st = xf_tensor_upload(tensor, tmp, count * 2);
+    if (tensor->dtype == XF_DTYPE_F32) {
+        return upload ? xf_tensor_upload(tensor, data, count * sizeof(float))
+                      : xf_tensor_download(tensor, data, count * sizeof(float));
+    }
+    size_t bytes = xf_tensor_bytes(tensor);
+    void* tmp = malloc(bytes ? bytes : 1);
+    if (!tmp) return xf_ctx_fail(tensor->context, XF_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+    xf_status_t st;
+    if (upload) {
+        tr->from_f32(data, tmp, count);
+        st = xf_tensor_upload(tensor, tmp, bytes);
+    } else {
+        st = xf_tensor_download(tensor, tmp, bytes);
+        if (st == XF_OK) tr->to_f32(tmp, data, count);
+    }
     free(tmp);
     return st;
 }
 
+xf_status_t xf_tensor_upload_f32(xf_tensor_t* tensor, const float* data, size_t count) {
+    return transfer_f32(tensor, (float*)data, count, true, "xf_tensor_upload_f32");
+}
+
 xf_status_t xf_tensor_download_f32(const xf_tensor_t* tensor, float* data, size_t count) {
-    if (!tensor) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_tensor_download_f32: tensor is NULL");
-    if (tensor->dtype == XF_DTYPE_F32) return xf_tensor_download(tensor, data, count * sizeof(float));
-    if (tensor->dtype != XF_DTYPE_F16 || !data || count != (size_t)xf_tensor_elements(tensor)) {
-        return xf_ctx_fail(tensor->context, XF_ERR_INVALID_ARGUMENT,
-                           "xf_tensor_download_f32: needs a float tensor and %lld non-NULL elements",
-                           (long long)xf_tensor_elements(tensor));
-    }
-    uint16_t* tmp = malloc(count * 2);
-    if (!tmp) return xf_ctx_fail(tensor->context, XF_ERR_OUT_OF_MEMORY, "xf_tensor_download_f32: out of host memory");
-    xf_status_t st = xf_tensor_download(tensor, tmp, count * 2);
-    for (size_t i = 0; st == XF_OK && i < count; ++i) data[i] = xf_f16_to_f32(tmp[i]);
-    free(tmp);
-    return st;
+    return transfer_f32((xf_tensor_t*)tensor, data, count, false, "xf_tensor_download_f32");
 }
 
 xf_dtype_t xf_tensor_dtype(const xf_tensor_t* tensor) { return tensor ? tensor->dtype : XF_DTYPE_F32; }
@@ -296,7 +231,8 @@ int64_t xf_tensor_elements(const xf_tensor_t* tensor) {
 }
 
 size_t xf_tensor_bytes(const xf_tensor_t* tensor) {
-    return tensor ? (size_t)xf_tensor_elements(tensor) * xf_dtype_size(tensor->dtype) : 0;
+    const xf_dtype_traits_t* tr = tensor ? xf_dtype_traits(tensor->dtype) : NULL;
+    return tr ? (size_t)xf_tensor_elements(tensor) / (size_t)tr->block_elems * tr->block_bytes : 0;
 }
 
 const char* xf_tensor_name(const xf_tensor_t* tensor) { return tensor && tensor->name ? tensor->name : ""; }

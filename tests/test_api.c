@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
 #include "xformer.h"
 
 static xf_context_t* cpu_context(void) {
@@ -254,4 +255,42 @@ Test(api, f16_conversion_round_trips_every_half) {
 
 Test(api, status_strings) {
     for (int s = XF_OK; s <= XF_ERR_INTERNAL; ++s) cr_assert_str_neq(xf_status_string((xf_status_t)s), "unknown status");
+}
+
+// A storage type a backend does not run is refused when the graph is planned, naming the type and
+// what to do; the CPU reference runs it.
+Test(dtypes, bf16_runs_on_cpu_and_is_refused_elsewhere) {
+    xf_test_column_t cols[XF_TEST_MAX_COLUMNS];
+    int n = xf_test_columns(cols, XF_TEST_MAX_COLUMNS);
+    for (int c = 0; c < n; ++c) {
+        char why[512];
+        bool skip;
+        xf_context_t* ctx;
+        if (!xf_test_open(&cols[c], &ctx, &skip, why, sizeof why)) {
+            cr_expect(skip, "%s", why);
+            continue;
+        }
+        xf_graph_t* g;
+        xf_tensor_t *x, *y;
+        cr_assert_eq(xf_graph_create(ctx, &g), XF_OK);
+        cr_assert_eq(xf_graph_input(g, "x", XF_DTYPE_BF16, 2, (int64_t[]){3, 5}, &x), XF_OK);
+        cr_assert_eq(xf_exp(g, x, &y), XF_OK, "%s", xf_context_error(ctx));
+        cr_assert_eq(xf_graph_mark_output(g, y), XF_OK);
+        float in[15], out[15];
+        for (int i = 0; i < 15; ++i) in[i] = (float)i / 8.0f - 1.0f;
+        xf_status_t st = xf_graph_plan(g);
+        if (cols[c].backend == XF_BACKEND_CPU) {
+            cr_assert_eq(st, XF_OK, "%s", xf_context_error(ctx));
+            cr_assert_eq(xf_tensor_upload_f32(x, in, 15), XF_OK);
+            cr_assert_eq(xf_graph_compute(g), XF_OK);
+            cr_assert_eq(xf_tensor_download_f32(y, out, 15), XF_OK);
+            for (int i = 0; i < 15; ++i) cr_expect_float_eq(out[i], expf(in[i]), 0.02f * expf(in[i]));
+        } else {
+            cr_expect_eq(st, XF_ERR_UNIMPLEMENTED, "[%s] %s", cols[c].name, xf_context_error(ctx));
+            cr_expect(strstr(xf_context_error(ctx), "bf16") && strstr(xf_context_error(ctx), "xf_cast"), "%s",
+                      xf_context_error(ctx));
+        }
+        xf_graph_destroy(g);
+        xf_context_destroy(ctx);
+    }
 }

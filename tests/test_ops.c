@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "harness.h"
 
 #define MAX_IN 6
@@ -30,6 +31,15 @@ typedef struct {
 
 static int64_t numel4(const int64_t* s) { return s[0] * s[1] * s[2] * s[3]; }
 
+// |v| as storage type |dt| holds it.
+static float round_to(xf_dtype_t dt, float v) {
+    return dt == XF_DTYPE_F16 ? xf_f16_to_f32(xf_f32_to_f16(v)) : dt == XF_DTYPE_BF16 ? xf_bf16_to_f32(xf_f32_to_bf16(v)) : v;
+}
+
+// The dtypes of the table: f32, f16, and bf16 where the column's backend stores it.
+static const xf_dtype_t dtypes[] = {XF_DTYPE_F32, XF_DTYPE_F16, XF_DTYPE_BF16};
+#define NUM_DTYPES (sizeof dtypes / sizeof dtypes[0])
+
 // A random graph input; values rounded to the dtype so the reference sees what the device sees.
 static xf_tensor_t* input(tc_t* tc, int ndim, const int64_t* shape, float lo, float hi) {
     int i = tc->nin++;
@@ -39,7 +49,7 @@ static xf_tensor_t* input(tc_t* tc, int ndim, const int64_t* shape, float lo, fl
     tc->host[i] = malloc(sizeof(float) * (size_t)n);
     for (int64_t j = 0; j < n; ++j) {
         float v = xf_rng_uniform(&tc->rng, lo, hi);
-        tc->host[i][j] = tc->dt == XF_DTYPE_F16 ? xf_f16_to_f32(xf_f32_to_f16(v)) : v;
+        tc->host[i][j] = round_to(tc->dt, v);
     }
     cr_assert_eq(xf_graph_input(tc->g, "in", tc->dt, ndim, shape, &tc->in[i]), XF_OK, "%s", xf_last_error());
     cr_assert_eq(xf_tensor_upload_f32(tc->in[i], tc->host[i], (size_t)n), XF_OK, "%s", xf_last_error());
@@ -538,7 +548,7 @@ static xf_tensor_t* case_shape_op(tc_t* tc, const int* p) {
         xf_dtype_t to = tc->dt == XF_DTYPE_F32 ? XF_DTYPE_F16 : XF_DTYPE_F32;
         int64_t n = s[0] * s[1] * s[2];
         float* w = expect(tc, n);
-        for (int64_t i = 0; i < n; ++i) w[i] = to == XF_DTYPE_F16 ? xf_f16_to_f32(xf_f32_to_f16(X[i])) : X[i];
+        for (int64_t i = 0; i < n; ++i) w[i] = round_to(to, X[i]);
         OK(xf_cast(tc->g, x, to, &out));
     }
     return out;
@@ -663,12 +673,13 @@ ParameterizedTestParameters(ops, conformance) {
     int ncol = xf_test_op_columns(cols, XF_TEST_MAX_COLUMNS);
     const char* small = getenv("XFORMER_TEST_SMALL");
     bool small_only = small && strcmp(small, "1") == 0;
-    size_t n = NUM_CASES * (size_t)ncol * 2;
+    size_t n = NUM_CASES * (size_t)ncol * NUM_DTYPES;
     op_param_t* p = cr_malloc(sizeof *p * n);
     size_t k = 0;
     for (int col = 0; col < ncol; ++col)
-        for (int dt = 0; dt < 2; ++dt)
+        for (int dt = 0; dt < (int)NUM_DTYPES; ++dt)
             for (size_t c = 0; c < NUM_CASES; ++c) {
+                if (!(xf_backend_dtypes(cols[col].backend) & (1u << dtypes[dt]))) continue;
                 if (!small_only || !cases[c].big) p[k++] = (op_param_t){(int)c, col, dt};
             }
     return cr_make_param_array(op_param_t, p, k, free_params);
@@ -679,7 +690,7 @@ ParameterizedTest(op_param_t* param, ops, conformance, .timeout = 120) {
     xf_test_op_columns(cols, XF_TEST_MAX_COLUMNS);
     const xf_test_column_t* col = &cols[param->column];
     const op_case_t* oc = &cases[param->c];
-    xf_dtype_t dt = param->dtype ? XF_DTYPE_F16 : XF_DTYPE_F32;
+    xf_dtype_t dt = dtypes[param->dtype];
     char why[512];
     bool skip;
     xf_context_t* ctx;
@@ -716,8 +727,10 @@ ParameterizedTest(op_param_t* param, ops, conformance, .timeout = 120) {
     } else {
         OK(xf_tensor_download_f32(out, got, (size_t)tc.want_n));
     }
-    // f32: a few ulps of long sums; f16: storage rounding of inputs, intermediates and result.
-    float atol = dt == XF_DTYPE_F32 ? 2e-5f : 4e-3f, rtol = dt == XF_DTYPE_F32 ? 2e-4f : 8e-3f;
+    // f32: a few ulps of long sums; f16 and bf16 (8 significant bits): storage rounding of inputs,
+    // intermediates and result.
+    float atol = dt == XF_DTYPE_F32 ? 2e-5f : dt == XF_DTYPE_F16 ? 4e-3f : 3e-2f;
+    float rtol = dt == XF_DTYPE_F32 ? 2e-4f : dt == XF_DTYPE_F16 ? 8e-3f : 3e-2f;
     bool exact = oc->tol == 0 && xf_tensor_dtype(out) != XF_DTYPE_F16;
     bool ok = xf_test_close(got, tc.want, tc.want_n, exact ? 0 : atol * oc->tol, exact ? 0 : rtol * oc->tol, why,
                             sizeof why);

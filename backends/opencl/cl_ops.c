@@ -189,12 +189,14 @@ static xf_status_t prep_copy(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_l
     const char* name = names[nd->src[0].dtype][nd->dst.dtype];
     xf_status_t st = make_kernel(dev, XF_DTYPE_F32, name, l, a, err);
     if (st != XF_OK) return st;
+    int64_t es = (int64_t)xf_dtype_size(nd->src[0].dtype), strides[4];
+    for (int d = 0; d < 4; ++d) strides[d] = nd->src[0].nb[d] / es;
     arg_tensor(a, &nd->src[0], NULL);
-    arg_int4(a, nd->src[0].nb);
+    arg_int4(a, strides);
     arg_tensor(a, &nd->dst, NULL);
     arg_int4(a, nd->dst.ne);
     const int64_t* ne = nd->dst.ne;
-    bool vec16 = nd->src[0].nb[3] == 1 && ne[3] % 16 == 0;
+    bool vec16 = strides[3] == 1 && ne[3] % 16 == 0;
     int64_t per_row = vec16 ? ne[3] / 16 : ne[3];
     arg_int(a, vec16);
     size_t l0 = 1;

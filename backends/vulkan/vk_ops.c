@@ -19,10 +19,17 @@ static void xf_vk_pf(xf_vk_push_t* p, float v) { memcpy(&p->w[p->n++], &v, 4); }
 
 static const char* xf_vk_dt(xf_dtype_t t) { return t == XF_DTYPE_F16 ? "f16" : t == XF_DTYPE_I32 ? "u32" : "f32"; }
 
+// Elements from the first to one past the last element |t| addresses (nb are byte strides).
 static int64_t xf_vk_span(const xf_tref_t* t) {
-    int64_t last = 0;
-    for (int d = 0; d < 4; ++d) last += (t->ne[d] - 1) * t->nb[d];
+    int64_t last = 0, es = (int64_t)xf_dtype_size(t->dtype);
+    for (int d = 0; d < 4; ++d) last += (t->ne[d] - 1) * (t->nb[d] / es);
     return last + 1;
+}
+
+// Dense byte strides of |t|'s shape.
+static void xf_vk_dense_bytes(xf_tref_t* t) {
+    t->nb[3] = (int64_t)xf_dtype_size(t->dtype);
+    for (int d = 2; d >= 0; --d) t->nb[d] = t->nb[d + 1] * t->ne[d + 1];
 }
 
 static uint32_t xf_vk_pow2_at_least(uint64_t n, uint32_t lo, uint32_t hi) {
@@ -155,12 +162,12 @@ static xf_status_t xf_vk_copy(xf_device_t* dev, const xf_tref_t* src, const xf_t
     xf_status_t st = xf_vk_bind(dev, src, 0, xf_vk_span(src), &d->bind[0], err);
     xf_tref_t dv = *dst;
     memcpy(dv.ne, src->ne, sizeof dv.ne);
-    memcpy(dv.nb, dst_strides, sizeof dv.nb);
+    for (int i = 0; i < 4; ++i) dv.nb[i] = dst_strides[i] * (int64_t)xf_dtype_size(dst->dtype);
     if (st == XF_OK) st = xf_vk_bind(dev, &dv, dst_first, xf_vk_span(&dv), &d->bind[4], err);
     if (st != XF_OK) return st;
     xf_vk_push_t p = {0};
     for (int i = 0; i < 4; ++i) xf_vk_pu(&p, src->ne[i]);
-    for (int i = 0; i < 4; ++i) xf_vk_pu(&p, src->nb[i]);
+    for (int i = 0; i < 4; ++i) xf_vk_pu(&p, src->nb[i] / (int64_t)xf_dtype_size(src->dtype));
     for (int i = 0; i < 4; ++i) xf_vk_pu(&p, dst_strides[i]);
     xf_vk_pu(&p, d->bind[0].elem_offset);
     xf_vk_pu(&p, d->bind[4].elem_offset);
@@ -175,6 +182,7 @@ static xf_status_t xf_vk_copy(xf_device_t* dev, const xf_tref_t* src, const xf_t
     return xf_vk_commit(dev, plan, op, dst->dtype, NULL, spec, 2, &p, g[0], g[1], g[2], err);
 }
 
+// Dense element strides of shape |ne| (what the copy shader indexes with).
 static void xf_vk_dense_strides(const int64_t* ne, int64_t* nb) {
     nb[3] = 1;
     for (int d = 2; d >= 0; --d) nb[d] = nb[d + 1] * ne[d + 1];
@@ -199,8 +207,10 @@ static xf_status_t xf_vk_op_concat(xf_device_t* dev, const xf_exec_node_t* n, xf
     return st;
 }
 
+// Element strides of |t| for broadcasting shaders: 0 along dims of size 1.
 static void xf_vk_bcast_strides(const xf_tref_t* t, xf_vk_push_t* p) {
-    for (int d = 0; d < 4; ++d) xf_vk_pu(p, t->ne[d] == 1 ? 0 : t->nb[d]);
+    int64_t es = (int64_t)xf_dtype_size(t->dtype);
+    for (int d = 0; d < 4; ++d) xf_vk_pu(p, t->ne[d] == 1 ? 0 : t->nb[d] / es);
 }
 
 static xf_status_t xf_vk_op_binary(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
@@ -478,7 +488,7 @@ static xf_status_t xf_vk_scratch(xf_device_t* dev, xf_vk_plan_t* plan, xf_dtype_
     out->offset = (size_t)plan->scratch_at;
     out->dtype = dt;
     memcpy(out->ne, ne, sizeof out->ne);
-    xf_vk_dense_strides(out->ne, out->nb);
+    xf_vk_dense_bytes(out);
     plan->scratch_at += size;
     return XF_OK;
 }
@@ -492,13 +502,16 @@ static xf_status_t xf_vk_matmul_via_bt(xf_device_t* dev, const xf_exec_node_t* n
     xf_tref_t src = *b, bt;
     src.ne[2] = N;
     src.ne[3] = K;
-    src.nb[0] = b->ne[1] * K * N;
-    src.nb[1] = K * N;
-    src.nb[2] = 1;
-    src.nb[3] = N;
+    int64_t es = (int64_t)xf_dtype_size(b->dtype);
+    src.nb[0] = b->ne[1] * K * N * es;
+    src.nb[1] = K * N * es;
+    src.nb[2] = es;
+    src.nb[3] = N * es;
     xf_status_t st = xf_vk_scratch(dev, plan, b->dtype, src.ne, &bt, err);
     if (st != XF_OK) return st;
-    st = xf_vk_copy(dev, &src, &bt, 0, bt.nb, plan, err);
+    int64_t bt_strides[4];
+    xf_vk_dense_strides(bt.ne, bt_strides);
+    st = xf_vk_copy(dev, &src, &bt, 0, bt_strides, plan, err);
     if (st != XF_OK) return st;
     xf_exec_node_t tn = *n;
     tn.src[1] = bt;
@@ -610,22 +623,25 @@ static xf_status_t xf_vk_conv_gemm(xf_device_t* dev, const xf_exec_node_t* n, xf
     g.src[1] = *w;
     int64_t wne[4] = {1, 1, O, CK};
     memcpy(g.src[1].ne, wne, sizeof wne);
-    xf_vk_dense_strides(g.src[1].ne, g.src[1].nb);
+    xf_vk_dense_bytes(&g.src[1]);
     g.dst = cm;
     g.params.matmul.transpose_b = true;
     st = xf_vk_gemm(dev, &g, true, 0, 0, 0, 0, plan, err);
     if (st != XF_OK) return st;
     xf_tref_t view = cm, out = *o;
-    int64_t vne[4] = {1, N, O, P}, vnb[4] = {0, P * O, 1, O};
+    int64_t es = (int64_t)xf_dtype_size(o->dtype);
+    int64_t vne[4] = {1, N, O, P}, vnb[4] = {0, P * O * es, es, O * es};
     memcpy(view.ne, vne, sizeof vne);
     memcpy(view.nb, vnb, sizeof vnb);
     memcpy(out.ne, vne, sizeof vne);
-    xf_vk_dense_strides(out.ne, out.nb);
-    if (!pr->conv2d.has_bias) return xf_vk_copy(dev, &view, &out, 0, out.nb, plan, err);
+    xf_vk_dense_bytes(&out);
+    int64_t out_strides[4];
+    xf_vk_dense_strides(out.ne, out_strides);
+    if (!pr->conv2d.has_bias) return xf_vk_copy(dev, &view, &out, 0, out_strides, plan, err);
     xf_exec_node_t add = {.op = XF_OP_ADD, .nsrc = 2, .label = n->label};
     add.src[0] = view;
     add.src[1] = n->src[2];
-    int64_t bne[4] = {1, 1, O, 1}, bnb[4] = {0, 0, 1, 0};
+    int64_t bne[4] = {1, 1, O, 1}, bnb[4] = {0, 0, es, 0};
     memcpy(add.src[1].ne, bne, sizeof bne);
     memcpy(add.src[1].nb, bnb, sizeof bnb);
     add.dst = out;

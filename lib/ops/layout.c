@@ -99,8 +99,9 @@ xf_status_t xf_slice(xf_graph_t* graph, xf_tensor_t* x, int axis, int64_t start,
 xf_status_t xf_cast(xf_graph_t* graph, xf_tensor_t* x, xf_dtype_t dtype, xf_tensor_t** out) {
     XF_CHECK(xf_op_begin(graph, "xf_cast", out));
     XF_CHECK(xf_op_check_input(graph, XF_OP_COPY, "xf_cast", x, "x"));
-    if (x->dtype == XF_DTYPE_I32) return xf_op_fail(graph, "xf_cast", "x has dtype i32; casts take f32 or f16");
-    if (dtype != XF_DTYPE_F32 && dtype != XF_DTYPE_F16) return xf_op_fail(graph, "xf_cast", "casts to f32 or f16 only");
+    if (x->dtype == XF_DTYPE_I32) return xf_op_fail(graph, "xf_cast", "x has dtype i32; casts take f32, f16 or bf16");
+    const xf_dtype_traits_t* to = xf_dtype_traits(dtype);
+    if (!to || !to->is_float) return xf_op_fail(graph, "xf_cast", "casts to f32, f16 or bf16 only");
     return xf_graph_append(graph, XF_OP_COPY, &x, 1, NULL, dtype, x->ndim, x->shape, out);
 }
 
@@ -109,7 +110,8 @@ xf_status_t xf_ref_copy(const xf_exec_node_t* n, xf_err_t* err) {
     const xf_tref_t *s = &n->src[0], *d = &n->dst;
     int64_t o = 0;
     XF_REF_FOR4(d) {
-        xf_ref_st(d, o++, xf_ref_ld(s, i0 * s->nb[0] + i1 * s->nb[1] + i2 * s->nb[2] + i3 * s->nb[3]));
+        int64_t byte = i0 * s->nb[0] + i1 * s->nb[1] + i2 * s->nb[2] + i3 * s->nb[3];
+        xf_ref_st(d, o++, xf_ref_ld(s, byte / (int64_t)xf_dtype_size(s->dtype)));
     }
     return XF_OK;
 }

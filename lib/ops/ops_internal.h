@@ -63,13 +63,14 @@ struct xf_buffer_s {
 
 static inline void* xf_ref_base(const xf_tref_t* t) { return t->buffer->data + t->offset; }
 
-// Element |i| of a tensor, counting in its own element strides.
+// Element |i| of an element-typed tensor (block-quantized types are read through their traits).
 static inline float xf_ref_ld(const xf_tref_t* t, int64_t i) {
     const void* p = xf_ref_base(t);
     switch (t->dtype) {
         case XF_DTYPE_F32: return ((const float*)p)[i];
         case XF_DTYPE_F16: return xf_f16_to_f32(((const uint16_t*)p)[i]);
         case XF_DTYPE_I32: return (float)((const int32_t*)p)[i];
+        case XF_DTYPE_BF16: return xf_bf16_to_f32(((const uint16_t*)p)[i]);
     }
     return NAN;
 }
@@ -80,6 +81,7 @@ static inline void xf_ref_st(const xf_tref_t* t, int64_t i, float v) {
         case XF_DTYPE_F32: ((float*)p)[i] = v; break;
         case XF_DTYPE_F16: ((uint16_t*)p)[i] = xf_f32_to_f16(v); break;
         case XF_DTYPE_I32: ((int32_t*)p)[i] = (int32_t)v; break;
+        case XF_DTYPE_BF16: ((uint16_t*)p)[i] = xf_f32_to_bf16(v); break;
     }
 }
 
