@@ -472,8 +472,6 @@ static void xf_vk_device_close(xf_device_t* dev) {
         xf_vk_memory_release(dev);
         if (dev->fence) vk->vkDestroyFence(dev->device, dev->fence, NULL);
         if (dev->cmd_pool) vk->vkDestroyCommandPool(dev->device, dev->cmd_pool, NULL);
-        if (dev->pipe_layout) vk->vkDestroyPipelineLayout(dev->device, dev->pipe_layout, NULL);
-        if (dev->set_layout) vk->vkDestroyDescriptorSetLayout(dev->device, dev->set_layout, NULL);
         vk->vkDestroyDevice(dev->device, NULL);
     }
     if (dev->messenger) vk->vkDestroyDebugUtilsMessengerEXT(dev->instance, dev->messenger, NULL);
@@ -557,26 +555,6 @@ static xf_status_t xf_vk_create_logical(xf_device_t* dev, xf_err_t* err) {
     VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     r = vk->vkCreateFence(dev->device, &fci, NULL, &dev->fence);
     if (r != VK_SUCCESS) return xf_vk_fail(err, r, "vkCreateFence");
-    VkDescriptorSetLayoutBinding b[XF_VK_BINDINGS];
-    for (uint32_t i = 0; i < XF_VK_BINDINGS; ++i) {
-        b[i] = (VkDescriptorSetLayoutBinding){.binding = i,
-                                              .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                              .descriptorCount = 1,
-                                              .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
-    }
-    VkDescriptorSetLayoutCreateInfo lci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-                                           .bindingCount = XF_VK_BINDINGS,
-                                           .pBindings = b};
-    r = vk->vkCreateDescriptorSetLayout(dev->device, &lci, NULL, &dev->set_layout);
-    if (r != VK_SUCCESS) return xf_vk_fail(err, r, "vkCreateDescriptorSetLayout");
-    VkPushConstantRange pcr = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .offset = 0, .size = XF_VK_PUSH_BYTES};
-    VkPipelineLayoutCreateInfo plci = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
-                                       .setLayoutCount = 1,
-                                       .pSetLayouts = &dev->set_layout,
-                                       .pushConstantRangeCount = 1,
-                                       .pPushConstantRanges = &pcr};
-    r = vk->vkCreatePipelineLayout(dev->device, &plci, NULL, &dev->pipe_layout);
-    if (r != VK_SUCCESS) return xf_vk_fail(err, r, "vkCreatePipelineLayout");
     return XF_OK;
 }
 

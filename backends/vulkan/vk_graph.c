@@ -41,7 +41,7 @@ static bool xf_vk_needs_barrier(const xf_vk_tracker_t* t, const xf_vk_dispatch_t
         if (bd->used_end == 0) continue;
         xf_vk_access_t a = {bd->buffer, bd->used_begin, bd->used_end};
         if (xf_vk_overlaps(t->writes, t->nwrites, &a)) return true;
-        if (b == XF_VK_BINDINGS - 1 && xf_vk_overlaps(t->reads, t->nreads, &a)) return true;
+        if (b == XF_VK_DST_BINDING && xf_vk_overlaps(t->reads, t->nreads, &a)) return true;
     }
     return false;
 }
@@ -61,7 +61,7 @@ static bool xf_vk_track(xf_vk_tracker_t* t, const xf_vk_dispatch_t* d) {
         const xf_vk_binding_t* bd = &d->bind[b];
         if (bd->used_end == 0) continue;
         xf_vk_access_t a = {bd->buffer, bd->used_begin, bd->used_end};
-        if (b == XF_VK_BINDINGS - 1) t->writes[t->nwrites++] = a;
+        if (b == XF_VK_DST_BINDING) t->writes[t->nwrites++] = a;
         else t->reads[t->nreads++] = a;
     }
     return true;
@@ -86,18 +86,20 @@ void xf_vk_graph_release(xf_device_t* dev, void* state) {
 static xf_status_t xf_vk_write_sets(xf_device_t* dev, xf_vk_graph_state_t* s, xf_err_t* err) {
     size_t n = s->plan.count;
     if (n == 0) return XF_OK;
-    VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = (uint32_t)(n * XF_VK_BINDINGS)};
+    uint32_t descriptors = 0;
+    for (size_t i = 0; i < n; ++i) descriptors += (uint32_t)__builtin_popcount(s->plan.items[i].layout->bindings);
+    VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = descriptors ? descriptors : 1};
     VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                       .maxSets = (uint32_t)n,
                                       .poolSizeCount = 1,
                                       .pPoolSizes = &ps};
     VkResult r = dev->vk.vkCreateDescriptorPool(dev->device, &pci, NULL, &s->pool);
     if (r != VK_SUCCESS) return xf_vk_fail(err, r, "vkCreateDescriptorPool");
-    VkDescriptorSetLayout layouts[64];
-    for (int i = 0; i < 64; ++i) layouts[i] = dev->set_layout;
     for (size_t i = 0; i < n; i += 64) {
         VkDescriptorSet sets[64];
+        VkDescriptorSetLayout layouts[64];
         uint32_t cnt = (uint32_t)(n - i < 64 ? n - i : 64);
+        for (uint32_t j = 0; j < cnt; ++j) layouts[j] = s->plan.items[i + j].layout->set;
         VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
                                           .descriptorPool = s->pool,
                                           .descriptorSetCount = cnt,
@@ -105,23 +107,27 @@ static xf_status_t xf_vk_write_sets(xf_device_t* dev, xf_vk_graph_state_t* s, xf
         r = dev->vk.vkAllocateDescriptorSets(dev->device, &ai, sets);
         if (r != VK_SUCCESS) return xf_vk_fail(err, r, "vkAllocateDescriptorSets");
         VkDescriptorBufferInfo infos[64 * XF_VK_BINDINGS];
-        VkWriteDescriptorSet writes[64];
+        VkWriteDescriptorSet writes[64 * XF_VK_BINDINGS];
+        uint32_t nw = 0;
         for (uint32_t j = 0; j < cnt; ++j) {
             xf_vk_dispatch_t* d = &s->plan.items[i + j];
             d->set = sets[j];
-            for (int b = 0; b < XF_VK_BINDINGS; ++b) {
-                const xf_vk_binding_t* bd = d->bind[b].buffer ? &d->bind[b] : &d->bind[XF_VK_BINDINGS - 1];
-                infos[j * XF_VK_BINDINGS + b] =
+            for (uint32_t b = 0; b < XF_VK_BINDINGS; ++b) {
+                if (!(d->layout->bindings & (1u << b))) continue;
+                // A declared binding whose optional source is absent gets the destination (never read).
+                const xf_vk_binding_t* bd = d->bind[b].buffer ? &d->bind[b] : &d->bind[XF_VK_DST_BINDING];
+                infos[nw] =
                     (VkDescriptorBufferInfo){.buffer = bd->buffer->buffer, .offset = bd->offset, .range = bd->range};
+                writes[nw] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                                                    .dstSet = sets[j],
+                                                    .dstBinding = b,
+                                                    .descriptorCount = 1,
+                                                    .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                                    .pBufferInfo = &infos[nw]};
+                nw++;
             }
-            writes[j] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-                                               .dstSet = sets[j],
-                                               .dstBinding = 0,
-                                               .descriptorCount = XF_VK_BINDINGS,
-                                               .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                               .pBufferInfo = &infos[j * XF_VK_BINDINGS]};
         }
-        dev->vk.vkUpdateDescriptorSets(dev->device, cnt, writes, 0, NULL);
+        dev->vk.vkUpdateDescriptorSets(dev->device, nw, writes, 0, NULL);
     }
     return XF_OK;
 }
@@ -159,9 +165,9 @@ static xf_status_t xf_vk_record(xf_device_t* dev, xf_vk_graph_state_t* s, xf_err
             dev->vk.vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipeline);
             bound = d->pipeline;
         }
-        dev->vk.vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, dev->pipe_layout, 0, 1, &d->set, 0, NULL);
+        dev->vk.vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d->layout->pipe, 0, 1, &d->set, 0, NULL);
         if (d->push_words)
-            dev->vk.vkCmdPushConstants(cb, dev->pipe_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, d->push_words * 4, d->push);
+            dev->vk.vkCmdPushConstants(cb, d->layout->pipe, VK_SHADER_STAGE_COMPUTE_BIT, 0, d->push_words * 4, d->push);
         dev->vk.vkCmdDispatch(cb, d->groups[0], d->groups[1], d->groups[2]);
     }
     free(t.reads);

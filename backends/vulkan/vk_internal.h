@@ -19,8 +19,12 @@ typedef struct xf_vk_syms_s {
 #undef XF_VK_OPTIONAL
 } xf_vk_syms_t;
 
-// Storage buffer bindings of every pipeline: up to four sources and the destination.
-#define XF_VK_BINDINGS 5
+// Storage buffer bindings a pipeline may declare: up to eight sources (0-3, 5-8) and the destination
+// (binding 4, where every shader writes). Each pipeline's descriptor layout holds only the bindings
+// its SPIR-V declares.
+#define XF_VK_BINDINGS 9
+#define XF_VK_DST_BINDING 4
+#define XF_VK_MAX_LAYOUTS 32
 #define XF_VK_PUSH_BYTES 128
 #define XF_VK_MAX_SPEC 10
 
@@ -34,11 +38,19 @@ struct xf_buffer_s {
     VkDeviceSize reserved;  // bytes taken from the block
 };
 
+// A descriptor set layout for one set of bindings (bit b: binding b), with its pipeline layout.
+typedef struct xf_vk_layout_s {
+    uint32_t bindings;
+    VkDescriptorSetLayout set;
+    VkPipelineLayout pipe;
+} xf_vk_layout_t;
+
 typedef struct xf_vk_pipeline_s {
     char variant[48];
     uint32_t spec[XF_VK_MAX_SPEC];
     uint32_t nspec;
     VkPipeline pipeline;
+    const xf_vk_layout_t* layout;
 } xf_vk_pipeline_t;
 
 typedef struct xf_vk_features_s {
@@ -66,8 +78,8 @@ struct xf_device_s {
     uint32_t queue_family;
     VkCommandPool cmd_pool;
     VkFence fence;
-    VkDescriptorSetLayout set_layout;
-    VkPipelineLayout pipe_layout;
+    xf_vk_layout_t layouts[XF_VK_MAX_LAYOUTS];
+    size_t nlayouts;
     VkPipelineCache pipe_cache;
     char cache_path[1024];  // empty: disk cache disabled
     bool cache_dirty;
@@ -76,6 +88,7 @@ struct xf_device_s {
     xf_vk_pipeline_t* pipelines;
     size_t npipelines, cap_pipelines;
     VkShaderModule* modules;  // parallel to the embedded SPIR-V table
+    uint32_t* module_bindings;  // the storage-buffer bindings each module declares (bit b: binding b)
     size_t nmodules;
     uint32_t mem_type;  // memory type index for tensors
     bool host_visible;  // mem_type can be mapped: no staging
@@ -112,7 +125,7 @@ xf_status_t xf_vk_submit_once(xf_device_t* dev, void (*fill)(xf_device_t*, VkCom
 xf_status_t xf_vk_pipelines_init(xf_device_t* dev, xf_err_t* err);
 void xf_vk_pipelines_release(xf_device_t* dev);
 xf_status_t xf_vk_pipeline_get(xf_device_t* dev, const char* variant, const uint32_t* spec, uint32_t nspec,
-                               VkPipeline* out, xf_err_t* err);
+                               VkPipeline* out, const xf_vk_layout_t** out_layout, xf_err_t* err);
 void xf_vk_cache_save(xf_device_t* dev);
 
 // Graphs (vk_graph.c) and per-op recording (vk_ops.c).
@@ -127,7 +140,8 @@ typedef struct xf_vk_binding_s {
 
 typedef struct xf_vk_dispatch_s {
     VkPipeline pipeline;
-    xf_vk_binding_t bind[XF_VK_BINDINGS];  // the last one is written, the others are read
+    xf_vk_binding_t bind[XF_VK_BINDINGS];  // by binding: XF_VK_DST_BINDING is written, the others read
+    const xf_vk_layout_t* layout;
     uint32_t push[XF_VK_PUSH_BYTES / 4];
     uint32_t push_words;
     uint32_t groups[3];

@@ -103,7 +103,7 @@ static xf_status_t xf_vk_commit(xf_device_t* dev, xf_vk_plan_t* plan, const char
                           (unsigned long long)gx, (unsigned long long)gy, (unsigned long long)gz, lim[0], lim[1], lim[2]);
     char variant[48];
     snprintf(variant, sizeof variant, "%s_%s%s", op, xf_vk_dt(dt), suffix ? suffix : "");
-    xf_status_t st = xf_vk_pipeline_get(dev, variant, spec, nspec, &d->pipeline, err);
+    xf_status_t st = xf_vk_pipeline_get(dev, variant, spec, nspec, &d->pipeline, &d->layout, err);
     if (st != XF_OK) return st;
     memcpy(d->push, push->w, push->n * 4);
     d->push_words = push->n;

@@ -68,7 +68,8 @@ void xf_vk_cache_save(xf_device_t* dev) {
 xf_status_t xf_vk_pipelines_init(xf_device_t* dev, xf_err_t* err) {
     dev->nmodules = xf_vk_spirv_count;
     dev->modules = calloc(dev->nmodules ? dev->nmodules : 1, sizeof *dev->modules);
-    if (!dev->modules) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: out of host memory");
+    dev->module_bindings = calloc(dev->nmodules ? dev->nmodules : 1, sizeof *dev->module_bindings);
+    if (!dev->modules || !dev->module_bindings) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: out of host memory");
     xf_vk_cache_locate(dev);
     size_t size = 0;
     void* data = xf_vk_cache_read(dev, &size);
@@ -102,11 +103,76 @@ void xf_vk_pipelines_release(xf_device_t* dev) {
     }
     free(dev->modules);
     dev->modules = NULL;
+    free(dev->module_bindings);
+    dev->module_bindings = NULL;
+    for (size_t i = 0; i < dev->nlayouts; ++i) {
+        dev->vk.vkDestroyPipelineLayout(dev->device, dev->layouts[i].pipe, NULL);
+        dev->vk.vkDestroyDescriptorSetLayout(dev->device, dev->layouts[i].set, NULL);
+    }
+    dev->nlayouts = 0;
     if (dev->pipe_cache) dev->vk.vkDestroyPipelineCache(dev->device, dev->pipe_cache, NULL);
     dev->pipe_cache = VK_NULL_HANDLE;
 }
 
-static xf_status_t xf_vk_module(xf_device_t* dev, const char* variant, VkShaderModule* out, xf_err_t* err) {
+// The descriptor bindings a SPIR-V module declares (OpDecorate ... Binding n), as a bit mask.
+static uint32_t xf_vk_reflect_bindings(const uint32_t* code, size_t words) {
+    enum { OP_DECORATE = 71, DECORATION_BINDING = 33 };
+    uint32_t mask = 0;
+    for (size_t i = 5; i < words;) {
+        uint32_t count = code[i] >> 16, op = code[i] & 0xffffu;
+        if (count == 0) break;
+        if (op == OP_DECORATE && count >= 4 && i + 3 < words && code[i + 2] == DECORATION_BINDING && code[i + 3] < 32)
+            mask |= 1u << code[i + 3];
+        i += count;
+    }
+    return mask;
+}
+
+// The set and pipeline layouts for |bindings| (created once per distinct set).
+static xf_status_t xf_vk_layout(xf_device_t* dev, uint32_t bindings, const xf_vk_layout_t** out, xf_err_t* err) {
+    for (size_t i = 0; i < dev->nlayouts; ++i) {
+        if (dev->layouts[i].bindings == bindings) {
+            *out = &dev->layouts[i];
+            return XF_OK;
+        }
+    }
+    if (dev->nlayouts == XF_VK_MAX_LAYOUTS) return xf_err_set(err, XF_ERR_INTERNAL, "Vulkan: too many binding layouts");
+    if (bindings >> XF_VK_BINDINGS)
+        return xf_err_set(err, XF_ERR_INTERNAL, "Vulkan: a shader declares a binding beyond %d", XF_VK_BINDINGS - 1);
+    VkDescriptorSetLayoutBinding b[XF_VK_BINDINGS];
+    uint32_t nb = 0;
+    for (uint32_t i = 0; i < XF_VK_BINDINGS; ++i) {
+        if (!(bindings & (1u << i))) continue;
+        b[nb++] = (VkDescriptorSetLayoutBinding){.binding = i,
+                                                 .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                                 .descriptorCount = 1,
+                                                 .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
+    }
+    xf_vk_layout_t* l = &dev->layouts[dev->nlayouts];
+    VkDescriptorSetLayoutCreateInfo lci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+                                           .bindingCount = nb,
+                                           .pBindings = b};
+    VkResult r = dev->vk.vkCreateDescriptorSetLayout(dev->device, &lci, NULL, &l->set);
+    if (r != VK_SUCCESS) return xf_vk_fail(err, r, "vkCreateDescriptorSetLayout");
+    VkPushConstantRange pcr = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .offset = 0, .size = XF_VK_PUSH_BYTES};
+    VkPipelineLayoutCreateInfo plci = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+                                       .setLayoutCount = 1,
+                                       .pSetLayouts = &l->set,
+                                       .pushConstantRangeCount = 1,
+                                       .pPushConstantRanges = &pcr};
+    r = dev->vk.vkCreatePipelineLayout(dev->device, &plci, NULL, &l->pipe);
+    if (r != VK_SUCCESS) {
+        dev->vk.vkDestroyDescriptorSetLayout(dev->device, l->set, NULL);
+        return xf_vk_fail(err, r, "vkCreatePipelineLayout");
+    }
+    l->bindings = bindings;
+    dev->nlayouts++;
+    *out = l;
+    return XF_OK;
+}
+
+static xf_status_t xf_vk_module(xf_device_t* dev, const char* variant, VkShaderModule* out, uint32_t* out_bindings,
+                                xf_err_t* err) {
     char name[64];
     snprintf(name, sizeof name, "%s.spv", variant);
     const xf_embedded_file_t* f = xf_embedded_find(xf_vk_spirv, name);
@@ -121,19 +187,22 @@ static xf_status_t xf_vk_module(xf_device_t* dev, const char* variant, VkShaderM
                                        .codeSize = f->size,
                                        .pCode = code};
         VkResult r = dev->vk.vkCreateShaderModule(dev->device, &ci, NULL, &dev->modules[i]);
+        dev->module_bindings[i] = xf_vk_reflect_bindings(code, f->size / 4);
         free(code);
         if (r != VK_SUCCESS) return xf_vk_fail(err, r, "vkCreateShaderModule");
     }
     *out = dev->modules[i];
+    *out_bindings = dev->module_bindings[i];
     return XF_OK;
 }
 
 xf_status_t xf_vk_pipeline_get(xf_device_t* dev, const char* variant, const uint32_t* spec, uint32_t nspec,
-                               VkPipeline* out, xf_err_t* err) {
+                               VkPipeline* out, const xf_vk_layout_t** out_layout, xf_err_t* err) {
     for (size_t i = 0; i < dev->npipelines; ++i) {
         xf_vk_pipeline_t* p = &dev->pipelines[i];
         if (p->nspec == nspec && strcmp(p->variant, variant) == 0 && memcmp(p->spec, spec, nspec * 4) == 0) {
             *out = p->pipeline;
+            *out_layout = p->layout;
             return XF_OK;
         }
     }
@@ -146,7 +215,10 @@ xf_status_t xf_vk_pipeline_get(xf_device_t* dev, const char* variant, const uint
         dev->cap_pipelines = cap;
     }
     VkShaderModule module = VK_NULL_HANDLE;
-    xf_status_t st = xf_vk_module(dev, variant, &module, err);
+    uint32_t bindings = 0;
+    const xf_vk_layout_t* layout = NULL;
+    xf_status_t st = xf_vk_module(dev, variant, &module, &bindings, err);
+    if (st == XF_OK) st = xf_vk_layout(dev, bindings, &layout, err);
     if (st != XF_OK) return st;
     // Constant 10 (XF_WG in common.glsl) repeats constant 0, the work-group size.
     VkSpecializationMapEntry entries[XF_VK_MAX_SPEC + 1];
@@ -160,7 +232,7 @@ xf_status_t xf_vk_pipeline_get(xf_device_t* dev, const char* variant, const uint
                   .module = module,
                   .pName = "main",
                   .pSpecializationInfo = nspec ? &si : NULL},
-        .layout = dev->pipe_layout};
+        .layout = layout->pipe};
     xf_vk_pipeline_t* p = &dev->pipelines[dev->npipelines];
     VkResult r = dev->vk.vkCreateComputePipelines(dev->device, dev->pipe_cache, 1, &ci, NULL, &p->pipeline);
     if (r != VK_SUCCESS) {
@@ -172,8 +244,10 @@ xf_status_t xf_vk_pipeline_get(xf_device_t* dev, const char* variant, const uint
     snprintf(p->variant, sizeof p->variant, "%s", variant);
     memcpy(p->spec, spec, nspec * 4);
     p->nspec = nspec;
+    p->layout = layout;
     dev->npipelines++;
     dev->cache_dirty = true;
     *out = p->pipeline;
+    *out_layout = layout;
     return XF_OK;
 }
