@@ -190,12 +190,18 @@ const xf_backend_vtable_t* xf_backend_find(xf_backend_t kind);
 static inline int64_t xf_tref_elements(const xf_tref_t* t) { return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]; }
 size_t xf_dtype_size(xf_dtype_t dtype);
 
-// Broadcast strides of a dense |t| against a destination of the same rank: 0 where t->ne[d] == 1.
+// Element strides of |t| (its byte strides over the element size), what kernels index with.
+static inline void xf_tref_elem_strides(const xf_tref_t* t, int64_t out[4]) {
+    int64_t es = (int64_t)xf_dtype_size(t->dtype);
+    for (int d = 0; d < 4; ++d) out[d] = t->nb[d] / es;
+}
+
+// Broadcast strides of |t| against a destination of the same rank: its element strides, 0 where
+// t->ne[d] == 1.
 static inline void xf_tref_bcast_strides(const xf_tref_t* t, int64_t out[4]) {
-    int64_t s = 1;
-    for (int d = 3; d >= 0; --d) {
-        out[d] = t->ne[d] == 1 ? 0 : s;
-        s *= t->ne[d];
+    xf_tref_elem_strides(t, out);
+    for (int d = 0; d < 4; ++d) {
+        if (t->ne[d] == 1) out[d] = 0;
     }
 }
 

@@ -189,8 +189,8 @@ static xf_status_t prep_copy(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_l
     const char* name = names[nd->src[0].dtype][nd->dst.dtype];
     xf_status_t st = make_kernel(dev, XF_DTYPE_F32, name, l, a, err);
     if (st != XF_OK) return st;
-    int64_t es = (int64_t)xf_dtype_size(nd->src[0].dtype), strides[4];
-    for (int d = 0; d < 4; ++d) strides[d] = nd->src[0].nb[d] / es;
+    int64_t strides[4];
+    xf_tref_elem_strides(&nd->src[0], strides);
     arg_tensor(a, &nd->src[0], NULL);
     arg_int4(a, strides);
     arg_tensor(a, &nd->dst, NULL);

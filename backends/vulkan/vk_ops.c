@@ -167,7 +167,9 @@ static xf_status_t xf_vk_copy(xf_device_t* dev, const xf_tref_t* src, const xf_t
     if (st != XF_OK) return st;
     xf_vk_push_t p = {0};
     for (int i = 0; i < 4; ++i) xf_vk_pu(&p, src->ne[i]);
-    for (int i = 0; i < 4; ++i) xf_vk_pu(&p, src->nb[i] / (int64_t)xf_dtype_size(src->dtype));
+    int64_t src_strides[4];
+    xf_tref_elem_strides(src, src_strides);
+    for (int i = 0; i < 4; ++i) xf_vk_pu(&p, src_strides[i]);
     for (int i = 0; i < 4; ++i) xf_vk_pu(&p, dst_strides[i]);
     xf_vk_pu(&p, d->bind[0].elem_offset);
     xf_vk_pu(&p, d->bind[4].elem_offset);
@@ -207,10 +209,10 @@ static xf_status_t xf_vk_op_concat(xf_device_t* dev, const xf_exec_node_t* n, xf
     return st;
 }
 
-// Element strides of |t| for broadcasting shaders: 0 along dims of size 1.
 static void xf_vk_bcast_strides(const xf_tref_t* t, xf_vk_push_t* p) {
-    int64_t es = (int64_t)xf_dtype_size(t->dtype);
-    for (int d = 0; d < 4; ++d) xf_vk_pu(p, t->ne[d] == 1 ? 0 : t->nb[d] / es);
+    int64_t s[4];
+    xf_tref_bcast_strides(t, s);
+    for (int d = 0; d < 4; ++d) xf_vk_pu(p, s[d]);
 }
 
 static xf_status_t xf_vk_op_binary(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
