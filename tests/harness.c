@@ -2,6 +2,7 @@
 #include "harness.h"
 
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +112,30 @@ bool xf_test_open(const xf_test_column_t* col, xf_context_t** out, bool* skip, c
     snprintf(why, why_size, "column %s: %s: %s", col->name, xf_status_string(st), xf_last_error());
     *skip = !col->requested && (st == XF_ERR_UNAVAILABLE);
     return false;
+}
+
+static void free_column_params(struct criterion_test_params* params) { cr_free(params->params); }
+
+struct criterion_test_params xf_test_column_params(void) {
+    xf_test_column_t cols[XF_TEST_MAX_COLUMNS];
+    int n = xf_test_columns(cols, XF_TEST_MAX_COLUMNS);
+    int* p = cr_malloc(sizeof(int) * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; ++i) p[i] = i;
+    return cr_make_param_array(int, p, (size_t)n, free_column_params);
+}
+
+xf_context_t* xf_test_column_context(int index, xf_test_column_t* out_col) {
+    xf_test_column_t cols[XF_TEST_MAX_COLUMNS];
+    xf_test_columns(cols, XF_TEST_MAX_COLUMNS);
+    if (out_col) *out_col = cols[index];
+    char why[512];
+    bool skip;
+    xf_context_t* ctx = NULL;
+    if (!xf_test_open(&cols[index], &ctx, &skip, why, sizeof why)) {
+        if (skip) cr_skip_test("%s", why);
+        cr_assert_fail("%s", why);
+    }
+    return ctx;
 }
 
 bool xf_test_backend_required(xf_backend_t backend) {

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <criterion/parameterized.h>
+
 #include "xformer.h"
 
 #define XF_TEST_MAX_COLUMNS 16
@@ -31,6 +33,12 @@ int xf_test_op_columns(xf_test_column_t* out, int capacity);
 // Creates a context for |col|. Returns false and sets *skip when the column may be skipped (not
 // requested and no device); returns false with *skip false on a real failure (message in |why|).
 bool xf_test_open(const xf_test_column_t* col, xf_context_t** out, bool* skip, char* why, size_t why_size);
+
+// Criterion parameters 0..n-1 over the columns of xf_test_columns.
+struct criterion_test_params xf_test_column_params(void);
+// Opens column |index| of xf_test_columns for a test: skips the test when the column may be skipped,
+// fails it on any other error. Fills *out_col when not NULL.
+xf_context_t* xf_test_column_context(int index, xf_test_column_t* out_col);
 
 // True when XFORMER_TEST_BACKENDS names a column of |backend|: a missing device must then fail.
 bool xf_test_backend_required(xf_backend_t backend);

@@ -62,6 +62,19 @@ static float* expect(tc_t* tc, int64_t n) {
     return tc->want;
 }
 
+// The broadcast shape |so| of |sa| and |sb| (same rank), and the reference buffer for it.
+static float* expect_broadcast(tc_t* tc, const int64_t* sa, const int64_t* sb, int64_t so[4]) {
+    for (int d = 0; d < 4; ++d) so[d] = sa[d] > sb[d] ? sa[d] : sb[d];
+    return expect(tc, numel4(so));
+}
+
+// Every index (i0, i1, i2, i3) of padded shape |s|, in row-major order.
+#define FOR4(s)                                      \
+    for (int64_t i0 = 0; i0 < (s)[0]; ++i0)          \
+        for (int64_t i1 = 0; i1 < (s)[1]; ++i1)      \
+            for (int64_t i2 = 0; i2 < (s)[2]; ++i2)  \
+                for (int64_t i3 = 0; i3 < (s)[3]; ++i3)
+
 // Index of (i0..i3) into a padded shape with size-1 dims broadcasting.
 static int64_t bidx(const int64_t* s, int64_t i0, int64_t i1, int64_t i2, int64_t i3) {
     return (((s[0] == 1 ? 0 : i0) * s[1] + (s[1] == 1 ? 0 : i1)) * s[2] + (s[2] == 1 ? 0 : i2)) * s[3] +
@@ -128,13 +141,9 @@ static xf_tensor_t* case_binary(tc_t* tc, const int* p) {
         OK(xf_tensor_upload_f32(b, tc->host[1], (size_t)numel4(sb)));
     }
     int64_t so[4];
-    for (int d = 0; d < 4; ++d) so[d] = sa[d] > sb[d] ? sa[d] : sb[d];
-    float* w = expect(tc, numel4(so));
+    float* w = expect_broadcast(tc, sa, sb, so);
     int64_t o = 0;
-    for (int64_t i0 = 0; i0 < so[0]; ++i0)
-        for (int64_t i1 = 0; i1 < so[1]; ++i1)
-            for (int64_t i2 = 0; i2 < so[2]; ++i2)
-                for (int64_t i3 = 0; i3 < so[3]; ++i3) {
+    FOR4(so) {
                     double x = tc->host[0][bidx(sa, i0, i1, i2, i3)], y = tc->host[1][bidx(sb, i0, i1, i2, i3)];
                     double r = op == 0 ? x + y : op == 1 ? x * y : op == 2 ? x - y : op == 3 ? x / y : pow(x, y);
                     w[o++] = (float)r;
@@ -260,13 +269,9 @@ static xf_tensor_t* case_where(tc_t* tc, const int* p) {
     xf_tensor_t* a = input(tc, 4, sa, -2, 2);
     xf_tensor_t* b = input(tc, 4, sb, -2, 2);
     int64_t so[4];
-    for (int d = 0; d < 4; ++d) so[d] = sa[d] > sb[d] ? sa[d] : sb[d];
-    float* w = expect(tc, numel4(so));
+    float* w = expect_broadcast(tc, sa, sb, so);
     int64_t o = 0;
-    for (int64_t i0 = 0; i0 < so[0]; ++i0)
-        for (int64_t i1 = 0; i1 < so[1]; ++i1)
-            for (int64_t i2 = 0; i2 < so[2]; ++i2)
-                for (int64_t i3 = 0; i3 < so[3]; ++i3) {
+    FOR4(so) {
                     bool take_a = tc->host[0][bidx(sc, i0, i1, i2, i3)] != 0;
                     w[o++] = take_a ? tc->host[1][bidx(sa, i0, i1, i2, i3)] : tc->host[2][bidx(sb, i0, i1, i2, i3)];
                 }

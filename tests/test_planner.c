@@ -13,15 +13,7 @@
 
 enum { TOKENS = 197, DIM = 64, HEADS = 4, BLOCKS = 4 };
 
-static void free_params(struct criterion_test_params* params) { cr_free(params->params); }
-
-ParameterizedTestParameters(planner, vit4) {
-    xf_test_column_t cols[XF_TEST_MAX_COLUMNS];
-    int n = xf_test_columns(cols, XF_TEST_MAX_COLUMNS);
-    int* p = cr_malloc(sizeof(int) * (size_t)n);
-    for (int i = 0; i < n; ++i) p[i] = i;
-    return cr_make_param_array(int, p, (size_t)n, free_params);
-}
+ParameterizedTestParameters(planner, vit4) { return xf_test_column_params(); }
 
 static xf_graph_t* build(xf_context_t* ctx, bool reuse, xf_tensor_t** x, xf_tensor_t** y) {
     xf_graph_t* g;
@@ -42,15 +34,8 @@ static xf_graph_t* build(xf_context_t* ctx, bool reuse, xf_tensor_t** x, xf_tens
 }
 
 ParameterizedTest(int* column, planner, vit4, .timeout = 300) {
-    xf_test_column_t cols[XF_TEST_MAX_COLUMNS];
-    xf_test_columns(cols, XF_TEST_MAX_COLUMNS);
-    char why[512];
-    bool skip;
-    xf_context_t* ctx;
-    if (!xf_test_open(&cols[*column], &ctx, &skip, why, sizeof why)) {
-        if (skip) cr_skip_test("%s", why);
-        cr_assert_fail("%s", why);
-    }
+    xf_test_column_t col;
+    xf_context_t* ctx = xf_test_column_context(*column, &col);
     xf_rng_t rng = {7};
     xf_block_desc_t d;
     xf_block_desc_init(&d, DIM, HEADS, 4 * DIM);
@@ -71,12 +56,12 @@ ParameterizedTest(int* column, planner, vit4, .timeout = 300) {
         for (int r = 0; r < 2; ++r) {
             OK(xf_tensor_upload(x[r], in, sizeof(float) * n));
             if (round == 0) cr_assert(xf_test_poison(g[r]));
-            cr_assert_eq(xf_graph_compute(g[r]), XF_OK, "[%s] %s", cols[*column].name, xf_context_error(ctx));
+            cr_assert_eq(xf_graph_compute(g[r]), XF_OK, "[%s] %s", col.name, xf_context_error(ctx));
             OK(xf_tensor_download(y[r], out[r], sizeof(float) * n));
             OK(xf_graph_stats(g[r], &stats[r]));
         }
         cr_assert(memcmp(out[0], out[1], sizeof(float) * n) == 0, "[%s] round %d: reuse changed the results",
-                  cols[*column].name, round);
+                  col.name, round);
         for (size_t i = 0; i < n; ++i) cr_assert(out[0][i] == out[0][i], "NaN at %zu", i);
     }
     cr_assert_eq(stats[0].intermediate_bytes_sum, stats[1].intermediate_bytes_sum);
@@ -88,7 +73,7 @@ ParameterizedTest(int* column, planner, vit4, .timeout = 300) {
     cr_assert_eq(stats[0].computes, 2);
     cr_log_info("[%s] %zu nodes, %zu intermediates: sum %zu bytes, peak %zu bytes (%.1f%%), %zu in place, "
                 "%llu submissions",
-                cols[*column].name, stats[0].nodes, stats[0].intermediates, stats[0].intermediate_bytes_sum,
+                col.name, stats[0].nodes, stats[0].intermediates, stats[0].intermediate_bytes_sum,
                 stats[0].peak_intermediate_bytes,
                 100.0 * (double)stats[0].peak_intermediate_bytes / (double)stats[0].intermediate_bytes_sum,
                 stats[0].inplace_reuses, (unsigned long long)stats[0].submissions);
@@ -101,24 +86,11 @@ ParameterizedTest(int* column, planner, vit4, .timeout = 300) {
 
 // Backend scratch (a GEMM's transposed operand, attention scores) is placed by the planner: reported
 // by the stats, inside the pool, and the results stay right with memory reuse on and off.
-ParameterizedTestParameters(planner, scratch) {
-    xf_test_column_t cols[XF_TEST_MAX_COLUMNS];
-    int n = xf_test_columns(cols, XF_TEST_MAX_COLUMNS);
-    int* p = cr_malloc(sizeof(int) * (size_t)n);
-    for (int i = 0; i < n; ++i) p[i] = i;
-    return cr_make_param_array(int, p, (size_t)n, free_params);
-}
+ParameterizedTestParameters(planner, scratch) { return xf_test_column_params(); }
 
 ParameterizedTest(int* column, planner, scratch, .timeout = 300) {
-    xf_test_column_t cols[XF_TEST_MAX_COLUMNS];
-    xf_test_columns(cols, XF_TEST_MAX_COLUMNS);
-    char why[512];
-    bool skip;
-    xf_context_t* ctx;
-    if (!xf_test_open(&cols[*column], &ctx, &skip, why, sizeof why)) {
-        if (skip) cr_skip_test("%s", why);
-        cr_assert_fail("%s", why);
-    }
+    xf_test_column_t col;
+    xf_context_t* ctx = xf_test_column_context(*column, &col);
     enum { M = 67, K = 96, N = 40 };
     float* a = malloc(sizeof(float) * M * K);
     float* b = malloc(sizeof(float) * K * N);
@@ -147,7 +119,7 @@ ParameterizedTest(int* column, planner, scratch, .timeout = 300) {
         xf_graph_stats_t st;
         OK(xf_graph_stats(g, &st));
         cr_expect_leq(st.peak_scratch_bytes + M * N * 4, st.peak_intermediate_bytes,
-                      "[%s] scratch %zu is not inside the pool (%zu bytes)", cols[*column].name, st.peak_scratch_bytes,
+                      "[%s] scratch %zu is not inside the pool (%zu bytes)", col.name, st.peak_scratch_bytes,
                       st.peak_intermediate_bytes);
         xf_graph_destroy(g);
     }
@@ -155,8 +127,8 @@ ParameterizedTest(int* column, planner, scratch, .timeout = 300) {
         for (int j = 0; j < N; ++j) {
             double acc = 0;
             for (int k = 0; k < K; ++k) acc += (double)a[i * K + k] * b[k * N + j];
-            cr_assert_float_eq(got[0][i * N + j], (float)(1.5 * acc), 1e-3, "[%s] no reuse", cols[*column].name);
-            cr_assert_float_eq(got[1][i * N + j], got[0][i * N + j], 1e-6, "[%s] reuse", cols[*column].name);
+            cr_assert_float_eq(got[0][i * N + j], (float)(1.5 * acc), 1e-3, "[%s] no reuse", col.name);
+            cr_assert_float_eq(got[1][i * N + j], got[0][i * N + j], 1e-6, "[%s] reuse", col.name);
         }
     free(a);
     free(b);
