@@ -165,6 +165,13 @@ static void launch_1d(const xf_device_t* dev, xf_cl_launch_t* l, int64_t n) {
     l->global[0] = round_up((size_t)(n > 0 ? n : 1), local);
 }
 
+// Passes the element count |n| as the last argument and launches one work-item per element.
+static xf_status_t finish_1d(const xf_device_t* dev, xf_cl_launch_t* l, args_t* a, int64_t n) {
+    arg_int(a, n);
+    launch_1d(dev, l, n);
+    return XF_OK;
+}
+
 // A work-group size along dim 1 for CPU-style kernels: a few neighbouring blocks per group.
 static size_t cpu_local(const xf_device_t* dev, size_t want) {
     size_t l = want;
@@ -333,9 +340,7 @@ static xf_status_t prep_where(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_
     int64_t n = xf_tref_elements(&nd->dst);
     arg_tensor(a, &nd->dst, NULL);
     arg_int4(a, nd->dst.ne);
-    arg_int(a, n);
-    launch_1d(dev, l, n);
-    return XF_OK;
+    return finish_1d(dev, l, a, n);
 }
 
 static xf_status_t prep_roll(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
@@ -345,9 +350,7 @@ static xf_status_t prep_roll(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_l
     int64_t n = xf_tref_elements(&nd->dst);
     arg_int4(a, nd->dst.ne);
     arg_int4(a, nd->params.roll.shift);
-    arg_int(a, n);
-    launch_1d(dev, l, n);
-    return XF_OK;
+    return finish_1d(dev, l, a, n);
 }
 
 static xf_status_t prep_pad(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
@@ -359,9 +362,7 @@ static xf_status_t prep_pad(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_la
     arg_int4(a, nd->dst.ne);
     arg_int4(a, nd->params.pad.before);
     arg_float(a, nd->params.pad.value);
-    arg_int(a, n);
-    launch_1d(dev, l, n);
-    return XF_OK;
+    return finish_1d(dev, l, a, n);
 }
 
 static xf_status_t prep_norm(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
@@ -610,9 +611,7 @@ static xf_status_t prep_concat(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
     arg_int4(a, nd->dst.ne);
     arg_int4(a, end);
     arg_int(a, axis);
-    arg_int(a, n);
-    launch_1d(dev, l, n);
-    return XF_OK;
+    return finish_1d(dev, l, a, n);
 }
 
 static xf_status_t prep_reduce(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
@@ -652,9 +651,7 @@ static xf_status_t prep_gather(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
     arg_int4(a, nd->src[0].ne);
     arg_int4(a, nd->dst.ne);
     arg_int(a, nd->params.axis.axis);
-    arg_int(a, n);
-    launch_1d(dev, l, n);
-    return XF_OK;
+    return finish_1d(dev, l, a, n);
 }
 
 typedef xf_status_t (*prep_fn)(xf_device_t*, const xf_exec_node_t*, xf_cl_launch_t*, args_t*, xf_err_t*);
