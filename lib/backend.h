@@ -205,6 +205,9 @@ static inline void xf_tref_bcast_strides(const xf_tref_t* t, int64_t out[4]) {
     }
 }
 
+// A node's label for error messages ("node 12 (MATMUL)"), also for nodes a backend builds itself.
+static inline const char* xf_node_label(const xf_exec_node_t* n) { return n->label ? n->label : xf_op_name(n->op); }
+
 // The kernel-ABI function code of a node (shaders/xf_abi.h): its registry code, or for UNARY and GLU
 // the activation in its params.
 static inline int xf_node_code(const xf_exec_node_t* n) {

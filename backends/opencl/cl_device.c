@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/xf_device_rank.h"
 #include "cl_internal.h"
 
 #define XF_CL_MAX_DEVICES 64
@@ -14,10 +15,12 @@ typedef struct xf_cl_found_s {
     cl_device_type type;
 } xf_cl_found_t;
 
+// Integrated and discrete GPUs are told apart later (unified memory); both rank as GPUs here.
 static int rank_of(cl_device_type type) {
-    if (type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR)) return 0;
-    if (type & CL_DEVICE_TYPE_CPU) return 2;
-    return 1;
+    return xf_device_type_rank(type & CL_DEVICE_TYPE_GPU           ? XF_DEVICE_TYPE_DISCRETE_GPU
+                               : type & CL_DEVICE_TYPE_ACCELERATOR ? XF_DEVICE_TYPE_ACCELERATOR
+                               : type & CL_DEVICE_TYPE_CPU         ? XF_DEVICE_TYPE_CPU
+                                                                   : XF_DEVICE_TYPE_OTHER);
 }
 
 // Lists every device of every platform, GPUs and accelerators first, then others, then CPUs.
@@ -315,7 +318,7 @@ static xf_status_t cl_graph_compute(xf_device_t* d, const xf_exec_graph_t* graph
             if (rc != CL_SUCCESS) {
                 char where[192];
                 snprintf(where, sizeof where, "node %zu (%s)", i,
-                         graph->nodes[i].label ? graph->nodes[i].label : xf_op_name(graph->nodes[i].op));
+                         xf_node_label(&graph->nodes[i]));
                 xf_cl.clFinish(d->queue);
                 return xf_cl_fail(err, rc, "clEnqueueNDRangeKernel", where);
             }

@@ -706,13 +706,13 @@ xf_status_t xf_cl_node_supported(xf_device_t* dev, const xf_exec_node_t* node, x
                 err, XF_ERR_UNIMPLEMENTED,
                 "the OpenCL backend indexes tensors with 32-bit ints; source %d of %s has too many "
                 "elements",
-                i, node->label ? node->label : xf_op_name(node->op));
+                i, xf_node_label(node));
         }
     }
     if (xf_tref_elements(&node->dst) > INT_MAX) {
         return xf_err_set(err, XF_ERR_UNIMPLEMENTED,
                           "the OpenCL backend indexes tensors with 32-bit ints; %s is too large",
-                          node->label ? node->label : xf_op_name(node->op));
+                          xf_node_label(node));
     }
     xf_dtype_t dt = node->op == XF_OP_COPY ? node->dst.dtype : node->src[0].dtype;
     if (node->op != XF_OP_COPY && node->op != XF_OP_WHERE && dt == XF_DTYPE_I32) {
@@ -733,7 +733,7 @@ xf_status_t xf_cl_node_supported(xf_device_t* dev, const xf_exec_node_t* node, x
 
 xf_status_t xf_cl_node_prepare(xf_device_t* dev, const xf_exec_node_t* node,
                                xf_cl_node_t* out, xf_err_t* err) {
-    const char* label = node->label ? node->label : xf_op_name(node->op);
+    const char* label = xf_node_label(node);
     memset(out, 0, sizeof *out);
     args_t a = {.scratch = {.buffer = node->scratch, .offset = node->scratch_offset}};
     xf_status_t st = cl_ops[node->op]->prepare(dev, node, &out->launch[0], &a, err);

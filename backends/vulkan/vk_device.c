@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../common/xf_dl.h"
+#include "../common/xf_device_rank.h"
 #include "vk_internal.h"
 
 #define XF_VK_VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
@@ -261,21 +262,6 @@ static xf_status_t xf_vk_create_instance(xf_vk_syms_t* vk, xf_device_t* dev, VkI
     return st;
 }
 
-static int xf_vk_type_rank(VkPhysicalDeviceType t) {
-    switch (t) {
-        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
-            return 0;
-        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
-            return 1;
-        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
-            return 2;
-        case VK_PHYSICAL_DEVICE_TYPE_OTHER:
-            return 3;
-        default:
-            return 4;
-    }
-}
-
 static xf_device_type_t xf_vk_type(VkPhysicalDeviceType t) {
     switch (t) {
         case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
@@ -315,11 +301,11 @@ static xf_status_t xf_vk_ranked(xf_vk_syms_t* vk, VkInstance inst, VkPhysicalDev
         return xf_vk_fail(err, r, "vkEnumeratePhysicalDevices");
     }
     uint32_t count = 0;
-    for (int rank = 0; rank <= 4; ++rank) {
+    for (int rank = 0; rank < XF_DEVICE_RANKS; ++rank) {
         for (uint32_t i = 0; i < n; ++i) {
             VkPhysicalDeviceProperties p;
             vk->vkGetPhysicalDeviceProperties(all[i], &p);
-            if (p.apiVersion < VK_API_VERSION_1_1 || xf_vk_type_rank(p.deviceType) != rank) continue;
+            if (p.apiVersion < VK_API_VERSION_1_1 || xf_device_type_rank(xf_vk_type(p.deviceType)) != rank) continue;
             VkPhysicalDeviceIDProperties id = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES};
             VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &id};
             vk->vkGetPhysicalDeviceProperties2(all[i], &p2);

@@ -191,7 +191,7 @@ xf_status_t xf_vk_graph_prepare(xf_device_t* dev, const xf_exec_graph_t* graph, 
         st = xf_vk_record_node(dev, &graph->nodes[i], &s->plan, err);
         if (st != XF_OK) {
             size_t n = strlen(err->msg);
-            snprintf(err->msg + n, sizeof err->msg - n, " [%s]", graph->nodes[i].label ? graph->nodes[i].label : "?");
+            snprintf(err->msg + n, sizeof err->msg - n, " [%s]", xf_node_label(&graph->nodes[i]));
             break;
         }
         if (s->plan.count > cap) {
@@ -240,7 +240,7 @@ xf_status_t xf_vk_graph_compute(xf_device_t* dev, const xf_exec_graph_t* graph, 
         const xf_exec_node_t* first = &graph->nodes[s->node_of[0]];
         const xf_exec_node_t* last = &graph->nodes[s->node_of[s->plan.count - 1]];
         snprintf(err->msg + n, sizeof err->msg - n, " while executing the graph's %zu nodes in one submission (%s .. %s)",
-                 graph->count, first->label ? first->label : "?", last->label ? last->label : "?");
+                 graph->count, xf_node_label(first), xf_node_label(last));
     } else {
         dev->counters.submissions += 1;
         dev->counters.dispatches += s->plan.count;
