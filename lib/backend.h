@@ -165,12 +165,28 @@ typedef struct xf_backend_vtable_s {
 // An op-table entry a backend fills for an op it does not run; |reason| ends up in the error message.
 #define XF_OP_REFUSED(reason) {.refused = (reason)}
 
+// Device classes in the order backends list their devices and `auto` considers them: GPUs first,
+// CPUs last; devices of one class keep the driver's order.
+static inline int xf_device_type_rank(xf_device_type_t type) {
+    switch (type) {
+        case XF_DEVICE_TYPE_DISCRETE_GPU: return 0;
+        case XF_DEVICE_TYPE_INTEGRATED_GPU: return 1;
+        case XF_DEVICE_TYPE_ACCELERATOR: return 2;
+        case XF_DEVICE_TYPE_OTHER: return 3;
+        case XF_DEVICE_TYPE_CPU: return 4;
+    }
+    return 3;
+}
+#define XF_DEVICE_RANKS 5
+
 // A row of the backend registry (lib/backends.c).
 typedef struct xf_backend_entry_s {
     xf_backend_t kind;
     const char* name;                    // "opencl": XFORMER_BACKEND, test columns, tool options
     const xf_backend_vtable_t* vtable;   // NULL when this build does not have the backend
-    int auto_rank;                       // order in which `auto` tries it; 0: only as the last resort
+    // Order among backends for `auto` within a device class (0: only as the last resort): for GPU-class
+    // devices, and for CPU-type devices, where kernel quality differs most between drivers.
+    int auto_rank, auto_rank_cpu;
     // Variant test columns beyond NAME, as modifiers of tests/harness.c: "gpu fused" gives the columns
     // NAME+gpu and NAME+fused, so the op table runs every kernel variant.
     const char* test_variants;

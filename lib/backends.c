@@ -24,11 +24,13 @@ extern const xf_backend_vtable_t xf_vk_backend;
 // The GPU kernels' storage types: bf16 is converted on the host until kernels read it (the weights issue).
 #define XF_DTYPES_GPU ((1u << XF_DTYPE_F32) | (1u << XF_DTYPE_F16) | (1u << XF_DTYPE_I32))
 
-// auto_rank: the order in which `auto` tries backends (0: never, the fallback after all others).
+// auto_rank, auto_rank_cpu: the order among backends for `auto` (0: only the fallback after all others).
+// On CPU-type devices PoCL's barrier-free kernels run 6-15x faster than lavapipe's shaders
+// (docs/PERFORMANCE.md), so OpenCL comes first there; on GPUs Vulkan does.
 static const xf_backend_entry_t registry[] = {
-    {XF_BACKEND_CPU, "cpu", &xf_cpu_backend, 0, "", XF_DTYPES_ANY},
-    {XF_BACKEND_OPENCL, "opencl", XF_CL_VTABLE, 2, "gpu fused", XF_DTYPES_GPU},
-    {XF_BACKEND_VULKAN, "vulkan", XF_VK_VTABLE, 1, "gpu nofp16+nosubgroup", XF_DTYPES_GPU},
+    {XF_BACKEND_CPU, "cpu", &xf_cpu_backend, 0, 0, "", XF_DTYPES_ANY},
+    {XF_BACKEND_OPENCL, "opencl", XF_CL_VTABLE, 2, 1, "gpu fused", XF_DTYPES_GPU},
+    {XF_BACKEND_VULKAN, "vulkan", XF_VK_VTABLE, 1, 2, "gpu nofp16+nosubgroup", XF_DTYPES_GPU},
 };
 #define REGISTRY_SIZE (sizeof registry / sizeof registry[0])
 

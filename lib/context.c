@@ -31,14 +31,41 @@ static xf_status_t backend_from_env(xf_backend_t* out) {
     return st == XF_ERR_UNAVAILABLE ? XF_OK : st;
 }
 
-// The compiled GPU backends in the order `auto` tries them.
-static size_t auto_order(const xf_backend_vtable_t** out, size_t capacity) {
-    size_t count = 0, n = 0;
-    const xf_backend_entry_t* rows = xf_backend_entries(&count);
-    for (int rank = 1; rank <= (int)count; ++rank) {
-        for (size_t i = 0; i < count; ++i) {
-            if (rows[i].auto_rank == rank && rows[i].vtable && n < capacity) out[n++] = rows[i].vtable;
+// A device `auto` may take.
+typedef struct candidate_s {
+    const xf_backend_entry_t* row;
+    xf_device_info_t info;
+} candidate_t;
+
+#define XF_AUTO_MAX_DEVICES 64
+
+static int auto_key(const candidate_t* c) {
+    int rank = xf_device_type_rank(c->info.type);
+    return rank * 16 + (c->info.type == XF_DEVICE_TYPE_CPU ? c->row->auto_rank_cpu : c->row->auto_rank);
+}
+
+// Every device of every compiled GPU backend, in the order `auto` takes them: by device class
+// (discrete GPU, integrated GPU, accelerator, other, CPU), then by the backend the registry ranks
+// first for that class, then in the backend's own order.
+static size_t auto_candidates(const xf_device_options_t* dopts, candidate_t* out, size_t cap) {
+    size_t rows_n = 0, n = 0;
+    const xf_backend_entry_t* rows = xf_backend_entries(&rows_n);
+    for (size_t r = 0; r < rows_n; ++r) {
+        if (!rows[r].vtable || rows[r].auto_rank == 0) continue;
+        xf_device_info_t infos[16];
+        size_t count = 0;
+        xf_err_t err = {{0}};
+        if (rows[r].vtable->list_devices(dopts, infos, 16, &count, &err) != XF_OK) continue;
+        for (size_t i = 0; i < count && i < 16 && n < cap; ++i) out[n++] = (candidate_t){&rows[r], infos[i]};
+    }
+    for (size_t i = 1; i < n; ++i) {
+        candidate_t c = out[i];
+        size_t j = i;
+        while (j > 0 && auto_key(&out[j - 1]) > auto_key(&c)) {
+            out[j] = out[j - 1];
+            --j;
         }
+        out[j] = c;
     }
     return n;
 }
@@ -187,15 +214,31 @@ xf_status_t xf_context_create(const xf_context_options_t* options, xf_context_t*
 
     xf_status_t st;
     if (kind == XF_BACKEND_AUTO) {
+        // The index counts devices in the ranking xf_device_list reports; one that fails to open is
+        // skipped for the next, and the CPU reference is the last resort.
         st = XF_ERR_UNAVAILABLE;
-        const xf_backend_vtable_t* order[8];
-        size_t n = auto_order(order, 8);
-        for (size_t i = 0; i < n && st != XF_OK; ++i) {
-            const xf_backend_vtable_t* be = order[i];
-            st = open_device(be, index, &dopts, ctx);
-            if (st != XF_OK) xf_log(ctx, XF_LOG_INFO, "auto: skipping %s: %s", be->name, xf_last_error());
+        candidate_t found[XF_AUTO_MAX_DEVICES];
+        size_t n = auto_candidates(&dopts, found, XF_AUTO_MAX_DEVICES);
+        for (size_t i = (size_t)index; i < n && st != XF_OK; ++i) {
+            st = open_device(found[i].row->vtable, found[i].info.index, &dopts, ctx);
+            if (st != XF_OK) {
+                xf_log(ctx, XF_LOG_INFO, "auto: skipping %s device %d: %s", found[i].row->name, found[i].info.index,
+                       xf_last_error());
+            } else {
+                xf_log(ctx, XF_LOG_INFO, "auto: %s device %d (%s) ranks %zu of %zu", found[i].row->name,
+                       found[i].info.index, found[i].info.name, i, n);
+                index = found[i].info.index;
+            }
         }
-        if (st != XF_OK) st = open_device(xf_backend_find(XF_BACKEND_CPU), index, &dopts, ctx);
+        if (st != XF_OK && (size_t)index > n) {
+            st = xf_set_last_error(XF_ERR_OUT_OF_RANGE,
+                                   "device index %d is out of range: auto ranks %zu device%s (valid: 0..%zu, the last "
+                                   "being the CPU reference; list them with xformer-devices)",
+                                   index, n + 1, n ? "s" : "", n);
+        } else if (st != XF_OK) {
+            index = 0;
+            st = open_device(xf_backend_find(XF_BACKEND_CPU), 0, &dopts, ctx);
+        }
     } else {
         const xf_backend_vtable_t* be = xf_backend_find(kind);
         if (!be) {
@@ -237,18 +280,14 @@ xf_status_t xf_device_list(xf_device_info_t* out_devices, size_t capacity, size_
     xf_device_options_t dopts;
     xf_status_t st = device_options(NULL, &dopts);
     if (st != XF_OK) return st;
-    const xf_backend_vtable_t* order[8];
-    size_t nb = auto_order(order, 7);
-    order[nb++] = xf_backend_find(XF_BACKEND_CPU);
-    size_t total = 0;
-    for (size_t i = 0; i < nb; ++i) {
-        const xf_backend_vtable_t* be = order[i];
-        xf_err_t err = {{0}};
-        size_t n = 0;
-        size_t room = total < capacity ? capacity - total : 0;
-        if (be->list_devices(&dopts, room ? out_devices + total : NULL, room, &n, &err) != XF_OK) continue;
-        total += n;
-    }
-    *out_count = total;
+    candidate_t found[XF_AUTO_MAX_DEVICES];
+    size_t n = auto_candidates(&dopts, found, XF_AUTO_MAX_DEVICES);
+    for (size_t i = 0; i < n && i < capacity; ++i) out_devices[i] = found[i].info;
+    const xf_backend_vtable_t* cpu = xf_backend_find(XF_BACKEND_CPU);
+    xf_err_t err = {{0}};
+    size_t ncpu = 0;
+    size_t room = n < capacity ? capacity - n : 0;
+    if (cpu->list_devices(&dopts, room ? out_devices + n : NULL, room, &ncpu, &err) != XF_OK) ncpu = 0;
+    *out_count = n + ncpu;
     return XF_OK;
 }

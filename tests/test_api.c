@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +114,40 @@ Test(env, auto_picks_a_device) {
     cr_assert_eq(xf_context_device_info(ctx, &info), XF_OK);
     cr_assert(info.name[0]);
     xf_context_destroy(ctx);
+}
+
+// auto ranks devices by class (GPUs first, CPU-type devices last), prefers OpenCL among CPU-type
+// devices (PoCL over lavapipe), lists them in that order, and takes the first.
+Test(env, auto_ranks_devices_by_class_and_prefers_opencl_on_cpus) {
+    setenv("XFORMER_BACKEND", "auto", 1);
+    unsetenv("XFORMER_DEVICE");
+    xf_device_info_t devs[64];
+    size_t n = 0;
+    cr_assert_eq(xf_device_list(devs, 64, &n), XF_OK, "%s", xf_last_error());
+    cr_assert_gt(n, 0);
+    cr_expect_eq(devs[n - 1].backend, XF_BACKEND_CPU, "the CPU reference comes last");
+    static const int rank[] = {[XF_DEVICE_TYPE_DISCRETE_GPU] = 0, [XF_DEVICE_TYPE_INTEGRATED_GPU] = 1,
+                               [XF_DEVICE_TYPE_ACCELERATOR] = 2, [XF_DEVICE_TYPE_OTHER] = 3, [XF_DEVICE_TYPE_CPU] = 4};
+    bool seen_vulkan_cpu = false;
+    for (size_t i = 0; i + 1 < n; ++i) {
+        if (i > 0) cr_expect_leq(rank[devs[i - 1].type], rank[devs[i].type], "device %zu is ranked out of class order", i);
+        if (devs[i].type != XF_DEVICE_TYPE_CPU) continue;
+        if (devs[i].backend == XF_BACKEND_VULKAN) seen_vulkan_cpu = true;
+        if (devs[i].backend == XF_BACKEND_OPENCL) cr_expect(!seen_vulkan_cpu, "an OpenCL CPU device after a Vulkan one");
+    }
+    xf_context_t* ctx = NULL;
+    cr_assert_eq(xf_context_create(NULL, &ctx), XF_OK, "%s", xf_last_error());
+    xf_device_info_t info;
+    cr_assert_eq(xf_context_device_info(ctx, &info), XF_OK);
+    cr_expect(info.backend == devs[0].backend && info.index == devs[0].index, "auto took %s %d, the list starts with %s %d",
+              xf_backend_name(info.backend), info.index, xf_backend_name(devs[0].backend), devs[0].index);
+    xf_context_destroy(ctx);
+    char idx[16];
+    snprintf(idx, sizeof idx, "%zu", n);
+    setenv("XFORMER_DEVICE", idx, 1);
+    cr_expect_eq(xf_context_create(NULL, &ctx), XF_ERR_OUT_OF_RANGE, "XFORMER_DEVICE=%zu with auto", n);
+    unsetenv("XFORMER_DEVICE");
+    unsetenv("XFORMER_BACKEND");
 }
 
 static int log_calls;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Lists every device of every compiled-in backend, as XFORMER_BACKEND / XFORMER_DEVICE select them.
+// Lists every device of every compiled-in backend, as XFORMER_BACKEND / XFORMER_DEVICE select them, in the
+// order XFORMER_BACKEND=auto ranks them.
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,9 +35,13 @@ int main(int argc, char** argv) {
     for (xf_backend_t b = XF_BACKEND_CPU; b < XF_BACKEND_FROM_ENV; ++b) {
         if (!xf_backend_compiled(b)) printf("(%s backend not compiled in)\n", xf_backend_name(b));
     }
+    printf("In the order XFORMER_BACKEND=auto takes them (XFORMER_DEVICE=N with auto picks the N-th): discrete GPUs,\n"
+           "integrated GPUs, accelerators, other devices, CPU-type devices (OpenCL before Vulkan there: its kernels\n"
+           "run several times faster on CPUs), the CPU reference last.\n");
     for (size_t i = 0; i < n; ++i) {
         const xf_device_info_t* d = &devs[i];
-        printf("XFORMER_BACKEND=%s XFORMER_DEVICE=%d\n", xf_backend_name(d->backend), d->index);
+        printf("[%zu] XFORMER_BACKEND=%s XFORMER_DEVICE=%d%s\n", i, xf_backend_name(d->backend), d->index,
+               i == 0 ? "  (auto)" : "");
         printf("  %s (%s)\n  platform/driver: %s, %s, %s\n", d->name, type_name(d->type), d->platform,
                d->driver_version, d->api_version);
         printf("  fp16 %s, subgroups %s (size %u), kernels %s\n", d->fp16 ? "yes" : "no", d->subgroups ? "yes" : "no",

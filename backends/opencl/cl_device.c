@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/xf_device_rank.h"
 #include "cl_internal.h"
 
 #define XF_CL_MAX_DEVICES 64

@@ -170,7 +170,7 @@ xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* ke
     char* src = program_source(file_name);
     if (!src) return xf_err_set(err, XF_ERR_INTERNAL, "OpenCL kernel sources are missing from the library");
     char options[256];
-    snprintf(options, sizeof options, "-cl-std=CL1.2 -DXF_F16=%d -DXF_TILE=%d", slot == XF_CL_PROGRAM_F16,
+    snprintf(options, sizeof options, "-cl-std=CL1.2 -w -DXF_F16=%d -DXF_TILE=%d", slot == XF_CL_PROGRAM_F16,
              dev->tile);
     char key[1200];
     snprintf(key, sizeof key, "%s|%s|%s|%s|%s|%016llx", dev->info.name, dev->info.driver_version,

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "../common/xf_dl.h"
-#include "../common/xf_device_rank.h"
 #include "vk_internal.h"
 
 #define XF_VK_VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
