@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "xformer.h"
 
@@ -32,6 +33,14 @@ static inline xf_context_t* ex_context(xf_backend_t backend, const char* prog) {
         return NULL;
     }
     return ctx;
+}
+
+// One status line on a terminal while a slow step runs (a cold cache means compiling kernels); it is
+// erased when |msg| is NULL. Nothing is written when stderr is not a terminal, so pipes and logs stay clean.
+static inline void ex_status(const char* msg) {
+    if (!isatty(STDERR_FILENO)) return;
+    fprintf(stderr, "\r\033[K%s", msg ? msg : "");
+    fflush(stderr);
 }
 
 static inline void ex_print_device(FILE* f, xf_context_t* ctx) {

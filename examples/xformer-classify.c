@@ -88,7 +88,10 @@ int main(int argc, char** argv) {
     ex_print_device(stdout, ctx);
     double t0 = ex_now_ms();
     xf_model_t* model;
-    if (xf_model_load(ctx, model_path, NULL, &model) != XF_OK) {
+    ex_status("loading the model and preparing its kernels (compiled on the first run, cached after)...");
+    xf_status_t loaded = xf_model_load(ctx, model_path, NULL, &model);
+    ex_status(NULL);
+    if (loaded != XF_OK) {
         fprintf(stderr, "xformer-classify: %s\n", xf_context_error(ctx));
         xf_context_destroy(ctx);
         return 1;
@@ -135,9 +138,11 @@ int main(int argc, char** argv) {
         xf_status_t st = xf_model_preprocess(model, pixels, w, h, ch, input, (size_t)info.input_elements);
         stbi_image_free(pixels);
         double t2 = ex_now_ms();
+        if (n == 0) ex_status("running (the first run finishes compiling the kernels)...");
         if (st == XF_OK)
             st =
                 xf_model_run(model, input, (size_t)info.input_elements, logits, (size_t)info.output_elements);
+        if (n == 0) ex_status(NULL);
         double t3 = ex_now_ms();
         if (st != XF_OK) {
             fprintf(stderr, "xformer-classify: %s: %s\n", images[n], xf_context_error(ctx));
