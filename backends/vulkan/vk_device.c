@@ -241,9 +241,9 @@ static xf_status_t xf_vk_create_instance(xf_vk_syms_t* vk, xf_device_t* dev, VkI
     }
     VkResult r = vk->vkCreateInstance(&ci, NULL, out);
     if (r != VK_SUCCESS) return xf_vk_fail(err, r, "vkCreateInstance");
-    // Pins the validation layer, which the loader would unload at vkDestroyInstance: leak checkers
-    // can then attribute (and suppress) the layer's own allocations.
-    if (dev && dev->validation) (void)dlopen("libVkLayer_khronos_validation.so", RTLD_NOW | RTLD_NOLOAD);
+    // Pins the drivers and layers, which the loader would unload at vkDestroyInstance (see xf_dl.h).
+    xf_dl_pin_loaded("/libvulkan_");
+    xf_dl_pin_loaded("/libVkLayer_");
     xf_status_t st = xf_vk_load_instance(vk, *out, err);
     if (st == XF_OK && dev && dev->validation) {
         if (!vk->vkCreateDebugUtilsMessengerEXT || !vk->vkDestroyDebugUtilsMessengerEXT) {
