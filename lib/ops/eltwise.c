@@ -183,8 +183,8 @@ xf_status_t xf_where(xf_graph_t* graph, xf_tensor_t* cond, xf_tensor_t* a, xf_te
     const char* fn = "xf_where";
     XF_CHECK(xf_op_begin(graph, fn, out));
     XF_CHECK(xf_op_check_input(graph, XF_OP_WHERE, fn, cond, "cond"));
-    XF_CHECK(xf_op_check_input(graph, XF_OP_ADD, fn, a, "a"));
-    XF_CHECK(xf_op_check_input(graph, XF_OP_ADD, fn, b, "b"));
+    XF_CHECK(xf_op_check_dtypes(graph, fn, a, XF_DTYPES_FLOAT, "a"));
+    XF_CHECK(xf_op_check_dtypes(graph, fn, b, XF_DTYPES_FLOAT, "b"));
     XF_CHECK(xf_op_check_same_dtype(graph, fn, a, b, "b"));
     if (cond->dtype != XF_DTYPE_I32) XF_CHECK(xf_op_check_same_dtype(graph, fn, a, cond, "cond"));
     int nd = 0, nd2 = 0;

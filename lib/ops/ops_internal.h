@@ -27,6 +27,8 @@ xf_status_t xf_op_fail(xf_graph_t* g, const char* fn, const char* fmt, ...) __at
 void xf_op_shape_str(const xf_tensor_t* t, char* buf, size_t size);
 // Checks that |t| belongs to |g| and has a dtype |op| accepts (its registry row).
 xf_status_t xf_op_check_input(xf_graph_t* g, xf_op_t op, const char* fn, const xf_tensor_t* t, const char* what);
+// Checks that |t| belongs to |g| and has one of the dtypes of mask |ok| (1 << xf_dtype_t).
+xf_status_t xf_op_check_dtypes(xf_graph_t* g, const char* fn, const xf_tensor_t* t, unsigned ok, const char* what);
 // |b| (if any) must have |a|'s dtype.
 xf_status_t xf_op_check_same_dtype(xf_graph_t* g, const char* fn, const xf_tensor_t* a, const xf_tensor_t* b,
                                    const char* what);

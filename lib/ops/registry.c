@@ -41,13 +41,20 @@ xf_status_t xf_op_fail(xf_graph_t* g, const char* fn, const char* fmt, ...) {
 }
 
 xf_status_t xf_op_check_input(xf_graph_t* g, xf_op_t op, const char* fn, const xf_tensor_t* t, const char* what) {
+    return xf_op_check_dtypes(g, fn, t, xf_op_info(op)->dtypes, what);
+}
+
+xf_status_t xf_op_check_dtypes(xf_graph_t* g, const char* fn, const xf_tensor_t* t, unsigned ok, const char* what) {
     char name[64];
     snprintf(name, sizeof name, "%s: %s", fn, what);
     XF_CHECK(xf_graph_check_tensor(g, t, name));
-    unsigned ok = xf_op_info(op)->dtypes;
     if (!(ok & (1u << t->dtype))) {
-        return xf_op_fail(g, fn, "%s has dtype %s; this op takes %s", what, xf_dtype_name(t->dtype),
-                          ok & (1u << XF_DTYPE_I32) ? "f32, f16 or i32" : "f32 or f16");
+        char names[64] = "";
+        for (int d = 0; d < XF_DTYPE_COUNT; ++d) {
+            size_t len = strlen(names);
+            if (ok & (1u << d)) snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "", xf_dtype_name(d));
+        }
+        return xf_op_fail(g, fn, "%s has dtype %s; this op takes %s", what, xf_dtype_name(t->dtype), names);
     }
     return XF_OK;
 }
@@ -64,7 +71,7 @@ xf_status_t xf_op_check_same_dtype(xf_graph_t* g, const char* fn, const xf_tenso
 xf_status_t xf_op_check_vector(xf_graph_t* g, const char* fn, const xf_tensor_t* v, const xf_tensor_t* like,
                                int64_t n, const char* what) {
     if (!v) return XF_OK;
-    XF_CHECK(xf_op_check_input(g, XF_OP_ADD, fn, v, what));
+    XF_CHECK(xf_op_check_dtypes(g, fn, v, XF_DTYPES_FLOAT, what));
     XF_CHECK(xf_op_check_same_dtype(g, fn, like, v, what));
     if (xf_tensor_elements(v) != n || v->shape[v->ndim - 1] != n) {
         char s[96];
