@@ -93,6 +93,9 @@ typedef struct xf_exec_node_s {
     xf_tref_t dst;
     xf_op_params_t params;
     const char* label;  // for error messages: "node 12 (matmul 'blocks.0.attn.qkv')"
+    // Bit s set: src[s] is a context tensor (a weight), constant while the graph runs. A backend may
+    // keep a repacked copy of it; graph_refresh tells it when such tensors were uploaded again.
+    unsigned constant_srcs;
     // Scratch the backend asked for (node_scratch), placed by the planner in the graph's pool and live
     // for this node only; 256-byte aligned.
     xf_buffer_t* scratch;
@@ -156,6 +159,9 @@ typedef struct xf_backend_vtable_s {
     // Runs every node and waits for completion once.
     xf_status_t (*graph_compute)(xf_device_t* device, const xf_exec_graph_t* graph, void* state, xf_err_t* err);
     void (*graph_release)(xf_device_t* device, void* state);
+    // Optional: the context tensors (constant_srcs) were uploaded since prepare or the last compute;
+    // rebuild whatever the backend derived from them before the next graph_compute.
+    xf_status_t (*graph_refresh)(xf_device_t* device, const xf_exec_graph_t* graph, void* state, xf_err_t* err);
     void (*counters)(const xf_device_t* device, xf_exec_counters_t* out);
     // How the backend's op table covers |op|: true with *reason NULL when it implements it, true
     // with a reason when it refuses it on purpose, false for a hole (a bug; tests/test_registry.c).

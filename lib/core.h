@@ -45,6 +45,7 @@ struct xf_context_s {
     int log_level;
     xf_tensor_t* tensors;  // STORED tensors
     size_t graphs;         // live graphs
+    uint64_t stored_generation;  // counts uploads to STORED tensors (constants to graphs)
     xf_err_t err;
 };
 
@@ -78,6 +79,7 @@ struct xf_graph_s {
     xf_buffer_t* pool;
     xf_exec_node_t* exec;
     void* backend_state;
+    uint64_t stored_generation;  // the context's count when the backend last saw the constants
     uint64_t computes;
     xf_exec_counters_t counters;
 };

@@ -229,7 +229,10 @@ static void make_exec_node(const xf_graph_t* graph, size_t i, xf_exec_node_t* e)
     e->params = n->params;
     e->label = n->label;
     for (int s = 0; s < n->nsrc; ++s) {
-        if (n->src[s]) make_tref(n->src[s], &e->src[s]);
+        const xf_tensor_t* t = n->src[s];
+        if (!t) continue;
+        make_tref(t, &e->src[s]);
+        if ((t->kind == XF_TENSOR_VIEW ? t->base : t)->kind == XF_TENSOR_STORED) e->constant_srcs |= 1u << s;
     }
     make_tref(n->dst, &e->dst);
     if (n->scratch_bytes) {
@@ -319,6 +322,7 @@ xf_status_t xf_graph_plan(xf_graph_t* graph) {
         return xf_ctx_fail_err(ctx, st, &err, "preparing the graph");
     }
     graph->prepared = true;
+    graph->stored_generation = ctx->stored_generation;
     return XF_OK;
 }
 
@@ -331,6 +335,11 @@ xf_status_t xf_graph_compute(xf_graph_t* graph) {
     ctx->backend->counters(ctx->device, &before);
     xf_err_t err = {{0}};
     xf_exec_graph_t eg = {graph->exec, graph->count};
+    if (graph->stored_generation != ctx->stored_generation && ctx->backend->graph_refresh) {
+        st = ctx->backend->graph_refresh(ctx->device, &eg, graph->backend_state, &err);
+        if (st != XF_OK) return xf_ctx_fail_err(ctx, st, &err, "refreshing the graph's copies of its weights");
+    }
+    graph->stored_generation = ctx->stored_generation;
     st = ctx->backend->graph_compute(ctx->device, &eg, graph->backend_state, &err);
     if (st != XF_OK) return xf_ctx_fail_err(ctx, st, &err, "computing the graph");
     ctx->backend->counters(ctx->device, &after);

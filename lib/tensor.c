@@ -156,6 +156,7 @@ static xf_status_t transfer(const xf_tensor_t* tensor, void* data, size_t bytes,
     }
     size_t offset = 0;
     const xf_tensor_t* s = storage_of(tensor, &offset);
+    if (upload && s && s->kind == XF_TENSOR_STORED) ctx->stored_generation++;
     if (!s) {
         return xf_ctx_fail(ctx, XF_ERR_FAILED_PRECONDITION,
                            "%s: '%s' is a strided view; mark it as a graph output to read it", fn, tensor->name);

@@ -142,6 +142,9 @@ static void describe(const xf_cl_found_t* f, int index, const xf_device_options_
     d->max_item[0] = d->max_item[1] = d->max_item[2] = 1;
     xf_cl.clGetDeviceInfo(f->device, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof d->max_item, d->max_item, NULL);
     if (d->max_wg == 0) d->max_wg = 1;
+    cl_uint vw = 0;
+    xf_cl.clGetDeviceInfo(f->device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof vw, &vw, NULL);
+    d->float_width = vw ? (int)vw : 1;
     d->local_mem = lmem;
     info->global_memory_bytes = gmem;
     info->max_buffer_bytes = maxalloc;
@@ -185,6 +188,9 @@ static void cl_device_close(xf_device_t* d) {
         for (int j = 0; j < XF_CL_PROGRAM_FILES; ++j) {
             if (d->programs[i][j]) xf_cl.clReleaseProgram(d->programs[i][j]);
         }
+    }
+    for (int i = 0; i < d->param_program_count; ++i) {
+        if (d->param_programs[i].program) xf_cl.clReleaseProgram(d->param_programs[i].program);
     }
     if (d->queue) xf_cl.clReleaseCommandQueue(d->queue);
     if (d->context) xf_cl.clReleaseContext(d->context);
@@ -265,11 +271,6 @@ static xf_status_t cl_buffer_read(xf_device_t* d, xf_buffer_t* b, size_t offset,
     return rc == CL_SUCCESS ? XF_OK : xf_cl_fail(err, rc, "clEnqueueReadBuffer", NULL);
 }
 
-typedef struct xf_cl_graph_s {
-    size_t count;
-    xf_cl_node_t* nodes;
-} xf_cl_graph_t;
-
 static void cl_graph_release(xf_device_t* d, void* state) {
     (void)d;
     xf_cl_graph_t* g = state;
@@ -279,8 +280,33 @@ static void cl_graph_release(xf_device_t* d, void* state) {
             if (g->nodes[i].launch[j].kernel) xf_cl.clReleaseKernel(g->nodes[i].launch[j].kernel);
         }
     }
+    for (size_t i = 0; i < g->packed_count; ++i) {
+        if (g->packed[i].pack.kernel) xf_cl.clReleaseKernel(g->packed[i].pack.kernel);
+        if (g->packed[i].mem) xf_cl.clReleaseMemObject(g->packed[i].mem);
+    }
+    free(g->packed);
     free(g->nodes);
     free(g);
+}
+
+// Runs the kernels that repack the graph's weights.
+static xf_status_t repack_weights(xf_device_t* d, xf_cl_graph_t* g, xf_err_t* err) {
+    for (size_t i = 0; i < g->packed_count; ++i) {
+        const xf_cl_launch_t* l = &g->packed[i].pack;
+        cl_int rc = xf_cl.clEnqueueNDRangeKernel(d->queue, l->kernel, l->dims, NULL, l->global, l->local, 0, NULL,
+                                                 NULL);
+        if (rc != CL_SUCCESS) {
+            xf_cl.clFinish(d->queue);
+            return xf_cl_fail(err, rc, "clEnqueueNDRangeKernel", "packing a weight");
+        }
+    }
+    cl_int rc = xf_cl.clFinish(d->queue);
+    return rc == CL_SUCCESS ? XF_OK : xf_cl_fail(err, rc, "clFinish", "packing weights");
+}
+
+static xf_status_t cl_graph_refresh(xf_device_t* d, const xf_exec_graph_t* graph, void* state, xf_err_t* err) {
+    (void)graph;
+    return repack_weights(d, state, err);
 }
 
 static xf_status_t cl_graph_prepare(xf_device_t* d, const xf_exec_graph_t* graph, void** out_state,
@@ -294,9 +320,10 @@ static xf_status_t cl_graph_prepare(xf_device_t* d, const xf_exec_graph_t* graph
     }
     xf_status_t st = XF_OK;
     for (size_t i = 0; i < graph->count && st == XF_OK; ++i) {
-        st = xf_cl_node_prepare(d, &graph->nodes[i], &g->nodes[i], err);
+        st = xf_cl_node_prepare(d, g, &graph->nodes[i], &g->nodes[i], err);
         g->count = i + 1;
     }
+    if (st == XF_OK) st = repack_weights(d, g, err);
     if (st != XF_OK) {
         cl_graph_release(d, g);
         return st;
@@ -356,5 +383,6 @@ const xf_backend_vtable_t xf_cl_backend = {
     .graph_prepare = cl_graph_prepare,
     .graph_compute = cl_graph_compute,
     .graph_release = cl_graph_release,
+    .graph_refresh = cl_graph_refresh,
     .counters = cl_counters,
 };

@@ -34,6 +34,14 @@ typedef enum xf_cl_style_e {
 enum { XF_CL_PROGRAM_F32 = 0, XF_CL_PROGRAM_F16, XF_CL_PROGRAM_COUNT };
 // Embedded files, of which each .cl but common.cl is built as a separate program (cl_program.c).
 #define XF_CL_PROGRAM_FILES 32
+// Programs built with kernel parameters (-D...) per device: tuned variants of a few files.
+#define XF_CL_PARAM_PROGRAMS 64
+
+typedef struct xf_cl_param_program_s {
+    int slot, file;
+    char defines[96];
+    cl_program program;
+} xf_cl_param_program_t;
 
 struct xf_device_s {
     cl_platform_id platform;
@@ -48,9 +56,12 @@ struct xf_device_s {
     uint64_t local_mem;
     xf_cl_style_t style;
     xf_attention_variant_t attention;
-    int tile;  // edge of the square tiles of the GPU-style kernels
+    int tile;         // edge of the square tiles of the GPU-style kernels
+    int float_width;  // CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT: the SIMD width kernels are shaped by
     char platform_version[256];
     cl_program programs[XF_CL_PROGRAM_COUNT][XF_CL_PROGRAM_FILES];
+    xf_cl_param_program_t param_programs[XF_CL_PARAM_PROGRAMS];
+    int param_program_count;
     xf_exec_counters_t counters;
 };
 
@@ -63,10 +74,10 @@ struct xf_buffer_s {
 xf_cl_style_t xf_cl_select_style(xf_kernel_style_t forced, cl_device_type type, cl_device_local_mem_type local_type,
                                  size_t max_wg, uint64_t local_mem);
 
-// Returns the device's program for |dtype| that holds |kernel| (built or loaded from the disk cache
-// at first use).
-xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* kernel, cl_program* out,
-                              xf_err_t* err);
+// Returns the device's program for |dtype| that holds |kernel|, built with the kernel parameters
+// |defines| ("-DXF_MR=6 ..."; NULL or "" for none), from the disk cache or compiled at first use.
+xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* kernel, const char* defines,
+                              cl_program* out, xf_err_t* err);
 
 // Builds |src| with |options| for |dev| (no cache). A failed build returns the build log in |err|.
 xf_status_t xf_cl_build_source(xf_device_t* dev, const char* src, const char* options, cl_program* out,
@@ -89,16 +100,34 @@ typedef struct xf_cl_launch_s {
     size_t local[3];
 } xf_cl_launch_t;
 
-#define XF_CL_MAX_LAUNCHES 3
+#define XF_CL_MAX_LAUNCHES 5
 
 typedef struct xf_cl_node_s {
     int count;
     xf_cl_launch_t launch[XF_CL_MAX_LAUNCHES];
 } xf_cl_node_t;
 
+// A constant source (a weight) repacked for the kernel that reads it, owned by the graph.
+typedef struct xf_cl_packed_s {
+    cl_mem source;
+    size_t source_offset;
+    char layout[96];  // the kernel parameters and shape it was packed for
+    cl_mem mem;
+    xf_cl_launch_t pack;  // rerun when the weight is uploaded again
+} xf_cl_packed_t;
+
+typedef struct xf_cl_graph_s {
+    size_t count;
+    xf_cl_node_t* nodes;
+    xf_cl_packed_t* packed;
+    size_t packed_count, packed_capacity;
+    size_t packed_bytes;
+} xf_cl_graph_t;
+
 // Creates the kernels of |node|, sets their arguments and work sizes. The node's planned scratch holds
-// xf_cl_node_scratch_bytes(node) bytes.
-xf_status_t xf_cl_node_prepare(xf_device_t* dev, const xf_exec_node_t* node, xf_cl_node_t* out, xf_err_t* err);
+// xf_cl_node_scratch_bytes(node) bytes; weights it repacks are added to |graph|.
+xf_status_t xf_cl_node_prepare(xf_device_t* dev, xf_cl_graph_t* graph, const xf_exec_node_t* node, xf_cl_node_t* out,
+                               xf_err_t* err);
 // Returns the temporary device memory |node| needs while it runs (the vtable's node_scratch).
 size_t xf_cl_node_scratch_bytes(xf_device_t* dev, const xf_exec_node_t* node);
 // Returns XF_OK if |node| can run on |dev|.

@@ -7,16 +7,17 @@
 
 #include "cl_internal.h"
 
-// Register-block sizes of the CPU-style kernels; they must match the defaults in the .cl files.
-enum { MM_RM = 8, MM_COLS = 16, MT_RM = 4, MT_RN = 4, CV_CO = 4, CV_WO = 16, ATT_GPU_DMAX = 128 };
+// Register-block sizes of the fixed CPU-style kernels; they must match the defaults in the .cl files.
+enum { MT_RM = 4, MT_RN = 4, CV_CO = 4, CV_WO = 16, ATT_GPU_DMAX = 128 };
 
 typedef struct args_s {
     cl_kernel kernel;
     cl_uint next;
     cl_int rc;
     const char* failed;
-    xf_tref_t scratch;     // the node's planned scratch (B transposes, attention scores, im2col)
+    xf_tref_t scratch;     // the node's planned scratch (packed operands, attention scores, im2col)
     int launches;          // launches used by the node
+    xf_cl_graph_t* graph;  // receives the node's packed weights
 } args_t;
 
 static void arg(args_t* a, size_t size, const void* value) {
@@ -55,8 +56,7 @@ static const char* kernel_style_name(bool gpu) {
 
 typedef enum variant_e {
     VARIANT_TILED = 0,   // GPU-style: local-memory tiles and barriers
-    VARIANT_CPU,         // CPU-style: register blocks, wide vectors, no barriers
-    VARIANT_CPU_TRANSB,  // MATMUL A.B: transpose B into scratch, then the CPU-style A.B^T kernel
+    VARIANT_CPU,         // CPU-style: register blocks, wide vectors, no barriers (MATMUL: on packed B)
     VARIANT_CPU_SPLIT,   // ATTENTION: scores = q.k^T into scratch, softmax in place, then scores.v;
                          // CONV2D: im2col into scratch, then the CPU-style A.B^T kernel
 } variant_t;
@@ -90,10 +90,7 @@ static variant_t choose_variant(const xf_device_t* dev, const xf_exec_node_t* no
         case XF_OP_MATMUL:
             if (gpu && dev->max_wg >= t * t && dev->local_mem >= 2 * t * (t + 1) * sizeof(float))
                 return VARIANT_TILED;
-            // B rows in [K, N] order alias in the caches for power-of-two N; the A.B^T kernel reads
-            // both operands along K and is faster, so for more than a few rows B is transposed first.
-            return !node->params.matmul.transpose_b && node->src[0].ne[2] >= 32 ? VARIANT_CPU_TRANSB
-                                                                                : VARIANT_CPU;
+            return VARIANT_CPU;
         case XF_OP_CONV2D:
             if (gpu && dev->max_wg >= t * t && dev->local_mem >= 2 * t * (t + 1) * sizeof(float))
                 return VARIANT_TILED;
@@ -122,21 +119,73 @@ static bool use_tiled(const xf_device_t* dev, const xf_exec_node_t* node) {
     return choose_variant(dev, node) == VARIANT_TILED;
 }
 
+// Register blocking of mm_packed (shaders/opencl/matmul_packed.cl): |mr| rows by |nr| columns per
+// work-item in vectors of |vw| floats.
+typedef struct gemm_cfg_s {
+    int mr, nr, vw;
+} gemm_cfg_t;
+
+// Starting parameters by device class. Registers are not reported; the native vector width stands
+// in for the SIMD unit, and about twelve to sixteen vector accumulators fit the register files of
+// CPUs with that width (AVX2: 6x16 floats in 12 ymm; AVX-512: 8x32 in 16 zmm; SSE/NEON: 4x8).
+static gemm_cfg_t gemm_default(const xf_device_t* dev) {
+    if (dev->float_width >= 16) return (gemm_cfg_t){8, 32, 16};
+    if (dev->float_width >= 8) return (gemm_cfg_t){6, 16, 8};
+    return (gemm_cfg_t){4, 8, 4};
+}
+
+static gemm_cfg_t gemm_config(const xf_device_t* dev, int64_t M, int64_t N, int64_t K) {
+    (void)M;
+    (void)N;
+    (void)K;
+    return gemm_default(dev);
+}
+
+static void gemm_defines(gemm_cfg_t c, char* out, size_t size) {
+    snprintf(out, size, "-DXF_MR=%d -DXF_NR=%d -DXF_VW=%d", c.mr, c.nr, c.vw);
+}
+
+// Elements of |batches| matrices [K, N] packed in panels of c.nr columns.
+static int64_t packed_elements(gemm_cfg_t c, int64_t batches, int64_t K, int64_t N) {
+    return batches * ceil_div(N, c.nr) * c.nr * K;
+}
+
+static size_t matmul_packed_scratch(const xf_device_t* dev, const xf_exec_node_t* node) {
+    if (node->constant_srcs & 2u) return 0;
+    const xf_tref_t *A = &node->src[0], *B = &node->src[1];
+    int64_t N = node->dst.ne[3], K = A->ne[3];
+    return (size_t)packed_elements(gemm_config(dev, A->ne[2], N, K), B->ne[0] * B->ne[1], K, N) *
+           xf_dtype_size(B->dtype);
+}
+
+// The attention split's packed k (for q.k^T) and v (for scores.v) take turns after the scores.
+static size_t attn_packed_bytes(const xf_device_t* dev, const xf_exec_node_t* node) {
+    const xf_tref_t *q = &node->src[0], *k = &node->src[1], *v = &node->src[2];
+    int64_t BH = q->ne[0] * q->ne[1], Lq = q->ne[2], Lk = k->ne[2], D = q->ne[3], Dv = v->ne[3];
+    int64_t pk = packed_elements(gemm_config(dev, Lq, Lk, D), BH, D, Lk);
+    int64_t pv = packed_elements(gemm_config(dev, Lq, Dv, Lk), BH, Lk, Dv);
+    return (size_t)(pk > pv ? pk : pv) * xf_dtype_size(q->dtype);
+}
+
+static size_t align_up(size_t x, size_t a) {
+    return (x + a - 1) / a * a;
+}
+
 size_t xf_cl_node_scratch_bytes(xf_device_t* dev, const xf_exec_node_t* node) {
     variant_t v = choose_variant(dev, node);
-    if (node->op == XF_OP_MATMUL && v == VARIANT_CPU_TRANSB) {
-        return (size_t)xf_tref_elements(&node->src[1]) * xf_dtype_size(node->src[1].dtype);
+    if (node->op == XF_OP_MATMUL && v == VARIANT_CPU) return matmul_packed_scratch(dev, node);
+    if (node->op == XF_OP_ATTENTION && v == VARIANT_CPU_SPLIT) {
+        return align_up(attn_scores_bytes(node), 256) + attn_packed_bytes(dev, node);
     }
-    if (node->op == XF_OP_ATTENTION && v == VARIANT_CPU_SPLIT) return attn_scores_bytes(node);
     if (node->op == XF_OP_CONV2D && v == VARIANT_CPU_SPLIT) return im2col_bytes(node);
     return 0;
 }
 
-// Creates |name| from the program for |dtype| and starts its argument list.
-static xf_status_t make_kernel(xf_device_t* dev, xf_dtype_t dtype, const char* name, xf_cl_launch_t* l,
-                               args_t* a, xf_err_t* err) {
+// Creates |name| from the program for |dtype| built with |defines| and starts its argument list.
+static xf_status_t make_kernel_with(xf_device_t* dev, xf_dtype_t dtype, const char* name, const char* defines,
+                                    xf_cl_launch_t* l, args_t* a, xf_err_t* err) {
     cl_program prog = NULL;
-    xf_status_t st = xf_cl_program_get(dev, dtype, name, &prog, err);
+    xf_status_t st = xf_cl_program_get(dev, dtype, name, defines, &prog, err);
     if (st != XF_OK) return st;
     cl_int rc = CL_SUCCESS;
     l->kernel = xf_cl.clCreateKernel(prog, name, &rc);
@@ -145,6 +194,11 @@ static xf_status_t make_kernel(xf_device_t* dev, xf_dtype_t dtype, const char* n
     a->next = 0;
     a->launches++;
     return XF_OK;
+}
+
+static xf_status_t make_kernel(xf_device_t* dev, xf_dtype_t dtype, const char* name, xf_cl_launch_t* l,
+                               args_t* a, xf_err_t* err) {
+    return make_kernel_with(dev, dtype, name, NULL, l, a, err);
 }
 
 // Starts kernel |name| of the dst dtype's program with its first arguments: source 0 and dst.
@@ -218,41 +272,149 @@ static xf_status_t prep_copy(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_l
     return XF_OK;
 }
 
-static xf_status_t prep_matmul(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
-                               xf_err_t* err) {
-    const xf_tref_t *A = &nd->src[0], *C = &nd->dst;
-    xf_tref_t B = nd->src[1];
-    variant_t variant = choose_variant(dev, nd);
-    bool trans = nd->params.matmul.transpose_b;
-    int64_t M = A->ne[2], K = A->ne[3], N = C->ne[3];
-    int64_t batch = C->ne[0] * C->ne[1];
-    int64_t sb1 = B.ne[1] == 1 ? 0 : K * N, sb0 = B.ne[0] == 1 ? 0 : B.ne[1] * K * N;
-    if (variant == VARIANT_CPU_TRANSB) {
-        // Launch 0 writes B^T to the graph's scratch buffer; launch 1 multiplies with it.
-        xf_status_t st = make_kernel(dev, B.dtype, "mm_transpose", l, a, err);
-        if (st != XF_OK) return st;
-        xf_tref_t Bt = B;
-        Bt.buffer = a->scratch.buffer;
-        Bt.offset = a->scratch.offset;
-        arg_tensor(a, &B, NULL);
-        arg_tensor(a, &Bt, NULL);
-        arg_int(a, K);
-        arg_int(a, N);
-        launch_3d(l,
-                  (size_t[3]){(size_t)ceil_div(N, 16), (size_t)ceil_div(K, 16), (size_t)(B.ne[0] * B.ne[1])},
-                  (size_t[3]){1, 1, 1});
-        if (a->rc != CL_SUCCESS) return XF_OK;
-        ++l;
-        B = Bt;
-        trans = true;
+// Launches mm_pack: |batches| dense matrices B ([N, K] when |trans|, else [K, N]) into panels at P.
+static xf_status_t launch_pack(xf_device_t* dev, const xf_tref_t* B, const xf_tref_t* P, int64_t batches, int64_t K,
+                               int64_t N, bool trans, gemm_cfg_t c, xf_cl_launch_t* l, args_t* a, xf_err_t* err) {
+    char defines[96];
+    gemm_defines(c, defines, sizeof defines);
+    xf_status_t st = make_kernel_with(dev, B->dtype, "mm_pack", defines, l, a, err);
+    if (st != XF_OK) return st;
+    arg_tensor(a, B, NULL);
+    arg_tensor(a, P, NULL);
+    arg_int(a, K);
+    arg_int(a, N);
+    arg_int(a, trans);
+    launch_3d(l, (size_t[3]){(size_t)K, (size_t)ceil_div(N, c.nr), (size_t)batches},
+              (size_t[3]){cpu_local(dev, 16), 1, 1});
+    return XF_OK;
+}
+
+// The graph's packed copy of weight |B| (its cl_mem in |*out|), made at first use; its packing
+// launch runs when the graph is prepared and again when the weight is uploaded.
+static xf_status_t packed_weight(xf_device_t* dev, args_t* a, const xf_tref_t* B, int64_t batches, int64_t K,
+                                 int64_t N, bool trans, gemm_cfg_t c, cl_mem* out, xf_err_t* err) {
+    xf_cl_graph_t* g = a->graph;
+    char layout[96];
+    snprintf(layout, sizeof layout, "%d/%d/%d %lldx%lldx%lld%s %d", c.mr, c.nr, c.vw, (long long)batches,
+             (long long)K, (long long)N, trans ? "t" : "", (int)B->dtype);
+    for (size_t i = 0; i < g->packed_count; ++i) {
+        const xf_cl_packed_t* q = &g->packed[i];
+        if (q->source == B->buffer->mem && q->source_offset == B->offset && strcmp(q->layout, layout) == 0) {
+            *out = q->mem;
+            return XF_OK;
+        }
     }
-    const char* name = variant == VARIANT_TILED ? "mm_gpu" : trans ? "mm_cpu_nt" : "mm_cpu_nn";
-    xf_status_t st = make_kernel(dev, A->dtype, name, l, a, err);
+    if (g->packed_count == g->packed_capacity) {
+        size_t cap = g->packed_capacity ? 2 * g->packed_capacity : 32;
+        xf_cl_packed_t* grown = realloc(g->packed, cap * sizeof *grown);
+        if (!grown) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory packing weights");
+        g->packed = grown;
+        g->packed_capacity = cap;
+    }
+    size_t bytes = (size_t)packed_elements(c, batches, K, N) * xf_dtype_size(B->dtype);
+    if (bytes > dev->info.max_buffer_bytes) {
+        return xf_err_set(err, XF_ERR_OUT_OF_MEMORY,
+                          "a packed weight of %zu bytes exceeds the device's largest allocation (%llu bytes)", bytes,
+                          (unsigned long long)dev->info.max_buffer_bytes);
+    }
+    cl_int rc = CL_SUCCESS;
+    xf_buffer_t packed = {.mem = xf_cl.clCreateBuffer(dev->context, CL_MEM_READ_WRITE, bytes, NULL, &rc),
+                          .bytes = bytes};
+    if (rc != CL_SUCCESS) return xf_cl_fail(err, rc, "clCreateBuffer", "a packed weight");
+    xf_cl_packed_t* p = &g->packed[g->packed_count++];
+    *p = (xf_cl_packed_t){.source = B->buffer->mem, .source_offset = B->offset, .mem = packed.mem};
+    snprintf(p->layout, sizeof p->layout, "%s", layout);
+    g->packed_bytes += bytes;
+    args_t pa = {0};
+    xf_status_t st = launch_pack(dev, B, &(xf_tref_t){.buffer = &packed, .dtype = B->dtype}, batches, K, N, trans, c,
+                                 &p->pack, &pa, err);
+    if (st != XF_OK) return st;
+    if (pa.rc != CL_SUCCESS) return xf_cl_fail(err, pa.rc, pa.failed, "packing a weight");
+    *out = p->mem;
+    return XF_OK;
+}
+
+// C = act(A . B + bias) + R on B packed at P (batch strides |sp| in packed elements); A, C as in
+// gemm_args.
+static xf_status_t launch_packed_gemm(xf_device_t* dev, const xf_tref_t* A, const xf_tref_t* P,
+                                      const xf_tref_t* bias, const xf_tref_t* R, const xf_tref_t* C, int64_t M,
+                                      int64_t N, int64_t K, int64_t nb1, const int64_t sa[2], const int64_t sp[2],
+                                      int act, gemm_cfg_t c, xf_cl_launch_t* l, args_t* a, xf_err_t* err) {
+    char defines[96];
+    gemm_defines(c, defines, sizeof defines);
+    xf_status_t st = make_kernel_with(dev, A->dtype, "mm_packed", defines, l, a, err);
     if (st != XF_OK) return st;
     arg_tensor(a, A, NULL);
-    arg_tensor(a, &B, NULL);
-    arg_tensor(a, nd->params.matmul.has_bias ? &nd->src[2] : &(xf_tref_t){0}, C);
-    arg_tensor(a, nd->params.matmul.has_residual ? &nd->src[3] : &(xf_tref_t){0}, C);
+    arg_tensor(a, P, NULL);
+    arg_tensor(a, bias ? bias : &(xf_tref_t){0}, C);
+    arg_tensor(a, R ? R : &(xf_tref_t){0}, C);
+    arg_tensor(a, C, NULL);
+    arg_int(a, M);
+    arg_int(a, N);
+    arg_int(a, K);
+    arg_int(a, nb1);
+    arg_int(a, sa[0]);
+    arg_int(a, sa[1]);
+    arg_int(a, sp[0]);
+    arg_int(a, sp[1]);
+    arg_int(a, bias != NULL);
+    arg_int(a, R != NULL);
+    arg_int(a, act);
+    int64_t batch = C->ne[0] * C->ne[1];
+    launch_3d(l, (size_t[3]){(size_t)ceil_div(M, c.mr), (size_t)ceil_div(N, c.nr), (size_t)batch},
+              (size_t[3]){1, 1, 1});
+    return XF_OK;
+}
+
+// Packs B (a weight once per graph, another operand into |scratch| each run) and launches mm_packed.
+static xf_status_t packed_matmul(xf_device_t* dev, const xf_exec_node_t* nd, const xf_tref_t* A, const xf_tref_t* B,
+                                 bool b_constant, bool trans, const xf_tref_t* scratch, const xf_tref_t* bias,
+                                 const xf_tref_t* R, const xf_tref_t* C, int act, xf_cl_launch_t* l, args_t* a,
+                                 xf_err_t* err) {
+    (void)nd;
+    int64_t M = A->ne[2], K = A->ne[3], N = C->ne[3];
+    int64_t batches = B->ne[0] * B->ne[1];
+    gemm_cfg_t c = gemm_config(dev, M, N, K);
+    int64_t panel_set = packed_elements(c, 1, K, N);
+    int64_t sp[2] = {B->ne[0] == 1 ? 0 : B->ne[1] * panel_set, B->ne[1] == 1 ? 0 : panel_set};
+    int64_t sa[2] = {C->ne[1] * M * K, M * K};
+    if (A->ne[0] == 1) sa[0] = 0;
+    if (A->ne[1] == 1) sa[1] = 0;
+    xf_buffer_t weight = {0};
+    xf_tref_t P = *scratch;
+    P.dtype = B->dtype;
+    if (b_constant) {
+        xf_status_t st = packed_weight(dev, a, B, batches, K, N, trans, c, &weight.mem, err);
+        if (st != XF_OK) return st;
+        P = (xf_tref_t){.buffer = &weight, .dtype = B->dtype};
+    } else {
+        xf_status_t st = launch_pack(dev, B, &P, batches, K, N, trans, c, l, a, err);
+        if (st != XF_OK || a->rc != CL_SUCCESS) return st;
+        ++l;
+    }
+    return launch_packed_gemm(dev, A, &P, bias, R, C, M, N, K, C->ne[1], sa, sp, act, c, l, a, err);
+}
+
+static xf_status_t prep_matmul(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                               xf_err_t* err) {
+    const xf_tref_t *A = &nd->src[0], *B = &nd->src[1], *C = &nd->dst;
+    const xf_op_params_t* pr = &nd->params;
+    bool trans = pr->matmul.transpose_b;
+    const xf_tref_t* bias = pr->matmul.has_bias ? &nd->src[2] : NULL;
+    const xf_tref_t* R = pr->matmul.has_residual ? &nd->src[3] : NULL;
+    if (choose_variant(dev, nd) != VARIANT_TILED) {
+        return packed_matmul(dev, nd, A, B, (nd->constant_srcs & 2u) != 0, trans, &a->scratch, bias, R, C,
+                             pr->matmul.activation, l, a, err);
+    }
+    int64_t M = A->ne[2], K = A->ne[3], N = C->ne[3];
+    int64_t batch = C->ne[0] * C->ne[1];
+    int64_t sb1 = B->ne[1] == 1 ? 0 : K * N, sb0 = B->ne[0] == 1 ? 0 : B->ne[1] * K * N;
+    xf_status_t st = make_kernel(dev, A->dtype, "mm_gpu", l, a, err);
+    if (st != XF_OK) return st;
+    arg_tensor(a, A, NULL);
+    arg_tensor(a, B, NULL);
+    arg_tensor(a, bias ? bias : &(xf_tref_t){0}, C);
+    arg_tensor(a, R ? R : &(xf_tref_t){0}, C);
     arg_tensor(a, C, NULL);
     arg_int(a, M);
     arg_int(a, N);
@@ -262,20 +424,12 @@ static xf_status_t prep_matmul(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
     arg_int(a, M * K);
     arg_int(a, sb0);
     arg_int(a, sb1);
-    arg_int(a, nd->params.matmul.has_bias);
-    arg_int(a, nd->params.matmul.has_residual);
-    arg_int(a, nd->params.matmul.activation);
-    if (variant == VARIANT_TILED) {
-        arg_int(a, trans);
-        size_t t = (size_t)dev->tile;
-        launch_3d(l, (size_t[3]){(size_t)N, (size_t)M, (size_t)batch}, (size_t[3]){t, t, 1});
-    } else if (trans) {
-        launch_3d(l, (size_t[3]){(size_t)ceil_div(M, MT_RM), (size_t)ceil_div(N, MT_RN), (size_t)batch},
-                  (size_t[3]){1, cpu_local(dev, 8), 1});
-    } else {
-        launch_3d(l, (size_t[3]){(size_t)ceil_div(M, MM_RM), (size_t)ceil_div(N, MM_COLS), (size_t)batch},
-                  (size_t[3]){1, cpu_local(dev, 8), 1});
-    }
+    arg_int(a, bias != NULL);
+    arg_int(a, R != NULL);
+    arg_int(a, pr->matmul.activation);
+    arg_int(a, trans);
+    size_t t = (size_t)dev->tile;
+    launch_3d(l, (size_t[3]){(size_t)N, (size_t)M, (size_t)batch}, (size_t[3]){t, t, 1});
     return XF_OK;
 }
 
@@ -425,23 +579,22 @@ static void gemm_args(args_t* a, const xf_tref_t* A, const xf_tref_t* B, const x
     arg_int(a, XF_ACT_NONE);
 }
 
-// ATTENTION as scores = q.k^T (mm_cpu_nt), softmax(scores * scale + bias) in place, dst = scores.v
-// (mm_cpu_nn), batched over B*H.
+// ATTENTION as scores = q.k^T, softmax(scores * scale + bias) in place, dst = scores.v, batched over
+// B*H: both products on operands packed into the scratch after the scores (k, then v).
 static xf_status_t prep_attention_split(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l,
                                         args_t* a, xf_err_t* err) {
     const xf_tref_t *q = &nd->src[0], *k = &nd->src[1], *v = &nd->src[2];
-    int64_t BH = q->ne[0] * q->ne[1], Lq = q->ne[2], Lk = k->ne[2], D = q->ne[3], Dv = v->ne[3];
+    int64_t BH = q->ne[0] * q->ne[1], Lq = q->ne[2], Lk = k->ne[2];
     bool has_bias = nd->params.attention.has_bias;
     xf_tref_t S = {.buffer = a->scratch.buffer, .offset = a->scratch.offset, .dtype = q->dtype,
                    .ne = {q->ne[0], q->ne[1], Lq, Lk}};
-    xf_status_t st = make_kernel(dev, q->dtype, "mm_cpu_nt", &l[0], a, err);
-    if (st != XF_OK) return st;
-    gemm_args(a, q, k, &S, Lq, Lk, D, 1, (int64_t[2]){Lq * D, 0}, (int64_t[2]){Lk * D, 0});
-    launch_3d(&l[0], (size_t[3]){(size_t)ceil_div(Lq, MT_RM), (size_t)ceil_div(Lk, MT_RN), (size_t)BH},
-              (size_t[3]){1, cpu_local(dev, 8), 1});
-    if (a->rc != CL_SUCCESS) return XF_OK;
+    xf_tref_t P = S;
+    P.offset += align_up(attn_scores_bytes(nd), 256);
+    xf_status_t st = packed_matmul(dev, nd, q, k, false, true, &P, NULL, NULL, &S, XF_ACT_NONE, &l[0], a, err);
+    if (st != XF_OK || a->rc != CL_SUCCESS) return st;
 
-    st = make_kernel(dev, q->dtype, "softmax", &l[1], a, err);
+    l += a->launches;
+    st = make_kernel(dev, q->dtype, "softmax", l, a, err);
     if (st != XF_OK) return st;
     int64_t bs[4] = {0, 0, 0, 0};
     if (has_bias) xf_tref_bcast_strides(&nd->src[3], bs);
@@ -452,15 +605,11 @@ static xf_status_t prep_attention_split(xf_device_t* dev, const xf_exec_node_t* 
     arg_int4(a, S.ne);
     arg_float(a, nd->params.attention.scale);
     arg_int(a, has_bias);
-    launch_1d(dev, &l[1], BH * Lq);
+    launch_1d(dev, l, BH * Lq);
     if (a->rc != CL_SUCCESS) return XF_OK;
 
-    st = make_kernel(dev, q->dtype, "mm_cpu_nn", &l[2], a, err);
-    if (st != XF_OK) return st;
-    gemm_args(a, &S, v, &nd->dst, Lq, Dv, Lk, 1, (int64_t[2]){Lq * Lk, 0}, (int64_t[2]){Lk * Dv, 0});
-    launch_3d(&l[2], (size_t[3]){(size_t)ceil_div(Lq, MM_RM), (size_t)ceil_div(Dv, MM_COLS), (size_t)BH},
-              (size_t[3]){1, 1, 1});
-    return XF_OK;
+    ++l;
+    return packed_matmul(dev, nd, &S, v, false, false, &P, NULL, NULL, &nd->dst, XF_ACT_NONE, l, a, err);
 }
 
 static xf_status_t prep_attention(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
@@ -731,11 +880,11 @@ xf_status_t xf_cl_node_supported(xf_device_t* dev, const xf_exec_node_t* node, x
     return XF_OK;
 }
 
-xf_status_t xf_cl_node_prepare(xf_device_t* dev, const xf_exec_node_t* node,
+xf_status_t xf_cl_node_prepare(xf_device_t* dev, xf_cl_graph_t* graph, const xf_exec_node_t* node,
                                xf_cl_node_t* out, xf_err_t* err) {
     const char* label = xf_node_label(node);
     memset(out, 0, sizeof *out);
-    args_t a = {.scratch = {.buffer = node->scratch, .offset = node->scratch_offset}};
+    args_t a = {.scratch = {.buffer = node->scratch, .offset = node->scratch_offset}, .graph = graph};
     xf_status_t st = cl_ops[node->op]->prepare(dev, node, &out->launch[0], &a, err);
     out->count = a.launches;
     if (st != XF_OK) return st;

@@ -149,8 +149,28 @@ static char* program_source(const char* file) {
     return src;
 }
 
-xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* kernel, cl_program* out,
-                              xf_err_t* err) {
+// Returns the program slot of (file, storage type, defines), or NULL when the table is full.
+static cl_program* program_slot(xf_device_t* dev, int slot, int file, const char* defines) {
+    if (!defines[0]) return &dev->programs[slot][file];
+    for (int i = 0; i < dev->param_program_count; ++i) {
+        xf_cl_param_program_t* p = &dev->param_programs[i];
+        if (p->slot == slot && p->file == file && strcmp(p->defines, defines) == 0) return &p->program;
+    }
+    if (dev->param_program_count == XF_CL_PARAM_PROGRAMS) return NULL;
+    xf_cl_param_program_t* p = &dev->param_programs[dev->param_program_count++];
+    p->slot = slot;
+    p->file = file;
+    snprintf(p->defines, sizeof p->defines, "%s", defines);
+    p->program = NULL;
+    return &p->program;
+}
+
+xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* kernel, const char* defines,
+                              cl_program* out, xf_err_t* err) {
+    if (!defines) defines = "";
+    if (strlen(defines) >= sizeof dev->param_programs[0].defines) {
+        return xf_err_set(err, XF_ERR_INTERNAL, "kernel parameters '%s' are too long", defines);
+    }
     int slot = dtype == XF_DTYPE_F16 ? XF_CL_PROGRAM_F16 : XF_CL_PROGRAM_F32;
     int file = -1;
     for (int i = 0; xf_cl_kernels[i].name && file < 0; ++i) {
@@ -163,15 +183,20 @@ xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* ke
                           XF_CL_PROGRAM_FILES);
     }
     const char* file_name = xf_cl_kernels[file].name;
-    if (dev->programs[slot][file]) {
-        *out = dev->programs[slot][file];
+    cl_program* cached = program_slot(dev, slot, file, defines);
+    if (!cached) {
+        return xf_err_set(err, XF_ERR_INTERNAL, "more than %d parameterized OpenCL programs on one device",
+                          XF_CL_PARAM_PROGRAMS);
+    }
+    if (*cached) {
+        *out = *cached;
         return XF_OK;
     }
     char* src = program_source(file_name);
     if (!src) return xf_err_set(err, XF_ERR_INTERNAL, "OpenCL kernel sources are missing from the library");
     char options[256];
-    snprintf(options, sizeof options, "-cl-std=CL1.2 -w -DXF_F16=%d -DXF_TILE=%d", slot == XF_CL_PROGRAM_F16,
-             dev->tile);
+    snprintf(options, sizeof options, "-cl-std=CL1.2 -w -DXF_F16=%d -DXF_TILE=%d%s%s", slot == XF_CL_PROGRAM_F16,
+             dev->tile, defines[0] ? " " : "", defines);
     char key[1200];
     snprintf(key, sizeof key, "%s|%s|%s|%s|%s|%016llx", dev->info.name, dev->info.driver_version,
              dev->platform_version, options, file_name,
@@ -206,7 +231,7 @@ xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* ke
     }
     free(src);
     if (st != XF_OK) return st;
-    dev->programs[slot][file] = prog;
+    *cached = prog;
     *out = prog;
     return XF_OK;
 }

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+// MATMUL on packed B panels, CPU-style (no local memory, no barriers), parameterized at build time:
+//   XF_MR  rows of A per work-item (1..8)
+//   XF_VW  float vector width of the accumulators (4, 8 or 16)
+//   XF_NR  columns per work-item and panel width, a multiple of XF_VW (up to 4 vectors)
+// Each work-item keeps XF_MR x XF_NR/XF_VW vector accumulators in registers, broadcasts one A value
+// per row and streams its panel with unit stride; the host picks the parameters from the device
+// (defaults by device class, or the tuning cache).
+//
+// mm_pack: P[bt][panel][k][j] = B(k, panel * XF_NR + j), zero past N, for B as [N, K] (trans, a
+//          linear weight) or [K, N]. Weights are packed once when a graph is prepared; other
+//          operands each run into the node's scratch.
+// mm_packed: C[bt, M, N] = act(A[bt, M, K] . B + bias[N]) + R[bt, M, N]. Rows past the edge read the
+//          last valid row (clamped) and skip their store, so the inner loop has no bounds checks.
+// Batching as mm_cpu_nt: bt = bo * nb1 + bi, A at bo * sa0 + bi * sa1, packed B at bo * sb0 + bi * sb1.
+#ifndef XF_MR
+#define XF_MR 6
+#endif
+#ifndef XF_VW
+#define XF_VW 8
+#endif
+#ifndef XF_NR
+#define XF_NR 16
+#endif
+
+#define XF_CAT_(a, b) a##b
+#define XF_CAT(a, b) XF_CAT_(a, b)
+#define vf XF_CAT(float, XF_VW)
+#define XF_NV (XF_NR / XF_VW)
+#if XF_F16
+#define LDV(p) XF_CAT(vload_half, XF_VW)(0, (p))
+#define STV(p, v) XF_CAT(vstore_half, XF_VW)((v), 0, (p))
+#else
+#define LDV(p) XF_CAT(vload, XF_VW)(0, (p))
+#define STV(p, v) XF_CAT(vstore, XF_VW)((v), 0, (p))
+#endif
+
+#if XF_MR == 1
+#define XF_RM(X) X(0)
+#elif XF_MR == 2
+#define XF_RM(X) X(0) X(1)
+#elif XF_MR == 3
+#define XF_RM(X) X(0) X(1) X(2)
+#elif XF_MR == 4
+#define XF_RM(X) X(0) X(1) X(2) X(3)
+#elif XF_MR == 5
+#define XF_RM(X) X(0) X(1) X(2) X(3) X(4)
+#elif XF_MR == 6
+#define XF_RM(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#elif XF_MR == 7
+#define XF_RM(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6)
+#elif XF_MR == 8
+#define XF_RM(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#else
+#error "XF_MR must be 1..8"
+#endif
+#if XF_NV == 1
+#define XF_RN(X, i) X(i, 0)
+#elif XF_NV == 2
+#define XF_RN(X, i) X(i, 0) X(i, 1)
+#elif XF_NV == 3
+#define XF_RN(X, i) X(i, 0) X(i, 1) X(i, 2)
+#elif XF_NV == 4
+#define XF_RN(X, i) X(i, 0) X(i, 1) X(i, 2) X(i, 3)
+#else
+#error "XF_NR must be 1..4 times XF_VW"
+#endif
+
+inline vf xf_actv(vf x, int act) { XF_UFN_BODY(x, act, 0.0f, 0.0f) }
+
+__kernel void mm_pack(__global const st_t* B, int b_off, __global st_t* P, int p_off, int K, int N, int trans) {
+    int k = get_global_id(0), panel = get_global_id(1), bt = get_global_id(2);
+    int panels = (N + XF_NR - 1) / XF_NR;
+    if (k >= K || panel >= panels) return;
+    __global const st_t* b = B + b_off + bt * K * N;
+    __global st_t* p = P + p_off + (bt * panels + panel) * K * XF_NR + k * XF_NR;
+    int n0 = panel * XF_NR;
+    for (int j = 0; j < XF_NR; ++j) {
+        int n = n0 + j;
+        ST(p, j, n < N ? LD(b, trans ? n * K + k : k * N + n) : 0.0f);
+    }
+}
+
+__kernel void mm_packed(__global const st_t* A, int a_off, __global const st_t* P, int p_off,
+                        __global const st_t* bias, int bias_off, __global const st_t* R, int r_off,
+                        __global st_t* C, int c_off, int M, int N, int K, int nb1, int sa0, int sa1, int sb0,
+                        int sb1, int has_bias, int has_res, int act) {
+    int m0 = get_global_id(0) * XF_MR, panel = get_global_id(1), bt = get_global_id(2);
+    int n0 = panel * XF_NR;
+    if (m0 >= M || n0 >= N) return;
+    int bo = bt / nb1, bi = bt - bo * nb1;
+    a_off += bo * sa0 + bi * sa1;
+    __global const st_t* p = P + p_off + bo * sb0 + bi * sb1 + panel * K * XF_NR;
+    c_off += bt * M * N;
+    r_off += bt * M * N;
+#define XF_PA(i) __global const st_t* a##i = A + a_off + min(m0 + i, M - 1) * K;
+#define XF_ACC1(i, j) vf c##i##_##j = 0.0f;
+#define XF_ACC(i) XF_RN(XF_ACC1, i)
+    XF_RM(XF_PA)
+    XF_RM(XF_ACC)
+    for (int k = 0; k < K; ++k) {
+#define XF_LB(_, j) vf b##j = LDV(p + j * XF_VW);
+#define XF_FMA1(i, j) c##i##_##j = fma(av, b##j, c##i##_##j);
+#define XF_FMA(i)                 \
+    {                             \
+        vf av = (vf)(LD(a##i, k)); \
+        XF_RN(XF_FMA1, i)         \
+    }
+        XF_RN(XF_LB, _)
+        p += XF_NR;
+        XF_RM(XF_FMA)
+    }
+    // Epilogue per vector of columns: full vectors store directly, the last partial one by element.
+#define XF_EPI1(i, j)                                                                   \
+    {                                                                                   \
+        int n = n0 + j * XF_VW, row = (m0 + i) * N;                                     \
+        vf v = c##i##_##j;                                                              \
+        if (n + XF_VW <= N) {                                                           \
+            if (has_bias) v += LDV(bias + bias_off + n);                                \
+            v = xf_actv(v, act);                                                        \
+            if (has_res) v += LDV(R + r_off + row + n);                                 \
+            STV(C + c_off + row + n, v);                                                \
+        } else {                                                                        \
+            float t[XF_VW];                                                             \
+            XF_CAT(vstore, XF_VW)(v, 0, t);                                             \
+            for (int e = 0; e < XF_VW && n + e < N; ++e) {                              \
+                float s = xf_act(t[e] + (has_bias ? LD(bias, bias_off + n + e) : 0.0f), act); \
+                ST(C, c_off + row + n + e, s + (has_res ? LD(R, r_off + row + n + e) : 0.0f)); \
+            }                                                                           \
+        }                                                                               \
+    }
+#define XF_EPI(i) \
+    if (m0 + i < M) { XF_RN(XF_EPI1, i) }
+    XF_RM(XF_EPI)
+}
