@@ -172,6 +172,17 @@ typedef enum xf_attention_variant_e {
     XF_ATTENTION_SPLIT,
 } xf_attention_variant_t;
 
+// Kernel-parameter tuning when a graph is prepared (XFORMER_TUNE=off|fast|full overrides it). OFF uses
+// parameters tuned earlier on this device (the tuning cache in the cache directory), else defaults
+// chosen by device class; FAST times a few candidates for each kernel and shape the graph uses that
+// the cache lacks (seconds per model, once per device); FULL times a wider set. Results persist in
+// the cache directory, keyed by device, driver and kernel source.
+typedef enum xf_tune_e {
+    XF_TUNE_OFF = 0,
+    XF_TUNE_FAST,
+    XF_TUNE_FULL,
+} xf_tune_t;
+
 // Optional device features a context may leave unused (bits of disable_features).
 #define XF_FEATURE_FP16 1u      // 16-bit storage: f16 tensors are then refused
 #define XF_FEATURE_SUBGROUP 2u  // subgroup arithmetic and shuffles
@@ -189,10 +200,12 @@ typedef struct xf_context_options_s {
     void* log_user_data;
     int log_level;  // -1 = from XFORMER_LOG
     // Kernel variants. The environment overrides them when set: XFORMER_KERNELS=cpu|gpu,
-    // XFORMER_ATTENTION=fused|split, XFORMER_DISABLE=fp16,subgroup (an unknown value is an error).
+    // XFORMER_ATTENTION=fused|split, XFORMER_DISABLE=fp16,subgroup, XFORMER_TUNE=off|fast|full (an
+    // unknown value is an error).
     xf_kernel_style_t kernels;
     xf_attention_variant_t attention;
     unsigned disable_features;  // XF_FEATURE_* bits
+    xf_tune_t tune;
 } xf_context_options_t;
 
 // Fills |out_options| with defaults: backend and device from the environment, no log sink.

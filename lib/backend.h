@@ -127,6 +127,7 @@ typedef struct xf_device_options_s {
     xf_kernel_style_t kernels;
     xf_attention_variant_t attention;
     unsigned disable;  // XF_FEATURE_* bits
+    xf_tune_t tune;
 } xf_device_options_t;
 
 // The table of functions a backend provides. A backend is registered in lib/backends.c.

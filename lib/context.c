@@ -123,21 +123,26 @@ static xf_status_t device_options(const xf_context_options_t* opts, xf_device_op
         out->kernels = opts->kernels;
         out->attention = opts->attention;
         out->disable = opts->disable_features;
+        out->tune = opts->tune;
     }
     if ((unsigned)out->kernels > XF_KERNELS_GPU || (unsigned)out->attention > XF_ATTENTION_SPLIT ||
-        (out->disable & ~(XF_FEATURE_FP16 | XF_FEATURE_SUBGROUP))) {
+        (out->disable & ~(XF_FEATURE_FP16 | XF_FEATURE_SUBGROUP)) || (unsigned)out->tune > XF_TUNE_FULL) {
         return xf_set_last_error(XF_ERR_INVALID_ARGUMENT,
-                                 "xf_context_create: unknown kernels (%d), attention (%d) or disable_features (0x%x)",
-                                 (int)out->kernels, (int)out->attention, out->disable);
+                                 "xf_context_create: unknown kernels (%d), attention (%d), disable_features (0x%x) or "
+                                 "tune (%d)",
+                                 (int)out->kernels, (int)out->attention, out->disable, (int)out->tune);
     }
     static const char* const styles[] = {"auto", "cpu", "gpu"};
     static const char* const attention[] = {"auto", "fused", "split"};
-    int k = (int)out->kernels, a = (int)out->attention;
+    static const char* const tune[] = {"off", "fast", "full"};
+    int k = (int)out->kernels, a = (int)out->attention, t = (int)out->tune;
     xf_status_t st = choice_from_env("XFORMER_KERNELS", styles, 3, &k);
     if (st == XF_OK) st = choice_from_env("XFORMER_ATTENTION", attention, 3, &a);
+    if (st == XF_OK) st = choice_from_env("XFORMER_TUNE", tune, 3, &t);
     if (st != XF_OK) return st;
     out->kernels = (xf_kernel_style_t)k;
     out->attention = (xf_attention_variant_t)a;
+    out->tune = (xf_tune_t)t;
     const char* v = getenv("XFORMER_DISABLE");
     if (v && *v) {
         out->disable = 0;

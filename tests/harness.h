@@ -21,6 +21,7 @@ typedef struct {
     xf_kernel_style_t kernels;
     xf_attention_variant_t attention;
     unsigned disable_features;
+    xf_tune_t tune;
     bool requested;  // named in XFORMER_TEST_BACKENDS: a missing device is a failure, not a skip
 } xf_test_column_t;
 

@@ -44,7 +44,8 @@ Test(env, bogus_kernel_variant_overrides_are_errors_naming_choices) {
         const char *name, *value, *valid;
     } bad[] = {{"XFORMER_KERNELS", "gpux", "cpu, gpu"},
                {"XFORMER_ATTENTION", "flash", "fused, split"},
-               {"XFORMER_DISABLE", "fp16,shuffle", "fp16, subgroup"}};
+               {"XFORMER_DISABLE", "fp16,shuffle", "fp16, subgroup"},
+               {"XFORMER_TUNE", "yes", "off, fast, full"}};
     setenv("XFORMER_BACKEND", "cpu", 1);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
         setenv(bad[i].name, bad[i].value, 1);
@@ -63,6 +64,10 @@ Test(env, bogus_kernel_variant_overrides_are_errors_naming_choices) {
     o.kernels = (xf_kernel_style_t)7;
     xf_context_t* ctx = NULL;
     cr_expect_eq(xf_context_create(&o, &ctx), XF_ERR_INVALID_ARGUMENT);
+    o.kernels = XF_KERNELS_AUTO;
+    o.tune = (xf_tune_t)3;
+    cr_expect_eq(xf_context_create(&o, &ctx), XF_ERR_INVALID_ARGUMENT);
+    o.tune = XF_TUNE_FULL;
     o.kernels = XF_KERNELS_GPU;
     o.attention = XF_ATTENTION_FUSED;
     o.disable_features = XF_FEATURE_FP16 | XF_FEATURE_SUBGROUP;

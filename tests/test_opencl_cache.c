@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../backends/opencl/cl_internal.h"
@@ -157,4 +158,133 @@ Test(opencl_cache, unwritable_dir_disables_caching) {
     cr_expect_eq(s.builds, 2);
     cr_expect_eq(s.cache_writes, 0);
     cr_expect_eq(s.cache_hits, 0);
+}
+
+// Runs a linear layer y = x.w^T (odd sizes) with tuning |mode| and checks it; returns false when
+// there is no device.
+static bool run_linear(xf_tune_t mode) {
+    enum { M = 37, K = 40, N = 29 };
+    xf_context_options_t opt;
+    xf_context_options_init(&opt);
+    opt.backend = XF_BACKEND_OPENCL;
+    opt.device = 0;
+    opt.tune = mode;
+    xf_context_t* ctx = NULL;
+    xf_status_t st = xf_context_create(&opt, &ctx);
+    if (st == XF_ERR_UNAVAILABLE && !xf_test_backend_required(XF_BACKEND_OPENCL)) return false;
+    cr_assert_eq(st, XF_OK, "%s", xf_last_error());
+    xf_graph_t* g = NULL;
+    xf_tensor_t *x, *w, *y;
+    cr_assert_eq(xf_graph_create(ctx, &g), XF_OK);
+    cr_assert_eq(xf_graph_input(g, "x", XF_DTYPE_F32, 2, (int64_t[]){M, K}, &x), XF_OK);
+    cr_assert_eq(xf_tensor_create(ctx, "w", XF_DTYPE_F32, 2, (int64_t[]){N, K}, &w), XF_OK);
+    cr_assert_eq(xf_linear(g, x, w, NULL, &y), XF_OK);
+    cr_assert_eq(xf_graph_mark_output(g, y), XF_OK);
+    static float xs[M * K], ws[N * K], out[M * N];
+    xf_rng_t rng = {7};
+    for (int i = 0; i < M * K; ++i) xs[i] = xf_rng_uniform(&rng, -1, 1);
+    for (int i = 0; i < N * K; ++i) ws[i] = xf_rng_uniform(&rng, -1, 1);
+    cr_assert_eq(xf_tensor_upload(x, xs, sizeof xs), XF_OK);
+    cr_assert_eq(xf_tensor_upload(w, ws, sizeof ws), XF_OK);
+    cr_assert_eq(xf_graph_compute(g), XF_OK, "%s", xf_context_error(ctx));
+    cr_assert_eq(xf_tensor_download(y, out, sizeof out), XF_OK);
+    for (int i = 0; i < M; ++i)
+        for (int j = 0; j < N; ++j) {
+            float want = 0;
+            for (int k = 0; k < K; ++k) want += xs[i * K + k] * ws[j * K + k];
+            cr_assert_float_eq(out[i * N + j], want, 1e-4f);
+        }
+    xf_graph_destroy(g);
+    xf_context_destroy(ctx);
+    return true;
+}
+
+// Runs run_linear(FAST) in |n| child processes at once (this process keeps no OpenCL state) and
+// returns false when there is no device.
+static bool tune_in_children(int n) {
+    pid_t pids[4];
+    for (int i = 0; i < n; ++i) {
+        pids[i] = fork();
+        cr_assert_neq(pids[i], -1);
+        if (pids[i] == 0) {
+            bool ran = run_linear(XF_TUNE_FAST);
+            xf_cl_tune_stats_t s;
+            xf_cl_tune_stats(&s);
+            _exit(!ran ? 77 : s.tuned >= 1 && s.writes >= 1 ? 0 : 1);
+        }
+    }
+    int skipped = 0;
+    for (int i = 0; i < n; ++i) {
+        int status = 0;
+        cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
+        cr_assert(WIFEXITED(status), "a tuning process crashed");
+        skipped += WEXITSTATUS(status) == 77;
+        cr_assert(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 77, "a tuning process did not tune and save");
+    }
+    return skipped == 0;
+}
+
+// Returns the path of the tuning file in |cache_dir|.
+static void tune_file(char* out, size_t cap) {
+    DIR* d = opendir(cache_dir);
+    cr_assert_not_null(d);
+    int found = 0;
+    for (struct dirent* e; (e = readdir(d));) {
+        if (strncmp(e->d_name, "tune-opencl-", 12) == 0 && strstr(e->d_name, ".tmp") == NULL) {
+            snprintf(out, cap, "%s/%s", cache_dir, e->d_name);
+            ++found;
+        }
+    }
+    closedir(d);
+    cr_assert_eq(found, 1, "expected one tuning file in %s, found %d", cache_dir, found);
+}
+
+Test(opencl_tune, results_are_reloaded_by_another_process, .timeout = 120) {
+    use_temp_cache();
+    if (!tune_in_children(1)) cr_skip_test("no OpenCL device");
+    cr_assert(run_linear(XF_TUNE_FAST));
+    xf_cl_tune_stats_t s;
+    xf_cl_tune_stats(&s);
+    cr_expect_geq(s.loaded, 1, "the tuning file was not read");
+    cr_expect_eq(s.tuned, 0, "a shape tuned by the first process was tuned again");
+    cr_expect_eq(s.rejects, 0);
+}
+
+static void corrupt_tuning_then_rerun(void (*corrupt)(const char* path)) {
+    use_temp_cache();
+    if (!tune_in_children(1)) cr_skip_test("no OpenCL device");
+    char path[512];
+    tune_file(path, sizeof path);
+    corrupt(path);
+    cr_assert(run_linear(XF_TUNE_FAST));
+    xf_cl_tune_stats_t s;
+    xf_cl_tune_stats(&s);
+    cr_expect_eq(s.rejects, 1, "the corrupt tuning file was not detected");
+    cr_expect_eq(s.loaded, 0);
+    cr_expect_geq(s.tuned, 1, "nothing was tuned again");
+    cr_expect_geq(s.writes, 1, "the tuning file was not rewritten");
+    uint64_t tuned = s.tuned;
+    cr_assert(run_linear(XF_TUNE_FAST));
+    xf_cl_tune_stats(&s);
+    cr_expect_eq(s.rejects, 1, "the rewritten tuning file was rejected");
+    cr_expect_geq(s.loaded, 1, "the rewritten tuning file was not read");
+    cr_expect_eq(s.tuned, tuned, "the rewritten results were tuned again");
+}
+
+Test(opencl_tune, truncated_file_is_rebuilt, .timeout = 120) {
+    corrupt_tuning_then_rerun(truncate_half);
+}
+Test(opencl_tune, flipped_bytes_are_rebuilt, .timeout = 120) {
+    corrupt_tuning_then_rerun(flip_bytes);
+}
+
+Test(opencl_tune, concurrent_tuners_leave_a_valid_file, .timeout = 180) {
+    use_temp_cache();
+    if (!tune_in_children(3)) cr_skip_test("no OpenCL device");
+    cr_assert(run_linear(XF_TUNE_OFF));
+    xf_cl_tune_stats_t s;
+    xf_cl_tune_stats(&s);
+    cr_expect_eq(s.rejects, 0, "concurrent tuners left a corrupt file");
+    cr_expect_geq(s.loaded, 1);
+    cr_expect_eq(s.tuned, 0);
 }

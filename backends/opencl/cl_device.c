@@ -157,6 +157,7 @@ static void describe(const xf_cl_found_t* f, int index, const xf_device_options_
     info->subgroup_size = 0;
     d->style = xf_cl_select_style(opts->kernels, f->type, d->local_mem_type, d->max_wg, d->local_mem);
     d->attention = opts->attention;
+    d->tune = opts->tune;
     size_t tile_max = d->max_item[0] < d->max_item[1] ? d->max_item[0] : d->max_item[1];
     d->tile = (d->max_wg >= 256 && tile_max >= 16 && lmem >= 32768) ? 16 : 8;
     snprintf(info->kernel_style, sizeof info->kernel_style, "%s",
@@ -192,6 +193,7 @@ static void cl_device_close(xf_device_t* d) {
     for (int i = 0; i < d->param_program_count; ++i) {
         if (d->param_programs[i].program) xf_cl.clReleaseProgram(d->param_programs[i].program);
     }
+    xf_cl_tune_close(d);
     if (d->queue) xf_cl.clReleaseCommandQueue(d->queue);
     if (d->context) xf_cl.clReleaseContext(d->context);
     free(d);
@@ -220,6 +222,7 @@ static xf_status_t cl_device_open(int index, const xf_device_options_t* opts, xf
         cl_device_close(d);
         return st;
     }
+    xf_cl_tune_open(d);
     *out_device = d;
     return XF_OK;
 }

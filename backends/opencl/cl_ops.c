@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cl_internal.h"
 
@@ -134,15 +135,27 @@ static gemm_cfg_t gemm_default(const xf_device_t* dev) {
     return (gemm_cfg_t){4, 8, 4};
 }
 
-static gemm_cfg_t gemm_config(const xf_device_t* dev, int64_t M, int64_t N, int64_t K) {
-    (void)M;
-    (void)N;
-    (void)K;
-    return gemm_default(dev);
-}
-
 static void gemm_defines(gemm_cfg_t c, char* out, size_t size) {
     snprintf(out, size, "-DXF_MR=%d -DXF_NR=%d -DXF_VW=%d", c.mr, c.nr, c.vw);
+}
+
+static bool tune_gemm(xf_device_t* dev, int64_t M, int64_t N, int64_t K, xf_dtype_t dtype, gemm_cfg_t* out,
+                      double* out_us);
+
+// The register blocking for one GEMM shape: tuned on this device (the tuning cache, or now when the
+// context tunes), else the device-class default.
+static gemm_cfg_t gemm_config(xf_device_t* dev, int64_t M, int64_t N, int64_t K, xf_dtype_t dtype) {
+    char key[64];
+    snprintf(key, sizeof key, "mm_packed %s %lldx%lldx%lld", xf_dtype_name(dtype), (long long)M, (long long)N,
+             (long long)K);
+    int p[4];
+    if (xf_cl_tune_find(dev, key, p)) return (gemm_cfg_t){p[0], p[1], p[2]};
+    gemm_cfg_t c = gemm_default(dev);
+    double us = 0;
+    if (dev->tune != XF_TUNE_OFF && tune_gemm(dev, M, N, K, dtype, &c, &us)) {
+        xf_cl_tune_store(dev, key, (int[4]){c.mr, c.nr, c.vw, 0}, us);
+    }
+    return c;
 }
 
 // Elements of |batches| matrices [K, N] packed in panels of c.nr columns.
@@ -150,20 +163,20 @@ static int64_t packed_elements(gemm_cfg_t c, int64_t batches, int64_t K, int64_t
     return batches * ceil_div(N, c.nr) * c.nr * K;
 }
 
-static size_t matmul_packed_scratch(const xf_device_t* dev, const xf_exec_node_t* node) {
+static size_t matmul_packed_scratch(xf_device_t* dev, const xf_exec_node_t* node) {
     if (node->constant_srcs & 2u) return 0;
     const xf_tref_t *A = &node->src[0], *B = &node->src[1];
     int64_t N = node->dst.ne[3], K = A->ne[3];
-    return (size_t)packed_elements(gemm_config(dev, A->ne[2], N, K), B->ne[0] * B->ne[1], K, N) *
+    return (size_t)packed_elements(gemm_config(dev, A->ne[2], N, K, B->dtype), B->ne[0] * B->ne[1], K, N) *
            xf_dtype_size(B->dtype);
 }
 
 // The attention split's packed k (for q.k^T) and v (for scores.v) take turns after the scores.
-static size_t attn_packed_bytes(const xf_device_t* dev, const xf_exec_node_t* node) {
+static size_t attn_packed_bytes(xf_device_t* dev, const xf_exec_node_t* node) {
     const xf_tref_t *q = &node->src[0], *k = &node->src[1], *v = &node->src[2];
     int64_t BH = q->ne[0] * q->ne[1], Lq = q->ne[2], Lk = k->ne[2], D = q->ne[3], Dv = v->ne[3];
-    int64_t pk = packed_elements(gemm_config(dev, Lq, Lk, D), BH, D, Lk);
-    int64_t pv = packed_elements(gemm_config(dev, Lq, Dv, Lk), BH, Lk, Dv);
+    int64_t pk = packed_elements(gemm_config(dev, Lq, Lk, D, q->dtype), BH, D, Lk);
+    int64_t pv = packed_elements(gemm_config(dev, Lq, Dv, Lk, q->dtype), BH, Lk, Dv);
     return (size_t)(pk > pv ? pk : pv) * xf_dtype_size(q->dtype);
 }
 
@@ -374,7 +387,7 @@ static xf_status_t packed_matmul(xf_device_t* dev, const xf_exec_node_t* nd, con
     (void)nd;
     int64_t M = A->ne[2], K = A->ne[3], N = C->ne[3];
     int64_t batches = B->ne[0] * B->ne[1];
-    gemm_cfg_t c = gemm_config(dev, M, N, K);
+    gemm_cfg_t c = gemm_config(dev, M, N, K, A->dtype);
     int64_t panel_set = packed_elements(c, 1, K, N);
     int64_t sp[2] = {B->ne[0] == 1 ? 0 : B->ne[1] * panel_set, B->ne[1] == 1 ? 0 : panel_set};
     int64_t sa[2] = {C->ne[1] * M * K, M * K};
@@ -431,6 +444,116 @@ static xf_status_t prep_matmul(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
     size_t t = (size_t)dev->tile;
     launch_3d(l, (size_t[3]){(size_t)N, (size_t)M, (size_t)batch}, (size_t[3]){t, t, 1});
     return XF_OK;
+}
+
+// Candidate register blockings. Registers are not reported, so the native vector width stands in
+// for the register file: blocks whose accumulators fill 8 to 16 native vectors (fast), or 4 to 24
+// with vectors half and twice as wide (full).
+static int gemm_candidates(const xf_device_t* dev, bool full, gemm_cfg_t* out, int cap) {
+    int w = dev->float_width < 4 ? 4 : dev->float_width > 16 ? 16 : dev->float_width, n = 0;
+    out[n++] = gemm_default(dev);
+    for (int vw = full ? 4 : w; vw <= (full ? 16 : w); vw *= 2) {
+        if (full && (vw < w / 2 || vw > 2 * w)) continue;
+        for (int nv = 1; nv <= (full ? 4 : 3); ++nv) {
+            for (int mr = full ? 1 : 2; mr <= 8; mr += full ? 1 : 2) {
+                int acc = mr * nv * vw / w, lo = full ? 4 : 8, hi = full ? 24 : 16;
+                gemm_cfg_t c = {mr, nv * vw, vw};
+                if (acc < lo || acc > hi || n == cap) continue;
+                if (c.mr == out[0].mr && c.nr == out[0].nr && c.vw == out[0].vw) continue;
+                out[n++] = c;
+            }
+        }
+    }
+    return n;
+}
+
+static double seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+// Runs the launches once and waits; the time in seconds, or a negative value on failure.
+static double run_launches(xf_device_t* dev, const xf_cl_launch_t* l, int count) {
+    double t0 = seconds();
+    for (int i = 0; i < count; ++i) {
+        if (xf_cl.clEnqueueNDRangeKernel(dev->queue, l[i].kernel, l[i].dims, NULL, l[i].global, l[i].local, 0, NULL,
+                                         NULL) != CL_SUCCESS) {
+            xf_cl.clFinish(dev->queue);
+            return -1;
+        }
+    }
+    if (xf_cl.clFinish(dev->queue) != CL_SUCCESS) return -1;
+    return seconds() - t0;
+}
+
+// Times the candidate blockings of mm_packed on an M x K by K x N product with scratch operands and
+// returns the fastest. Candidates that fail to build or run are skipped.
+static bool tune_gemm(xf_device_t* dev, int64_t M, int64_t N, int64_t K, xf_dtype_t dtype, gemm_cfg_t* out,
+                      double* out_us) {
+    gemm_cfg_t cands[64];
+    bool full = dev->tune == XF_TUNE_FULL;
+    int n = gemm_candidates(dev, full, cands, 64), reps = full ? 5 : 3;
+    int64_t packed_max = 0;
+    for (int i = 0; i < n; ++i) {
+        int64_t e = packed_elements(cands[i], 1, K, N);
+        if (e > packed_max) packed_max = e;
+    }
+    size_t es = xf_dtype_size(dtype), sizes[4] = {(size_t)(M * K) * es, (size_t)(N * K) * es,
+                                                  (size_t)packed_max * es, (size_t)(M * N) * es};
+    xf_buffer_t bufs[4] = {{0}};
+    bool ok = true;
+    for (int i = 0; i < 4 && ok; ++i) {
+        cl_int rc = CL_SUCCESS;
+        bufs[i].bytes = sizes[i];
+        bufs[i].mem = sizes[i] <= dev->info.max_buffer_bytes
+                          ? xf_cl.clCreateBuffer(dev->context, CL_MEM_READ_WRITE, sizes[i], NULL, &rc)
+                          : NULL;
+        ok = bufs[i].mem && rc == CL_SUCCESS;
+        // Zeros: the timing does not depend on the values, and nothing uninitialised is read.
+        static const float zero = 0;
+        if (ok) {
+            ok = xf_cl.clEnqueueFillBuffer(dev->queue, bufs[i].mem, &zero, es, 0, sizes[i], 0, NULL, NULL) ==
+                 CL_SUCCESS;
+        }
+    }
+    xf_tref_t A = {.buffer = &bufs[0], .dtype = dtype, .ne = {1, 1, M, K}};
+    xf_tref_t B = {.buffer = &bufs[1], .dtype = dtype, .ne = {1, 1, N, K}};
+    xf_tref_t P = {.buffer = &bufs[2], .dtype = dtype};
+    xf_tref_t C = {.buffer = &bufs[3], .dtype = dtype, .ne = {1, 1, M, N}};
+    double best = -1;
+    for (int i = 0; i < n && ok; ++i) {
+        xf_cl_launch_t l[2] = {{0}};
+        args_t a = {0};
+        xf_err_t err;
+        double t = -1;
+        if (launch_pack(dev, &B, &P, 1, K, N, true, cands[i], &l[0], &a, &err) == XF_OK && a.rc == CL_SUCCESS &&
+            launch_packed_gemm(dev, &A, &P, NULL, NULL, &C, M, N, K, 1, (int64_t[2]){0, 0}, (int64_t[2]){0, 0},
+                               XF_ACT_NONE, cands[i], &l[1], &a, &err) == XF_OK &&
+            a.rc == CL_SUCCESS && run_launches(dev, l, 2) >= 0) {
+            for (int r = 0; r < reps; ++r) {
+                double s = run_launches(dev, &l[1], 1);
+                if (s < 0) {
+                    t = -1;
+                    break;
+                }
+                if (t < 0 || s < t) t = s;
+                if (best >= 0 && s > 3 * best) break;  // clearly slower: stop timing it
+            }
+        }
+        for (int j = 0; j < 2; ++j) {
+            if (l[j].kernel) xf_cl.clReleaseKernel(l[j].kernel);
+        }
+        if (t >= 0 && (best < 0 || t < best)) {
+            best = t;
+            *out = cands[i];
+        }
+    }
+    for (int i = 0; i < 4; ++i) {
+        if (bufs[i].mem) xf_cl.clReleaseMemObject(bufs[i].mem);
+    }
+    *out_us = best * 1e6;
+    return best >= 0;
 }
 
 static xf_status_t prep_binary(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
