@@ -35,6 +35,12 @@ static void use_temp_cache(void) {
     atexit(remove_cache);
 }
 
+// The binary-cache tests write binaries at the first build (the default waits for a slow second one).
+static void eager_cache(void) {
+    use_temp_cache();
+    xf_cl_cache_set_eager(true);
+}
+
 // Runs y = x * 2 + 1 on the OpenCL backend and checks it; returns false when there is no device.
 static bool run_once(void) {
     xf_context_options_t opt;
@@ -77,8 +83,24 @@ static void cache_file(char* out, size_t cap) {
     cr_assert_eq(found, 1, "expected one cache file in %s, found %d", cache_dir, found);
 }
 
-Test(opencl_cache, cold_then_warm) {
+Test(opencl_cache, first_build_leaves_a_marker_not_a_binary) {
     use_temp_cache();
+    if (!run_once()) cr_skip_test("no OpenCL device");
+    xf_cl_cache_stats_t s;
+    xf_cl_cache_stats(&s);
+    cr_expect_eq(s.builds, 1);
+    cr_expect_eq(s.cache_marks, 1);
+    cr_expect_eq(s.cache_writes, 0, "a binary was fetched on the first build");
+    char path[512];
+    cache_file(path, sizeof path);
+    cr_assert(run_once());
+    xf_cl_cache_stats(&s);
+    cr_expect_eq(s.cache_rejects, 0, "the marker was taken for a corrupt file");
+    cr_expect_eq(s.cache_marks, 1, "the marker was written twice");
+}
+
+Test(opencl_cache, cold_then_warm) {
+    eager_cache();
     if (!run_once()) cr_skip_test("no OpenCL device");
     xf_cl_cache_stats_t s;
     xf_cl_cache_stats(&s);
@@ -95,7 +117,7 @@ Test(opencl_cache, cold_then_warm) {
 }
 
 static void corrupt_then_rerun(void (*corrupt)(const char* path)) {
-    use_temp_cache();
+    eager_cache();
     if (!run_once()) cr_skip_test("no OpenCL device");
     char path[512];
     cache_file(path, sizeof path);

@@ -101,8 +101,11 @@ typedef struct xf_cl_cache_stats_s {
     uint64_t cache_hits;     // programs loaded from a cache file
     uint64_t cache_rejects;  // cache files found corrupt or mismatching and rebuilt
     uint64_t cache_writes;   // cache files written
+    uint64_t cache_marks;    // first builds recorded without their binary
 } xf_cl_cache_stats_t;
 void xf_cl_cache_stats(xf_cl_cache_stats_t* out);
+// Writes program binaries at their first build instead of after a slow second one (for tests).
+void xf_cl_cache_set_eager(bool eager);
 
 // Tuning results (cl_tune.c): loaded from the device's tuning file when it opens; xf_cl_tune_store
 // adds one and rewrites the file.

@@ -9,7 +9,7 @@
 #include "cl_internal.h"
 
 // Register-block sizes of the fixed CPU-style kernels; they must match the defaults in the .cl files.
-enum { MT_RM = 4, MT_RN = 4, CV_CO = 4, CV_WO = 16, ATT_GPU_DMAX = 128 };
+enum { CV_CO = 4, CV_WO = 16, ATT_GPU_DMAX = 128 };
 
 typedef struct args_s {
     cl_kernel kernel;
@@ -65,11 +65,22 @@ typedef enum variant_e {
 // Largest im2col matrix (bytes) a CPU-style convolution writes to scratch.
 #define XF_CL_IM2COL_MAX ((size_t)64 << 20)
 
-static size_t im2col_bytes(const xf_exec_node_t* node) {
+// The convolution as a GEMM per image and group: M = output channels of the group, N = output
+// pixels, K = input channels of the group x kernel area.
+typedef struct conv_gemm_s {
+    int64_t groups, batches, M, N, K;
+} conv_gemm_t;
+
+static conv_gemm_t conv_gemm(const xf_exec_node_t* node) {
     const xf_tref_t *w = &node->src[1], *y = &node->dst;
-    int64_t kk = w->ne[1] * w->ne[2] * w->ne[3];
-    return (size_t)(y->ne[0] * node->params.conv2d.groups * y->ne[2] * y->ne[3] * kk) *
-           xf_dtype_size(node->src[0].dtype);
+    int64_t groups = node->params.conv2d.groups;
+    return (conv_gemm_t){groups, y->ne[0] * groups, y->ne[1] / groups, y->ne[2] * y->ne[3],
+                         w->ne[1] * w->ne[2] * w->ne[3]};
+}
+
+static size_t im2col_bytes(const xf_exec_node_t* node) {
+    conv_gemm_t g = conv_gemm(node);
+    return (size_t)(g.batches * g.N * g.K) * xf_dtype_size(node->src[0].dtype);
 }
 
 // Largest score matrix (bytes) the split attention keeps in scratch; longer sequences use the fused
@@ -190,7 +201,11 @@ size_t xf_cl_node_scratch_bytes(xf_device_t* dev, const xf_exec_node_t* node) {
     if (node->op == XF_OP_ATTENTION && v == VARIANT_CPU_SPLIT) {
         return align_up(attn_scores_bytes(node), 256) + attn_packed_bytes(dev, node);
     }
-    if (node->op == XF_OP_CONV2D && v == VARIANT_CPU_SPLIT) return im2col_bytes(node);
+    if (node->op == XF_OP_CONV2D && v == VARIANT_CPU_SPLIT) {
+        conv_gemm_t g = conv_gemm(node);
+        return (size_t)packed_elements(gemm_config(dev, g.M, g.N, g.K, node->src[0].dtype), g.batches, g.K, g.N) *
+               xf_dtype_size(node->src[0].dtype);
+    }
     return 0;
 }
 
@@ -347,8 +362,8 @@ static xf_status_t packed_weight(xf_device_t* dev, args_t* a, const xf_tref_t* B
     return XF_OK;
 }
 
-// C = act(A . B + bias) + R on B packed at P (batch strides |sp| in packed elements); A, C as in
-// gemm_args.
+// C[bt] = act(A[bt] . B[bt] + bias) + R[bt] on B packed at P, C dense, batched as bt = b0 * nb1 + b1
+// with A at b0 * sa[0] + b1 * sa[1] and P at b0 * sp[0] + b1 * sp[1] (elements).
 static xf_status_t launch_packed_gemm(xf_device_t* dev, const xf_tref_t* A, const xf_tref_t* P,
                                       const xf_tref_t* bias, const xf_tref_t* R, const xf_tref_t* C, int64_t M,
                                       int64_t N, int64_t K, int64_t nb1, const int64_t sa[2], const int64_t sp[2],
@@ -680,28 +695,6 @@ static xf_status_t prep_softmax(xf_device_t* dev, const xf_exec_node_t* nd, xf_c
     return XF_OK;
 }
 
-// Sets the arguments of a CPU-style GEMM kernel without bias, residual or activation, batched as
-// bt = b0 * nb1 + b1 with A at b0 * sa0 + b1 * sa1 and B at b0 * sb0 + b1 * sb1 (C dense).
-static void gemm_args(args_t* a, const xf_tref_t* A, const xf_tref_t* B, const xf_tref_t* C, int64_t M,
-                      int64_t N, int64_t K, int64_t nb1, const int64_t sa[2], const int64_t sb[2]) {
-    arg_tensor(a, A, NULL);
-    arg_tensor(a, B, NULL);
-    arg_tensor(a, &(xf_tref_t){0}, C);
-    arg_tensor(a, &(xf_tref_t){0}, C);
-    arg_tensor(a, C, NULL);
-    arg_int(a, M);
-    arg_int(a, N);
-    arg_int(a, K);
-    arg_int(a, nb1);
-    arg_int(a, sa[0]);
-    arg_int(a, sa[1]);
-    arg_int(a, sb[0]);
-    arg_int(a, sb[1]);
-    arg_int(a, 0);
-    arg_int(a, 0);
-    arg_int(a, XF_ACT_NONE);
-}
-
 // ATTENTION as scores = q.k^T, softmax(scores * scale + bias) in place, dst = scores.v, batched over
 // B*H: both products on operands packed into the scratch after the scores (k, then v).
 static xf_status_t prep_attention_split(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l,
@@ -764,22 +757,24 @@ static xf_status_t prep_attention(xf_device_t* dev, const xf_exec_node_t* nd, xf
     return XF_OK;
 }
 
-// CONV2D as im2col (scratch [n*g][pixels][C/g*KH*KW]) and out[o, pixel] = w[o, :] . col[pixel, :]
-// (mm_cpu_nt, batched over images and groups), then the bias as a broadcast add in place.
+// CONV2D as im2col written straight into packed panels (scratch [n*g][panels][C/g*KH*KW][NR]) and
+// out[o, pixel] = w[o, :] . col[pixel, :] (mm_packed, batched over images and groups), then the bias
+// as a broadcast add in place.
 static xf_status_t prep_conv2d_split(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
                                      xf_err_t* err) {
     const xf_tref_t *x = &nd->src[0], *w = &nd->src[1], *y = &nd->dst;
     const int* s = nd->params.conv2d.stride;
     const int* p = nd->params.conv2d.padding;
     const int* dl = nd->params.conv2d.dilation;
-    int64_t groups = nd->params.conv2d.groups, og = y->ne[1] / groups, kk = w->ne[1] * w->ne[2] * w->ne[3];
-    int64_t pix = y->ne[2] * y->ne[3], batches = y->ne[0] * groups;
-    xf_tref_t col = {.buffer = a->scratch.buffer, .offset = a->scratch.offset, .dtype = x->dtype,
-                     .ne = {1, batches, pix, kk}};
-    xf_status_t st = make_kernel(dev, x->dtype, "im2col", &l[0], a, err);
+    conv_gemm_t g = conv_gemm(nd);
+    gemm_cfg_t c = gemm_config(dev, g.M, g.N, g.K, x->dtype);
+    char defines[96];
+    gemm_defines(c, defines, sizeof defines);
+    xf_tref_t P = {.buffer = a->scratch.buffer, .offset = a->scratch.offset, .dtype = x->dtype};
+    xf_status_t st = make_kernel_with(dev, x->dtype, "im2col_packed", defines, &l[0], a, err);
     if (st != XF_OK) return st;
     arg_tensor(a, x, NULL);
-    arg_tensor(a, &col, NULL);
+    arg_tensor(a, &P, NULL);
     arg_int4(a, x->ne);
     arg_int4(a, y->ne);
     arg_int(a, w->ne[2]);
@@ -787,17 +782,20 @@ static xf_status_t prep_conv2d_split(xf_device_t* dev, const xf_exec_node_t* nd,
     arg_int4(a, (int64_t[4]){s[0], s[1], p[0], p[1]});
     cl_int2 d2 = {{dl[0], dl[1]}};
     arg(a, sizeof d2, &d2);
-    arg_int(a, groups);
-    size_t l0 = cpu_local(dev, 16);
-    launch_3d(&l[0], (size_t[3]){(size_t)kk, (size_t)pix, (size_t)batches}, (size_t[3]){l0, 1, 1});
+    arg_int(a, g.groups);
+    launch_3d(&l[0], (size_t[3]){(size_t)g.K, (size_t)ceil_div(g.N, c.nr), (size_t)g.batches},
+              (size_t[3]){cpu_local(dev, 16), 1, 1});
     if (a->rc != CL_SUCCESS) return XF_OK;
 
-    st = make_kernel(dev, x->dtype, "mm_cpu_nt", &l[1], a, err);
+    int64_t panel_set = packed_elements(c, 1, g.K, g.N);
+    xf_tref_t C = *y;
+    C.ne[0] = 1;
+    C.ne[1] = g.batches;
+    C.ne[2] = g.M;
+    C.ne[3] = g.N;
+    st = launch_packed_gemm(dev, w, &P, NULL, NULL, &C, g.M, g.N, g.K, g.groups, (int64_t[2]){0, g.M * g.K},
+                            (int64_t[2]){g.groups * panel_set, panel_set}, XF_ACT_NONE, c, &l[1], a, err);
     if (st != XF_OK) return st;
-    gemm_args(a, w, &col, y, og, pix, kk, groups, (int64_t[2]){0, og * kk},
-              (int64_t[2]){groups * pix * kk, pix * kk});
-    launch_3d(&l[1], (size_t[3]){(size_t)ceil_div(og, MT_RM), (size_t)ceil_div(pix, MT_RN), (size_t)batches},
-              (size_t[3]){1, cpu_local(dev, 8), 1});
     if (a->rc != CL_SUCCESS || !nd->params.conv2d.has_bias) return XF_OK;
 
     st = make_kernel(dev, x->dtype, "binary", &l[2], a, err);

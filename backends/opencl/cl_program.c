@@ -6,10 +6,16 @@
 // carries a checksum of the binary, so a stale, truncated or corrupted file is detected, rebuilt
 // and rewritten. Files are written to a temporary name and renamed, so readers never see a partial
 // file. An unwritable directory only disables caching.
+//
+// Asking a driver for a program's binary can compile every kernel in it (PoCL: 0.5-1 s per program,
+// doubling a cold start), and most drivers keep a cache of their own. So the first build of a
+// program only leaves a marker file; a later build from source that is still slow shows a driver
+// without such a cache, and only then is the binary written.
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../common/xf_cache.h"
 #include "cl_internal.h"
@@ -26,6 +32,21 @@ static bool is_program_file(const char* name) {
 }
 
 #define CACHE_MAGIC "XFCLPRG1"
+#define SEEN_MAGIC "XFCLSEEN"
+// A build from source slower than this was not served by a driver cache.
+#define SLOW_BUILD_SECONDS 0.15
+
+static bool eager_binaries;
+
+void xf_cl_cache_set_eager(bool eager) {
+    eager_binaries = eager;
+}
+
+static double seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static xf_cl_cache_stats_t stats;
@@ -208,10 +229,19 @@ xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* ke
                  (unsigned long long)xf_fnv1a(key, strlen(key), XF_FNV_SEED));
     }
     cl_program prog = NULL;
+    bool seen = false;
     if (caching) {
         size_t len = 0;
         bool invalid = false;
         unsigned char* bin = xf_cache_file_read(path, CACHE_MAGIC, key, &len, &invalid);
+        if (!bin && invalid) {
+            void* marker = xf_cache_file_read(path, SEEN_MAGIC, key, &len, NULL);
+            if (marker) {
+                seen = true;
+                invalid = false;
+            }
+            free(marker);
+        }
         if (invalid) count(&stats.cache_rejects);
         if (bin) {
             prog = build_from_binary(dev, bin, len, options);
@@ -221,12 +251,16 @@ xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* ke
     }
     xf_status_t st = XF_OK;
     if (!prog) {
+        double start = seconds();
         st = xf_cl_build_source(dev, src, options, &prog, err);
-        if (st == XF_OK && caching) {
+        bool slow = seconds() - start > SLOW_BUILD_SECONDS;
+        if (st == XF_OK && caching && (eager_binaries || (seen && slow))) {
             size_t len = 0;
             unsigned char* bin = program_binary(prog, &len);
             if (bin && xf_cache_file_write(path, CACHE_MAGIC, key, bin, len)) count(&stats.cache_writes);
             free(bin);
+        } else if (st == XF_OK && caching && !seen) {
+            if (xf_cache_file_write(path, SEEN_MAGIC, key, "seen", 4)) count(&stats.cache_marks);
         }
     }
     free(src);

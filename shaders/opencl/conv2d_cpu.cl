@@ -48,22 +48,3 @@ __kernel void conv_cpu(__global const st_t* x, int x_off, __global const st_t* w
         for (int j = 0; j < CV_WO && wo0 + j < Wo; ++j) ST(out, wo0 + j, acc[o][j] + b);
     }
 }
-
-// im2col for the GEMM form of CONV2D: col[n * g + group][pixel][k] with k = (c, kh, kw) of the
-// group's input channels, 0 where the window hangs over the padding. Work-items: dim 0 = k,
-// dim 1 = output pixel, dim 2 = n * g + group. Parameters as conv_cpu.
-__kernel void im2col(__global const st_t* x, int x_off, __global st_t* col, int col_off, int4 xs, int4 ds,
-                     int KH, int KW, int4 p, int2 dl, int groups) {
-    int C = xs.y, H = xs.z, W = xs.w, Wo = ds.w, P = ds.z * ds.w;
-    int Cg = C / groups, KK = Cg * KH * KW;
-    int k = get_global_id(0), pix = get_global_id(1), z = get_global_id(2);
-    if (k >= KK || pix >= P || z >= ds.x * groups) return;
-    int g = z % groups, n = z / groups;
-    int c = k / (KH * KW), r = k - c * (KH * KW);
-    int kh = r / KW, kw = r - kh * KW;
-    int ho = pix / Wo, wo = pix - ho * Wo;
-    int hi = ho * p.x - p.z + kh * dl.x, wi = wo * p.y - p.w + kw * dl.y;
-    float v = 0.0f;
-    if (hi >= 0 && hi < H && wi >= 0 && wi < W) v = LD(x, x_off + ((n * C + g * Cg + c) * H + hi) * W + wi);
-    ST(col, col_off + (z * P + pix) * KK + k, v);
-}

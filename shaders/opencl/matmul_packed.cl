@@ -12,7 +12,8 @@
 //          operands each run into the node's scratch.
 // mm_packed: C[bt, M, N] = act(A[bt, M, K] . B + bias[N]) + R[bt, M, N]. Rows past the edge read the
 //          last valid row (clamped) and skip their store, so the inner loop has no bounds checks.
-// Batching as mm_cpu_nt: bt = bo * nb1 + bi, A at bo * sa0 + bi * sa1, packed B at bo * sb0 + bi * sb1.
+// im2col_packed: a convolution's im2col matrix written straight into panels (the B of mm_packed).
+// Batching: bt = bo * nb1 + bi, A at bo * sa0 + bi * sa1, packed B at bo * sb0 + bi * sb1 (elements).
 #ifndef XF_MR
 #define XF_MR 6
 #endif
@@ -81,6 +82,28 @@ __kernel void mm_pack(__global const st_t* B, int b_off, __global st_t* P, int p
     }
 }
 
+// x [N, C, H, W] (xs), dst [N, O, Ho, Wo] (ds), kernel KH x KW, |p| = {stride h, stride w, pad h,
+// pad w}, |dl| = dilation. P[n * groups + g][panel][k][j] = x at pixel panel * XF_NR + j and
+// (channel, kh, kw) = k of group g, zero outside the image and past the last pixel.
+__kernel void im2col_packed(__global const st_t* x, int x_off, __global st_t* P, int p_off, int4 xs, int4 ds,
+                            int KH, int KW, int4 p, int2 dl, int groups) {
+    int C = xs.y, H = xs.z, W = xs.w, Wo = ds.w, pixels = ds.z * ds.w;
+    int Cg = C / groups, KK = Cg * KH * KW, panels = (pixels + XF_NR - 1) / XF_NR;
+    int k = get_global_id(0), panel = get_global_id(1), z = get_global_id(2);
+    if (k >= KK || panel >= panels || z >= ds.x * groups) return;
+    int g = z % groups, n = z / groups;
+    int c = k / (KH * KW), r = k - c * (KH * KW);
+    int kh = r / KW, kw = r - kh * KW;
+    __global const st_t* plane = x + x_off + (n * C + g * Cg + c) * H * W;
+    __global st_t* out = P + p_off + (z * panels + panel) * KK * XF_NR + k * XF_NR;
+    for (int j = 0; j < XF_NR; ++j) {
+        int pix = panel * XF_NR + j, ho = pix / Wo, wo = pix - ho * Wo;
+        int hi = ho * p.x - p.z + kh * dl.x, wi = wo * p.y - p.w + kw * dl.y;
+        bool inside = pix < pixels && hi >= 0 && hi < H && wi >= 0 && wi < W;
+        ST(out, j, inside ? LD(plane, hi * W + wi) : 0.0f);
+    }
+}
+
 __kernel void mm_packed(__global const st_t* A, int a_off, __global const st_t* P, int p_off,
                         __global const st_t* bias, int bias_off, __global const st_t* R, int r_off,
                         __global st_t* C, int c_off, int M, int N, int K, int nb1, int sa0, int sa1, int sb0,
@@ -110,26 +133,29 @@ __kernel void mm_packed(__global const st_t* A, int a_off, __global const st_t* 
         p += XF_NR;
         XF_RM(XF_FMA)
     }
-    // Epilogue per vector of columns: full vectors store directly, the last partial one by element.
-#define XF_EPI1(i, j)                                                                   \
-    {                                                                                   \
-        int n = n0 + j * XF_VW, row = (m0 + i) * N;                                     \
-        vf v = c##i##_##j;                                                              \
-        if (n + XF_VW <= N) {                                                           \
-            if (has_bias) v += LDV(bias + bias_off + n);                                \
-            v = xf_actv(v, act);                                                        \
-            if (has_res) v += LDV(R + r_off + row + n);                                 \
-            STV(C + c_off + row + n, v);                                                \
-        } else {                                                                        \
-            float t[XF_VW];                                                             \
-            XF_CAT(vstore, XF_VW)(v, 0, t);                                             \
-            for (int e = 0; e < XF_VW && n + e < N; ++e) {                              \
-                float s = xf_act(t[e] + (has_bias ? LD(bias, bias_off + n + e) : 0.0f), act); \
-                ST(C, c_off + row + n + e, s + (has_res ? LD(R, r_off + row + n + e) : 0.0f)); \
-            }                                                                           \
-        }                                                                               \
+    // The epilogue runs as a loop over the block, not unrolled: one copy of the vector activation
+    // code instead of XF_MR * XF_NV keeps the driver's compile time down.
+    vf acc[XF_MR * XF_NV];
+#define XF_SPILL1(i, j) acc[i * XF_NV + j] = c##i##_##j;
+#define XF_SPILL(i) XF_RN(XF_SPILL1, i)
+    XF_RM(XF_SPILL)
+#pragma unroll 1
+    for (int b = 0; b < XF_MR * XF_NV; ++b) {
+        int i = b / XF_NV, n = n0 + (b - i * XF_NV) * XF_VW, row = (m0 + i) * N;
+        if (m0 + i >= M) break;
+        vf v = acc[b];
+        if (n + XF_VW <= N) {
+            if (has_bias) v += LDV(bias + bias_off + n);
+            v = xf_actv(v, act);
+            if (has_res) v += LDV(R + r_off + row + n);
+            STV(C + c_off + row + n, v);
+        } else {
+            float t[XF_VW];
+            XF_CAT(vstore, XF_VW)(v, 0, t);
+            for (int e = 0; e < XF_VW && n + e < N; ++e) {
+                float s = xf_act(t[e] + (has_bias ? LD(bias, bias_off + n + e) : 0.0f), act);
+                ST(C, c_off + row + n + e, s + (has_res ? LD(R, r_off + row + n + e) : 0.0f));
+            }
+        }
     }
-#define XF_EPI(i) \
-    if (m0 + i < M) { XF_RN(XF_EPI1, i) }
-    XF_RM(XF_EPI)
 }

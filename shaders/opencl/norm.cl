@@ -59,16 +59,24 @@ __kernel void softmax(__global const st_t* src, int s_off, __global const st_t* 
     float4 m4 = fmax(m8.lo, m8.hi);
     float mx = fmax(fmax(m4.x, m4.y), fmax(m4.z, m4.w));
     for (int j = vec_end; j < cols; ++j) mx = fmax(mx, xf_sm_in(x, mask, mrow, ms.w, j, scale, has_mask));
+    // exp once: written to y, then scaled in place (y may be src: each element is read before it is
+    // written).
     float16 sum16 = 0.0f;
-    for (int j = 0; j < vec_end; j += 16) sum16 += exp(xf_sm_in16(x, mask, mrow, j, scale, has_mask) - mx);
+    for (int j = 0; j < vec_end; j += 16) {
+        float16 e = exp(xf_sm_in16(x, mask, mrow, j, scale, has_mask) - mx);
+        sum16 += e;
+        ST16(y + j, e);
+    }
     float sum = 0.0f;
-    for (int j = vec_end; j < cols; ++j) sum += exp(xf_sm_in(x, mask, mrow, ms.w, j, scale, has_mask) - mx);
+    for (int j = vec_end; j < cols; ++j) {
+        float e = exp(xf_sm_in(x, mask, mrow, ms.w, j, scale, has_mask) - mx);
+        sum += e;
+        ST(y, j, e);
+    }
     float8 s8 = sum16.lo + sum16.hi;
     float4 s4 = s8.lo + s8.hi;
     sum += (s4.x + s4.y) + (s4.z + s4.w);
     float inv = 1.0f / sum;
-    for (int j = 0; j < vec_end; j += 16)
-        ST16(y + j, exp(xf_sm_in16(x, mask, mrow, j, scale, has_mask) - mx) * inv);
-    for (int j = vec_end; j < cols; ++j)
-        ST(y, j, exp(xf_sm_in(x, mask, mrow, ms.w, j, scale, has_mask) - mx) * inv);
+    for (int j = 0; j < vec_end; j += 16) ST16(y + j, LD16(y + j) * inv);
+    for (int j = vec_end; j < cols; ++j) ST(y, j, LD(y, j) * inv);
 }
