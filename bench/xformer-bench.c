@@ -3,7 +3,9 @@
 // (same OpenCL device) and OpenBLAS (same thread count), plus the latency of one ViT-B/16 block.
 //
 // usage: xformer-bench [--backend cpu|opencl|vulkan|all] [--reps N] [--quick] [--first-result] [--f16]
-//        xformer-bench --model FILE [--backend ...] [--reps N]   (whole-model latency, batch 1)
+//                      [--tune off|fast|full]
+//        xformer-bench --model FILE [--backend ...] [--reps N] [--tune off|fast|full]
+//                      (whole-model latency, batch 1; with --tune, also pre-tunes the model's kernels)
 // Prints Markdown tables. OpenBLAS 0.3.21 misdetects AVX-512 CPUs as "Prescott"; unless
 // OPENBLAS_CORETYPE is set, the program re-executes itself with the core type of the CPU's features.
 #define _GNU_SOURCE
@@ -113,10 +115,31 @@ static bool xf_run_compute(void* arg) {
     return st == XF_OK;
 }
 
+// Kernel tuning for every context (XFORMER_TUNE still overrides it); progress appears as one
+// updating line when stderr is a terminal.
+static xf_tune_t tune_mode = XF_TUNE_OFF;
+
+static void progress_log(void* user, xf_log_level_t level, const char* message) {
+    (void)user;
+    if (level <= XF_LOG_WARN) {
+        fprintf(stderr, "%s\n", message);
+    } else if (isatty(2)) {
+        fprintf(stderr, "\r\033[K%.*s", 100, message);
+        fflush(stderr);
+    }
+}
+
+static void progress_done(void) {
+    if (isatty(2)) fprintf(stderr, "\r\033[K");
+}
+
 static xf_context_t* open_backend(xf_backend_t be, xf_device_info_t* info) {
     xf_context_options_t opt;
     xf_context_options_init(&opt);
     opt.backend = be;
+    opt.tune = tune_mode;
+    opt.log_fn = progress_log;
+    opt.log_level = tune_mode != XF_TUNE_OFF ? XF_LOG_INFO : XF_LOG_WARN;
     xf_context_t* ctx = NULL;
     if (xf_context_create(&opt, &ctx) != XF_OK) return NULL;
     xf_context_device_info(ctx, info);
@@ -145,6 +168,7 @@ static stats_t bench_xf_gemm(xf_backend_t be, const shape_t* s) {
     if (ok) {
         xf_run_t r = {ctx, g};
         res = measure(xf_run_compute, &r, 2);
+        progress_done();
     } else {
         fprintf(stderr, "%s gemm setup failed: %s\n", xf_backend_name(be), xf_context_error(ctx));
     }
@@ -214,6 +238,7 @@ static stats_t bench_xf_block(xf_backend_t be) {
     if (g) {
         xf_run_t r = {ctx, g};
         res = measure(xf_run_compute, &r, 2);
+        progress_done();
     }
     xf_graph_destroy(g);
     xf_context_destroy(ctx);
@@ -256,6 +281,7 @@ static void bench_xf_model(xf_backend_t be, const char* path) {
             double first0 = now();
             bool ok = model_run(&r);
             double first_s = now() - first0;
+            progress_done();
             if (ok) st = measure(model_run, &r, 1);
             if (st.ok) {
                 printf("| %s (%s) | %.2f | %.2f | %.1f | %.1f |\n", xf_backend_name(be), info.name, load_s, first_s,
@@ -481,6 +507,18 @@ int main(int argc, char** argv) {
             gemm_dtype = XF_DTYPE_F16;
         } else if (strcmp(argv[i], "--first-result") == 0) {
             first_result = true;
+        } else if (strcmp(argv[i], "--tune") == 0 && i + 1 < argc) {
+            const char* m = argv[++i];
+            if (strcmp(m, "off") == 0) {
+                tune_mode = XF_TUNE_OFF;
+            } else if (strcmp(m, "fast") == 0) {
+                tune_mode = XF_TUNE_FAST;
+            } else if (strcmp(m, "full") == 0) {
+                tune_mode = XF_TUNE_FULL;
+            } else {
+                fprintf(stderr, "xformer-bench: --tune takes off, fast or full, not '%s'\n", m);
+                return 2;
+            }
         } else if (strcmp(argv[i], "--quick") == 0) {
             quick = true;
             time_budget = 1.0;
@@ -488,7 +526,8 @@ int main(int argc, char** argv) {
             fprintf(
                 stderr,
                 "usage: %s [--backend cpu|opencl|vulkan|all] [--reps N] [--quick] [--first-result] [--f16]\n"
-                "       %s --model FILE [--backend cpu|opencl|vulkan|all] [--reps N]\n",
+                "                    [--tune off|fast|full]\n"
+                "       %s --model FILE [--backend cpu|opencl|vulkan|all] [--reps N] [--tune off|fast|full]\n",
                 argv[0], argv[0]);
             return 2;
         }

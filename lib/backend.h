@@ -128,6 +128,10 @@ typedef struct xf_device_options_s {
     xf_attention_variant_t attention;
     unsigned disable;  // XF_FEATURE_* bits
     xf_tune_t tune;
+    // The context's log (may be NULL): slow work such as compiling and tuning reports progress at
+    // XF_LOG_INFO through it, never on stdout/stderr.
+    void (*log)(void* user, xf_log_level_t level, const char* message);
+    void* log_user;
 } xf_device_options_t;
 
 // The table of functions a backend provides. A backend is registered in lib/backends.c.

@@ -164,6 +164,10 @@ static xf_status_t device_options(const xf_context_options_t* opts, xf_device_op
     return XF_OK;
 }
 
+static void device_log(void* user, xf_log_level_t level, const char* message) {
+    xf_log(user, level, "%s", message);
+}
+
 static xf_status_t open_device(const xf_backend_vtable_t* be, int index, const xf_device_options_t* dopts,
                                xf_context_t* ctx) {
     xf_err_t err = {{0}};
@@ -217,6 +221,8 @@ xf_status_t xf_context_create(const xf_context_options_t* options, xf_context_t*
     ctx->log_user_data = opts.log_user_data;
     ctx->log_level = opts.log_level >= 0 ? opts.log_level : log_level_from_env();
 
+    dopts.log = device_log;
+    dopts.log_user = ctx;
     xf_status_t st;
     if (kind == XF_BACKEND_AUTO) {
         // The index counts devices in the ranking xf_device_list reports; one that fails to open is

@@ -70,6 +70,8 @@ struct xf_device_s {
     xf_cl_param_program_t param_programs[XF_CL_PARAM_PROGRAMS];
     int param_program_count;
     xf_tune_t tune;
+    void (*log)(void* user, xf_log_level_t level, const char* message);
+    void* log_user;
     xf_cl_tuned_t* tuned;
     size_t tuned_count, tuned_capacity;
     char tune_key[800];    // device, driver, platform, kernel-source hash
@@ -106,6 +108,9 @@ typedef struct xf_cl_cache_stats_s {
 void xf_cl_cache_stats(xf_cl_cache_stats_t* out);
 // Writes program binaries at their first build instead of after a slow second one (for tests).
 void xf_cl_cache_set_eager(bool eager);
+
+// Reports progress or a notice through the context's log.
+void xf_cl_log(const xf_device_t* dev, xf_log_level_t level, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 
 // Tuning results (cl_tune.c): loaded from the device's tuning file when it opens; xf_cl_tune_store
 // adds one and rewrites the file.

@@ -251,6 +251,8 @@ xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* ke
     }
     xf_status_t st = XF_OK;
     if (!prog) {
+        xf_cl_log(dev, XF_LOG_INFO, "compiling OpenCL program %s%s%s for %s", file_name, defines[0] ? " " : "",
+                  defines, dev->info.name);
         double start = seconds();
         st = xf_cl_build_source(dev, src, options, &prog, err);
         bool slow = seconds() - start > SLOW_BUILD_SECONDS;
