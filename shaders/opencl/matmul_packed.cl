@@ -67,7 +67,9 @@
 #error "XF_NR must be 1..4 times XF_VW"
 #endif
 
-inline vf xf_actv(vf x, int act) { XF_UFN_BODY(x, act, 0.0f, 0.0f) }
+// Not inlined: one copy of the vector activations instead of one per accumulator (driver compile time).
+__attribute__((noinline)) vf xf_actv(vf x, int act) { XF_UFN_BODY(x, act, 0.0f, 0.0f) }
+__attribute__((noinline)) float xf_act1(float x, int act) { return xf_act(x, act); }
 
 __kernel void mm_pack(__global const st_t* B, int b_off, __global st_t* P, int p_off, int K, int N, int trans) {
     int k = get_global_id(0), panel = get_global_id(1), bt = get_global_id(2);
@@ -133,29 +135,26 @@ __kernel void mm_packed(__global const st_t* A, int a_off, __global const st_t* 
         p += XF_NR;
         XF_RM(XF_FMA)
     }
-    // The epilogue runs as a loop over the block, not unrolled: one copy of the vector activation
-    // code instead of XF_MR * XF_NV keeps the driver's compile time down.
-    vf acc[XF_MR * XF_NV];
-#define XF_SPILL1(i, j) acc[i * XF_NV + j] = c##i##_##j;
-#define XF_SPILL(i) XF_RN(XF_SPILL1, i)
-    XF_RM(XF_SPILL)
-#pragma unroll 1
-    for (int b = 0; b < XF_MR * XF_NV; ++b) {
-        int i = b / XF_NV, n = n0 + (b - i * XF_NV) * XF_VW, row = (m0 + i) * N;
-        if (m0 + i >= M) break;
-        vf v = acc[b];
-        if (n + XF_VW <= N) {
-            if (has_bias) v += LDV(bias + bias_off + n);
-            v = xf_actv(v, act);
-            if (has_res) v += LDV(R + r_off + row + n);
-            STV(C + c_off + row + n, v);
-        } else {
-            float t[XF_VW];
-            XF_CAT(vstore, XF_VW)(v, 0, t);
-            for (int e = 0; e < XF_VW && n + e < N; ++e) {
-                float s = xf_act(t[e] + (has_bias ? LD(bias, bias_off + n + e) : 0.0f), act);
-                ST(C, c_off + row + n + e, s + (has_res ? LD(R, r_off + row + n + e) : 0.0f));
-            }
-        }
+    // Epilogue per vector of columns: full vectors store directly, the last partial one by element.
+#define XF_EPI1(i, j)                                                                   \
+    {                                                                                   \
+        int n = n0 + j * XF_VW, row = (m0 + i) * N;                                     \
+        vf v = c##i##_##j;                                                              \
+        if (n + XF_VW <= N) {                                                           \
+            if (has_bias) v += LDV(bias + bias_off + n);                                \
+            v = xf_actv(v, act);                                                        \
+            if (has_res) v += LDV(R + r_off + row + n);                                 \
+            STV(C + c_off + row + n, v);                                                \
+        } else {                                                                        \
+            float t[XF_VW];                                                             \
+            XF_CAT(vstore, XF_VW)(v, 0, t);                                             \
+            for (int e = 0; e < XF_VW && n + e < N; ++e) {                              \
+                float s = xf_act1(t[e] + (has_bias ? LD(bias, bias_off + n + e) : 0.0f), act); \
+                ST(C, c_off + row + n + e, s + (has_res ? LD(R, r_off + row + n + e) : 0.0f)); \
+            }                                                                           \
+        }                                                                               \
     }
+#define XF_EPI(i) \
+    if (m0 + i < M) { XF_RN(XF_EPI1, i) }
+    XF_RM(XF_EPI)
 }
