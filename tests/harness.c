@@ -260,3 +260,32 @@ bool xf_test_block_weights(xf_context_t* ctx, const char* prefix, const xf_block
     }
     return ok;
 }
+
+void xf_test_linear_rounds(xf_context_t* ctx, int rounds, uint64_t seed) {
+    enum { M = 7, K = 19, N = 37 };
+    xf_graph_t* g;
+    xf_tensor_t *x, *w, *y;
+    cr_assert_eq(xf_graph_create(ctx, &g), XF_OK);
+    cr_assert_eq(xf_graph_input(g, "x", XF_DTYPE_F32, 2, (int64_t[]){M, K}, &x), XF_OK);
+    cr_assert_eq(xf_tensor_create(ctx, "w", XF_DTYPE_F32, 2, (int64_t[]){N, K}, &w), XF_OK);
+    cr_assert_eq(xf_linear(g, x, w, NULL, &y), XF_OK);
+    cr_assert_eq(xf_graph_mark_output(g, y), XF_OK);
+    static float xs[M * K], ws[N * K], out[M * N];
+    xf_rng_t rng = {seed};
+    for (int i = 0; i < M * K; ++i) xs[i] = xf_rng_uniform(&rng, -1.0f, 1.0f);
+    cr_assert_eq(xf_tensor_upload(x, xs, sizeof xs), XF_OK);
+    for (int round = 0; round < rounds; ++round) {
+        for (int i = 0; i < N * K; ++i) ws[i] = xf_rng_uniform(&rng, -1.0f, 1.0f);
+        cr_assert_eq(xf_tensor_upload(w, ws, sizeof ws), XF_OK);
+        cr_assert_eq(xf_graph_compute(g), XF_OK, "%s", xf_context_error(ctx));
+        cr_assert_eq(xf_tensor_download(y, out, sizeof out), XF_OK);
+        for (int i = 0; i < M; ++i)
+            for (int j = 0; j < N; ++j) {
+                float want = 0;
+                for (int k = 0; k < K; ++k) want += xs[i * K + k] * ws[j * K + k];
+                cr_assert_float_eq(out[i * N + j], want, 1e-4f, "round %d, [%d, %d]", round, i, j);
+            }
+    }
+    xf_graph_destroy(g);
+    xf_tensor_destroy(w);
+}

@@ -182,10 +182,8 @@ Test(opencl_cache, unwritable_dir_disables_caching) {
     cr_expect_eq(s.cache_hits, 0);
 }
 
-// Runs a linear layer y = x.w^T (odd sizes) with tuning |mode| and checks it; returns false when
-// there is no device.
+// Runs a linear layer with tuning |mode| and checks it; returns false when there is no device.
 static bool run_linear(xf_tune_t mode) {
-    enum { M = 37, K = 40, N = 29 };
     xf_context_options_t opt;
     xf_context_options_init(&opt);
     opt.backend = XF_BACKEND_OPENCL;
@@ -195,28 +193,7 @@ static bool run_linear(xf_tune_t mode) {
     xf_status_t st = xf_context_create(&opt, &ctx);
     if (st == XF_ERR_UNAVAILABLE && !xf_test_backend_required(XF_BACKEND_OPENCL)) return false;
     cr_assert_eq(st, XF_OK, "%s", xf_last_error());
-    xf_graph_t* g = NULL;
-    xf_tensor_t *x, *w, *y;
-    cr_assert_eq(xf_graph_create(ctx, &g), XF_OK);
-    cr_assert_eq(xf_graph_input(g, "x", XF_DTYPE_F32, 2, (int64_t[]){M, K}, &x), XF_OK);
-    cr_assert_eq(xf_tensor_create(ctx, "w", XF_DTYPE_F32, 2, (int64_t[]){N, K}, &w), XF_OK);
-    cr_assert_eq(xf_linear(g, x, w, NULL, &y), XF_OK);
-    cr_assert_eq(xf_graph_mark_output(g, y), XF_OK);
-    static float xs[M * K], ws[N * K], out[M * N];
-    xf_rng_t rng = {7};
-    for (int i = 0; i < M * K; ++i) xs[i] = xf_rng_uniform(&rng, -1, 1);
-    for (int i = 0; i < N * K; ++i) ws[i] = xf_rng_uniform(&rng, -1, 1);
-    cr_assert_eq(xf_tensor_upload(x, xs, sizeof xs), XF_OK);
-    cr_assert_eq(xf_tensor_upload(w, ws, sizeof ws), XF_OK);
-    cr_assert_eq(xf_graph_compute(g), XF_OK, "%s", xf_context_error(ctx));
-    cr_assert_eq(xf_tensor_download(y, out, sizeof out), XF_OK);
-    for (int i = 0; i < M; ++i)
-        for (int j = 0; j < N; ++j) {
-            float want = 0;
-            for (int k = 0; k < K; ++k) want += xs[i * K + k] * ws[j * K + k];
-            cr_assert_float_eq(out[i * N + j], want, 1e-4f);
-        }
-    xf_graph_destroy(g);
+    xf_test_linear_rounds(ctx, 1, 7);
     xf_context_destroy(ctx);
     return true;
 }

@@ -300,6 +300,29 @@ static xf_status_t prep_copy(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_l
     return XF_OK;
 }
 
+// The arguments mm_packed and mm_gpu share: C[bt] = act(A[bt] . B[bt] + bias) + R[bt], C dense, batched
+// as bt = b0 * nb1 + b1 with A at b0 * sa[0] + b1 * sa[1] and B at b0 * sb[0] + b1 * sb[1] (elements).
+static void gemm_kernel_args(args_t* a, const xf_tref_t* A, const xf_tref_t* B, const xf_tref_t* bias,
+                             const xf_tref_t* R, const xf_tref_t* C, int64_t M, int64_t N, int64_t K, int64_t nb1,
+                             const int64_t sa[2], const int64_t sb[2], int act) {
+    arg_tensor(a, A, NULL);
+    arg_tensor(a, B, NULL);
+    arg_tensor(a, bias ? bias : &(xf_tref_t){0}, C);
+    arg_tensor(a, R ? R : &(xf_tref_t){0}, C);
+    arg_tensor(a, C, NULL);
+    arg_int(a, M);
+    arg_int(a, N);
+    arg_int(a, K);
+    arg_int(a, nb1);
+    arg_int(a, sa[0]);
+    arg_int(a, sa[1]);
+    arg_int(a, sb[0]);
+    arg_int(a, sb[1]);
+    arg_int(a, bias != NULL);
+    arg_int(a, R != NULL);
+    arg_int(a, act);
+}
+
 // Launches mm_pack: |batches| dense matrices B ([N, K] when |trans|, else [K, N]) into panels at P.
 static xf_status_t launch_pack(xf_device_t* dev, const xf_tref_t* B, const xf_tref_t* P, int64_t batches, int64_t K,
                                int64_t N, bool trans, gemm_cfg_t c, xf_cl_launch_t* l, args_t* a, xf_err_t* err) {
@@ -362,8 +385,7 @@ static xf_status_t packed_weight(xf_device_t* dev, args_t* a, const xf_tref_t* B
     return XF_OK;
 }
 
-// C[bt] = act(A[bt] . B[bt] + bias) + R[bt] on B packed at P, C dense, batched as bt = b0 * nb1 + b1
-// with A at b0 * sa[0] + b1 * sa[1] and P at b0 * sp[0] + b1 * sp[1] (elements).
+// mm_packed on B packed at P (batch strides |sp| in packed elements); see gemm_kernel_args.
 static xf_status_t launch_packed_gemm(xf_device_t* dev, const xf_tref_t* A, const xf_tref_t* P,
                                       const xf_tref_t* bias, const xf_tref_t* R, const xf_tref_t* C, int64_t M,
                                       int64_t N, int64_t K, int64_t nb1, const int64_t sa[2], const int64_t sp[2],
@@ -372,22 +394,7 @@ static xf_status_t launch_packed_gemm(xf_device_t* dev, const xf_tref_t* A, cons
     gemm_defines(c, defines, sizeof defines);
     xf_status_t st = make_kernel_with(dev, A->dtype, "mm_packed", defines, l, a, err);
     if (st != XF_OK) return st;
-    arg_tensor(a, A, NULL);
-    arg_tensor(a, P, NULL);
-    arg_tensor(a, bias ? bias : &(xf_tref_t){0}, C);
-    arg_tensor(a, R ? R : &(xf_tref_t){0}, C);
-    arg_tensor(a, C, NULL);
-    arg_int(a, M);
-    arg_int(a, N);
-    arg_int(a, K);
-    arg_int(a, nb1);
-    arg_int(a, sa[0]);
-    arg_int(a, sa[1]);
-    arg_int(a, sp[0]);
-    arg_int(a, sp[1]);
-    arg_int(a, bias != NULL);
-    arg_int(a, R != NULL);
-    arg_int(a, act);
+    gemm_kernel_args(a, A, P, bias, R, C, M, N, K, nb1, sa, sp, act);
     int64_t batch = C->ne[0] * C->ne[1];
     launch_3d(l, (size_t[3]){(size_t)ceil_div(M, c.mr), (size_t)ceil_div(N, c.nr), (size_t)batch},
               (size_t[3]){1, 1, 1});
@@ -439,22 +446,8 @@ static xf_status_t prep_matmul(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
     int64_t sb1 = B->ne[1] == 1 ? 0 : K * N, sb0 = B->ne[0] == 1 ? 0 : B->ne[1] * K * N;
     xf_status_t st = make_kernel(dev, A->dtype, "mm_gpu", l, a, err);
     if (st != XF_OK) return st;
-    arg_tensor(a, A, NULL);
-    arg_tensor(a, B, NULL);
-    arg_tensor(a, bias ? bias : &(xf_tref_t){0}, C);
-    arg_tensor(a, R ? R : &(xf_tref_t){0}, C);
-    arg_tensor(a, C, NULL);
-    arg_int(a, M);
-    arg_int(a, N);
-    arg_int(a, K);
-    arg_int(a, C->ne[1]);
-    arg_int(a, C->ne[1] * M * K);
-    arg_int(a, M * K);
-    arg_int(a, sb0);
-    arg_int(a, sb1);
-    arg_int(a, bias != NULL);
-    arg_int(a, R != NULL);
-    arg_int(a, pr->matmul.activation);
+    gemm_kernel_args(a, A, B, bias, R, C, M, N, K, C->ne[1], (int64_t[2]){C->ne[1] * M * K, M * K},
+                     (int64_t[2]){sb0, sb1}, pr->matmul.activation);
     arg_int(a, trans);
     size_t t = (size_t)dev->tile;
     launch_3d(l, (size_t[3]){(size_t)N, (size_t)M, (size_t)batch}, (size_t[3]){t, t, 1});
