@@ -345,6 +345,8 @@ typedef struct xf_graph_stats_s {
     uint64_t computes;             // xf_graph_compute calls that succeeded
     uint64_t submissions;          // device submissions over all computes (1 per compute on GPUs)
     uint64_t dispatches;           // kernel dispatches over all computes
+    size_t repacked_weight_bytes;  // device memory of weight copies the backend keeps in the layout its
+                                   // kernels read (OpenCL CPU-style GEMM panels), on top of the weights
 } xf_graph_stats_t;
 
 // Reports the graph's size and memory plan. Memory figures are valid after the first compute

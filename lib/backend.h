@@ -164,6 +164,8 @@ typedef struct xf_backend_vtable_s {
     // Runs every node and waits for completion once.
     xf_status_t (*graph_compute)(xf_device_t* device, const xf_exec_graph_t* graph, void* state, xf_err_t* err);
     void (*graph_release)(xf_device_t* device, void* state);
+    // Optional: device memory the prepared graph holds beyond its planned pool (repacked weights).
+    size_t (*graph_memory)(xf_device_t* device, void* state);
     // Optional: the context tensors (constant_srcs) were uploaded since prepare or the last compute;
     // rebuild whatever the backend derived from them before the next graph_compute.
     xf_status_t (*graph_refresh)(xf_device_t* device, const xf_exec_graph_t* graph, void* state, xf_err_t* err);

@@ -361,5 +361,9 @@ xf_status_t xf_graph_stats(const xf_graph_t* graph, xf_graph_stats_t* out_stats)
     out_stats->computes = graph->computes;
     out_stats->submissions = graph->counters.submissions;
     out_stats->dispatches = graph->counters.dispatches;
+    const xf_context_t* ctx = graph->context;
+    if (graph->backend_state && ctx->backend->graph_memory) {
+        out_stats->repacked_weight_bytes = ctx->backend->graph_memory(ctx->device, graph->backend_state);
+    }
     return XF_OK;
 }

@@ -261,8 +261,8 @@ bool xf_test_block_weights(xf_context_t* ctx, const char* prefix, const xf_block
     return ok;
 }
 
-void xf_test_linear_rounds(xf_context_t* ctx, int rounds, uint64_t seed) {
-    enum { M = 7, K = 19, N = 37 };
+void xf_test_linear_rounds(xf_context_t* ctx, int rounds, uint64_t seed, xf_graph_stats_t* out_stats) {
+    enum { M = 7, K = XF_TEST_LINEAR_K, N = XF_TEST_LINEAR_N };
     xf_graph_t* g;
     xf_tensor_t *x, *w, *y;
     cr_assert_eq(xf_graph_create(ctx, &g), XF_OK);
@@ -286,6 +286,7 @@ void xf_test_linear_rounds(xf_context_t* ctx, int rounds, uint64_t seed) {
                 cr_assert_float_eq(out[i * N + j], want, 1e-4f, "round %d, [%d, %d]", round, i, j);
             }
     }
+    if (out_stats) cr_assert_eq(xf_graph_stats(g, out_stats), XF_OK);
     xf_graph_destroy(g);
     xf_tensor_destroy(w);
 }

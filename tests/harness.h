@@ -68,7 +68,9 @@ bool xf_test_close(const float* got, const float* want, int64_t n, float atol, f
 bool xf_test_block_weights(xf_context_t* ctx, const char* prefix, const xf_block_desc_t* desc, xf_dtype_t dtype,
                            xf_rng_t* rng);
 // Runs y = x . w^T (7x19 by 37x19, w a context tensor) on |ctx| |rounds| times, uploading new random
-// weights before each compute, and asserts every result against a host reference.
-void xf_test_linear_rounds(xf_context_t* ctx, int rounds, uint64_t seed);
+// weights before each compute, and asserts every result against a host reference. Fills
+// |out_stats| (may be NULL) with the graph's stats after the last compute.
+enum { XF_TEST_LINEAR_N = 37, XF_TEST_LINEAR_K = 19 };
+void xf_test_linear_rounds(xf_context_t* ctx, int rounds, uint64_t seed, xf_graph_stats_t* out_stats);
 
 #endif  // XF_TESTS_HARNESS_H_

@@ -340,7 +340,19 @@ Test(dtypes, bf16_runs_on_cpu_and_is_refused_elsewhere) {
 ParameterizedTestParameters(api, weights_uploaded_again_are_used) { return xf_test_column_params(); }
 
 ParameterizedTest(int* column, api, weights_uploaded_again_are_used) {
-    xf_context_t* ctx = xf_test_column_context(*column, NULL);
-    xf_test_linear_rounds(ctx, 3, 42);
+    xf_test_column_t col;
+    xf_context_t* ctx = xf_test_column_context(*column, &col);
+    xf_graph_stats_t s;
+    xf_test_linear_rounds(ctx, 3, 42, &s);
+    xf_device_info_t info;
+    cr_assert_eq(xf_context_device_info(ctx, &info), XF_OK);
+    size_t weight = XF_TEST_LINEAR_N * XF_TEST_LINEAR_K * sizeof(float);
+    if (col.backend == XF_BACKEND_OPENCL && strcmp(info.kernel_style, "cpu") == 0) {
+        // Panels pad N to whole panels of at most 64 columns.
+        cr_expect(s.repacked_weight_bytes >= weight && s.repacked_weight_bytes <= 2 * weight,
+                  "repacked %zu bytes for a %zu-byte weight", s.repacked_weight_bytes, weight);
+    } else {
+        cr_expect_eq(s.repacked_weight_bytes, 0);
+    }
     xf_context_destroy(ctx);
 }

@@ -193,7 +193,7 @@ static bool run_linear(xf_tune_t mode) {
     xf_status_t st = xf_context_create(&opt, &ctx);
     if (st == XF_ERR_UNAVAILABLE && !xf_test_backend_required(XF_BACKEND_OPENCL)) return false;
     cr_assert_eq(st, XF_OK, "%s", xf_last_error());
-    xf_test_linear_rounds(ctx, 1, 7);
+    xf_test_linear_rounds(ctx, 1, 7, NULL);
     xf_context_destroy(ctx);
     return true;
 }

@@ -320,6 +320,11 @@ static xf_status_t repack_weights(xf_device_t* d, xf_cl_graph_t* g, xf_err_t* er
     return rc == CL_SUCCESS ? XF_OK : xf_cl_fail(err, rc, "clFinish", "packing weights");
 }
 
+static size_t cl_graph_memory(xf_device_t* d, void* state) {
+    (void)d;
+    return ((const xf_cl_graph_t*)state)->packed_bytes;
+}
+
 static xf_status_t cl_graph_refresh(xf_device_t* d, const xf_exec_graph_t* graph, void* state, xf_err_t* err) {
     (void)graph;
     return repack_weights(d, state, err);
@@ -400,5 +405,6 @@ const xf_backend_vtable_t xf_cl_backend = {
     .graph_compute = cl_graph_compute,
     .graph_release = cl_graph_release,
     .graph_refresh = cl_graph_refresh,
+    .graph_memory = cl_graph_memory,
     .counters = cl_counters,
 };
