@@ -207,8 +207,8 @@ static bool tune_in_children(int n) {
         cr_assert_neq(pids[i], -1);
         if (pids[i] == 0) {
             bool ran = run_linear(XF_TUNE_FAST);
-            xf_cl_tune_stats_t s;
-            xf_cl_tune_stats(&s);
+            xf_tune_stats_t s;
+            xf_tune_stats(&s);
             _exit(!ran ? 77 : s.tuned >= 1 && s.writes >= 1 ? 0 : 1);
         }
     }
@@ -242,8 +242,8 @@ Test(opencl_tune, results_are_reloaded_by_another_process, .timeout = 120) {
     use_temp_cache();
     if (!tune_in_children(1)) cr_skip_test("no OpenCL device");
     cr_assert(run_linear(XF_TUNE_FAST));
-    xf_cl_tune_stats_t s;
-    xf_cl_tune_stats(&s);
+    xf_tune_stats_t s;
+    xf_tune_stats(&s);
     cr_expect_geq(s.loaded, 1, "the tuning file was not read");
     cr_expect_eq(s.tuned, 0, "a shape tuned by the first process was tuned again");
     cr_expect_eq(s.rejects, 0);
@@ -256,15 +256,15 @@ static void corrupt_tuning_then_rerun(void (*corrupt)(const char* path)) {
     tune_file(path, sizeof path);
     corrupt(path);
     cr_assert(run_linear(XF_TUNE_FAST));
-    xf_cl_tune_stats_t s;
-    xf_cl_tune_stats(&s);
+    xf_tune_stats_t s;
+    xf_tune_stats(&s);
     cr_expect_eq(s.rejects, 1, "the corrupt tuning file was not detected");
     cr_expect_eq(s.loaded, 0);
     cr_expect_geq(s.tuned, 1, "nothing was tuned again");
     cr_expect_geq(s.writes, 1, "the tuning file was not rewritten");
     uint64_t tuned = s.tuned;
     cr_assert(run_linear(XF_TUNE_FAST));
-    xf_cl_tune_stats(&s);
+    xf_tune_stats(&s);
     cr_expect_eq(s.rejects, 1, "the rewritten tuning file was rejected");
     cr_expect_geq(s.loaded, 1, "the rewritten tuning file was not read");
     cr_expect_eq(s.tuned, tuned, "the rewritten results were tuned again");
@@ -281,8 +281,8 @@ Test(opencl_tune, concurrent_tuners_leave_a_valid_file, .timeout = 180) {
     use_temp_cache();
     if (!tune_in_children(3)) cr_skip_test("no OpenCL device");
     cr_assert(run_linear(XF_TUNE_OFF));
-    xf_cl_tune_stats_t s;
-    xf_cl_tune_stats(&s);
+    xf_tune_stats_t s;
+    xf_tune_stats(&s);
     cr_expect_eq(s.rejects, 0, "concurrent tuners left a corrupt file");
     cr_expect_geq(s.loaded, 1);
     cr_expect_eq(s.tuned, 0);

@@ -4,8 +4,13 @@
 // f16, both kernel styles. The op table covers the common shapes; this covers every code path.
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../backends/common/xf_tune.h"
 
 #include "harness.h"
 #include "xformer.h"
@@ -28,7 +33,7 @@ static const gemm_case_t cases[] = {
 
 typedef struct gemm_param_s {
     int c;
-    int style;  // 0: device's choice, 1: XFORMER_KERNELS=gpu
+    int style;  // 0: device's choice, 1: XFORMER_KERNELS=gpu, 2: device's choice tuned (XFORMER_TUNE=fast)
     int f16;
 } gemm_param_t;
 
@@ -80,11 +85,11 @@ static float* run(xf_backend_t backend, const gemm_case_t* gc, xf_dtype_t dt) {
 static void free_params(struct criterion_test_params* crp) { cr_free(crp->params); }
 
 ParameterizedTestParameters(vulkan_gemm, paths) {
-    size_t n = NCASES * 2 * 2;
+    size_t n = NCASES * 3 * 2;
     gemm_param_t* p = cr_malloc(sizeof *p * n);
     size_t k = 0;
     for (int c = 0; c < (int)NCASES; ++c)
-        for (int s = 0; s < 2; ++s)
+        for (int s = 0; s < 3; ++s)
             for (int h = 0; h < 2; ++h) p[k++] = (gemm_param_t){c, s, h};
     return cr_make_param_array(gemm_param_t, p, n, free_params);
 }
@@ -92,17 +97,19 @@ ParameterizedTestParameters(vulkan_gemm, paths) {
 ParameterizedTest(gemm_param_t* prm, vulkan_gemm, paths) {
     const gemm_case_t* gc = &cases[prm->c];
     xf_dtype_t dt = prm->f16 ? XF_DTYPE_F16 : XF_DTYPE_F32;
-    if (prm->style) setenv("XFORMER_KERNELS", "gpu", 1);
-    else unsetenv("XFORMER_KERNELS");
+    if (prm->style == 1) setenv("XFORMER_KERNELS", "gpu", 1);
+    if (prm->style == 2) setenv("XFORMER_TUNE", "fast", 1);
     float* got = run(XF_BACKEND_VULKAN, gc, dt);
     if (!got) cr_skip_test("no f16 storage");
     unsetenv("XFORMER_KERNELS");
+    unsetenv("XFORMER_TUNE");
     float* want = run(XF_BACKEND_CPU, gc, dt);
     char why[256];
     float tol = dt == XF_DTYPE_F32 ? 1e-4f : 1e-2f;
     cr_expect(xf_test_close(got, want, gc->b0 * gc->b1 * gc->m * gc->n, tol, tol, why, sizeof why),
               "case %d (%lldx%lldx%lld%s) %s %s: %s", prm->c, (long long)gc->m, (long long)gc->k, (long long)gc->n,
-              gc->tb ? " B^T" : "", prm->style ? "gpu" : "default", prm->f16 ? "f16" : "f32", why);
+              gc->tb ? " B^T" : "", prm->style == 1 ? "gpu" : prm->style == 2 ? "tuned" : "default",
+              prm->f16 ? "f16" : "f32", why);
     free(got);
     free(want);
 }
@@ -183,4 +190,37 @@ ParameterizedTest(gemm_param_t* prm, vulkan_gemm, conv) {
               prm->style ? "gpu" : "default", prm->f16 ? "f16" : "f32", why);
     free(got);
     free(want);
+}
+
+// Tuning results outlive the process: a first process tunes the shapes of a linear layer (with
+// validation on, like every Vulkan test), a second one finds them in the cache and tunes nothing.
+Test(vulkan_gemm, tuning_results_are_reloaded_by_another_process, .timeout = 300) {
+    char dir[] = "/tmp/xf-vk-tune-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    setenv("XFORMER_CACHE_DIR", dir, 1);
+    setenv("XFORMER_TUNE", "fast", 1);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        xf_context_t* ctx = xf_test_context(XF_BACKEND_VULKAN);
+        xf_test_linear_rounds(ctx, 1, 3, NULL);
+        xf_context_destroy(ctx);
+        xf_tune_stats_t s;
+        xf_tune_stats(&s);
+        _exit(s.tuned >= 1 && s.writes >= 1 ? 0 : 1);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the first process did not tune and save");
+    xf_context_t* ctx = xf_test_context(XF_BACKEND_VULKAN);
+    xf_test_linear_rounds(ctx, 1, 3, NULL);
+    xf_context_destroy(ctx);
+    xf_tune_stats_t s;
+    xf_tune_stats(&s);
+    cr_expect_geq(s.loaded, 1, "the tuning file was not read");
+    cr_expect_eq(s.tuned, 0, "a shape tuned by the first process was tuned again");
+    cr_expect_eq(s.rejects, 0);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
 }

@@ -5,7 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/xf_cache.h"
 #include "cl_internal.h"
+#include "embedded.h"
+
+extern const xf_embedded_file_t xf_cl_kernels[];
 
 #define XF_CL_MAX_DEVICES 64
 
@@ -206,10 +210,23 @@ static void cl_device_close(xf_device_t* d) {
     for (int i = 0; i < d->param_program_count; ++i) {
         if (d->param_programs[i].program) xf_cl.clReleaseProgram(d->param_programs[i].program);
     }
-    xf_cl_tune_close(d);
+    xf_tune_close(&d->tune_db);
     if (d->queue) xf_cl.clReleaseCommandQueue(d->queue);
     if (d->context) xf_cl.clReleaseContext(d->context);
     free(d);
+}
+
+// The device's tuning results, keyed by device, driver, platform and every kernel source.
+static void open_tuning(xf_device_t* d) {
+    uint64_t sources = XF_FNV_SEED;
+    for (const xf_embedded_file_t* f = xf_cl_kernels; f->name; ++f) {
+        sources = xf_fnv1a(f->name, strlen(f->name), sources);
+        sources = xf_fnv1a(f->data, f->size, sources);
+    }
+    char key[800];
+    snprintf(key, sizeof key, "%s|%s|%s|%016llx", d->info.name, d->info.driver_version, d->platform_version,
+             (unsigned long long)sources);
+    xf_tune_open(&d->tune_db, "opencl", key);
 }
 
 static xf_status_t cl_device_open(int index, const xf_device_options_t* opts, xf_device_t** out_device,
@@ -235,7 +252,7 @@ static xf_status_t cl_device_open(int index, const xf_device_options_t* opts, xf
         cl_device_close(d);
         return st;
     }
-    xf_cl_tune_open(d);
+    open_tuning(d);
     *out_device = d;
     return XF_OK;
 }

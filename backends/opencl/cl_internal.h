@@ -7,6 +7,7 @@
 #include <CL/cl.h>
 #include <stdint.h>
 
+#include "../common/xf_tune.h"
 #include "backend.h"
 
 // Entry points loaded with dlopen; see cl_syms.def.
@@ -37,13 +38,6 @@ enum { XF_CL_PROGRAM_F32 = 0, XF_CL_PROGRAM_F16, XF_CL_PROGRAM_COUNT };
 // Programs built with kernel parameters (-D...) per device: tuned variants of a few files.
 #define XF_CL_PARAM_PROGRAMS 64
 
-// One tuning result: the best parameters found for a kernel and shape ("mm_packed f32 197x2304x768").
-typedef struct xf_cl_tuned_s {
-    char key[64];
-    int params[4];
-    double us;  // its time
-} xf_cl_tuned_t;
-
 typedef struct xf_cl_param_program_s {
     int slot, file;
     char defines[96];
@@ -72,10 +66,7 @@ struct xf_device_s {
     xf_tune_t tune;
     void (*log)(void* user, xf_log_level_t level, const char* message);
     void* log_user;
-    xf_cl_tuned_t* tuned;
-    size_t tuned_count, tuned_capacity;
-    char tune_key[800];    // device, driver, platform, kernel-source hash
-    char tune_path[1100];  // empty: no cache directory
+    xf_tune_db_t tune_db;
     xf_exec_counters_t counters;
 };
 
@@ -111,22 +102,6 @@ void xf_cl_cache_set_eager(bool eager);
 
 // Reports progress or a notice through the context's log.
 void xf_cl_log(const xf_device_t* dev, xf_log_level_t level, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
-
-// Tuning results (cl_tune.c): loaded from the device's tuning file when it opens; xf_cl_tune_store
-// adds one and rewrites the file.
-void xf_cl_tune_open(xf_device_t* dev);
-void xf_cl_tune_close(xf_device_t* dev);
-bool xf_cl_tune_find(xf_device_t* dev, const char* key, int params[4]);
-void xf_cl_tune_store(xf_device_t* dev, const char* key, const int params[4], double us);
-
-// Process-wide tuning statistics (for tests).
-typedef struct xf_cl_tune_stats_s {
-    uint64_t loaded;   // results read from tuning files
-    uint64_t tuned;    // kernel/shape pairs timed on the device
-    uint64_t rejects;  // tuning files found corrupt or mismatching (ignored, then rewritten)
-    uint64_t writes;   // tuning files written
-} xf_cl_tune_stats_t;
-void xf_cl_tune_stats(xf_cl_tune_stats_t* out);
 
 // One kernel launch prepared for a node.
 typedef struct xf_cl_launch_s {

@@ -160,11 +160,15 @@ static gemm_cfg_t gemm_config(xf_device_t* dev, int64_t M, int64_t N, int64_t K,
     snprintf(key, sizeof key, "mm_packed %s %lldx%lldx%lld", xf_dtype_name(dtype), (long long)M, (long long)N,
              (long long)K);
     int p[4];
-    if (xf_cl_tune_find(dev, key, p)) return (gemm_cfg_t){p[0], p[1], p[2]};
+    // A result the kernel would not build with (a foreign or edited file) is ignored.
+    if (xf_tune_find(&dev->tune_db, key, p) && (p[2] == 4 || p[2] == 8 || p[2] == 16) && p[0] >= 1 && p[0] <= 8 &&
+        p[1] % p[2] == 0 && p[1] >= p[2] && p[1] <= 4 * p[2]) {
+        return (gemm_cfg_t){p[0], p[1], p[2]};
+    }
     gemm_cfg_t c = gemm_default(dev);
     double us = 0;
     if (dev->tune != XF_TUNE_OFF && tune_gemm(dev, M, N, K, dtype, &c, &us)) {
-        xf_cl_tune_store(dev, key, (int[4]){c.mr, c.nr, c.vw, 0}, us);
+        xf_tune_store(&dev->tune_db, key, (int[4]){c.mr, c.nr, c.vw, 0}, us);
     }
     return c;
 }

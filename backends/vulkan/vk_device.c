@@ -462,6 +462,7 @@ static void xf_vk_device_close(xf_device_t* dev) {
     if (dev->messenger) vk->vkDestroyDebugUtilsMessengerEXT(dev->instance, dev->messenger, NULL);
     if (dev->instance) vk->vkDestroyInstance(dev->instance, NULL);
     pthread_mutex_destroy(&dev->msg_lock);
+    xf_tune_close(&dev->tune_db);
     free(dev);
 }
 
@@ -576,6 +577,12 @@ static xf_status_t xf_vk_device_open(int index, const xf_device_options_t* opts,
     free(pds);
     if (st == XF_OK) st = xf_vk_create_logical(dev, err);
     if (st == XF_OK) st = xf_vk_pipelines_init(dev, err);
+    if (st == XF_OK) {
+        dev->tune = opts->tune;
+        dev->log = opts->log;
+        dev->log_user = opts->log_user;
+        xf_vk_tune_open(dev);
+    }
     st = xf_vk_check_validation(dev, st, err);
     if (st != XF_OK) {
         xf_vk_device_close(dev);
@@ -607,9 +614,6 @@ static xf_status_t xf_vk_supports_entry(xf_device_t* dev, const xf_exec_node_t* 
     return xf_vk_supports(dev, node, err);
 }
 
-xf_status_t xf_vk_graph_prepare(xf_device_t* dev, const xf_exec_graph_t* graph, void** out_state, xf_err_t* err);
-xf_status_t xf_vk_graph_compute(xf_device_t* dev, const xf_exec_graph_t* graph, void* state, xf_err_t* err);
-void xf_vk_graph_release(xf_device_t* dev, void* state);
 
 const xf_backend_vtable_t xf_vk_backend = {
     .kind = XF_BACKEND_VULKAN,

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <vulkan/vulkan.h>
 
+#include "../common/xf_tune.h"
 #include "backend.h"
 
 typedef struct xf_vk_syms_s {
@@ -96,6 +97,13 @@ struct xf_device_s {
     VkDeviceSize block_size;
     xf_exec_counters_t counters;
     xf_device_info_t info;
+    // Kernel-parameter tuning (vk_ops.c): the context's mode, the device's results, and the candidate
+    // a tuning run forces (NULL otherwise).
+    xf_tune_t tune;
+    xf_tune_db_t tune_db;
+    const int* tune_force;
+    void (*log)(void* user, xf_log_level_t level, const char* message);
+    void* log_user;
     // Validation messages (XFORMER_VK_VALIDATION=1) waiting to be reported by the next call.
     bool validation;
     pthread_mutex_t msg_lock;
@@ -124,6 +132,7 @@ xf_status_t xf_vk_submit_once(xf_device_t* dev, void (*fill)(xf_device_t*, VkCom
 // Pipelines and the on-disk pipeline cache (vk_pipeline.c).
 xf_status_t xf_vk_pipelines_init(xf_device_t* dev, xf_err_t* err);
 void xf_vk_pipelines_release(xf_device_t* dev);
+void xf_vk_tune_open(xf_device_t* dev);
 xf_status_t xf_vk_pipeline_get(xf_device_t* dev, const char* variant, const uint32_t* spec, uint32_t nspec,
                                VkPipeline* out, const xf_vk_layout_t** out_layout, xf_err_t* err);
 void xf_vk_cache_save(xf_device_t* dev);
@@ -162,6 +171,11 @@ bool xf_vk_op_coverage(xf_op_t op, const char** reason);
 // The temporary memory |node| needs while it runs (the vtable's node_scratch).
 size_t xf_vk_node_scratch(xf_device_t* dev, const xf_exec_node_t* node);
 // Appends the dispatches of |node| to |plan|.
+// The vtable's graph functions (vk_graph.c); kernel tuning runs one-node graphs through them.
+xf_status_t xf_vk_graph_prepare(xf_device_t* dev, const xf_exec_graph_t* graph, void** out_state, xf_err_t* err);
+xf_status_t xf_vk_graph_compute(xf_device_t* dev, const xf_exec_graph_t* graph, void* state, xf_err_t* err);
+void xf_vk_graph_release(xf_device_t* dev, void* state);
+
 xf_status_t xf_vk_record_node(xf_device_t* dev, const xf_exec_node_t* node, xf_vk_plan_t* plan, xf_err_t* err);
 
 #endif  // XF_BACKENDS_VULKAN_VK_INTERNAL_H_

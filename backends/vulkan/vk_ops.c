@@ -2,9 +2,11 @@
 // Vulkan backend: per-operator variant choice, bindings, push constants and dispatch sizes.
 // Kernel style (cpu: barrier-free register-blocked shaders; gpu: shared-memory tiles) is decided
 // once per device in vk_device.c and read here as dev->cpu_style.
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vk_internal.h"
 
@@ -381,6 +383,161 @@ static xf_status_t xf_vk_op_softmax(xf_device_t* dev, const xf_exec_node_t* n, x
                         err);
 }
 
+// Register blocking of the CPU-style GEMM shaders by device: matmul_sg (p[0] = rows per lane R,
+// p[1] = columns per lane TN) keeps SG * R * TN accumulators per lane; 32 (the vector register file
+// of AVX2/AVX-512 hosts) measured best on lavapipe at SG 8 (2 x 2 for A.B^T; 4x4 spilled, 2-3x
+// slower). matmul_cpu (p[0] = TM, p[1] = TN): 4x4, 8x8 with vec4 loads along N.
+static void gemm_default(const xf_device_t* dev, bool sg_kernel, bool tb, bool vec, int p[2]) {
+    if (sg_kernel) {
+        uint32_t sg = dev->feat.subgroup_size;
+        p[0] = tb ? (sg >= 16 ? 1 : 2) : 1;
+        p[1] = tb ? (sg >= 32 ? 1 : 2) : 4;
+    } else {
+        p[0] = p[1] = vec && !tb ? 8 : 4;
+    }
+}
+
+// Blockings the shaders accept: matmul_sg R, TN in 1..4 (TN 4 for a [K, N] b, read as vec4 along N);
+// matmul_cpu TM, TN in 2..8 (TN a multiple of 4 with vec4 loads along N).
+static bool gemm_legal(bool sg_kernel, bool tb, bool vec, const int p[2]) {
+    bool pow2 = p[0] > 0 && p[1] > 0 && !(p[0] & (p[0] - 1)) && !(p[1] & (p[1] - 1));
+    if (sg_kernel) return pow2 && p[0] <= 4 && p[1] <= 4 && (tb || p[1] == 4);
+    return pow2 && p[0] >= 2 && p[0] <= 8 && p[1] >= 2 && p[1] <= 8 && (tb || !vec || p[1] % 4 == 0);
+}
+
+// Candidate blockings around the default: accumulators per lane (matmul_sg: SG * R * TN) or per
+// invocation (matmul_cpu: TM * TN) from 16 to 32 (fast) or 8 to 64 (full).
+static int gemm_candidates(const xf_device_t* dev, bool sg_kernel, bool tb, bool vec, bool full, int out[][2],
+                           int cap) {
+    int n = 0, lo = full ? 8 : 16, hi = full ? 64 : 32;
+    gemm_default(dev, sg_kernel, tb, vec, out[n++]);
+    static const int sizes[] = {1, 2, 4, 8};
+    for (int i = 0; i < 4; ++i) {
+        for (int j = 0; j < 4; ++j) {
+            int a = sizes[i], b = sizes[j];
+            int acc = sg_kernel ? (int)dev->feat.subgroup_size * a * b : a * b;
+            if (!gemm_legal(sg_kernel, tb, vec, (int[2]){a, b})) continue;
+            if (acc < lo || acc > hi || n == cap || (a == out[0][0] && b == out[0][1])) continue;
+            out[n][0] = a;
+            out[n][1] = b;
+            ++n;
+        }
+    }
+    return n;
+}
+
+static double seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void tune_log(const xf_device_t* dev, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tune_log(const xf_device_t* dev, const char* fmt, ...) {
+    if (!dev->log) return;
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    dev->log(dev->log_user, XF_LOG_INFO, msg);
+}
+
+// Times the candidate blockings on a one-node graph (M x K by K x N, zero operands) and returns the
+// fastest in |p|; false when none ran.
+static bool tune_gemm(xf_device_t* dev, bool sg_kernel, bool tb, bool vec, int64_t M, int64_t N, int64_t K,
+                      xf_dtype_t dtype, int p[2], double* out_us) {
+    int cands[32][2];
+    bool full = dev->tune == XF_TUNE_FULL;
+    int n = gemm_candidates(dev, sg_kernel, tb, vec, full, cands, 32), reps = full ? 3 : 2;
+    size_t es = xf_dtype_size(dtype), sizes[3] = {(size_t)(M * K) * es, (size_t)(K * N) * es, (size_t)(M * N) * es};
+    xf_buffer_t* bufs[3] = {NULL, NULL, NULL};
+    xf_err_t err;
+    bool ok = true;
+    void* zeros = calloc(1, sizes[0] > sizes[1] ? (sizes[0] > sizes[2] ? sizes[0] : sizes[2])
+                                                 : (sizes[1] > sizes[2] ? sizes[1] : sizes[2]));
+    for (int i = 0; i < 3 && ok; ++i) {
+        ok = zeros && xf_vk_buffer_alloc(dev, sizes[i], &bufs[i], &err) == XF_OK &&
+             xf_vk_buffer_write(dev, bufs[i], 0, zeros, sizes[i], &err) == XF_OK;
+    }
+    free(zeros);
+    xf_exec_node_t node = {.op = XF_OP_MATMUL, .nsrc = 2, .label = "kernel tuning"};
+    node.params.matmul.transpose_b = tb;
+    const int64_t shapes[3][2] = {{M, K}, {tb ? N : K, tb ? K : N}, {M, N}};
+    for (int i = 0; i < 3; ++i) {
+        xf_tref_t* t = i < 2 ? &node.src[i] : &node.dst;
+        *t = (xf_tref_t){.buffer = bufs[i], .dtype = dtype, .ne = {1, 1, shapes[i][0], shapes[i][1]}};
+        t->nb[3] = (int64_t)es;
+        t->nb[2] = shapes[i][1] * t->nb[3];
+        t->nb[1] = t->nb[0] = shapes[i][0] * t->nb[2];
+    }
+    xf_exec_graph_t graph = {&node, 1};
+    double best = -1;
+    if (ok) {
+        tune_log(dev, "tuning %s %s %lldx%lldx%lld: %d candidates", sg_kernel ? "matmul_sg" : "matmul_cpu",
+                 xf_dtype_name(dtype), (long long)M, (long long)N, (long long)K, n);
+    }
+    for (int i = 0; i < n && ok; ++i) {
+        int force[3] = {cands[i][0], cands[i][1], vec};
+        dev->tune_force = force;
+        void* state = NULL;
+        double t = -1;
+        if (xf_vk_graph_prepare(dev, &graph, &state, &err) == XF_OK &&
+            xf_vk_graph_compute(dev, &graph, state, &err) == XF_OK) {
+            for (int r = 0; r < reps; ++r) {
+                double t0 = seconds();
+                if (xf_vk_graph_compute(dev, &graph, state, &err) != XF_OK) {
+                    t = -1;
+                    break;
+                }
+                double s = seconds() - t0;
+                if (t < 0 || s < t) t = s;
+                if (best >= 0 && s > 3 * best) break;  // clearly slower: stop timing it
+            }
+        }
+        if (state) xf_vk_graph_release(dev, state);
+        dev->tune_force = NULL;
+        if (t >= 0 && (best < 0 || t < best)) {
+            best = t;
+            p[0] = cands[i][0];
+            p[1] = cands[i][1];
+        }
+    }
+    for (int i = 0; i < 3; ++i) xf_vk_buffer_free(dev, bufs[i]);
+    *out_us = best * 1e6;
+    if (best >= 0) {
+        tune_log(dev, "tuned %s %s %lldx%lldx%lld: %d x %d (%.0f us)", sg_kernel ? "matmul_sg" : "matmul_cpu",
+                 xf_dtype_name(dtype), (long long)M, (long long)N, (long long)K, p[0], p[1], *out_us);
+    }
+    return best >= 0;
+}
+
+// The blocking of one GEMM dispatch: the candidate a tuning run forces, else the device's tuning
+// result for the shape, else (tuned now when the context tunes) the default.
+static void gemm_blocking(xf_device_t* dev, bool sg_kernel, bool tb, bool vec, int64_t M, int64_t N, int64_t K,
+                          xf_dtype_t dtype, int p[2]) {
+    if (dev->tune_force) {
+        p[0] = dev->tune_force[0];
+        p[1] = dev->tune_force[1];
+        return;
+    }
+    char key[64];
+    snprintf(key, sizeof key, "%s%s%s %s %lldx%lldx%lld", sg_kernel ? "matmul_sg" : "matmul_cpu", tb ? " nt" : " nn",
+             vec ? " vec" : "", xf_dtype_name(dtype), (long long)M, (long long)N, (long long)K);
+    int found[4];
+    // A result that the shaders would not accept (a foreign or edited file) is ignored.
+    if (xf_tune_find(&dev->tune_db, key, found) && gemm_legal(sg_kernel, tb, vec, found)) {
+        p[0] = found[0];
+        p[1] = found[1];
+        return;
+    }
+    gemm_default(dev, sg_kernel, tb, vec, p);
+    double us = 0;
+    if (dev->tune != XF_TUNE_OFF && tune_gemm(dev, sg_kernel, tb, vec, M, N, K, dtype, p, &us)) {
+        xf_tune_store(&dev->tune_db, key, (int[4]){p[0], p[1], 0, 0}, us);
+    }
+}
+
 // One GEMM dispatch over rows [m0, m0 + mc) and columns [n0, n0 + nc) of a 2-D problem, or over
 // the whole batched problem when |batched|.
 static xf_status_t xf_vk_gemm(xf_device_t* dev, const xf_exec_node_t* n, bool batched, int64_t m0, int64_t mc,
@@ -430,19 +587,18 @@ static xf_status_t xf_vk_gemm(xf_device_t* dev, const xf_exec_node_t* n, bool ba
     if (dev->cpu_style) {
         bool vec = K % 4 == 0 && d->bind[0].elem_offset % 4 == 0 && d->bind[1].elem_offset % 4 == 0 &&
                    (tb || (N % 4 == 0));
-        if (vec && dev->use_shuffle) {
-            // Each lane keeps SG * R * TN accumulators; 32 (the vector register file of AVX2/AVX-512
-            // hosts) measured best on lavapipe at SG 8 (2 x 2 for A.B^T; 4x4 spilled, 2-3x slower).
-            uint32_t sg = dev->feat.subgroup_size, r = tb ? 2 : 1, tn = tb ? 2 : 4;
-            if (tb && sg >= 16) r = 1;
-            if (tb && sg >= 32) tn = 1;
+        if (dev->tune_force && !dev->tune_force[2]) vec = false;
+        bool sg_kernel = vec && dev->use_shuffle;
+        int bp[2];
+        gemm_blocking(dev, sg_kernel, tb, vec, M, ncols, K, c->dtype, bp);
+        if (sg_kernel) {
+            uint32_t sg = dev->feat.subgroup_size, r = (uint32_t)bp[0], tn = (uint32_t)bp[1];
             uint32_t spec[8] = {sg, r, tn, tb, 0, act, hb, hr};
             uint64_t cols = (uint64_t)(ncols + tn - 1) / tn;
             return xf_vk_commit(dev, plan, "matmul_sg", c->dtype, NULL, spec, 8, &p, (cols + sg - 1) / sg,
                                 (uint64_t)(M + sg * r - 1) / (sg * r), (uint64_t)Z, err);
         }
-        uint32_t tm = 4, tn = 4;
-        if (vec && !tb) tm = tn = 8;
+        uint32_t tm = (uint32_t)bp[0], tn = (uint32_t)bp[1];
         uint64_t bx = (uint64_t)(ncols + tn - 1) / tn;
         uint32_t wg = xf_vk_pow2_at_least(bx, 8, 64);
         uint32_t spec[8] = {wg, tm, tn, tb, vec, act, hb, hr};

@@ -65,6 +65,19 @@ void xf_vk_cache_save(xf_device_t* dev) {
     free(data);
 }
 
+// The device's tuning results, keyed by device, driver, API version and every embedded SPIR-V module.
+void xf_vk_tune_open(xf_device_t* dev) {
+    uint64_t sources = XF_FNV_SEED;
+    for (size_t i = 0; i < xf_vk_spirv_count; ++i) {
+        sources = xf_fnv1a(xf_vk_spirv[i].name, strlen(xf_vk_spirv[i].name), sources);
+        sources = xf_fnv1a(xf_vk_spirv[i].data, xf_vk_spirv[i].size, sources);
+    }
+    char key[800];
+    snprintf(key, sizeof key, "%s|%s|%u|%08x|%016llx", dev->info.name, dev->info.driver_version,
+             dev->props.apiVersion, dev->props.driverVersion, (unsigned long long)sources);
+    xf_tune_open(&dev->tune_db, "vulkan", key);
+}
+
 xf_status_t xf_vk_pipelines_init(xf_device_t* dev, xf_err_t* err) {
     dev->nmodules = xf_vk_spirv_count;
     dev->modules = calloc(dev->nmodules ? dev->nmodules : 1, sizeof *dev->modules);
