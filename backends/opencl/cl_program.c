@@ -94,6 +94,17 @@ xf_status_t xf_cl_build_source(xf_device_t* dev, const char* src, const char* op
         return st;
     }
     count(&stats.builds);
+    // Whatever the compiler said goes to the context's log, never to the user's stderr.
+    size_t len = 0;
+    if (dev->log && xf_cl.clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) == CL_SUCCESS &&
+        len > 1) {
+        char* log = malloc(len + 1);
+        if (log && xf_cl.clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, len, log, NULL) == CL_SUCCESS) {
+            log[len] = '\0';
+            xf_cl_log(dev, XF_LOG_DEBUG, "OpenCL build log (options '%s'): %.300s", options, log);
+        }
+        free(log);
+    }
     *out = prog;
     return XF_OK;
 }
@@ -216,8 +227,9 @@ xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* ke
     char* src = program_source(file_name);
     if (!src) return xf_err_set(err, XF_ERR_INTERNAL, "OpenCL kernel sources are missing from the library");
     char options[256];
-    snprintf(options, sizeof options, "-cl-std=CL1.2 -w -DXF_F16=%d -DXF_TILE=%d%s%s", slot == XF_CL_PROGRAM_F16,
-             dev->tile, defines[0] ? " " : "", defines);
+    int row_width = dev->float_width <= 4 ? 4 : dev->float_width >= 16 ? 16 : 8;
+    snprintf(options, sizeof options, "-cl-std=CL1.2 -w -DXF_F16=%d -DXF_TILE=%d -DXF_VW_ROW=%d%s%s",
+             slot == XF_CL_PROGRAM_F16, dev->tile, row_width, defines[0] ? " " : "", defines);
     char key[1200];
     snprintf(key, sizeof key, "%s|%s|%s|%s|%s|%016llx", dev->info.name, dev->info.driver_version,
              dev->platform_version, options, file_name,
