@@ -238,7 +238,7 @@ static void tune_file(char* out, size_t cap) {
     cr_assert_eq(found, 1, "expected one tuning file in %s, found %d", cache_dir, found);
 }
 
-Test(opencl_tune, results_are_reloaded_by_another_process, .timeout = 120) {
+Test(opencl_tune, results_are_reloaded_by_another_process) {
     use_temp_cache();
     if (!tune_in_children(1)) cr_skip_test("no OpenCL device");
     cr_assert(run_linear(XF_TUNE_FAST));
@@ -270,14 +270,14 @@ static void corrupt_tuning_then_rerun(void (*corrupt)(const char* path)) {
     cr_expect_eq(s.tuned, tuned, "the rewritten results were tuned again");
 }
 
-Test(opencl_tune, truncated_file_is_rebuilt, .timeout = 120) {
+Test(opencl_tune, truncated_file_is_rebuilt) {
     corrupt_tuning_then_rerun(truncate_half);
 }
-Test(opencl_tune, flipped_bytes_are_rebuilt, .timeout = 120) {
+Test(opencl_tune, flipped_bytes_are_rebuilt) {
     corrupt_tuning_then_rerun(flip_bytes);
 }
 
-Test(opencl_tune, concurrent_tuners_leave_a_valid_file, .timeout = 180) {
+Test(opencl_tune, concurrent_tuners_leave_a_valid_file) {
     use_temp_cache();
     if (!tune_in_children(3)) cr_skip_test("no OpenCL device");
     cr_assert(run_linear(XF_TUNE_OFF));

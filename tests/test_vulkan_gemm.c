@@ -194,7 +194,7 @@ ParameterizedTest(gemm_param_t* prm, vulkan_gemm, conv) {
 
 // Tuning results outlive the process: a first process tunes the shapes of a linear layer (with
 // validation on, like every Vulkan test), a second one finds them in the cache and tunes nothing.
-Test(vulkan_gemm, tuning_results_are_reloaded_by_another_process, .timeout = 300) {
+Test(vulkan_gemm, tuning_results_are_reloaded_by_another_process) {
     char dir[] = "/tmp/xf-vk-tune-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
     setenv("XFORMER_CACHE_DIR", dir, 1);
