@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // MATMUL: batched a.b (or a.b^T) with fused bias, activation and residual; xf_linear.
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops/ops_internal.h"
@@ -57,31 +58,56 @@ xf_status_t xf_linear(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t* weight, xf
     return xf_matmul(graph, x, weight, &opt, out);
 }
 
+// Each output sums its products in k order in double. The operands are converted to float once
+// per batch (B as [N, K]) and four outputs accumulate side by side: the same sums, bit for bit, as
+// one output at a time, several times faster for the test suite's large models.
 xf_status_t xf_ref_matmul(const xf_exec_node_t* n, xf_err_t* err) {
-    (void)err;
     const xf_tref_t *a = &n->src[0], *b = &n->src[1], *d = &n->dst;
     int64_t m = a->ne[2], k = a->ne[3], nn = d->ne[3];
     bool tb = n->params.matmul.transpose_b;
+    float* arow = malloc((size_t)(k ? k : 1) * sizeof *arow);
+    float* bt = malloc((size_t)(nn * k > 0 ? nn * k : 1) * sizeof *bt);
+    if (!arow || !bt) {
+        free(arow);
+        free(bt);
+        return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory for a matmul of %lld x %lld",
+                          (long long)nn, (long long)k);
+    }
     for (int64_t i0 = 0; i0 < d->ne[0]; ++i0) {
         for (int64_t i1 = 0; i1 < d->ne[1]; ++i1) {
             int64_t abase = (i0 * a->ne[1] + i1) * m * k;
             int64_t bbase = ((b->ne[0] == 1 ? 0 : i0) * b->ne[1] + (b->ne[1] == 1 ? 0 : i1)) * k * nn;
+            for (int64_t j = 0; j < nn; ++j)
+                for (int64_t p = 0; p < k; ++p)
+                    bt[j * k + p] = tb ? xf_ref_ld(b, bbase + j * k + p) : xf_ref_ld(b, bbase + p * nn + j);
             for (int64_t i = 0; i < m; ++i) {
-                for (int64_t j = 0; j < nn; ++j) {
-                    double acc = 0.0;
+                for (int64_t p = 0; p < k; ++p) arow[p] = xf_ref_ld(a, abase + i * k + p);
+                for (int64_t j0 = 0; j0 < nn; j0 += 4) {
+                    int64_t cols = nn - j0 < 4 ? nn - j0 : 4;
+                    double acc[4] = {0.0, 0.0, 0.0, 0.0};
+                    const float* br[4];
+                    for (int64_t q = 0; q < 4; ++q) br[q] = bt + (j0 + (q < cols ? q : 0)) * k;
                     for (int64_t p = 0; p < k; ++p) {
-                        float bv = tb ? xf_ref_ld(b, bbase + j * k + p) : xf_ref_ld(b, bbase + p * nn + j);
-                        acc += (double)xf_ref_ld(a, abase + i * k + p) * bv;
+                        double av = arow[p];
+                        acc[0] += av * br[0][p];
+                        acc[1] += av * br[1][p];
+                        acc[2] += av * br[2][p];
+                        acc[3] += av * br[3][p];
                     }
-                    float v = (float)acc;
-                    if (n->params.matmul.has_bias) v += xf_ref_ld(&n->src[2], j);
-                    v = xf_ref_unary_fn((int)n->params.matmul.activation, v, &n->params);
-                    int64_t o = ((i0 * d->ne[1] + i1) * m + i) * nn + j;
-                    if (n->params.matmul.has_residual) v += xf_ref_ld(&n->src[3], o);
-                    xf_ref_st(d, o, v);
+                    for (int64_t q = 0; q < cols; ++q) {
+                        int64_t j = j0 + q;
+                        float v = (float)acc[q];
+                        if (n->params.matmul.has_bias) v += xf_ref_ld(&n->src[2], j);
+                        v = xf_ref_unary_fn((int)n->params.matmul.activation, v, &n->params);
+                        int64_t o = ((i0 * d->ne[1] + i1) * m + i) * nn + j;
+                        if (n->params.matmul.has_residual) v += xf_ref_ld(&n->src[3], o);
+                        xf_ref_st(d, o, v);
+                    }
                 }
             }
         }
     }
+    free(arow);
+    free(bt);
     return XF_OK;
 }
