@@ -406,11 +406,10 @@ static xf_status_t launch_packed_gemm(xf_device_t* dev, const xf_tref_t* A, cons
 }
 
 // Packs B (a weight once per graph, another operand into |scratch| each run) and launches mm_packed.
-static xf_status_t packed_matmul(xf_device_t* dev, const xf_exec_node_t* nd, const xf_tref_t* A, const xf_tref_t* B,
+static xf_status_t packed_matmul(xf_device_t* dev, const xf_tref_t* A, const xf_tref_t* B,
                                  bool b_constant, bool trans, const xf_tref_t* scratch, const xf_tref_t* bias,
                                  const xf_tref_t* R, const xf_tref_t* C, int act, xf_cl_launch_t* l, args_t* a,
                                  xf_err_t* err) {
-    (void)nd;
     int64_t M = A->ne[2], K = A->ne[3], N = C->ne[3];
     int64_t batches = B->ne[0] * B->ne[1];
     gemm_cfg_t c = gemm_config(dev, M, N, K, A->dtype);
@@ -442,7 +441,7 @@ static xf_status_t prep_matmul(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
     const xf_tref_t* bias = pr->matmul.has_bias ? &nd->src[2] : NULL;
     const xf_tref_t* R = pr->matmul.has_residual ? &nd->src[3] : NULL;
     if (choose_variant(dev, nd) != VARIANT_TILED) {
-        return packed_matmul(dev, nd, A, B, (nd->constant_srcs & 2u) != 0, trans, &a->scratch, bias, R, C,
+        return packed_matmul(dev, A, B, (nd->constant_srcs & 2u) != 0, trans, &a->scratch, bias, R, C,
                              pr->matmul.activation, l, a, err);
     }
     int64_t M = A->ne[2], K = A->ne[3], N = C->ne[3];
@@ -709,7 +708,7 @@ static xf_status_t prep_attention_split(xf_device_t* dev, const xf_exec_node_t* 
                    .ne = {q->ne[0], q->ne[1], Lq, Lk}};
     xf_tref_t P = S;
     P.offset += align_up(attn_scores_bytes(nd), 256);
-    xf_status_t st = packed_matmul(dev, nd, q, k, false, true, &P, NULL, NULL, &S, XF_ACT_NONE, &l[0], a, err);
+    xf_status_t st = packed_matmul(dev, q, k, false, true, &P, NULL, NULL, &S, XF_ACT_NONE, &l[0], a, err);
     if (st != XF_OK || a->rc != CL_SUCCESS) return st;
 
     l += a->launches;
@@ -728,7 +727,7 @@ static xf_status_t prep_attention_split(xf_device_t* dev, const xf_exec_node_t* 
     if (a->rc != CL_SUCCESS) return XF_OK;
 
     ++l;
-    return packed_matmul(dev, nd, &S, v, false, false, &P, NULL, NULL, &nd->dst, XF_ACT_NONE, l, a, err);
+    return packed_matmul(dev, &S, v, false, false, &P, NULL, NULL, &nd->dst, XF_ACT_NONE, l, a, err);
 }
 
 static xf_status_t prep_attention(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
