@@ -121,6 +121,16 @@ typedef struct xf_exec_counters_s {
     uint64_t dispatches;
 } xf_exec_counters_t;
 
+// Where a backend's messages go: the context's log callback (|fn| NULL: nowhere).
+typedef struct xf_log_sink_s {
+    void (*fn)(void* user, xf_log_level_t level, const char* message);
+    void* user;
+} xf_log_sink_t;
+
+// Formats a message and hands it to |sink|.
+void xf_sink_log(const xf_log_sink_t* sink, xf_log_level_t level, const char* fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 // The kernel-variant choices of a context: its options, overridden by the environment (lib/context.c
 // resolves both; backends read nothing else).
 typedef struct xf_device_options_s {
@@ -128,10 +138,9 @@ typedef struct xf_device_options_s {
     xf_attention_variant_t attention;
     unsigned disable;  // XF_FEATURE_* bits
     xf_tune_t tune;
-    // The context's log (may be NULL): slow work such as compiling and tuning reports progress at
-    // XF_LOG_INFO through it, never on stdout/stderr.
-    void (*log)(void* user, xf_log_level_t level, const char* message);
-    void* log_user;
+    // The context's log: slow work such as compiling and tuning reports progress at XF_LOG_INFO
+    // through it (xf_sink_log), never on stdout/stderr.
+    xf_log_sink_t log;
 } xf_device_options_t;
 
 // The table of functions a backend provides. A backend is registered in lib/backends.c.

@@ -221,8 +221,7 @@ xf_status_t xf_context_create(const xf_context_options_t* options, xf_context_t*
     ctx->log_user_data = opts.log_user_data;
     ctx->log_level = opts.log_level >= 0 ? opts.log_level : log_level_from_env();
 
-    dopts.log = device_log;
-    dopts.log_user = ctx;
+    dopts.log = (xf_log_sink_t){device_log, ctx};
     xf_status_t st;
     if (kind == XF_BACKEND_AUTO) {
         // The index counts devices in the ranking xf_device_list reports; one that fails to open is

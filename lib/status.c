@@ -65,14 +65,27 @@ xf_status_t xf_ctx_fail_err(xf_context_t* ctx, xf_status_t status, const xf_err_
     return xf_ctx_fail(ctx, status, "%s: %s", what, err->msg[0] ? err->msg : xf_status_string(status));
 }
 
+static void vlog(void (*fn)(void*, xf_log_level_t, const char*), void* user, xf_log_level_t level, const char* fmt,
+                 va_list ap) {
+    char buf[2048];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    fn(user, level, buf);
+}
+
 void xf_log(xf_context_t* ctx, xf_log_level_t level, const char* fmt, ...) {
     if (!ctx || !ctx->log_fn || (int)level > ctx->log_level) return;
-    char buf[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    vlog(ctx->log_fn, ctx->log_user_data, level, fmt, ap);
     va_end(ap);
-    ctx->log_fn(ctx->log_user_data, level, buf);
+}
+
+void xf_sink_log(const xf_log_sink_t* sink, xf_log_level_t level, const char* fmt, ...) {
+    if (!sink->fn) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(sink->fn, sink->user, level, fmt, ap);
+    va_end(ap);
 }
 
 const char* xf_context_error(const xf_context_t* context) { return context ? context->err.msg : last_error; }

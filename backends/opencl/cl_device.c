@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 // OpenCL backend: device discovery, buffers, graph execution and the backend vtable.
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,7 +163,6 @@ static void describe(const xf_cl_found_t* f, int index, const xf_device_options_
     d->attention = opts->attention;
     d->tune = opts->tune;
     d->log = opts->log;
-    d->log_user = opts->log_user;
     size_t tile_max = d->max_item[0] < d->max_item[1] ? d->max_item[0] : d->max_item[1];
     d->tile = (d->max_wg >= 256 && tile_max >= 16 && lmem >= 32768) ? 16 : 8;
     snprintf(info->kernel_style, sizeof info->kernel_style, "%s",
@@ -188,16 +186,6 @@ static xf_status_t cl_list_devices(const xf_device_options_t* opts, xf_device_in
     free(tmp);
     *out_count = n;
     return XF_OK;
-}
-
-void xf_cl_log(const xf_device_t* dev, xf_log_level_t level, const char* fmt, ...) {
-    if (!dev->log) return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    dev->log(dev->log_user, level, msg);
 }
 
 static void cl_device_close(xf_device_t* d) {

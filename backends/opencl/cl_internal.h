@@ -64,8 +64,7 @@ struct xf_device_s {
     xf_cl_param_program_t param_programs[XF_CL_PARAM_PROGRAMS];
     int param_program_count;
     xf_tune_t tune;
-    void (*log)(void* user, xf_log_level_t level, const char* message);
-    void* log_user;
+    xf_log_sink_t log;
     xf_tune_db_t tune_db;
     xf_exec_counters_t counters;
 };
@@ -99,9 +98,6 @@ typedef struct xf_cl_cache_stats_s {
 void xf_cl_cache_stats(xf_cl_cache_stats_t* out);
 // Writes program binaries at their first build instead of after a slow second one (for tests).
 void xf_cl_cache_set_eager(bool eager);
-
-// Reports progress or a notice through the context's log.
-void xf_cl_log(const xf_device_t* dev, xf_log_level_t level, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 
 // One kernel launch prepared for a node.
 typedef struct xf_cl_launch_s {

@@ -533,7 +533,7 @@ static bool tune_gemm(xf_device_t* dev, int64_t M, int64_t N, int64_t K, xf_dtyp
     xf_tref_t P = {.buffer = &bufs[2], .dtype = dtype};
     xf_tref_t C = {.buffer = &bufs[3], .dtype = dtype, .ne = {1, 1, M, N}};
     double best = -1;
-    xf_cl_log(dev, XF_LOG_INFO, "tuning mm_packed %s %lldx%lldx%lld: %d candidates", xf_dtype_name(dtype),
+    xf_sink_log(&dev->log, XF_LOG_INFO, "tuning mm_packed %s %lldx%lldx%lld: %d candidates", xf_dtype_name(dtype),
               (long long)M, (long long)N, (long long)K, n);
     for (int i = 0; i < n && ok; ++i) {
         xf_cl_launch_t l[2] = {{0}};
@@ -567,7 +567,7 @@ static bool tune_gemm(xf_device_t* dev, int64_t M, int64_t N, int64_t K, xf_dtyp
     }
     *out_us = best * 1e6;
     if (best >= 0) {
-        xf_cl_log(dev, XF_LOG_INFO, "tuned mm_packed %s %lldx%lldx%lld: %d rows x %d columns, vectors of %d (%.0f us)",
+        xf_sink_log(&dev->log, XF_LOG_INFO, "tuned mm_packed %s %lldx%lldx%lld: %d rows x %d columns, vectors of %d (%.0f us)",
                   xf_dtype_name(dtype), (long long)M, (long long)N, (long long)K, out->mr, out->nr, out->vw, *out_us);
     }
     return best >= 0;

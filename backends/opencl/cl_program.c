@@ -96,12 +96,12 @@ xf_status_t xf_cl_build_source(xf_device_t* dev, const char* src, const char* op
     count(&stats.builds);
     // Whatever the compiler said goes to the context's log, never to the user's stderr.
     size_t len = 0;
-    if (dev->log && xf_cl.clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) == CL_SUCCESS &&
+    if (dev->log.fn && xf_cl.clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) == CL_SUCCESS &&
         len > 1) {
         char* log = malloc(len + 1);
         if (log && xf_cl.clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, len, log, NULL) == CL_SUCCESS) {
             log[len] = '\0';
-            xf_cl_log(dev, XF_LOG_DEBUG, "OpenCL build log (options '%s'): %.300s", options, log);
+            xf_sink_log(&dev->log, XF_LOG_DEBUG, "OpenCL build log (options '%s'): %.300s", options, log);
         }
         free(log);
     }
@@ -263,7 +263,7 @@ xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* ke
     }
     xf_status_t st = XF_OK;
     if (!prog) {
-        xf_cl_log(dev, XF_LOG_INFO, "compiling OpenCL program %s%s%s for %s", file_name, defines[0] ? " " : "",
+        xf_sink_log(&dev->log, XF_LOG_INFO, "compiling OpenCL program %s%s%s for %s", file_name, defines[0] ? " " : "",
                   defines, dev->info.name);
         double start = seconds();
         st = xf_cl_build_source(dev, src, options, &prog, err);

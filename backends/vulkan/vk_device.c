@@ -580,7 +580,6 @@ static xf_status_t xf_vk_device_open(int index, const xf_device_options_t* opts,
     if (st == XF_OK) {
         dev->tune = opts->tune;
         dev->log = opts->log;
-        dev->log_user = opts->log_user;
         xf_vk_tune_open(dev);
     }
     st = xf_vk_check_validation(dev, st, err);

@@ -102,8 +102,7 @@ struct xf_device_s {
     xf_tune_t tune;
     xf_tune_db_t tune_db;
     const int* tune_force;
-    void (*log)(void* user, xf_log_level_t level, const char* message);
-    void* log_user;
+    xf_log_sink_t log;
     // Validation messages (XFORMER_VK_VALIDATION=1) waiting to be reported by the next call.
     bool validation;
     pthread_mutex_t msg_lock;

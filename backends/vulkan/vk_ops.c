@@ -2,7 +2,6 @@
 // Vulkan backend: per-operator variant choice, bindings, push constants and dispatch sizes.
 // Kernel style (cpu: barrier-free register-blocked shaders; gpu: shared-memory tiles) is decided
 // once per device in vk_device.c and read here as dev->cpu_style.
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,17 +431,6 @@ static double seconds(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void tune_log(const xf_device_t* dev, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tune_log(const xf_device_t* dev, const char* fmt, ...) {
-    if (!dev->log) return;
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    dev->log(dev->log_user, XF_LOG_INFO, msg);
-}
-
 // Times the candidate blockings on a one-node graph (M x K by K x N, zero operands) and returns the
 // fastest in |p|; false when none ran.
 static bool tune_gemm(xf_device_t* dev, bool sg_kernel, bool tb, bool vec, int64_t M, int64_t N, int64_t K,
@@ -474,7 +462,7 @@ static bool tune_gemm(xf_device_t* dev, bool sg_kernel, bool tb, bool vec, int64
     xf_exec_graph_t graph = {&node, 1};
     double best = -1;
     if (ok) {
-        tune_log(dev, "tuning %s %s %lldx%lldx%lld: %d candidates", sg_kernel ? "matmul_sg" : "matmul_cpu",
+        xf_sink_log(&dev->log, XF_LOG_INFO, "tuning %s %s %lldx%lldx%lld: %d candidates", sg_kernel ? "matmul_sg" : "matmul_cpu",
                  xf_dtype_name(dtype), (long long)M, (long long)N, (long long)K, n);
     }
     for (int i = 0; i < n && ok; ++i) {
@@ -506,7 +494,7 @@ static bool tune_gemm(xf_device_t* dev, bool sg_kernel, bool tb, bool vec, int64
     for (int i = 0; i < 3; ++i) xf_vk_buffer_free(dev, bufs[i]);
     *out_us = best * 1e6;
     if (best >= 0) {
-        tune_log(dev, "tuned %s %s %lldx%lldx%lld: %d x %d (%.0f us)", sg_kernel ? "matmul_sg" : "matmul_cpu",
+        xf_sink_log(&dev->log, XF_LOG_INFO, "tuned %s %s %lldx%lldx%lld: %d x %d (%.0f us)", sg_kernel ? "matmul_sg" : "matmul_cpu",
                  xf_dtype_name(dtype), (long long)M, (long long)N, (long long)K, p[0], p[1], *out_us);
     }
     return best >= 0;
