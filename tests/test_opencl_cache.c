@@ -68,20 +68,24 @@ static bool run_once(void) {
     return true;
 }
 
-// Returns the path of the single cache file in |cache_dir|.
-static void cache_file(char* out, size_t cap) {
+// Returns the path of the single file in |cache_dir| whose name starts with |prefix|.
+static void single_file(const char* prefix, char* out, size_t cap) {
     DIR* d = opendir(cache_dir);
     cr_assert_not_null(d);
     int found = 0;
     for (struct dirent* e; (e = readdir(d));) {
-        if (strncmp(e->d_name, "opencl-", 7) == 0 && strstr(e->d_name, ".tmp") == NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 && strstr(e->d_name, ".tmp") == NULL) {
             snprintf(out, cap, "%s/%s", cache_dir, e->d_name);
             ++found;
         }
     }
     closedir(d);
-    cr_assert_eq(found, 1, "expected one cache file in %s, found %d", cache_dir, found);
+    cr_assert_eq(found, 1, "expected one %s* file in %s, found %d", prefix, cache_dir, found);
 }
+
+// The program cache file and the tuning file.
+static void cache_file(char* out, size_t cap) { single_file("opencl-", out, cap); }
+static void tune_file(char* out, size_t cap) { single_file("tune-opencl-", out, cap); }
 
 Test(opencl_cache, first_build_leaves_a_marker_not_a_binary) {
     use_temp_cache();
@@ -221,21 +225,6 @@ static bool tune_in_children(int n) {
         cr_assert(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 77, "a tuning process did not tune and save");
     }
     return skipped == 0;
-}
-
-// Returns the path of the tuning file in |cache_dir|.
-static void tune_file(char* out, size_t cap) {
-    DIR* d = opendir(cache_dir);
-    cr_assert_not_null(d);
-    int found = 0;
-    for (struct dirent* e; (e = readdir(d));) {
-        if (strncmp(e->d_name, "tune-opencl-", 12) == 0 && strstr(e->d_name, ".tmp") == NULL) {
-            snprintf(out, cap, "%s/%s", cache_dir, e->d_name);
-            ++found;
-        }
-    }
-    closedir(d);
-    cr_assert_eq(found, 1, "expected one tuning file in %s, found %d", cache_dir, found);
 }
 
 Test(opencl_tune, results_are_reloaded_by_another_process) {
