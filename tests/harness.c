@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core.h"
+#include "../backends/common/xf_tune.h"
 
 static bool parse_column(const char* word, xf_test_column_t* col) {
     memset(col, 0, sizeof *col);
@@ -261,32 +263,75 @@ bool xf_test_block_weights(xf_context_t* ctx, const char* prefix, const xf_block
     return ok;
 }
 
-void xf_test_linear_rounds(xf_context_t* ctx, int rounds, uint64_t seed, xf_graph_stats_t* out_stats) {
+bool xf_test_linear_ok(xf_context_t* ctx, int rounds, uint64_t seed, xf_graph_stats_t* out_stats, char* why,
+                       size_t why_size) {
     enum { M = 7, K = XF_TEST_LINEAR_K, N = XF_TEST_LINEAR_N };
-    xf_graph_t* g;
-    xf_tensor_t *x, *w, *y;
-    cr_assert_eq(xf_graph_create(ctx, &g), XF_OK);
-    cr_assert_eq(xf_graph_input(g, "x", XF_DTYPE_F32, 2, (int64_t[]){M, K}, &x), XF_OK);
-    cr_assert_eq(xf_tensor_create(ctx, "w", XF_DTYPE_F32, 2, (int64_t[]){N, K}, &w), XF_OK);
-    cr_assert_eq(xf_linear(g, x, w, NULL, &y), XF_OK);
-    cr_assert_eq(xf_graph_mark_output(g, y), XF_OK);
     static float xs[M * K], ws[N * K], out[M * N];
+    xf_graph_t* g = NULL;
+    xf_tensor_t *x, *w = NULL, *y;
+    bool ok = false;
+    snprintf(why, why_size, "building the graph: %s", xf_context_error(ctx));
+    if (xf_graph_create(ctx, &g) != XF_OK || xf_graph_input(g, "x", XF_DTYPE_F32, 2, (int64_t[]){M, K}, &x) != XF_OK ||
+        xf_tensor_create(ctx, "w", XF_DTYPE_F32, 2, (int64_t[]){N, K}, &w) != XF_OK ||
+        xf_linear(g, x, w, NULL, &y) != XF_OK || xf_graph_mark_output(g, y) != XF_OK)
+        goto done;
     xf_rng_t rng = {seed};
     for (int i = 0; i < M * K; ++i) xs[i] = xf_rng_uniform(&rng, -1.0f, 1.0f);
-    cr_assert_eq(xf_tensor_upload(x, xs, sizeof xs), XF_OK);
+    if (xf_tensor_upload(x, xs, sizeof xs) != XF_OK) goto done;
     for (int round = 0; round < rounds; ++round) {
         for (int i = 0; i < N * K; ++i) ws[i] = xf_rng_uniform(&rng, -1.0f, 1.0f);
-        cr_assert_eq(xf_tensor_upload(w, ws, sizeof ws), XF_OK);
-        cr_assert_eq(xf_graph_compute(g), XF_OK, "%s", xf_context_error(ctx));
-        cr_assert_eq(xf_tensor_download(y, out, sizeof out), XF_OK);
+        snprintf(why, why_size, "round %d: %s", round, xf_context_error(ctx));
+        if (xf_tensor_upload(w, ws, sizeof ws) != XF_OK || xf_graph_compute(g) != XF_OK ||
+            xf_tensor_download(y, out, sizeof out) != XF_OK)
+            goto done;
         for (int i = 0; i < M; ++i)
             for (int j = 0; j < N; ++j) {
                 float want = 0;
                 for (int k = 0; k < K; ++k) want += xs[i * K + k] * ws[j * K + k];
-                cr_assert_float_eq(out[i * N + j], want, 1e-4f, "round %d, [%d, %d]", round, i, j);
+                if (!(fabsf(out[i * N + j] - want) <= 1e-4f)) {
+                    snprintf(why, why_size, "round %d, [%d, %d]: %g, expected %g", round, i, j, out[i * N + j],
+                             want);
+                    goto done;
+                }
             }
     }
-    if (out_stats) cr_assert_eq(xf_graph_stats(g, out_stats), XF_OK);
+    snprintf(why, why_size, "graph stats: %s", xf_context_error(ctx));
+    ok = !out_stats || xf_graph_stats(g, out_stats) == XF_OK;
+done:
     xf_graph_destroy(g);
     xf_tensor_destroy(w);
+    return ok;
+}
+
+void xf_test_linear_rounds(xf_context_t* ctx, int rounds, uint64_t seed, xf_graph_stats_t* out_stats) {
+    char why[256];
+    cr_assert(xf_test_linear_ok(ctx, rounds, seed, out_stats, why, sizeof why), "%s", why);
+}
+
+int xf_test_tuning_child(xf_backend_t backend, uint64_t seed) {
+    // A hung child would otherwise hang the test that waits for it.
+    alarm(300);
+    xf_context_options_t opts;
+    xf_context_options_init(&opts);
+    opts.backend = backend;
+    opts.device = 0;
+    opts.tune = XF_TUNE_FAST;
+    xf_context_t* ctx = NULL;
+    xf_status_t st = xf_context_create(&opts, &ctx);
+    if (st == XF_ERR_UNAVAILABLE && !xf_test_backend_required(backend)) return XF_TEST_CHILD_NO_DEVICE;
+    if (st != XF_OK) {
+        fprintf(stderr, "tuning child: %s\n", xf_last_error());
+        return 1;
+    }
+    char why[256];
+    bool ok = xf_test_linear_ok(ctx, 1, seed, NULL, why, sizeof why);
+    if (!ok) fprintf(stderr, "tuning child: %s\n", why);
+    xf_context_destroy(ctx);
+    xf_tune_stats_t s;
+    xf_tune_stats(&s);
+    if (ok && !(s.tuned >= 1 && s.writes >= 1)) {
+        fprintf(stderr, "tuning child: tuned %d shapes, wrote %d files\n", (int)s.tuned, (int)s.writes);
+        ok = false;
+    }
+    return ok ? 0 : 1;
 }

@@ -72,5 +72,13 @@ bool xf_test_block_weights(xf_context_t* ctx, const char* prefix, const xf_block
 // |out_stats| (may be NULL) with the graph's stats after the last compute.
 enum { XF_TEST_LINEAR_N = 37, XF_TEST_LINEAR_K = 19 };
 void xf_test_linear_rounds(xf_context_t* ctx, int rounds, uint64_t seed, xf_graph_stats_t* out_stats);
+// The same without Criterion (usable in a forked child): returns false and says why in |why|.
+bool xf_test_linear_ok(xf_context_t* ctx, int rounds, uint64_t seed, xf_graph_stats_t* out_stats, char* why,
+                       size_t why_size);
+// Body of a forked child that tunes the linear layer's shapes on device 0 of |backend|. Returns its
+// exit status: 0 when it tuned and saved, XF_TEST_CHILD_NO_DEVICE, or 1 (the reason on stderr).
+// Never uses Criterion: assertions in a forked child confuse its runner.
+enum { XF_TEST_CHILD_NO_DEVICE = 77 };
+int xf_test_tuning_child(xf_backend_t backend, uint64_t seed);
 
 #endif  // XF_TESTS_HARNESS_H_
