@@ -5,6 +5,7 @@
 #define XF_LIB_BACKEND_H_
 
 #include <stdarg.h>
+#include <time.h>
 
 #include "xformer.h"
 #include "xf_abi.h"
@@ -225,6 +226,13 @@ void xf_backend_names(char* out, size_t size);
 const xf_backend_vtable_t* xf_backend_find(xf_backend_t kind);
 
 // Helpers shared by backends and core.
+// Monotonic wall-clock seconds: kernel tuning and build timing.
+static inline double xf_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static inline int64_t xf_tref_elements(const xf_tref_t* t) { return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]; }
 size_t xf_dtype_size(xf_dtype_t dtype);
 

@@ -58,3 +58,13 @@ Test(vulkan_validation, clean_graph_has_no_messages) {
     xf_graph_destroy(g);
     xf_context_destroy(ctx);
 }
+
+// A common developer setup enables the layer twice, through the loader's environment as well: the
+// loader's general note about it is not a validation finding.
+Test(vulkan_validation, layer_also_enabled_by_the_loader_environment) {
+    setenv("VK_INSTANCE_LAYERS", "VK_LAYER_KHRONOS_validation", 1);
+    setenv("VK_LOADER_LAYERS_ENABLE", "*validation", 1);
+    xf_context_t* ctx = open_validated();
+    xf_test_linear_rounds(ctx, 1, 5, NULL);
+    xf_context_destroy(ctx);
+}

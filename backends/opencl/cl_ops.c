@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cl_internal.h"
 
@@ -478,15 +477,9 @@ static int gemm_candidates(const xf_device_t* dev, bool full, gemm_cfg_t* out, i
     return n;
 }
 
-static double seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 // Runs the launches once and waits; the time in seconds, or a negative value on failure.
 static double run_launches(xf_device_t* dev, const xf_cl_launch_t* l, int count) {
-    double t0 = seconds();
+    double t0 = xf_seconds();
     for (int i = 0; i < count; ++i) {
         if (xf_cl.clEnqueueNDRangeKernel(dev->queue, l[i].kernel, l[i].dims, NULL, l[i].global, l[i].local, 0, NULL,
                                          NULL) != CL_SUCCESS) {
@@ -495,7 +488,7 @@ static double run_launches(xf_device_t* dev, const xf_cl_launch_t* l, int count)
         }
     }
     if (xf_cl.clFinish(dev->queue) != CL_SUCCESS) return -1;
-    return seconds() - t0;
+    return xf_seconds() - t0;
 }
 
 // Times the candidate blockings of mm_packed on an M x K by K x N product with scratch operands and
@@ -538,7 +531,7 @@ static bool tune_gemm(xf_device_t* dev, int64_t M, int64_t N, int64_t K, xf_dtyp
     for (int i = 0; i < n && ok; ++i) {
         xf_cl_launch_t l[2] = {{0}};
         args_t a = {0};
-        xf_err_t err;
+        xf_err_t err = {{0}};
         double t = -1;
         if (launch_pack(dev, &B, &P, 1, K, N, true, cands[i], &l[0], &a, &err) == XF_OK && a.rc == CL_SUCCESS &&
             launch_packed_gemm(dev, &A, &P, NULL, NULL, &C, M, N, K, 1, (int64_t[2]){0, 0}, (int64_t[2]){0, 0},
@@ -557,7 +550,10 @@ static bool tune_gemm(xf_device_t* dev, int64_t M, int64_t N, int64_t K, xf_dtyp
         for (int j = 0; j < 2; ++j) {
             if (l[j].kernel) xf_cl.clReleaseKernel(l[j].kernel);
         }
-        if (t >= 0 && (best < 0 || t < best)) {
+        if (t < 0) {
+            xf_sink_log(&dev->log, XF_LOG_WARN, "tuning mm_packed: candidate %dx%d (vectors of %d) skipped: %s",
+                        cands[i].mr, cands[i].nr, cands[i].vw, err.msg[0] ? err.msg : "it failed to run");
+        } else if (best < 0 || t < best) {
             best = t;
             *out = cands[i];
         }
@@ -567,8 +563,9 @@ static bool tune_gemm(xf_device_t* dev, int64_t M, int64_t N, int64_t K, xf_dtyp
     }
     *out_us = best * 1e6;
     if (best >= 0) {
-        xf_sink_log(&dev->log, XF_LOG_INFO, "tuned mm_packed %s %lldx%lldx%lld: %d rows x %d columns, vectors of %d (%.0f us)",
-                  xf_dtype_name(dtype), (long long)M, (long long)N, (long long)K, out->mr, out->nr, out->vw, *out_us);
+        xf_sink_log(&dev->log, XF_LOG_INFO,
+                    "tuned mm_packed %s %lldx%lldx%lld: %d rows x %d columns, vectors of %d (%.0f us)",
+                    xf_dtype_name(dtype), (long long)M, (long long)N, (long long)K, out->mr, out->nr, out->vw, *out_us);
     }
     return best >= 0;
 }

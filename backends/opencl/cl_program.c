@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../common/xf_cache.h"
 #include "cl_internal.h"
@@ -40,12 +39,6 @@ static bool eager_binaries;
 
 void xf_cl_cache_set_eager(bool eager) {
     eager_binaries = eager;
-}
-
-static double seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -96,8 +89,8 @@ xf_status_t xf_cl_build_source(xf_device_t* dev, const char* src, const char* op
     count(&stats.builds);
     // Whatever the compiler said goes to the context's log, never to the user's stderr.
     size_t len = 0;
-    if (dev->log.fn && xf_cl.clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) == CL_SUCCESS &&
-        len > 1) {
+    if (dev->log.fn &&
+        xf_cl.clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) == CL_SUCCESS && len > 1) {
         char* log = malloc(len + 1);
         if (log && xf_cl.clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, len, log, NULL) == CL_SUCCESS) {
             log[len] = '\0';
@@ -265,9 +258,9 @@ xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* ke
     if (!prog) {
         xf_sink_log(&dev->log, XF_LOG_INFO, "compiling OpenCL program %s%s%s for %s", file_name, defines[0] ? " " : "",
                   defines, dev->info.name);
-        double start = seconds();
+        double start = xf_seconds();
         st = xf_cl_build_source(dev, src, options, &prog, err);
-        bool slow = seconds() - start > SLOW_BUILD_SECONDS;
+        bool slow = xf_seconds() - start > SLOW_BUILD_SECONDS;
         if (st == XF_OK && caching && (eager_binaries || (seen && slow))) {
             size_t len = 0;
             unsigned char* bin = program_binary(prog, &len);

@@ -95,19 +95,25 @@ xf_status_t xf_vk_check_validation(xf_device_t* dev, xf_status_t status, xf_err_
     return xf_err_set(err, XF_ERR_BACKEND, "Vulkan validation: %s", msg);
 }
 
-static VKAPI_ATTR VkBool32 VKAPI_CALL xf_vk_debug_cb(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
-                                                   VkDebugUtilsMessageTypeFlagsEXT types,
-                                                   const VkDebugUtilsMessengerCallbackDataEXT* data, void* user) {
-    (void)types;
-    xf_device_t* dev = user;
-    if (!(severity & (VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT)))
-        return VK_FALSE;
+void xf_vk_validation_report(xf_device_t* dev, const char* msg) {
+    if (!dev->validation) return;
     pthread_mutex_lock(&dev->msg_lock);
     if (!dev->validation_pending) {
-        snprintf(dev->validation_msg, sizeof dev->validation_msg, "%s", data && data->pMessage ? data->pMessage : "?");
+        snprintf(dev->validation_msg, sizeof dev->validation_msg, "%s", msg);
         dev->validation_pending = true;
     }
     pthread_mutex_unlock(&dev->msg_lock);
+}
+
+static VKAPI_ATTR VkBool32 VKAPI_CALL xf_vk_debug_cb(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                                   VkDebugUtilsMessageTypeFlagsEXT types,
+                                                   const VkDebugUtilsMessengerCallbackDataEXT* data, void* user) {
+    // General messages (the loader's notes on layers it was told to add) are not findings.
+    bool finding =
+        types & (VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT);
+    if (finding &&
+        (severity & (VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT)))
+        xf_vk_validation_report(user, data && data->pMessage ? data->pMessage : "?");
     return VK_FALSE;
 }
 

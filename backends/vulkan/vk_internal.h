@@ -115,6 +115,9 @@ const char* xf_vk_result_name(VkResult r);
 xf_status_t xf_vk_fail(xf_err_t* err, VkResult r, const char* what);
 // Reports a pending validation message as XF_ERR_BACKEND, or passes |status| through.
 xf_status_t xf_vk_check_validation(xf_device_t* dev, xf_status_t status, xf_err_t* err);
+// Records |msg| as a pending validation failure (when validation is on): the next
+// xf_vk_check_validation fails with it.
+void xf_vk_validation_report(xf_device_t* dev, const char* msg);
 
 // Memory (vk_memory.c).
 xf_status_t xf_vk_buffer_alloc(xf_device_t* dev, size_t bytes, xf_buffer_t** out, xf_err_t* err);

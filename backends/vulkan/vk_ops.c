@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "vk_internal.h"
 
@@ -425,12 +424,6 @@ static int gemm_candidates(const xf_device_t* dev, bool sg_kernel, bool tb, bool
     return n;
 }
 
-static double seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 // Times the candidate blockings on a one-node graph (M x K by K x N, zero operands) and returns the
 // fastest in |p|; false when none ran.
 static bool tune_gemm(xf_device_t* dev, bool sg_kernel, bool tb, bool vec, int64_t M, int64_t N, int64_t K,
@@ -440,7 +433,7 @@ static bool tune_gemm(xf_device_t* dev, bool sg_kernel, bool tb, bool vec, int64
     int n = gemm_candidates(dev, sg_kernel, tb, vec, full, cands, 32), reps = full ? 3 : 2;
     size_t es = xf_dtype_size(dtype), sizes[3] = {(size_t)(M * K) * es, (size_t)(K * N) * es, (size_t)(M * N) * es};
     xf_buffer_t* bufs[3] = {NULL, NULL, NULL};
-    xf_err_t err;
+    xf_err_t err = {{0}};
     bool ok = true;
     void* zeros = calloc(1, sizes[0] > sizes[1] ? (sizes[0] > sizes[2] ? sizes[0] : sizes[2])
                                                  : (sizes[1] > sizes[2] ? sizes[1] : sizes[2]));
@@ -462,8 +455,9 @@ static bool tune_gemm(xf_device_t* dev, bool sg_kernel, bool tb, bool vec, int64
     xf_exec_graph_t graph = {&node, 1};
     double best = -1;
     if (ok) {
-        xf_sink_log(&dev->log, XF_LOG_INFO, "tuning %s %s %lldx%lldx%lld: %d candidates", sg_kernel ? "matmul_sg" : "matmul_cpu",
-                 xf_dtype_name(dtype), (long long)M, (long long)N, (long long)K, n);
+        xf_sink_log(&dev->log, XF_LOG_INFO, "tuning %s %s %lldx%lldx%lld: %d candidates",
+                    sg_kernel ? "matmul_sg" : "matmul_cpu", xf_dtype_name(dtype), (long long)M, (long long)N,
+                    (long long)K, n);
     }
     for (int i = 0; i < n && ok; ++i) {
         int force[3] = {cands[i][0], cands[i][1], vec};
@@ -473,19 +467,25 @@ static bool tune_gemm(xf_device_t* dev, bool sg_kernel, bool tb, bool vec, int64
         if (xf_vk_graph_prepare(dev, &graph, &state, &err) == XF_OK &&
             xf_vk_graph_compute(dev, &graph, state, &err) == XF_OK) {
             for (int r = 0; r < reps; ++r) {
-                double t0 = seconds();
+                double t0 = xf_seconds();
                 if (xf_vk_graph_compute(dev, &graph, state, &err) != XF_OK) {
                     t = -1;
                     break;
                 }
-                double s = seconds() - t0;
+                double s = xf_seconds() - t0;
                 if (t < 0 || s < t) t = s;
                 if (best >= 0 && s > 3 * best) break;  // clearly slower: stop timing it
             }
         }
         if (state) xf_vk_graph_release(dev, state);
         dev->tune_force = NULL;
-        if (t >= 0 && (best < 0 || t < best)) {
+        if (t < 0) {
+            xf_sink_log(&dev->log, XF_LOG_WARN, "tuning %s: candidate %d x %d skipped: %s",
+                        sg_kernel ? "matmul_sg" : "matmul_cpu", cands[i][0], cands[i][1], err.msg);
+            // A validation message the candidate raised must still fail the graph being prepared.
+            const char* prefix = "Vulkan validation: ";
+            if (strncmp(err.msg, prefix, strlen(prefix)) == 0) xf_vk_validation_report(dev, err.msg + strlen(prefix));
+        } else if (best < 0 || t < best) {
             best = t;
             p[0] = cands[i][0];
             p[1] = cands[i][1];
@@ -494,8 +494,9 @@ static bool tune_gemm(xf_device_t* dev, bool sg_kernel, bool tb, bool vec, int64
     for (int i = 0; i < 3; ++i) xf_vk_buffer_free(dev, bufs[i]);
     *out_us = best * 1e6;
     if (best >= 0) {
-        xf_sink_log(&dev->log, XF_LOG_INFO, "tuned %s %s %lldx%lldx%lld: %d x %d (%.0f us)", sg_kernel ? "matmul_sg" : "matmul_cpu",
-                 xf_dtype_name(dtype), (long long)M, (long long)N, (long long)K, p[0], p[1], *out_us);
+        xf_sink_log(&dev->log, XF_LOG_INFO, "tuned %s %s %lldx%lldx%lld: %d x %d (%.0f us)",
+                    sg_kernel ? "matmul_sg" : "matmul_cpu", xf_dtype_name(dtype), (long long)M, (long long)N,
+                    (long long)K, p[0], p[1], *out_us);
     }
     return best >= 0;
 }
