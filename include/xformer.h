@@ -581,7 +581,20 @@ typedef struct xf_model_options_s {
     // Optional path of the JSON config; NULL means "__metadata__"["config"] of the model file, else
     // config.json in the model's directory.
     const char* config_path;
+    // Bounds on what a model file may ask for, so that files from elsewhere cannot make a load
+    // take unbounded time or memory; 0 means the default. A load past one fails before the work
+    // with XF_ERR_OUT_OF_RANGE, naming the option.
+    int64_t max_input_pixels;  // input height x width (default XF_MODEL_DEFAULT_MAX_INPUT_PIXELS)
+    int64_t max_tokens;        // the longest token sequence of any layer (ViT: patches plus class and
+                               // distillation tokens; SegFormer: the first stage's H/4 x W/4)
+                               // (default XF_MODEL_DEFAULT_MAX_TOKENS)
+    int64_t max_bytes;         // device memory for weights (as f32) plus planned intermediates
+                               // (default XF_MODEL_DEFAULT_MAX_BYTES)
 } xf_model_options_t;
+
+#define XF_MODEL_DEFAULT_MAX_INPUT_PIXELS ((int64_t)4096 * 4096)
+#define XF_MODEL_DEFAULT_MAX_TOKENS ((int64_t)65536)
+#define XF_MODEL_DEFAULT_MAX_BYTES ((int64_t)16 << 30)
 
 // Fills |out_options| with defaults: the configured input size, the config from the file.
 XF_API void xf_model_options_init(xf_model_options_t* out_options);

@@ -87,16 +87,6 @@ static xf_status_t device_from_env(int* out) {
     return XF_OK;
 }
 
-static int log_level_from_env(void) {
-    const char* v = getenv("XFORMER_LOG");
-    if (!v) return XF_LOG_WARN;
-    const char* names[] = {"error", "warn", "info", "debug"};
-    for (int i = 0; i < 4; ++i) {
-        if (strcmp(v, names[i]) == 0) return i;
-    }
-    return XF_LOG_WARN;
-}
-
 // Reads a word of |names| from environment variable |env| into *out (its index); unset or empty
 // leaves *out alone. Anything else is an error naming the valid words.
 static xf_status_t choice_from_env(const char* env, const char* const* names, int count, int* out) {
@@ -143,6 +133,12 @@ static xf_status_t device_options(const xf_context_options_t* opts, xf_device_op
     out->kernels = (xf_kernel_style_t)k;
     out->attention = (xf_attention_variant_t)a;
     out->tune = (xf_tune_t)t;
+    // Read by the Vulkan backend; checked here so that a typo fails on every backend.
+    static const char* const off_on[] = {"0", "1"};
+    int unused = 0;
+    if ((st = choice_from_env("XFORMER_VK_VALIDATION", off_on, 2, &unused)) != XF_OK ||
+        (st = choice_from_env("XFORMER_VK_STAGING", off_on, 2, &unused)) != XF_OK)
+        return st;
     const char* v = getenv("XFORMER_DISABLE");
     if (v && *v) {
         out->disable = 0;
@@ -213,13 +209,16 @@ xf_status_t xf_context_create(const xf_context_options_t* options, xf_context_t*
     }
     xf_device_options_t dopts;
     xf_status_t dst = device_options(&opts, &dopts);
+    int log_level = XF_LOG_WARN;
+    static const char* const levels[] = {"error", "warn", "info", "debug"};
+    if (dst == XF_OK && opts.log_level < 0) dst = choice_from_env("XFORMER_LOG", levels, 4, &log_level);
     if (dst != XF_OK) return dst;
 
     xf_context_t* ctx = calloc(1, sizeof *ctx);
     if (!ctx) return xf_set_last_error(XF_ERR_OUT_OF_MEMORY, "xf_context_create: out of host memory");
     ctx->log_fn = opts.log_fn;
     ctx->log_user_data = opts.log_user_data;
-    ctx->log_level = opts.log_level >= 0 ? opts.log_level : log_level_from_env();
+    ctx->log_level = opts.log_level >= 0 ? opts.log_level : log_level;
 
     dopts.log = (xf_log_sink_t){device_log, ctx};
     xf_status_t st;

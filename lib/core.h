@@ -82,6 +82,8 @@ struct xf_graph_s {
     uint64_t stored_generation;  // the context's count when the backend last saw the constants
     uint64_t computes;
     xf_exec_counters_t counters;
+    size_t pool_limit;  // largest intermediate pool xf_graph_plan may allocate; 0: no limit
+    const char* pool_limit_what;  // the option that set it, for the error message
 };
 
 // Records a failure on |ctx| and returns |status|.

@@ -287,6 +287,11 @@ xf_status_t xf_graph_plan(xf_graph_t* graph) {
     xf_status_t st = query_scratch(graph);
     if (st == XF_OK) st = xf_plan_memory(graph);
     if (st != XF_OK) return st;
+    if (graph->pool_limit && graph->plan.pool_bytes > graph->pool_limit)
+        return xf_ctx_fail(ctx, XF_ERR_OUT_OF_RANGE,
+                           "the graph's intermediates need %zu bytes, over the %zu left by %s; raise it to run this",
+                           graph->plan.pool_bytes, graph->pool_limit,
+                           graph->pool_limit_what ? graph->pool_limit_what : "the limit");
     xf_err_t err = {{0}};
     if (graph->plan.pool_bytes) {
         st = ctx->backend->buffer_alloc(ctx->device, graph->plan.pool_bytes, &graph->pool, &err);

@@ -523,6 +523,44 @@ static bool ignored_tensor(const char* name) {
     return n >= sizeof suffix - 1 && strcmp(name + n - (sizeof suffix - 1), suffix) == 0;
 }
 
+static int64_t limit_or_default(int64_t value, int64_t fallback) { return value > 0 ? value : fallback; }
+
+// Refuses, before any weight is uploaded, a model whose input size, token count or memory is past
+// the options' bounds, and bounds the graph's intermediates by what the weights leave.
+static xf_status_t check_limits(xf_model_t* m, const xf_model_options_t* o) {
+    const int64_t max_pixels = limit_or_default(o ? o->max_input_pixels : 0, XF_MODEL_DEFAULT_MAX_INPUT_PIXELS);
+    const int64_t max_tokens = limit_or_default(o ? o->max_tokens : 0, XF_MODEL_DEFAULT_MAX_TOKENS);
+    const int64_t max_bytes = limit_or_default(o ? o->max_bytes : 0, XF_MODEL_DEFAULT_MAX_BYTES);
+    const int64_t h = m->info.input_height, w = m->info.input_width;
+    if (h * w > max_pixels)
+        return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_RANGE,
+                           "%s: the input is %lldx%lld = %lld pixels, over max_input_pixels (%lld); raise it in "
+                           "xf_model_options_t to load this model at this size",
+                           m->path, (long long)h, (long long)w, (long long)(h * w), (long long)max_pixels);
+    int64_t tokens;
+    if (m->info.arch == XF_MODEL_ARCH_VIT) {
+        const xf_vit_config_t* v = &m->cfg.vit;
+        tokens = (h / v->patch) * (w / v->patch) + (v->class_token ? 1 : 0) + (v->distilled ? 1 : 0);
+    } else {
+        const int64_t s = m->cfg.seg.stride[0];
+        tokens = ((h + s - 1) / s) * ((w + s - 1) / s);
+    }
+    if (tokens > max_tokens)
+        return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_RANGE,
+                           "%s: at %lldx%lld the model has sequences of %lld tokens, over max_tokens (%lld); raise "
+                           "it in xf_model_options_t or load at a smaller input size",
+                           m->path, (long long)h, (long long)w, (long long)tokens, (long long)max_tokens);
+    int64_t weight_bytes = 0;
+    for (size_t i = 0; i < m->file->count; i++) weight_bytes += m->file->tensors[i].elements * (int64_t)sizeof(float);
+    if (weight_bytes > max_bytes)
+        return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_RANGE,
+                           "%s: the weights take %lld bytes as f32, over max_bytes (%lld); raise it in "
+                           "xf_model_options_t to load this model",
+                           m->path, (long long)weight_bytes, (long long)max_bytes);
+    m->pool_limit = (size_t)(max_bytes - weight_bytes);
+    return XF_OK;
+}
+
 xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_options_t* options,
                           xf_model_t** out_model) {
     if (!ctx) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_load: context is NULL");
@@ -589,8 +627,9 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
         if (options && options->input_height) m->info.input_height = options->input_height;
         if (options && options->input_width) m->info.input_width = options->input_width;
         m->info.input_elements = m->info.input_channels * m->info.input_height * m->info.input_width;
-        st = choose_prefix(m);
+        st = check_limits(m, options);
     }
+    if (st == XF_OK) st = choose_prefix(m);
     if (st == XF_OK)
         st = m->info.arch == XF_MODEL_ARCH_VIT ? xf_model_build_vit(m) : xf_model_build_segformer(m);
     for (size_t i = 0; st == XF_OK && i < m->file->count; i++) {
@@ -602,7 +641,11 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
                 "and config do not match",
                 path, t->name, m->info.architecture);
     }
-    if (st == XF_OK) st = xf_graph_plan(m->graph);
+    if (st == XF_OK) {
+        m->graph->pool_limit = m->pool_limit ? m->pool_limit : 1;
+        m->graph->pool_limit_what = "xf_model_options_t.max_bytes after the weights";
+        st = xf_graph_plan(m->graph);
+    }
     if (st == XF_OK) {
         m->info.output_elements = m->info.classes * m->info.output_height * m->info.output_width;
         m->logits = malloc((size_t)m->info.output_elements * sizeof(float));
@@ -779,24 +822,19 @@ static void bilinear_coord(int64_t out_i, int64_t in_size, int64_t out_size, int
     *l0 = 1.0f - *l1;
 }
 
-// Resizes a planar [c, h, w] image to [c, oh, ow].
-static void resize_planar(const float* src, int64_t c, int64_t h, int64_t w, float* dst, int64_t oh,
-                          int64_t ow) {
-    for (int64_t y = 0; y < oh; y++) {
-        int64_t y0, y1;
-        float ly0, ly1;
-        bilinear_coord(y, h, oh, &y0, &y1, &ly0, &ly1);
-        for (int64_t x = 0; x < ow; x++) {
-            int64_t x0, x1;
-            float lx0, lx1;
-            bilinear_coord(x, w, ow, &x0, &x1, &lx0, &lx1);
-            for (int64_t k = 0; k < c; k++) {
-                const float* p = src + k * h * w;
-                dst[(k * oh + y) * ow + x] = ly0 * (lx0 * p[y0 * w + x0] + lx1 * p[y0 * w + x1]) +
-                                             ly1 * (lx0 * p[y1 * w + x0] + lx1 * p[y1 * w + x1]);
-            }
-        }
-    }
+// Channel |k| of pixel |px| as the model sees it, in [0, 1].
+static float pixel_value(const uint8_t* px, int channels, int64_t model_channels, int64_t k) {
+    const int colour = channels >= 3;
+    float v;
+    if (model_channels == 1 && colour)
+        v = 0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2];
+    else if (colour && k < 3)
+        v = px[k];
+    else if (!colour)
+        v = px[0];
+    else
+        v = px[k < channels ? k : 0];
+    return v / 255.0f;
 }
 
 xf_status_t xf_model_preprocess(const xf_model_t* m, const uint8_t* pixels, int width, int height,
@@ -815,56 +853,47 @@ xf_status_t xf_model_preprocess(const xf_model_t* m, const uint8_t* pixels, int 
                            (long long)m->info.input_elements, count);
     const int64_t c = m->info.input_channels, w = width, h = height;
     const int64_t oh = m->info.input_height, ow = m->info.input_width;
-    float* planar = malloc((size_t)(c * h * w) * sizeof(float));
-    if (!planar) return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
-    const int colour = channels >= 3;
-    for (int64_t i = 0; i < h * w; i++) {
-        const uint8_t* px = pixels + i * channels;
-        for (int64_t k = 0; k < c; k++) {
-            float v;
-            if (c == 1 && colour)
-                v = 0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2];
-            else if (colour && k < 3)
-                v = px[k];
-            else if (!colour)
-                v = px[0];
-            else
-                v = px[k < channels ? k : 0];
-            planar[k * h * w + i] = v / 255.0f;
-        }
-    }
 
-    // Resize (ViT: short side to floor(size / crop_pct), then a centre crop; SegFormer: to the size).
+    // The resized size (ViT: short side to floor(size / crop_pct); SegFormer: the input size). Only
+    // the centre crop of it is computed, straight from the source pixels, so neither time nor memory
+    // depends on the image size or crop_pct. Bounded sizes (65536 per side, crop_pct >= 1e-3) keep
+    // every product below 2^53.
     int64_t rh = oh, rw = ow;
     if (m->info.arch == XF_MODEL_ARCH_VIT) {
         int64_t size = oh > ow ? oh : ow;
         int64_t s = (int64_t)floor((double)size / (double)m->info.crop_pct);
         if (h <= w) {
             rh = s;
-            rw = (int64_t)floor((double)(w * s) / (double)h + 0.5);
+            rw = (int64_t)floor((double)w * (double)s / (double)h + 0.5);
         } else {
             rw = s;
-            rh = (int64_t)floor((double)(h * s) / (double)w + 0.5);
+            rh = (int64_t)floor((double)h * (double)s / (double)w + 0.5);
         }
         if (rh < oh) rh = oh;
         if (rw < ow) rw = ow;
     }
-    float* resized = planar;
-    if (rh != h || rw != w) {
-        resized = malloc((size_t)(c * rh * rw) * sizeof(float));
-        if (!resized) {
-            free(planar);
-            return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
-        }
-        resize_planar(planar, c, h, w, resized, rh, rw);
-    }
     const int64_t top = (rh - oh) / 2, left = (rw - ow) / 2;
-    for (int64_t k = 0; k < c; k++)
-        for (int64_t y = 0; y < oh; y++)
-            for (int64_t x = 0; x < ow; x++)
-                out[(k * oh + y) * ow + x] =
-                    (resized[(k * rh + y + top) * rw + x + left] - m->info.mean[k]) / m->info.std[k];
-    if (resized != planar) free(resized);
-    free(planar);
+    const bool resize = rh != h || rw != w;
+    for (int64_t y = 0; y < oh; y++) {
+        int64_t y0 = y + top, y1 = y0;
+        float ly0 = 1, ly1 = 0;
+        if (resize) bilinear_coord(y + top, h, rh, &y0, &y1, &ly0, &ly1);
+        for (int64_t x = 0; x < ow; x++) {
+            int64_t x0 = x + left, x1 = x0;
+            float lx0 = 1, lx1 = 0;
+            if (resize) bilinear_coord(x + left, w, rw, &x0, &x1, &lx0, &lx1);
+            const uint8_t* p00 = pixels + (y0 * w + x0) * channels;
+            const uint8_t* p01 = pixels + (y0 * w + x1) * channels;
+            const uint8_t* p10 = pixels + (y1 * w + x0) * channels;
+            const uint8_t* p11 = pixels + (y1 * w + x1) * channels;
+            for (int64_t k = 0; k < c; k++) {
+                float v = pixel_value(p00, channels, c, k);
+                if (resize)
+                    v = ly0 * (lx0 * v + lx1 * pixel_value(p01, channels, c, k)) +
+                        ly1 * (lx0 * pixel_value(p10, channels, c, k) + lx1 * pixel_value(p11, channels, c, k));
+                out[(k * oh + y) * ow + x] = (v - m->info.mean[k]) / m->info.std[k];
+            }
+        }
+    }
     return XF_OK;
 }

@@ -33,6 +33,7 @@ struct xf_model_s {
     size_t nweights, capweights;
 
     xf_graph_t* graph;
+    size_t pool_limit;  // bytes the graph's intermediates may take (xf_model_options_t.max_bytes)
     xf_tensor_t* input;
     xf_tensor_t* output;
 

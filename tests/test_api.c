@@ -39,13 +39,15 @@ Test(env, bogus_backend_is_one_line_error_naming_choices, .init = silence) {
     cr_assert_stderr_eq_str("");
 }
 
-Test(env, bogus_kernel_variant_overrides_are_errors_naming_choices) {
+Test(env, bogus_values_are_errors_naming_choices) {
     static const struct {
         const char *name, *value, *valid;
     } bad[] = {{"XFORMER_KERNELS", "gpux", "cpu, gpu"},
                {"XFORMER_ATTENTION", "flash", "fused, split"},
                {"XFORMER_DISABLE", "fp16,shuffle", "fp16, subgroup"},
-               {"XFORMER_TUNE", "yes", "off, fast, full"}};
+               {"XFORMER_TUNE", "yes", "off, fast, full"},
+               {"XFORMER_VK_VALIDATION", "yes", "0, 1"},
+               {"XFORMER_VK_STAGING", "on", "0, 1"}};
     setenv("XFORMER_BACKEND", "cpu", 1);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
         setenv(bad[i].name, bad[i].value, 1);
@@ -58,6 +60,15 @@ Test(env, bogus_kernel_variant_overrides_are_errors_naming_choices) {
         cr_expect_eq(xf_device_list(NULL, 0, &n), XF_ERR_INVALID_ARGUMENT, "xf_device_list with %s", bad[i].name);
         unsetenv(bad[i].name);
     }
+    setenv("XFORMER_LOG", "verbose", 1);
+    xf_context_t* ctx_log = (xf_context_t*)0x1;
+    cr_expect_eq(xf_context_create(NULL, &ctx_log), XF_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(xf_last_error(), "XFORMER_LOG") && strstr(xf_last_error(), "error, warn, info, debug"), "%s",
+              xf_last_error());
+    setenv("XFORMER_LOG", "debug", 1);
+    cr_expect_eq(xf_context_create(NULL, &ctx_log), XF_OK, "%s", xf_last_error());
+    xf_context_destroy(ctx_log);
+    unsetenv("XFORMER_LOG");
     xf_context_options_t o;
     xf_context_options_init(&o);
     o.backend = XF_BACKEND_CPU;

@@ -537,6 +537,169 @@ Test(model, preprocess_channels_and_crop) {
     rmdir(dir);
 }
 
+// A 32x32 RGB ViT whose config asks for |crop_pct|.
+static xf_model_t* load_rgb_vit(xf_context_t* ctx, const char* dir, double crop_pct, const xf_model_options_t* opt,
+                                xf_status_t* out_status) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/rgb.safetensors", dir);
+    tm_file_t f = {0};
+    snprintf(f.config, sizeof f.config,
+             "{\"architecture\":\"vit\",\"img_size\":32,\"patch_size\":8,\"in_chans\":3,\"embed_dim\":16,"
+             "\"depth\":1,\"num_heads\":2,\"mlp_ratio\":4.0,\"num_classes\":3,\"crop_pct\":%.17g,"
+             "\"mean\":[0.485,0.456,0.406],\"std\":[0.229,0.224,0.225]}",
+             crop_pct);
+    tm_vit_tensors(&f, 32, 8, 3, 16, 1, 3, 0);
+    cr_assert(tm_write(&f, path));
+    tm_free(&f);
+    xf_model_t* m = NULL;
+    *out_status = xf_model_load(ctx, path, opt, &m);
+    unlink(path);
+    return m;
+}
+
+// The whole-image reference: every pixel to [0, 1], bilinear resize of the whole image to
+// rh x rw (align_corners = false), then the centre crop.
+static void preprocess_reference(const uint8_t* px, int64_t w, int64_t h, const xf_model_info_t* info, float* out) {
+    const int64_t oh = info->input_height, ow = info->input_width;
+    int64_t s = (int64_t)floor(32.0 / (double)info->crop_pct), rh, rw;
+    if (h <= w) {
+        rh = s;
+        rw = (int64_t)floor((double)(w * s) / (double)h + 0.5);
+    } else {
+        rw = s;
+        rh = (int64_t)floor((double)(h * s) / (double)w + 0.5);
+    }
+    float* resized = malloc(sizeof(float) * (size_t)(3 * rh * rw));
+    for (int64_t y = 0; y < rh; y++)
+        for (int64_t x = 0; x < rw; x++) {
+            float sy = fmaxf((float)h / (float)rh * ((float)y + 0.5f) - 0.5f, 0.0f);
+            float sx = fmaxf((float)w / (float)rw * ((float)x + 0.5f) - 0.5f, 0.0f);
+            int64_t y0 = (int64_t)sy < h - 1 ? (int64_t)sy : h - 1, x0 = (int64_t)sx < w - 1 ? (int64_t)sx : w - 1;
+            int64_t y1 = y0 + (y0 < h - 1), x1 = x0 + (x0 < w - 1);
+            float ly = sy - (float)y0, lx = sx - (float)x0;
+            for (int k = 0; k < 3; k++) {
+#define P(yy, xx) ((float)px[((yy) * w + (xx)) * 3 + k] / 255.0f)
+                resized[(k * rh + y) * rw + x] = (1 - ly) * ((1 - lx) * P(y0, x0) + lx * P(y0, x1)) +
+                                                 ly * ((1 - lx) * P(y1, x0) + lx * P(y1, x1));
+#undef P
+            }
+        }
+    const int64_t top = (rh - oh) / 2, left = (rw - ow) / 2;
+    for (int k = 0; k < 3; k++)
+        for (int64_t y = 0; y < oh; y++)
+            for (int64_t x = 0; x < ow; x++)
+                out[(k * oh + y) * ow + x] =
+                    (resized[(k * rh + y + top) * rw + x + left] - info->mean[k]) / info->std[k];
+    free(resized);
+}
+
+// Preprocessing computes only the crop, straight from the source: it equals resizing the whole
+// image first, on sizes that are not multiples of anything and both orientations.
+Test(model, preprocess_crops_before_resizing) {
+    char dir[512];
+    tm_tmpdir(dir, sizeof dir);
+    xf_context_t* ctx = cpu_context();
+    xf_status_t st;
+    xf_model_t* m = load_rgb_vit(ctx, dir, 0.875, NULL, &st);
+    cr_assert_eq(st, XF_OK, "%s", xf_context_error(ctx));
+    xf_model_info_t info;
+    xf_model_info(m, &info);
+    static const int sizes[][2] = {{53, 37}, {37, 53}, {97, 61}, {29, 29}, {400, 7}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        const int w = sizes[i][0], h = sizes[i][1];
+        uint8_t* px = malloc((size_t)(w * h * 3));
+        xf_rng_t rng = {i + 1};
+        for (int j = 0; j < w * h * 3; j++) px[j] = (uint8_t)xf_rng_uniform(&rng, 0.0f, 255.99f);
+        float got[3 * 32 * 32], want[3 * 32 * 32];
+        cr_assert_eq(xf_model_preprocess(m, px, w, h, 3, got, 3 * 32 * 32), XF_OK, "%s", xf_context_error(ctx));
+        preprocess_reference(px, w, h, &info, want);
+        char why[256];
+        cr_expect(xf_test_close(got, want, 3 * 32 * 32, 1e-6f, 1e-6f, why, sizeof why), "%dx%d: %s", w, h, why);
+        free(px);
+    }
+    xf_model_destroy(m);
+    xf_context_destroy(ctx);
+    rmdir(dir);
+}
+
+// Regression: the smallest crop_pct the loader accepts with images of extreme aspect made the resize
+// size arithmetic wrap (a heap overflow) and cost memory in proportion to the resized image. Now
+// the cost follows the model's input size and every output is the image's constant colour.
+Test(model, preprocess_extreme_aspect_and_crop_pct) {
+    char dir[512];
+    tm_tmpdir(dir, sizeof dir);
+    xf_context_t* ctx = cpu_context();
+    xf_status_t st;
+    xf_model_t* m = load_rgb_vit(ctx, dir, 1e-3, NULL, &st);
+    cr_assert_eq(st, XF_OK, "%s", xf_context_error(ctx));
+    xf_model_info_t info;
+    xf_model_info(m, &info);
+    static const int sizes[][2] = {{1, 65536}, {65536, 1}, {65536, 3}, {1, 1}, {2, 40000}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        const int w = sizes[i][0], h = sizes[i][1];
+        uint8_t* px = malloc((size_t)w * (size_t)h * 3);
+        for (size_t j = 0; j < (size_t)w * (size_t)h; j++) memcpy(px + 3 * j, (uint8_t[]){200, 100, 50}, 3);
+        float out[3 * 32 * 32];
+        cr_assert_eq(xf_model_preprocess(m, px, w, h, 3, out, 3 * 32 * 32), XF_OK, "%dx%d: %s", w, h,
+                     xf_context_error(ctx));
+        for (int k = 0; k < 3; k++) {
+            float want = ((float)(k == 0 ? 200 : k == 1 ? 100 : 50) / 255.0f - info.mean[k]) / info.std[k];
+            for (int j = 0; j < 32 * 32; j++)
+                cr_assert_float_eq(out[k * 32 * 32 + j], want, 1e-5f, "%dx%d, channel %d, pixel %d", w, h, k, j);
+        }
+        free(px);
+    }
+    xf_model_destroy(m);
+    xf_context_destroy(ctx);
+    rmdir(dir);
+}
+
+// Each bound of xf_model_options_t refuses a model past it, naming the option, and a model within
+// them loads.
+Test(model, load_limits) {
+    char dir[512];
+    tm_tmpdir(dir, sizeof dir);
+    xf_context_t* ctx = cpu_context();
+    xf_status_t st;
+    xf_model_options_t opt;
+    xf_model_options_init(&opt);
+    xf_model_t* m = load_rgb_vit(ctx, dir, 0.9, &opt, &st);
+    cr_assert_eq(st, XF_OK, "%s", xf_context_error(ctx));
+    xf_model_info_t info;
+    xf_model_info(m, &info);
+    xf_model_destroy(m);
+    const int64_t weight_bytes = info.parameters * 4;
+    struct {
+        int64_t pixels, tokens, bytes;
+        const char* named;
+    } cases[] = {
+        {32 * 32 - 1, 0, 0, "max_input_pixels"},
+        {0, 16, 0, "max_tokens"},  // 16 patches and the class token
+        {0, 0, weight_bytes - 1, "max_bytes"},
+        {0, 0, weight_bytes + 64, "max_bytes after the weights"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        xf_model_options_init(&opt);
+        opt.max_input_pixels = cases[i].pixels;
+        opt.max_tokens = cases[i].tokens;
+        opt.max_bytes = cases[i].bytes;
+        m = load_rgb_vit(ctx, dir, 0.9, &opt, &st);
+        cr_expect_eq(st, XF_ERR_OUT_OF_RANGE, "case %zu: %d (%s)", i, st, xf_context_error(ctx));
+        cr_expect_null(m);
+        cr_expect(strstr(xf_context_error(ctx), cases[i].named), "case %zu: %s", i, xf_context_error(ctx));
+        xf_tensor_t* t = NULL;
+        cr_expect_neq(xf_context_find_tensor(ctx, "pos_embed", &t), XF_OK, "case %zu left weights behind", i);
+    }
+    xf_model_options_init(&opt);
+    opt.max_input_pixels = 32 * 32;
+    opt.max_tokens = 17;
+    m = load_rgb_vit(ctx, dir, 0.9, &opt, &st);
+    cr_expect_eq(st, XF_OK, "%s", xf_context_error(ctx));
+    xf_model_destroy(m);
+    xf_context_destroy(ctx);
+    rmdir(dir);
+}
+
 // Distilled DeiT averages its two heads: with zero head weights the logits are (b_head + b_dist) / 2.
 Test(model, distilled_heads_are_averaged) {
     char dir[512], path[700];
