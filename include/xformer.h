@@ -32,7 +32,9 @@
 //   belong to the graph and live until xf_graph_destroy. Getters borrow. Destroying NULL is a no-op.
 // - Shapes are listed outermost first (PyTorch order), at most 4 dimensions. Dense tensors are
 //   row-major. Weight matrices use PyTorch's layout: a linear layer's weight is [out, in].
-// - Thread safety: a context and everything made from it must be used by one thread at a time.
+// - Thread safety: a context and everything made from it must be used by one thread at a time;
+//   separate contexts may be created, used and destroyed from any number of threads at once (the
+//   library serialises the drivers' device enumeration, which is not thread-safe).
 // - The library never aborts, exits or prints. Logging goes to an optional callback.
 // - The ABI is unstable before version 1.0.
 

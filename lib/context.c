@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Contexts: backend and device selection, device listing.
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,7 +187,11 @@ static xf_status_t open_device(const xf_backend_vtable_t* be, int index, const x
     return XF_OK;
 }
 
-xf_status_t xf_context_create(const xf_context_options_t* options, xf_context_t** out_context) {
+// Drivers' enumeration and instance setup are not thread-safe (PoCL crashes with two threads in
+// it), so every opening, closing and listing of devices holds this lock.
+static pthread_mutex_t driver_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static xf_status_t context_create_locked(const xf_context_options_t* options, xf_context_t** out_context) {
     if (!out_context) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_context_create: out_context is NULL");
     *out_context = NULL;
     xf_context_options_t opts;
@@ -269,10 +274,19 @@ xf_status_t xf_context_create(const xf_context_options_t* options, xf_context_t*
     return XF_OK;
 }
 
+xf_status_t xf_context_create(const xf_context_options_t* options, xf_context_t** out_context) {
+    pthread_mutex_lock(&driver_lock);
+    xf_status_t st = context_create_locked(options, out_context);
+    pthread_mutex_unlock(&driver_lock);
+    return st;
+}
+
 void xf_context_destroy(xf_context_t* context) {
     if (!context) return;
     while (context->tensors) xf_tensor_destroy(context->tensors);
+    pthread_mutex_lock(&driver_lock);
     context->backend->device_close(context->device);
+    pthread_mutex_unlock(&driver_lock);
     free(context);
 }
 
@@ -282,7 +296,7 @@ xf_status_t xf_context_device_info(const xf_context_t* context, xf_device_info_t
     return XF_OK;
 }
 
-xf_status_t xf_device_list(xf_device_info_t* out_devices, size_t capacity, size_t* out_count) {
+static xf_status_t device_list_locked(xf_device_info_t* out_devices, size_t capacity, size_t* out_count) {
     if (!out_count || (capacity && !out_devices)) {
         return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_device_list: NULL argument");
     }
@@ -299,4 +313,11 @@ xf_status_t xf_device_list(xf_device_info_t* out_devices, size_t capacity, size_
     if (cpu->list_devices(&dopts, room ? out_devices + n : NULL, room, &ncpu, &err) != XF_OK) ncpu = 0;
     *out_count = n + ncpu;
     return XF_OK;
+}
+
+xf_status_t xf_device_list(xf_device_info_t* out_devices, size_t capacity, size_t* out_count) {
+    pthread_mutex_lock(&driver_lock);
+    xf_status_t st = device_list_locked(out_devices, capacity, out_count);
+    pthread_mutex_unlock(&driver_lock);
+    return st;
 }

@@ -266,7 +266,7 @@ bool xf_test_block_weights(xf_context_t* ctx, const char* prefix, const xf_block
 bool xf_test_linear_ok(xf_context_t* ctx, int rounds, uint64_t seed, xf_graph_stats_t* out_stats, char* why,
                        size_t why_size) {
     enum { M = 7, K = XF_TEST_LINEAR_K, N = XF_TEST_LINEAR_N };
-    static float xs[M * K], ws[N * K], out[M * N];
+    float xs[M * K], ws[N * K], out[M * N];
     xf_graph_t* g = NULL;
     xf_tensor_t *x, *w = NULL, *y;
     bool ok = false;
