@@ -16,7 +16,11 @@ static bool load_ok;
 static char load_error[512];
 
 static void load(void) {
+#if defined(__APPLE__)
+    static const char* const names[] = {"/System/Library/Frameworks/OpenCL.framework/OpenCL", "libOpenCL.dylib"};
+#else
     static const char* const names[] = {"libOpenCL.so.1", "libOpenCL.so"};
+#endif
     // An OpenCL already in the process wins: the application's own -lOpenCL, or a preloaded tool
     // such as oclgrind, which must see every call.
     bool in_process = dlsym(RTLD_DEFAULT, "clGetPlatformIDs") != NULL;
@@ -26,9 +30,9 @@ static void load(void) {
         const char* why = dlerror();
         snprintf(
             load_error, sizeof load_error,
-            "cannot load the OpenCL ICD loader libOpenCL.so.1 (%s); install one (e.g. ocl-icd-libopencl1) "
+            "cannot load the OpenCL ICD loader %s (%s); install one (e.g. ocl-icd-libopencl1) "
             "and an OpenCL driver (e.g. pocl-opencl-icd)",
-            why ? why : "not found");
+            names[0], why ? why : "not found");
         return;
     }
 #define X(name)                                                                                            \

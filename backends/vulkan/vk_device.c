@@ -123,9 +123,16 @@ static pthread_once_t xf_vk_lib_once = PTHREAD_ONCE_INIT;
 static void* xf_vk_lib;
 static char xf_vk_lib_error[256];
 
+// The loader's names on each platform; on Apple platforms MoltenVK itself serves when no loader is
+// installed.
+#if defined(__APPLE__)
+static const char* const xf_vk_lib_names[] = {"libvulkan.1.dylib", "libvulkan.dylib", "libMoltenVK.dylib"};
+#else
+static const char* const xf_vk_lib_names[] = {"libvulkan.so.1", "libvulkan.so"};
+#endif
+
 static void xf_vk_lib_open(void) {
-    static const char* const names[] = {"libvulkan.so.1", "libvulkan.so"};
-    xf_vk_lib = xf_dl_open_first(names, sizeof names / sizeof names[0]);
+    xf_vk_lib = xf_dl_open_first(xf_vk_lib_names, sizeof xf_vk_lib_names / sizeof xf_vk_lib_names[0]);
     if (!xf_vk_lib) snprintf(xf_vk_lib_error, sizeof xf_vk_lib_error, "%s", dlerror());
 }
 
@@ -135,13 +142,13 @@ static xf_status_t xf_vk_load(xf_vk_syms_t* vk, void** out_lib, xf_err_t* err) {
     void* lib = xf_vk_lib;
     if (!lib)
         return xf_err_set(err, XF_ERR_UNAVAILABLE,
-                          "Vulkan: libvulkan.so.1 could not be loaded (%s); install a Vulkan loader and driver "
+                          "Vulkan: %s could not be loaded (%s); install a Vulkan loader and driver "
                           "(e.g. libvulkan1 and mesa-vulkan-drivers)",
-                          xf_vk_lib_error);
+                          xf_vk_lib_names[0], xf_vk_lib_error);
     memset(vk, 0, sizeof *vk);
     *(void**)&vk->vkGetInstanceProcAddr = dlsym(lib, "vkGetInstanceProcAddr");
     if (!vk->vkGetInstanceProcAddr)
-        return xf_err_set(err, XF_ERR_UNAVAILABLE, "Vulkan: libvulkan.so.1 has no vkGetInstanceProcAddr");
+        return xf_err_set(err, XF_ERR_UNAVAILABLE, "Vulkan: the loader has no vkGetInstanceProcAddr");
 #define XF_VK_GLOBAL(name) vk->name = (PFN_##name)vk->vkGetInstanceProcAddr(NULL, #name);
 #define XF_VK_INSTANCE(name)
 #define XF_VK_OPTIONAL(name)
@@ -202,6 +209,11 @@ static bool xf_vk_validation_requested(void) {
 
 // Creates the instance. With |dev| non-NULL and validation requested, enables the Khronos layer with
 // synchronization validation and routes its messages to |dev|.
+// Spelled out so that older Vulkan headers build too.
+#define XF_VK_PORTABILITY_ENUMERATION "VK_KHR_portability_enumeration"
+#define XF_VK_INSTANCE_ENUMERATE_PORTABILITY 0x00000001u
+#define XF_VK_PORTABILITY_SUBSET "VK_KHR_portability_subset"
+
 static xf_status_t xf_vk_create_instance(xf_vk_syms_t* vk, xf_device_t* dev, VkInstance* out, xf_err_t* err) {
     uint32_t loader_version = VK_API_VERSION_1_0;
     if (vk->vkEnumerateInstanceVersion) vk->vkEnumerateInstanceVersion(&loader_version);
@@ -214,7 +226,7 @@ static xf_status_t xf_vk_create_instance(xf_vk_syms_t* vk, xf_device_t* dev, VkI
                              .apiVersion = VK_API_VERSION_1_1};
     VkInstanceCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, .pApplicationInfo = &app};
     const char* layers[1];
-    const char* exts[1];
+    const char* exts[2];
     VkValidationFeatureEnableEXT enables[] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
     VkValidationFeaturesEXT vf = {.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
                                   .enabledValidationFeatureCount = 1,
@@ -237,14 +249,18 @@ static xf_status_t xf_vk_create_instance(xf_vk_syms_t* vk, xf_device_t* dev, VkI
             return xf_err_set(err, XF_ERR_UNAVAILABLE,
                               "Vulkan: XFORMER_VK_VALIDATION is set but VK_EXT_debug_utils is missing");
         layers[0] = XF_VK_VALIDATION_LAYER;
-        exts[0] = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+        exts[ci.enabledExtensionCount++] = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
         ci.enabledLayerCount = 1;
         ci.ppEnabledLayerNames = layers;
-        ci.enabledExtensionCount = 1;
-        ci.ppEnabledExtensionNames = exts;
         mci.pNext = &vf;
         ci.pNext = &mci;
     }
+    // Portability drivers (MoltenVK) are listed only when the application asks for them.
+    if (xf_vk_has_instance_ext(vk, NULL, XF_VK_PORTABILITY_ENUMERATION)) {
+        exts[ci.enabledExtensionCount++] = XF_VK_PORTABILITY_ENUMERATION;
+        ci.flags |= XF_VK_INSTANCE_ENUMERATE_PORTABILITY;
+    }
+    ci.ppEnabledExtensionNames = ci.enabledExtensionCount ? exts : NULL;
     VkResult r = vk->vkCreateInstance(&ci, NULL, out);
     if (r != VK_SUCCESS) return xf_vk_fail(err, r, "vkCreateInstance");
     // Pins the drivers and layers, which the loader would unload at vkDestroyInstance (see xf_dl.h).
@@ -536,6 +552,13 @@ static xf_status_t xf_vk_create_logical(xf_device_t* dev, xf_err_t* err) {
                               .pNext = &s16,
                               .queueCreateInfoCount = 1,
                               .pQueueCreateInfos = &qci};
+    // A portability (non-conformant subset) device must have the extension enabled; compute shaders use none
+    // of what the subset leaves out.
+    const char* subset = XF_VK_PORTABILITY_SUBSET;
+    if (xf_vk_has_device_ext(vk, dev->phys, XF_VK_PORTABILITY_SUBSET)) {
+        dci.enabledExtensionCount = 1;
+        dci.ppEnabledExtensionNames = &subset;
+    }
     VkResult r = vk->vkCreateDevice(dev->phys, &dci, NULL, &dev->device);
     if (r != VK_SUCCESS) return xf_vk_fail(err, r, "vkCreateDevice");
     vk->vkGetDeviceQueue(dev->device, dev->queue_family, 0, &dev->queue);
