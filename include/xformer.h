@@ -57,9 +57,12 @@ extern "C" {
 #define XF_API
 #endif
 
+// The version of this header; xf_version() is the library's. Before 1.0 every minor release may
+// change the ABI, and the SONAME (libxformer.so.0.MINOR) changes with it.
 #define XF_VERSION_MAJOR 0
-#define XF_VERSION_MINOR 1
+#define XF_VERSION_MINOR 2
 #define XF_VERSION_PATCH 0
+#define XF_VERSION (XF_VERSION_MAJOR * 10000 + XF_VERSION_MINOR * 100 + XF_VERSION_PATCH)
 
 // Maximum number of dimensions of a tensor.
 #define XF_MAX_DIMS 4
@@ -96,6 +99,11 @@ typedef enum xf_status_e {
     // A bug in libxformer. Please report it with the message.
     XF_ERR_INTERNAL,
 } xf_status_t;
+
+// The version of the library linked at run time, as XF_VERSION encodes it (0.2.0 is 200), and as a
+// static string ("0.2.0").
+XF_API int xf_version(void);
+XF_API const char* xf_version_string(void);
 
 // Returns a static, human-readable name for |status| ("invalid argument", ...).
 XF_API const char* xf_status_string(xf_status_t status);

@@ -9,6 +9,15 @@
 
 static _Thread_local char last_error[2048];
 
+#define XF_STRINGIFY_(x) #x
+#define XF_STRINGIFY(x) XF_STRINGIFY_(x)
+
+int xf_version(void) { return XF_VERSION; }
+
+const char* xf_version_string(void) {
+    return XF_STRINGIFY(XF_VERSION_MAJOR) "." XF_STRINGIFY(XF_VERSION_MINOR) "." XF_STRINGIFY(XF_VERSION_PATCH);
+}
+
 const char* xf_status_string(xf_status_t status) {
     switch (status) {
         case XF_OK: return "ok";

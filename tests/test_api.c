@@ -367,3 +367,10 @@ ParameterizedTest(int* column, api, weights_uploaded_again_are_used) {
     }
     xf_context_destroy(ctx);
 }
+
+Test(api, version_matches_the_header) {
+    cr_assert_eq(xf_version(), XF_VERSION);
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", XF_VERSION_MAJOR, XF_VERSION_MINOR, XF_VERSION_PATCH);
+    cr_assert_str_eq(xf_version_string(), want);
+}
