@@ -66,7 +66,11 @@ xf_status_t xf_model_weight_host(xf_model_t* m, const char* name, int ndim, cons
     float* data = malloc((size_t)(t->elements ? t->elements : 1) * sizeof(float));
     if (!data)
         return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory reading tensor '%s'", name);
-    xf_st_read_f32(t, data, (size_t)t->elements);
+    st = xf_st_read_f32(t, data, (size_t)t->elements);
+    if (st != XF_OK) {
+        free(data);
+        return xf_ctx_fail(m->ctx, st, "reading tensor '%s': %s", name, m->file->error);
+    }
     *out = data;
     return XF_OK;
 }

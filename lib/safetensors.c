@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,7 +61,8 @@ void xf_st_close(xf_st_file_t* file) {
     for (size_t i = 0; i < file->count; i++) free(file->tensors[i].name);
     free(file->tensors);
     if (file->root) json_object_put((json_object*)file->root);
-    if (file->map) munmap(file->map, file->size);
+    if (file->fd >= 0) close(file->fd);
+    free(file->path);
     free(file);
 }
 
@@ -263,6 +263,50 @@ static xf_status_t st_parse_header(xf_st_file_t* f, const char* path, const char
     return XF_OK;
 }
 
+static xf_status_t st_check_header_length(const char* path, uint64_t hlen, size_t size, char* err,
+                                          size_t errlen) {
+    if (hlen > XF_ST_MAX_HEADER)
+        return st_fail(
+            err, errlen, XF_ERR_DATA_LOSS,
+            "%s: header length %llu is larger than the 100 MiB limit; not a safetensors file or corrupt",
+            path, (unsigned long long)hlen);
+    if (hlen > size - 8)
+        return st_fail(
+            err, errlen, XF_ERR_DATA_LOSS,
+            "%s: header length %llu exceeds the %zu bytes after the length field; the file is truncated",
+            path, (unsigned long long)hlen, size - 8);
+    if (hlen < 2)
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: header length %llu is too small for a JSON object",
+                       path, (unsigned long long)hlen);
+    return XF_OK;
+}
+
+// Reads |n| bytes at |offset| into |out|. The file is read, never mapped, and checked against the
+// size and modification time it had when opened: a file truncated or rewritten meanwhile gives an
+// error, never a signal or a mix of old and new content.
+static xf_status_t st_read_at(const xf_st_file_t* f, uint64_t offset, void* out, size_t n, char* err,
+                              size_t errlen) {
+    uint8_t* p = out;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pread(f->fd, p + done, n - done, (off_t)(offset + done));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0)
+            return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: cannot read: %s", f->path, strerror(errno));
+        if (r == 0) break;
+        done += (size_t)r;
+    }
+    struct stat now;
+    bool same = fstat(f->fd, &now) == 0 && now.st_size == f->stamp.st_size &&
+                now.st_mtim.tv_sec == f->stamp.st_mtim.tv_sec && now.st_mtim.tv_nsec == f->stamp.st_mtim.tv_nsec;
+    if (done < n || !same)
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS,
+                       "%s: the file changed while it was being loaded (it is %s); load it again once it is "
+                       "written completely",
+                       f->path, done < n ? "shorter now" : "modified");
+    return XF_OK;
+}
+
 xf_status_t xf_st_open(const char* path, xf_st_file_t** out_file, char* err, size_t errlen) {
     if (!path || !out_file)
         return st_fail(err, errlen, XF_ERR_INVALID_ARGUMENT, "path and out_file must not be NULL");
@@ -285,45 +329,43 @@ xf_status_t xf_st_open(const char* path, xf_st_file_t** out_file, char* err, siz
                        "%s: file is %zu bytes, too short for the 8-byte header length of a safetensors file",
                        path, size);
     }
-    void* map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (map == MAP_FAILED)
-        return st_fail(err, errlen, XF_ERR_OUT_OF_MEMORY, "%s: cannot map %zu bytes: %s", path, size,
-                       strerror(map_errno));
-
     xf_st_file_t* f = calloc(1, sizeof *f);
     if (!f) {
-        munmap(map, size);
+        close(fd);
         return st_fail(err, errlen, XF_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
     }
-    f->map = map;
+    f->fd = fd;
     f->size = size;
+    f->stamp = sb;
+    f->path = strdup(path);
+    if (!f->path) {
+        xf_st_close(f);
+        return st_fail(err, errlen, XF_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    }
 
-    const uint8_t* p = map;
+    uint8_t len_bytes[8];
     uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | p[i];
-    xf_status_t st = XF_OK;
-    if (hlen > XF_ST_MAX_HEADER)
-        st = st_fail(
-            err, errlen, XF_ERR_DATA_LOSS,
-            "%s: header length %llu is larger than the 100 MiB limit; not a safetensors file or corrupt",
-            path, (unsigned long long)hlen);
-    else if (hlen > size - 8)
-        st = st_fail(
-            err, errlen, XF_ERR_DATA_LOSS,
-            "%s: header length %llu exceeds the %zu bytes after the length field; the file is truncated",
-            path, (unsigned long long)hlen, size - 8);
-    else if (hlen < 2)
-        st = st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: header length %llu is too small for a JSON object",
-                     path, (unsigned long long)hlen);
-    if (st == XF_OK)
-        st = st_parse_header(f, path, (const char*)p + 8, (size_t)hlen, size - 8 - hlen, err, errlen);
+    xf_status_t st = st_read_at(f, 0, len_bytes, 8, err, errlen);
+    if (st == XF_OK) {
+        for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | len_bytes[i];
+        st = st_check_header_length(path, hlen, size, err, errlen);
+    }
+    char* header = NULL;
+    if (st == XF_OK) {
+        header = malloc((size_t)hlen);
+        if (!header) st = st_fail(err, errlen, XF_ERR_OUT_OF_MEMORY, "%s: out of memory for the header", path);
+    }
+    if (st == XF_OK) st = st_read_at(f, 8, header, (size_t)hlen, err, errlen);
+    if (st == XF_OK) st = st_parse_header(f, path, header, (size_t)hlen, size - 8 - hlen, err, errlen);
+    free(header);
     if (st != XF_OK) {
         xf_st_close(f);
         return st;
     }
-    for (size_t i = 0; i < f->count; i++) f->tensors[i].data = p + 8 + hlen + f->tensors[i].begin;
+    for (size_t i = 0; i < f->count; i++) {
+        f->tensors[i].file = f;
+        f->tensors[i].offset = 8 + hlen + f->tensors[i].begin;
+    }
     *out_file = f;
     return XF_OK;
 }
@@ -347,39 +389,65 @@ static float st_bf16_to_f32(uint16_t h) {
     return f;
 }
 
+// Reads tensor |t|'s bytes into |out| (|bytes| of them), with the message in the file on failure.
+static xf_status_t st_read_tensor(const xf_st_tensor_t* t, void* out, size_t bytes) {
+    xf_st_file_t* f = t->file;
+    return st_read_at(f, t->offset, out, bytes, f->error, sizeof f->error);
+}
+
+static uint32_t st_le32(const uint8_t* p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 xf_status_t xf_st_read_f32(const xf_st_tensor_t* t, float* out, size_t count) {
     if ((int64_t)count != t->elements || !xf_st_dtype_is_float(t->dtype)) return XF_ERR_INVALID_ARGUMENT;
-    const uint8_t* p = t->data;
-    for (size_t i = 0; i < count; i++) {
-        if (t->dtype == XF_ST_F32) {
-            uint32_t bits = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
-                            (uint32_t)p[4 * i + 3] << 24;
+    const size_t bytes = (size_t)(t->end - t->begin);
+    if (t->dtype == XF_ST_F32) {
+        // Read in place: each value is decoded from its own 4 bytes.
+        xf_status_t st = st_read_tensor(t, out, bytes);
+        if (st != XF_OK) return st;
+        for (size_t i = 0; i < count; i++) {
+            uint32_t bits = st_le32((const uint8_t*)&out[i]);
             memcpy(&out[i], &bits, 4);
-        } else {
-            uint16_t h = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
-            out[i] = t->dtype == XF_ST_F16 ? xf_f16_to_f32(h) : st_bf16_to_f32(h);
         }
+        return XF_OK;
     }
-    return XF_OK;
+    uint8_t* p = malloc(bytes ? bytes : 1);
+    if (!p) return st_fail(t->file->error, sizeof t->file->error, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+    xf_status_t st = st_read_tensor(t, p, bytes);
+    for (size_t i = 0; st == XF_OK && i < count; i++) {
+        uint16_t h = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
+        out[i] = t->dtype == XF_ST_F16 ? xf_f16_to_f32(h) : st_bf16_to_f32(h);
+    }
+    free(p);
+    return st;
 }
 
 xf_status_t xf_st_read_i32(const xf_st_tensor_t* t, int32_t* out, size_t count) {
     if ((int64_t)count != t->elements || (t->dtype != XF_ST_I32 && t->dtype != XF_ST_I64))
         return XF_ERR_INVALID_ARGUMENT;
-    const uint8_t* p = t->data;
-    for (size_t i = 0; i < count; i++) {
+    const size_t bytes = (size_t)(t->end - t->begin);
+    uint8_t* p = malloc(bytes ? bytes : 1);
+    if (!p) return st_fail(t->file->error, sizeof t->file->error, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+    xf_status_t st = st_read_tensor(t, p, bytes);
+    for (size_t i = 0; st == XF_OK && i < count; i++) {
         if (t->dtype == XF_ST_I32) {
-            uint32_t u = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
-                         (uint32_t)p[4 * i + 3] << 24;
+            uint32_t u = st_le32(p + 4 * i);
             memcpy(&out[i], &u, 4);
         } else {
             uint64_t u = 0;
             for (int b = 7; b >= 0; b--) u = (u << 8) | p[8 * i + (size_t)b];
             int64_t v;
             memcpy(&v, &u, 8);
-            if (v < INT32_MIN || v > INT32_MAX) return XF_ERR_OUT_OF_RANGE;
-            out[i] = (int32_t)v;
+            if (v < INT32_MIN || v > INT32_MAX) {
+                st = st_fail(t->file->error, sizeof t->file->error, XF_ERR_OUT_OF_RANGE,
+                             "%s: tensor '%s': value %lld at %zu does not fit in 32 bits", t->file->path, t->name,
+                             (long long)v, i);
+            } else {
+                out[i] = (int32_t)v;
+            }
         }
     }
-    return XF_OK;
+    free(p);
+    return st;
 }

@@ -8,7 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG
@@ -697,6 +701,93 @@ Test(model, load_limits) {
     cr_expect_eq(st, XF_OK, "%s", xf_context_error(ctx));
     xf_model_destroy(m);
     xf_context_destroy(ctx);
+    rmdir(dir);
+}
+
+typedef struct {
+    const char* path;
+    const uint8_t* versions[2];
+    size_t sizes[2];
+    volatile int stop;
+    int rewrites;
+} rewriter_t;
+
+// Rewrites the file in place, alternating two versions, in small writes so that loads see it short,
+// partly written and changing.
+static void* rewrite_loop(void* arg) {
+    rewriter_t* r = arg;
+    for (int v = 0; !r->stop; v ^= 1, r->rewrites++) {
+        int fd = open(r->path, O_WRONLY | O_TRUNC);
+        if (fd < 0) break;
+        for (size_t off = 0; off < r->sizes[v]; off += 4096) {
+            size_t n = r->sizes[v] - off < 4096 ? r->sizes[v] - off : 4096;
+            if (write(fd, r->versions[v] + off, n) != (ssize_t)n) break;
+        }
+        close(fd);
+        nanosleep(&(struct timespec){0, 300000}, NULL);  // complete files are seen too
+    }
+    return NULL;
+}
+
+static void tiny_vit_logits(xf_context_t* ctx, const char* path, const float* in, float* out, xf_status_t* st) {
+    xf_model_t* m = NULL;
+    *st = xf_model_load(ctx, path, NULL, &m);
+    if (*st == XF_OK) *st = xf_model_run(m, in, 32 * 32, out, 3);
+    xf_model_destroy(m);
+}
+
+// A model file rewritten by another thread while it loads: every load gives an error or one whole
+// version of the file, never a signal (the reader once mapped the file: a truncation meant SIGBUS).
+Test(model, file_rewritten_during_loads) {
+    char dir[512], path[700];
+    tm_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/changing.safetensors", dir);
+    tm_file_t f[2] = {{0}, {0}};
+    uint8_t* bytes[2];
+    size_t sizes[2];
+    float in[32 * 32], want[2][3];
+    tm_input(in, 32 * 32);
+    xf_context_t* ctx = cpu_context();
+    for (int v = 0; v < 2; v++) {
+        snprintf(f[v].config, sizeof f[v].config, tiny_vit_config, "false");
+        tm_vit_tensors(&f[v], 32, 8, 1, 16, 1, 3, 0);
+        float* bias = (float*)tm_find(&f[v], "head.bias")->data;
+        for (int i = 0; i < 3; i++) bias[i] = (float)(v * 10 + i);
+        bytes[v] = tm_serialize(&f[v], &sizes[v]);
+        cr_assert(tm_write_bytes(path, bytes[v], sizes[v]));
+        xf_status_t st;
+        tiny_vit_logits(ctx, path, in, want[v], &st);
+        cr_assert_eq(st, XF_OK, "%s", xf_context_error(ctx));
+    }
+    rewriter_t r = {.path = path, .versions = {bytes[0], bytes[1]}, .sizes = {sizes[0], sizes[1]}};
+    pthread_t writer;
+    cr_assert_eq(pthread_create(&writer, NULL, rewrite_loop, &r), 0);
+    // Until loads have both succeeded and been refused, within bounds.
+    int loaded[2] = {0, 0}, refused = 0, i = 0;
+    for (; i < 300 || ((!refused || !(loaded[0] + loaded[1])) && i < 20000); i++) {
+        float got[3];
+        xf_status_t st;
+        tiny_vit_logits(ctx, path, in, got, &st);
+        if (st != XF_OK) {
+            if (!refused++) cr_log_info("first refusal: %s", xf_context_error(ctx));
+            continue;
+        }
+        int v = memcmp(got, want[0], sizeof got) == 0 ? 0 : memcmp(got, want[1], sizeof got) == 0 ? 1 : -1;
+        cr_expect_neq(v, -1, "load %d gave neither version: %g %g %g", i, got[0], got[1], got[2]);
+        if (v >= 0) loaded[v]++;
+    }
+    r.stop = 1;
+    pthread_join(writer, NULL);
+    cr_log_info("%d loads during %d rewrites: %d of version A, %d of B, %d refused", i, r.rewrites, loaded[0],
+                loaded[1], refused);
+    cr_expect_gt(refused, 0, "no load saw the file changing");
+    cr_expect_gt(loaded[0] + loaded[1], 0, "no load saw a whole file");
+    for (int v = 0; v < 2; v++) {
+        free(bytes[v]);
+        tm_free(&f[v]);
+    }
+    xf_context_destroy(ctx);
+    unlink(path);
     rmdir(dir);
 }
 
