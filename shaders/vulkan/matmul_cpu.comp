@@ -30,7 +30,8 @@ layout(push_constant) uniform P {
     uint a_off, b_off, bias_off, res_off, d_off;
 } p;
 
-const uint TN4 = TN / 4u;
+// Never 0: a zero-length array is invalid SPIR-V even where the vec4 path (TN % 4 == 0) is not taken.
+const uint TN4 = TN >= 4u ? TN / 4u : 1u;
 float acc[TM * TN];
 
 void epilogue(uint m0, uint n0, uint coff, uint roff) {
