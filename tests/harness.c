@@ -270,20 +270,22 @@ bool xf_test_linear_ok(xf_context_t* ctx, int rounds, uint64_t seed, xf_graph_st
     xf_graph_t* g = NULL;
     xf_tensor_t *x, *w = NULL, *y;
     bool ok = false;
-    snprintf(why, why_size, "building the graph: %s", xf_context_error(ctx));
-    if (xf_graph_create(ctx, &g) != XF_OK || xf_graph_input(g, "x", XF_DTYPE_F32, 2, (int64_t[]){M, K}, &x) != XF_OK ||
-        xf_tensor_create(ctx, "w", XF_DTYPE_F32, 2, (int64_t[]){N, K}, &w) != XF_OK ||
-        xf_linear(g, x, w, NULL, &y) != XF_OK || xf_graph_mark_output(g, y) != XF_OK)
-        goto done;
     xf_rng_t rng = {seed};
     for (int i = 0; i < M * K; ++i) xs[i] = xf_rng_uniform(&rng, -1.0f, 1.0f);
-    if (xf_tensor_upload(x, xs, sizeof xs) != XF_OK) goto done;
+    if (xf_graph_create(ctx, &g) != XF_OK || xf_graph_input(g, "x", XF_DTYPE_F32, 2, (int64_t[]){M, K}, &x) != XF_OK ||
+        xf_tensor_create(ctx, "w", XF_DTYPE_F32, 2, (int64_t[]){N, K}, &w) != XF_OK ||
+        xf_linear(g, x, w, NULL, &y) != XF_OK || xf_graph_mark_output(g, y) != XF_OK ||
+        xf_tensor_upload(x, xs, sizeof xs) != XF_OK) {
+        snprintf(why, why_size, "building the graph: %s", xf_context_error(ctx));
+        goto done;
+    }
     for (int round = 0; round < rounds; ++round) {
         for (int i = 0; i < N * K; ++i) ws[i] = xf_rng_uniform(&rng, -1.0f, 1.0f);
-        snprintf(why, why_size, "round %d: %s", round, xf_context_error(ctx));
         if (xf_tensor_upload(w, ws, sizeof ws) != XF_OK || xf_graph_compute(g) != XF_OK ||
-            xf_tensor_download(y, out, sizeof out) != XF_OK)
+            xf_tensor_download(y, out, sizeof out) != XF_OK) {
+            snprintf(why, why_size, "round %d: %s", round, xf_context_error(ctx));
             goto done;
+        }
         for (int i = 0; i < M; ++i)
             for (int j = 0; j < N; ++j) {
                 float want = 0;
@@ -295,8 +297,8 @@ bool xf_test_linear_ok(xf_context_t* ctx, int rounds, uint64_t seed, xf_graph_st
                 }
             }
     }
-    snprintf(why, why_size, "graph stats: %s", xf_context_error(ctx));
     ok = !out_stats || xf_graph_stats(g, out_stats) == XF_OK;
+    if (!ok) snprintf(why, why_size, "graph stats: %s", xf_context_error(ctx));
 done:
     xf_graph_destroy(g);
     xf_tensor_destroy(w);
@@ -308,30 +310,34 @@ void xf_test_linear_rounds(xf_context_t* ctx, int rounds, uint64_t seed, xf_grap
     cr_assert(xf_test_linear_ok(ctx, rounds, seed, out_stats, why, sizeof why), "%s", why);
 }
 
-int xf_test_tuning_child(xf_backend_t backend, uint64_t seed) {
+int xf_test_linear_child(xf_backend_t backend, xf_tune_t tune, uint64_t seed) {
     // A hung child would otherwise hang the test that waits for it.
     alarm(300);
     xf_context_options_t opts;
     xf_context_options_init(&opts);
     opts.backend = backend;
     opts.device = 0;
-    opts.tune = XF_TUNE_FAST;
+    opts.tune = tune;
     xf_context_t* ctx = NULL;
     xf_status_t st = xf_context_create(&opts, &ctx);
     if (st == XF_ERR_UNAVAILABLE && !xf_test_backend_required(backend)) return XF_TEST_CHILD_NO_DEVICE;
     if (st != XF_OK) {
-        fprintf(stderr, "tuning child: %s\n", xf_last_error());
+        fprintf(stderr, "child: %s\n", xf_last_error());
         return 1;
     }
-    char why[256];
+    char why[1024];
     bool ok = xf_test_linear_ok(ctx, 1, seed, NULL, why, sizeof why);
-    if (!ok) fprintf(stderr, "tuning child: %s\n", why);
+    if (!ok) fprintf(stderr, "child: %s\n", why);
     xf_context_destroy(ctx);
+    return ok ? 0 : 1;
+}
+
+int xf_test_tuning_child(xf_backend_t backend, uint64_t seed) {
+    int code = xf_test_linear_child(backend, XF_TUNE_FAST, seed);
+    if (code) return code;
     xf_tune_stats_t s;
     xf_tune_stats(&s);
-    if (ok && !(s.tuned >= 1 && s.writes >= 1)) {
-        fprintf(stderr, "tuning child: tuned %d shapes, wrote %d files\n", (int)s.tuned, (int)s.writes);
-        ok = false;
-    }
-    return ok ? 0 : 1;
+    if (s.tuned >= 1 && s.writes >= 1) return 0;
+    fprintf(stderr, "tuning child: tuned %d shapes, wrote %d files\n", (int)s.tuned, (int)s.writes);
+    return 1;
 }

@@ -75,10 +75,13 @@ void xf_test_linear_rounds(xf_context_t* ctx, int rounds, uint64_t seed, xf_grap
 // The same without Criterion (usable in a forked child): returns false and says why in |why|.
 bool xf_test_linear_ok(xf_context_t* ctx, int rounds, uint64_t seed, xf_graph_stats_t* out_stats, char* why,
                        size_t why_size);
-// Body of a forked child that tunes the linear layer's shapes on device 0 of |backend|. Returns its
-// exit status: 0 when it tuned and saved, XF_TEST_CHILD_NO_DEVICE, or 1 (the reason on stderr).
+// Body of a forked child that runs the linear layer once on device 0 of |backend|. Returns its exit
+// status: 0 when the result was right, XF_TEST_CHILD_NO_DEVICE, or 1 (the reason on stderr).
 // Never uses Criterion: assertions in a forked child confuse its runner.
 enum { XF_TEST_CHILD_NO_DEVICE = 77 };
+int xf_test_linear_child(xf_backend_t backend, xf_tune_t tune, uint64_t seed);
+// Body of a forked child that tunes the linear layer's shapes on device 0 of |backend|. Returns its
+// exit status: 0 when it tuned and saved, XF_TEST_CHILD_NO_DEVICE, or 1 (the reason on stderr).
 int xf_test_tuning_child(xf_backend_t backend, uint64_t seed);
 
 #endif  // XF_TESTS_HARNESS_H_

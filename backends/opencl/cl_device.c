@@ -345,11 +345,13 @@ static xf_status_t cl_graph_prepare(xf_device_t* d, const xf_exec_graph_t* graph
         return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory preparing a graph");
     }
     xf_status_t st = XF_OK;
+    xf_driver_cache_begin(&xf_cl_driver_cache);
     for (size_t i = 0; i < graph->count && st == XF_OK; ++i) {
         st = xf_cl_node_prepare(d, g, &graph->nodes[i], &g->nodes[i], err);
         g->count = i + 1;
     }
     if (st == XF_OK) st = repack_weights(d, g, err);
+    xf_driver_cache_end(&xf_cl_driver_cache);
     if (st != XF_OK) {
         cl_graph_release(d, g);
         return st;
@@ -358,9 +360,20 @@ static xf_status_t cl_graph_prepare(xf_device_t* d, const xf_exec_graph_t* graph
     return XF_OK;
 }
 
+static xf_status_t cl_graph_run(xf_device_t* d, const xf_exec_graph_t* graph, xf_cl_graph_t* g, xf_err_t* err);
+
 static xf_status_t cl_graph_compute(xf_device_t* d, const xf_exec_graph_t* graph, void* state,
                                     xf_err_t* err) {
     xf_cl_graph_t* g = state;
+    if (g->computed) return cl_graph_run(d, graph, g, err);
+    xf_driver_cache_begin(&xf_cl_driver_cache);
+    xf_status_t st = cl_graph_run(d, graph, g, err);
+    xf_driver_cache_end(&xf_cl_driver_cache);
+    g->computed = st == XF_OK;
+    return st;
+}
+
+static xf_status_t cl_graph_run(xf_device_t* d, const xf_exec_graph_t* graph, xf_cl_graph_t* g, xf_err_t* err) {
     uint64_t dispatches = 0;
     for (size_t i = 0; i < g->count; ++i) {
         for (int j = 0; j < g->nodes[i].count; ++j) {

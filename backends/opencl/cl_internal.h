@@ -7,6 +7,7 @@
 #include <CL/cl.h>
 #include <stdint.h>
 
+#include "../common/xf_driver_cache.h"
 #include "../common/xf_tune.h"
 #include "backend.h"
 
@@ -123,7 +124,11 @@ typedef struct xf_cl_packed_s {
     xf_cl_launch_t pack;  // rerun when the weight is uploaded again
 } xf_cl_packed_t;
 
+// PoCL's kernel cache (see xf_driver_cache.h): set up when the OpenCL library is loaded.
+extern xf_driver_cache_t xf_cl_driver_cache;
+
 typedef struct xf_cl_graph_s {
+    bool computed;  // once: PoCL compiles each kernel at its first dispatch
     size_t count;
     xf_cl_node_t* nodes;
     xf_cl_packed_t* packed;

@@ -15,7 +15,10 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static bool load_ok;
 static char load_error[512];
 
+xf_driver_cache_t xf_cl_driver_cache = XF_DRIVER_CACHE_INIT("POCL_CACHE_DIR", "pocl");
+
 static void load(void) {
+    xf_driver_cache_init(&xf_cl_driver_cache);
 #if defined(__APPLE__)
     static const char* const names[] = {"/System/Library/Frameworks/OpenCL.framework/OpenCL", "libOpenCL.dylib"};
 #else

@@ -131,7 +131,10 @@ static const char* const xf_vk_lib_names[] = {"libvulkan.1.dylib", "libvulkan.dy
 static const char* const xf_vk_lib_names[] = {"libvulkan.so.1", "libvulkan.so"};
 #endif
 
+xf_driver_cache_t xf_vk_driver_cache = XF_DRIVER_CACHE_INIT("MESA_SHADER_CACHE_DIR", "mesa");
+
 static void xf_vk_lib_open(void) {
+    xf_driver_cache_init(&xf_vk_driver_cache);
     xf_vk_lib = xf_dl_open_first(xf_vk_lib_names, sizeof xf_vk_lib_names / sizeof xf_vk_lib_names[0]);
     if (!xf_vk_lib) snprintf(xf_vk_lib_error, sizeof xf_vk_lib_error, "%s", dlerror());
 }

@@ -13,6 +13,7 @@ typedef struct xf_vk_graph_state_s {
     VkDescriptorPool pool;
     VkCommandBuffer cmd;
     size_t barriers;
+    bool computed;  // lavapipe compiles machine code at the first dispatch
 } xf_vk_graph_state_t;
 
 typedef struct xf_vk_access_s {
@@ -180,7 +181,17 @@ static xf_status_t xf_vk_record(xf_device_t* dev, xf_vk_graph_state_t* s, xf_err
     return st;
 }
 
+static xf_status_t graph_prepare(xf_device_t* dev, const xf_exec_graph_t* graph, void** out_state, xf_err_t* err);
+
+// Pipelines are compiled here and at their first dispatch (Mesa writes its shader cache meanwhile).
 xf_status_t xf_vk_graph_prepare(xf_device_t* dev, const xf_exec_graph_t* graph, void** out_state, xf_err_t* err) {
+    xf_driver_cache_begin(&xf_vk_driver_cache);
+    xf_status_t st = graph_prepare(dev, graph, out_state, err);
+    xf_driver_cache_end(&xf_vk_driver_cache);
+    return st;
+}
+
+static xf_status_t graph_prepare(xf_device_t* dev, const xf_exec_graph_t* graph, void** out_state, xf_err_t* err) {
     *out_state = NULL;
     xf_vk_graph_state_t* s = calloc(1, sizeof *s);
     if (!s) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: out of host memory");
@@ -217,7 +228,19 @@ xf_status_t xf_vk_graph_prepare(xf_device_t* dev, const xf_exec_graph_t* graph, 
     return XF_OK;
 }
 
+static xf_status_t graph_run(xf_device_t* dev, const xf_exec_graph_t* graph, void* state, xf_err_t* err);
+
 xf_status_t xf_vk_graph_compute(xf_device_t* dev, const xf_exec_graph_t* graph, void* state, xf_err_t* err) {
+    xf_vk_graph_state_t* s = state;
+    if (!s || s->computed) return graph_run(dev, graph, state, err);
+    xf_driver_cache_begin(&xf_vk_driver_cache);
+    xf_status_t st = graph_run(dev, graph, state, err);
+    xf_driver_cache_end(&xf_vk_driver_cache);
+    s->computed = st == XF_OK;
+    return st;
+}
+
+static xf_status_t graph_run(xf_device_t* dev, const xf_exec_graph_t* graph, void* state, xf_err_t* err) {
     xf_vk_graph_state_t* s = state;
     if (!s || s->plan.count == 0) return xf_vk_check_validation(dev, XF_OK, err);
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &s->cmd};

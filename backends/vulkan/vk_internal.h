@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <vulkan/vulkan.h>
 
+#include "../common/xf_driver_cache.h"
 #include "../common/xf_tune.h"
 #include "backend.h"
 
@@ -179,5 +180,8 @@ xf_status_t xf_vk_graph_compute(xf_device_t* dev, const xf_exec_graph_t* graph, 
 void xf_vk_graph_release(xf_device_t* dev, void* state);
 
 xf_status_t xf_vk_record_node(xf_device_t* dev, const xf_exec_node_t* node, xf_vk_plan_t* plan, xf_err_t* err);
+
+// Mesa's shader cache (see xf_driver_cache.h): set up when the Vulkan loader is opened.
+extern xf_driver_cache_t xf_vk_driver_cache;
 
 #endif  // XF_BACKENDS_VULKAN_VK_INTERNAL_H_
