@@ -1,13 +1,9 @@
 // SPDX-License-Identifier: MIT
 // libxformer benchmark: SGEMM through the public API on every available backend, next to CLBlast
 // (same OpenCL device) and OpenBLAS (same thread count), plus the latency of one ViT-B/16 block.
-//
-// usage: xformer-bench [--backend cpu|opencl|vulkan|all] [--reps N] [--quick] [--first-result] [--f16]
-//                      [--tune off|fast|full]
-//        xformer-bench --model FILE [--backend ...] [--reps N] [--tune off|fast|full]
-//                      (whole-model latency, batch 1; with --tune, also pre-tunes the model's kernels)
-// Prints Markdown tables. OpenBLAS 0.3.21 misdetects AVX-512 CPUs as "Prescott"; unless
-// OPENBLAS_CORETYPE is set, the program re-executes itself with the core type of the CPU's features.
+// Prints Markdown tables, or with --json one JSON document (usage() and docs/TOOLS.md). OpenBLAS 0.3.21
+// misdetects AVX-512 CPUs as "Prescott"; unless OPENBLAS_CORETYPE is set, the program re-executes itself
+// with the core type of the CPU's features.
 #define _GNU_SOURCE
 #include <ftw.h>
 #include <math.h>
@@ -17,7 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../examples/common.h"
 #include "xformer.h"
+
+#define PROG "xformer-bench"
 
 #ifdef XF_BENCH_CLBLAST
 #define CL_TARGET_OPENCL_VERSION 120
@@ -260,19 +259,35 @@ static bool model_run(void* arg) {
     return st == XF_OK;
 }
 
+typedef struct model_result_s {
+    bool ok;
+    double load_s, first_s;
+    stats_t runs;
+} model_result_t;
+
 // --model: whole-model latency (host input upload, graph, logits download) of the model file at |path|
-// on |be|, input [1, C, H, W] uniform in [-0.5, 0.5). Prints one Markdown row.
-static void bench_xf_model(xf_backend_t be, const char* path) {
+// on |be|, input [1, C, H, W] uniform in [-0.5, 0.5). Writes one Markdown row or JSON object; returns
+// false when the model did not run.
+static bool bench_xf_model(xf_backend_t be, const char* path, ex_json_t* j) {
     xf_device_info_t info;
     double t0 = now();
     xf_context_t* ctx = open_backend(be, &info);
-    if (!ctx) return;
+    if (!ctx) {
+        fprintf(stderr, PROG ": %s: %s\n", xf_backend_name(be), xf_last_error());
+        if (j) {
+            ex_json_object(j, NULL);
+            ex_json_str(j, "backend", xf_backend_name(be));
+            ex_json_str(j, "error", xf_last_error());
+            ex_json_end_object(j);
+        }
+        return false;
+    }
     xf_model_t* model = NULL;
     xf_model_info_t mi;
     float *input = NULL, *logits = NULL;
-    stats_t st = {0};
+    model_result_t res = {0};
     if (xf_model_load(ctx, path, NULL, &model) == XF_OK && xf_model_info(model, &mi) == XF_OK) {
-        double load_s = now() - t0;
+        res.load_s = now() - t0;
         input = malloc((size_t)mi.input_elements * sizeof(float));
         logits = malloc((size_t)mi.output_elements * sizeof(float));
         if (input && logits) {
@@ -280,24 +295,35 @@ static void bench_xf_model(xf_backend_t be, const char* path) {
             model_run_t r = {model, input, (size_t)mi.input_elements, logits, (size_t)mi.output_elements};
             double first0 = now();
             bool ok = model_run(&r);
-            double first_s = now() - first0;
+            res.first_s = now() - first0;
             progress_done();
-            if (ok) st = measure(model_run, &r, 1);
-            if (st.ok) {
-                printf("| %s (%s) | %.2f | %.2f | %.1f | %.1f |\n", xf_backend_name(be), info.name, load_s, first_s,
-                       st.best * 1e3, st.median * 1e3);
-            }
+            if (ok) res.runs = measure(model_run, &r, 1);
+            res.ok = res.runs.ok;
         }
     }
-    if (!st.ok) {
+    if (!res.ok) fprintf(stderr, "%s: %s\n", xf_backend_name(be), xf_context_error(ctx));
+    if (j) {
+        ex_json_object(j, NULL);
+        ex_json_str(j, "backend", xf_backend_name(be));
+        ex_json_str(j, "device", info.name);
+        ex_json_num(j, "load_s", res.ok ? res.load_s : NAN, 6);
+        ex_json_num(j, "first_run_s", res.ok ? res.first_s : NAN, 6);
+        ex_json_num(j, "best_ms", res.ok ? res.runs.best * 1e3 : NAN, 6);
+        ex_json_num(j, "median_ms", res.ok ? res.runs.median * 1e3 : NAN, 6);
+        if (!res.ok) ex_json_str(j, "error", xf_context_error(ctx));
+        ex_json_end_object(j);
+    } else if (res.ok) {
+        printf("| %s (%s) | %.2f | %.2f | %.1f | %.1f |\n", xf_backend_name(be), info.name, res.load_s, res.first_s,
+               res.runs.best * 1e3, res.runs.median * 1e3);
+    } else {
         printf("| %s (%s) | n/a | n/a | n/a | n/a |\n", xf_backend_name(be), info.name);
-        fprintf(stderr, "%s: %s\n", xf_backend_name(be), xf_context_error(ctx));
     }
     fflush(stdout);
     free(input);
     free(logits);
     xf_model_destroy(model);
     xf_context_destroy(ctx);
+    return res.ok;
 }
 
 // Child of --first-result: prints the seconds from context creation to the first ViT-block result.
@@ -477,6 +503,313 @@ static void print_cell(const shape_t* s, stats_t st) {
     printf(" %.1f [%.1f] |", gflops(s, st.best), gflops(s, st.median));
 }
 
+// One GEMM figure: a Markdown cell, or a JSON object naming the implementation (|threads| 0: not applicable).
+static void gemm_result(ex_json_t* j, const shape_t* s, stats_t st, const char* impl, const char* backend,
+                        xf_dtype_t dtype, int threads) {
+    if (!j) {
+        print_cell(s, st);
+        fflush(stdout);
+        return;
+    }
+    ex_json_object(j, NULL);
+    ex_json_str(j, "implementation", impl);
+    if (backend) ex_json_str(j, "backend", backend);
+    ex_json_str(j, "dtype", xf_dtype_name(dtype));
+    if (threads > 0) ex_json_int(j, "threads", threads);
+    ex_json_num(j, "best_gflops", st.ok ? gflops(s, st.best) : NAN, 6);
+    ex_json_num(j, "median_gflops", st.ok ? gflops(s, st.median) : NAN, 6);
+    ex_json_end_object(j);
+}
+
+static const char synopsis[] =
+    "usage: " PROG " [--backend cpu|opencl|vulkan|all] [--reps N] [--quick] [--first-result] [--f16]\n"
+    "                     [--tune off|fast|full] [--json]\n"
+    "       " PROG " --model FILE [--backend cpu|opencl|vulkan|all] [--reps N] [--tune off|fast|full] [--json]\n";
+
+static void usage(void) {
+    printf("%s\n"
+           "Times SGEMM through libxformer on every backend next to CLBlast (on the same OpenCL device) and\n"
+           "OpenBLAS (1 thread and one per CPU), then one ViT-B/16 encoder block, and prints Markdown tables:\n"
+           "GFLOP/s best [median], latency in ms best and median.\n"
+           "\n"
+           "Options:\n"
+           "  --backend NAME     cpu, opencl, vulkan or all (default all)\n"
+           "  --reps N           at most N timed runs per measurement, at least 3 (default 10)\n"
+           "  --quick            1 s per measurement instead of 4, and one 1024^3 shape fewer\n"
+           "  --f16              libxformer GEMMs on f16 tensors (f32 accumulation); the peers stay f32\n"
+           "  --first-result     seconds from context creation to the first ViT-block result in a fresh\n"
+           "                     process, with cold and with warm kernel caches\n"
+           "  --model FILE       whole-model latency of the safetensors FILE, batch 1\n"
+           "  --tune MODE        kernel tuning for every context: off, fast or full (XFORMER_TUNE overrides);\n"
+           "                     with --model it pre-tunes the model's kernels\n"
+           "  --json             print one JSON document on stdout instead of Markdown (docs/TOOLS.md)\n"
+           "  -h, --help         print this help and exit\n"
+           "  -V, --version      print the version and exit\n"
+           "\n"
+           "Exit status: 0 success, 1 a libxformer measurement failed (n/a), 2 a usage error.\n",
+           synopsis);
+}
+
+typedef struct options_s {
+    const char* only;  // NULL: every backend
+    const char* model_path;
+    bool quick, first_result, json;
+} options_t;
+
+// Sets the global settings and |o|; returns -1 to go on, else the exit status.
+static int parse_args(int argc, char** argv, options_t* o) {
+    enum { OPT_BACKEND = 256, OPT_REPS, OPT_QUICK, OPT_F16, OPT_FIRST_RESULT, OPT_MODEL, OPT_TUNE, OPT_JSON };
+    static const struct option longopts[] = {
+        {"backend", required_argument, NULL, OPT_BACKEND},
+        {"reps", required_argument, NULL, OPT_REPS},
+        {"quick", no_argument, NULL, OPT_QUICK},
+        {"f16", no_argument, NULL, OPT_F16},
+        {"first-result", no_argument, NULL, OPT_FIRST_RESULT},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"tune", required_argument, NULL, OPT_TUNE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    *o = (options_t){0};
+    static const char shortopts[] = ":hV";
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        xf_backend_t be;
+        long n;
+        switch (c) {
+            case 'h': usage(); return 0;
+            case 'V': ex_print_version(PROG); return 0;
+            case OPT_BACKEND:
+                if (strcmp(optarg, "all") != 0 && (!ex_parse_backend(optarg, &be) || be == XF_BACKEND_AUTO))
+                    return ex_usage_error(PROG, NULL, "unknown backend '%s' (cpu, opencl, vulkan, all)", optarg);
+                o->only = strcmp(optarg, "all") == 0 ? NULL : optarg;
+                break;
+            case OPT_REPS:
+                if (!ex_parse_int(optarg, 1, 1000000, &n))
+                    return ex_usage_error(PROG, NULL, "--reps needs a positive integer, got '%s'", optarg);
+                reps = n < 3 ? 3 : (int)n;
+                break;
+            case OPT_QUICK:
+                o->quick = true;
+                time_budget = 1.0;
+                break;
+            case OPT_F16: gemm_dtype = XF_DTYPE_F16; break;
+            case OPT_FIRST_RESULT: o->first_result = true; break;
+            case OPT_MODEL: o->model_path = optarg; break;
+            case OPT_TUNE:
+                if (strcmp(optarg, "off") == 0) {
+                    tune_mode = XF_TUNE_OFF;
+                } else if (strcmp(optarg, "fast") == 0) {
+                    tune_mode = XF_TUNE_FAST;
+                } else if (strcmp(optarg, "full") == 0) {
+                    tune_mode = XF_TUNE_FULL;
+                } else {
+                    return ex_usage_error(PROG, NULL, "--tune takes off, fast or full, not '%s'", optarg);
+                }
+                break;
+            case OPT_JSON: o->json = true; break;
+            default: return ex_option_error(PROG, c, argv, shortopts);
+        }
+    }
+    if (optind < argc) return ex_usage_error(PROG, synopsis, "unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
+// --model: one row per backend. Returns false when a backend did not run the model.
+static bool bench_models(ex_json_t* j, const xf_backend_t* run, int nrun, const char* path) {
+    bool ok = true;
+    if (j) {
+        ex_json_object(j, "model");
+        ex_json_str(j, "path", path);
+        ex_json_int(j, "reps", reps);
+        ex_json_array(j, "results");
+    } else {
+        printf("\n%s, batch 1, f32: load s (context + file + upload + graph), first run s, then best and median "
+               "ms of up to %d runs\n\n",
+               path, reps);
+        printf("| backend (device) | load s | first run s | best ms | median ms |\n|---|---|---|---|---|\n");
+    }
+    for (int i = 0; i < nrun; ++i) ok &= bench_xf_model(run[i], path, j);
+    if (j) {
+        ex_json_end_array(j);
+        ex_json_end_object(j);
+    }
+    return ok;
+}
+
+// --first-result: cold and warm caches per GPU-API backend, each run a fresh process.
+static bool bench_first_results(ex_json_t* j, const xf_backend_t* run, int nrun) {
+    // Cold: empty libxformer and driver caches (XDG_CACHE_HOME also moves PoCL's kernel cache and
+    // Mesa's shader cache); warm: the same directories again.
+    char dir[] = "/tmp/xformer-bench-cache-XXXXXX";
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, PROG ": cannot create a cache directory in /tmp: %s\n", strerror(errno));
+        if (j) ex_json_str(j, "error", "cannot create a cache directory in /tmp");
+        return false;
+    }
+    setenv("XDG_CACHE_HOME", dir, 1);
+    unsetenv("XFORMER_CACHE_DIR");
+    unsetenv("POCL_CACHE_DIR");
+    unsetenv("MESA_SHADER_CACHE_DIR");
+    if (j) {
+        ex_json_object(j, "first_result");
+        ex_json_array(j, "results");
+    } else {
+        printf("\nTime to first result (context creation to first ViT-block output, fresh process), seconds\n\n");
+        printf("| backend | cold caches | warm caches |\n|---|---|---|\n");
+    }
+    bool ok = true;
+    for (int i = 0; i < nrun; ++i) {
+        if (run[i] == XF_BACKEND_CPU) continue;
+        char sub[300];
+        snprintf(sub, sizeof sub, "%s/%s", dir, xf_backend_name(run[i]));
+        setenv("XDG_CACHE_HOME", sub, 1);
+        double cold = first_result_run(xf_backend_name(run[i]));
+        double warm = first_result_run(xf_backend_name(run[i]));
+        double warm2 = first_result_run(xf_backend_name(run[i]));
+        if (warm2 >= 0 && warm2 < warm) warm = warm2;
+        if (cold < 0 || warm < 0) {
+            fprintf(stderr, PROG ": %s: the first-result run failed\n", xf_backend_name(run[i]));
+            ok = false;
+        }
+        if (j) {
+            ex_json_object(j, NULL);
+            ex_json_str(j, "backend", xf_backend_name(run[i]));
+            ex_json_num(j, "cold_s", cold >= 0 ? cold : NAN, 6);
+            ex_json_num(j, "warm_s", warm >= 0 ? warm : NAN, 6);
+            ex_json_end_object(j);
+        } else {
+            printf("| %s | %.2f | %.2f |\n", xf_backend_name(run[i]), cold, warm);
+            fflush(stdout);
+        }
+    }
+    if (j) {
+        ex_json_end_array(j);
+        ex_json_end_object(j);
+    }
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return ok;
+}
+
+// The SGEMM table: libxformer on each backend, then the peers. Returns false when a libxformer GEMM failed.
+static bool bench_gemms(ex_json_t* j, const xf_backend_t* run, const xf_device_info_t* infos, int nrun, bool quick,
+                        long ncpu) {
+    const char* cl_device = NULL;
+    for (int i = 0; i < nrun; ++i) {
+        if (run[i] == XF_BACKEND_OPENCL) cl_device = infos[i].name;
+    }
+    (void)cl_device;  // only CLBlast needs it
+    if (j) {
+        ex_json_object(j, "gemm");
+        ex_json_int(j, "reps", reps);
+        ex_json_int(j, "warmups", 2);
+        ex_json_array(j, "shapes");
+    } else {
+        printf("\nSGEMM GFLOP/s, best [median] of up to %d runs after 2 warm-ups (MxKxN; B^T = linear weight "
+               "[N,K])\n\n",
+               reps);
+        printf("| shape |");
+        for (int i = 0; i < nrun; ++i) printf(" xformer %s %s |", xf_backend_name(run[i]), xf_dtype_name(gemm_dtype));
+#ifdef XF_BENCH_CLBLAST
+        if (cl_device) printf(" CLBlast (same device) |");
+#endif
+#ifdef XF_BENCH_OPENBLAS
+        printf(" OpenBLAS 1 thr | OpenBLAS %ld thr |", ncpu);
+#endif
+        printf("\n|---|");
+        for (int i = 0; i < nrun; ++i) printf("---|");
+#ifdef XF_BENCH_CLBLAST
+        if (cl_device) printf("---|");
+#endif
+#ifdef XF_BENCH_OPENBLAS
+        printf("---|---|");
+#endif
+        printf("\n");
+    }
+    bool ok = true;
+    for (size_t si = 0; si < NSHAPES; ++si) {
+        const shape_t* s = &shapes[si];
+        if (quick && si == 1) continue;
+        if (j) {
+            ex_json_object(j, NULL);
+            ex_json_str(j, "name", s->name);
+            ex_json_int(j, "m", s->m);
+            ex_json_int(j, "k", s->k);
+            ex_json_int(j, "n", s->n);
+            ex_json_bool(j, "transpose_b", s->transpose_b);
+            ex_json_array(j, "results");
+        } else {
+            printf("| %s |", s->name);
+            fflush(stdout);
+        }
+        for (int i = 0; i < nrun; ++i) {
+            stats_t st = bench_xf_gemm(run[i], s);
+            ok &= st.ok;
+            gemm_result(j, s, st, "libxformer", xf_backend_name(run[i]), gemm_dtype, 0);
+        }
+#ifdef XF_BENCH_CLBLAST
+        if (cl_device) gemm_result(j, s, bench_clblast(cl_device, s), "clblast", "opencl", XF_DTYPE_F32, 0);
+#endif
+#ifdef XF_BENCH_OPENBLAS
+        gemm_result(j, s, bench_openblas(s, 1), "openblas", NULL, XF_DTYPE_F32, 1);
+        gemm_result(j, s, bench_openblas(s, (int)ncpu), "openblas", NULL, XF_DTYPE_F32, (int)ncpu);
+#endif
+        if (j) {
+            ex_json_end_array(j);
+            ex_json_end_object(j);
+        } else {
+            printf("\n");
+            fflush(stdout);
+        }
+    }
+    if (j) {
+        ex_json_end_array(j);
+        ex_json_end_object(j);
+    }
+    return ok;
+}
+
+// The ViT-B/16 block table. Returns false when a backend did not run the block.
+static bool bench_blocks(ex_json_t* j, const xf_backend_t* run, int nrun) {
+    if (j) {
+        ex_json_object(j, "block");
+        ex_json_int(j, "dim", 768);
+        ex_json_int(j, "heads", 12);
+        ex_json_int(j, "mlp", 3072);
+        ex_json_int(j, "tokens", 197);
+        ex_json_str(j, "dtype", "f32");
+        ex_json_array(j, "results");
+    } else {
+        printf("\nViT-B/16 block (dim 768, 12 heads, MLP 3072, 197 tokens, f32), latency ms best [median]\n\n");
+        printf("| backend | best ms | median ms |\n|---|---|---|\n");
+    }
+    bool ok = true;
+    for (int i = 0; i < nrun; ++i) {
+        stats_t st = bench_xf_block(run[i]);
+        ok &= st.ok;
+        if (j) {
+            ex_json_object(j, NULL);
+            ex_json_str(j, "backend", xf_backend_name(run[i]));
+            ex_json_num(j, "best_ms", st.ok ? st.best * 1e3 : NAN, 6);
+            ex_json_num(j, "median_ms", st.ok ? st.median * 1e3 : NAN, 6);
+            ex_json_end_object(j);
+        } else if (st.ok) {
+            printf("| %s | %.2f | %.2f |\n", xf_backend_name(run[i]), st.best * 1e3, st.median * 1e3);
+        } else {
+            printf("| %s | n/a | n/a |\n", xf_backend_name(run[i]));
+        }
+        fflush(stdout);
+    }
+    if (j) {
+        ex_json_end_array(j);
+        ex_json_end_object(j);
+    }
+    return ok;
+}
+
 int main(int argc, char** argv) {
 #ifdef XF_BENCH_OPENBLAS
     const char* coretype = openblas_coretype();
@@ -485,61 +818,25 @@ int main(int argc, char** argv) {
         execv("/proc/self/exe", argv);
     }
 #endif
-    const char* only = NULL;
-    const char* model_path = NULL;
-    bool quick = false, first_result = false;
+    // The child process of --first-result: internal, so outside the options users see.
     if (argc == 3 && strcmp(argv[1], "--first-result-child") == 0) {
         xf_backend_t child = XF_BACKEND_CPU;
         if (xf_backend_from_name(argv[2], &child) != XF_OK) {
-            fprintf(stderr, "xformer-bench: %s\n", xf_last_error());
+            fprintf(stderr, PROG ": %s\n", xf_last_error());
             return 2;
         }
         return first_result_child(child);
     }
-    for (int i = 1; i < argc; ++i) {
-        if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
-            only = argv[++i];
-        } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
-            reps = atoi(argv[++i]);
-        } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
-            model_path = argv[++i];
-        } else if (strcmp(argv[i], "--f16") == 0) {
-            gemm_dtype = XF_DTYPE_F16;
-        } else if (strcmp(argv[i], "--first-result") == 0) {
-            first_result = true;
-        } else if (strcmp(argv[i], "--tune") == 0 && i + 1 < argc) {
-            const char* m = argv[++i];
-            if (strcmp(m, "off") == 0) {
-                tune_mode = XF_TUNE_OFF;
-            } else if (strcmp(m, "fast") == 0) {
-                tune_mode = XF_TUNE_FAST;
-            } else if (strcmp(m, "full") == 0) {
-                tune_mode = XF_TUNE_FULL;
-            } else {
-                fprintf(stderr, "xformer-bench: --tune takes off, fast or full, not '%s'\n", m);
-                return 2;
-            }
-        } else if (strcmp(argv[i], "--quick") == 0) {
-            quick = true;
-            time_budget = 1.0;
-        } else {
-            fprintf(
-                stderr,
-                "usage: %s [--backend cpu|opencl|vulkan|all] [--reps N] [--quick] [--first-result] [--f16]\n"
-                "                    [--tune off|fast|full]\n"
-                "       %s --model FILE [--backend cpu|opencl|vulkan|all] [--reps N] [--tune off|fast|full]\n",
-                argv[0], argv[0]);
-            return 2;
-        }
-    }
-    if (reps < 3) reps = 3;
+    options_t o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0) return rc;
     xf_backend_t all[8];
     int nall = (int)xf_backend_list(all, 8);
     xf_backend_t run[8];
     xf_device_info_t infos[8];
     int nrun = 0;
     for (int i = 0; i < nall; ++i) {
-        if (only && strcmp(only, "all") != 0 && strcmp(only, xf_backend_name(all[i])) != 0) continue;
+        if (o.only && strcmp(o.only, xf_backend_name(all[i])) != 0) continue;
         if (!xf_backend_compiled(all[i])) continue;
         xf_context_t* ctx = open_backend(all[i], &infos[nrun]);
         if (!ctx) continue;
@@ -550,103 +847,45 @@ int main(int argc, char** argv) {
     time_t t = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&t));
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    printf("# xformer-bench, %s, %ld CPUs online\n\n", date, ncpu);
-    for (int i = 0; i < nrun; ++i) {
-        printf("- %s: %s (%s, %s), kernel style %s\n", xf_backend_name(run[i]), infos[i].name,
-               infos[i].platform, infos[i].driver_version, infos[i].kernel_style);
-    }
-    const char* cl_device = NULL;
-    for (int i = 0; i < nrun; ++i) {
-        if (run[i] == XF_BACKEND_OPENCL) cl_device = infos[i].name;
-    }
-    if (model_path) {
-        printf("\n%s, batch 1, f32: load s (context + file + upload + graph), first run s, then best and median "
-               "ms of up to %d runs\n\n",
-               model_path, reps);
-        printf("| backend (device) | load s | first run s | best ms | median ms |\n|---|---|---|---|---|\n");
-        for (int i = 0; i < nrun; ++i) bench_xf_model(run[i], model_path);
-        return 0;
-    }
-    if (first_result) {
-        // Cold: empty libxformer and driver caches (XDG_CACHE_HOME also moves PoCL's kernel cache and
-        // Mesa's shader cache); warm: the same directories again. Each run is a fresh process.
-        char dir[] = "/tmp/xformer-bench-cache-XXXXXX";
-        if (!mkdtemp(dir)) return 1;
-        setenv("XDG_CACHE_HOME", dir, 1);
-        unsetenv("XFORMER_CACHE_DIR");
-        unsetenv("POCL_CACHE_DIR");
-        unsetenv("MESA_SHADER_CACHE_DIR");
-        printf(
-            "\nTime to first result (context creation to first ViT-block output, fresh process), "
-            "seconds\n\n");
-        printf("| backend | cold caches | warm caches |\n|---|---|---|\n");
+    ex_json_t json;
+    ex_json_t* j = o.json ? &json : NULL;
+    if (j) {
+        ex_json_begin(j, stdout);
+        ex_json_header(j, PROG);
+        ex_json_str(j, "date", date);
+        ex_json_int(j, "cpus", ncpu);
+        ex_json_str(j, "dtype", xf_dtype_name(gemm_dtype));
+        ex_json_str(j, "tune", tune_mode == XF_TUNE_FULL ? "full" : tune_mode == XF_TUNE_FAST ? "fast" : "off");
+        ex_json_array(j, "backends");
         for (int i = 0; i < nrun; ++i) {
-            if (run[i] == XF_BACKEND_CPU) continue;
-            char sub[300];
-            snprintf(sub, sizeof sub, "%s/%s", dir, xf_backend_name(run[i]));
-            setenv("XDG_CACHE_HOME", sub, 1);
-            double cold = first_result_run(xf_backend_name(run[i]));
-            double warm = first_result_run(xf_backend_name(run[i]));
-            double warm2 = first_result_run(xf_backend_name(run[i]));
-            if (warm2 >= 0 && warm2 < warm) warm = warm2;
-            printf("| %s | %.2f | %.2f |\n", xf_backend_name(run[i]), cold, warm);
-            fflush(stdout);
+            ex_json_object(j, NULL);
+            ex_json_device_fields(j, &infos[i]);
+            ex_json_end_object(j);
         }
-        nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-        return 0;
-    }
-    printf(
-        "\nSGEMM GFLOP/s, best [median] of up to %d runs after 2 warm-ups (MxKxN; B^T = linear weight "
-        "[N,K])\n\n",
-        reps);
-    printf("| shape |");
-    for (int i = 0; i < nrun; ++i)
-        printf(" xformer %s %s |", xf_backend_name(run[i]), xf_dtype_name(gemm_dtype));
-#ifdef XF_BENCH_CLBLAST
-    if (cl_device) printf(" CLBlast (same device) |");
-#endif
-#ifdef XF_BENCH_OPENBLAS
-    printf(" OpenBLAS 1 thr | OpenBLAS %ld thr |", ncpu);
-#endif
-    printf("\n|---|");
-    for (int i = 0; i < nrun; ++i) printf("---|");
-#ifdef XF_BENCH_CLBLAST
-    if (cl_device) printf("---|");
-#endif
-#ifdef XF_BENCH_OPENBLAS
-    printf("---|---|");
-#endif
-    printf("\n");
-    for (size_t si = 0; si < NSHAPES; ++si) {
-        const shape_t* s = &shapes[si];
-        if (quick && si == 1) continue;
-        printf("| %s |", s->name);
-        fflush(stdout);
+        ex_json_end_array(j);
+    } else {
+        printf("# xformer-bench, %s, %ld CPUs online\n\n", date, ncpu);
         for (int i = 0; i < nrun; ++i) {
-            print_cell(s, bench_xf_gemm(run[i], s));
-            fflush(stdout);
+            printf("- %s: %s (%s, %s), kernel style %s\n", xf_backend_name(run[i]), infos[i].name,
+                   infos[i].platform, infos[i].driver_version, infos[i].kernel_style);
         }
-#ifdef XF_BENCH_CLBLAST
-        if (cl_device) print_cell(s, bench_clblast(cl_device, s));
-        fflush(stdout);
-#endif
-#ifdef XF_BENCH_OPENBLAS
-        print_cell(s, bench_openblas(s, 1));
-        print_cell(s, bench_openblas(s, (int)ncpu));
-#endif
-        printf("\n");
-        fflush(stdout);
     }
-    printf("\nViT-B/16 block (dim 768, 12 heads, MLP 3072, 197 tokens, f32), latency ms best [median]\n\n");
-    printf("| backend | best ms | median ms |\n|---|---|---|\n");
-    for (int i = 0; i < nrun; ++i) {
-        stats_t st = bench_xf_block(run[i]);
-        if (st.ok) {
-            printf("| %s | %.2f | %.2f |\n", xf_backend_name(run[i]), st.best * 1e3, st.median * 1e3);
-        } else {
-            printf("| %s | n/a | n/a |\n", xf_backend_name(run[i]));
-        }
-        fflush(stdout);
+    bool ok;
+    if (nrun == 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "no backend to run%s%s%s", o.only ? " (" : "", o.only ? o.only : "",
+                 o.only ? " is not available)" : "");
+        fprintf(stderr, PROG ": %s\n", msg);
+        if (j) ex_json_str(j, "error", msg);
+        ok = false;
+    } else if (o.model_path) {
+        ok = bench_models(j, run, nrun, o.model_path);
+    } else if (o.first_result) {
+        ok = bench_first_results(j, run, nrun);
+    } else {
+        ok = bench_gemms(j, run, infos, nrun, o.quick, ncpu);
+        ok &= bench_blocks(j, run, nrun);
     }
-    return 0;
+    if (j) ex_json_end(j);
+    return ok ? 0 : 1;
 }

@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: MIT
-// Small helpers shared by the example programs: backend selection, device banner, timing.
+// Small helpers shared by the programs (examples/, tools/xformer-devices.c, bench/): backend selection,
+// device banner, timing, the command-line conventions (--help, --version, usage errors) and JSON output.
 #ifndef XF_EXAMPLES_COMMON_H_
 #define XF_EXAMPLES_COMMON_H_
 
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,11 +23,69 @@ static inline double ex_now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+//===----------------------------------------------------------------------===//
+// Command line
+//===----------------------------------------------------------------------===//
+
+// "PROG (libxformer X.Y.Z)" on stdout: the version of the library actually linked.
+static inline void ex_print_version(const char* prog) {
+    printf("%s (libxformer %s)\n", prog, xf_version_string());
+}
+
+#if defined(__GNUC__)
+#define EX_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define EX_PRINTF(fmt, args)
+#endif
+
+// Reports a usage error on stderr: "PROG: MESSAGE", then |synopsis| when given, then a pointer to --help.
+// Returns 2, the exit status of every usage error.
+EX_PRINTF(3, 4) static inline int ex_usage_error(const char* prog, const char* synopsis, const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n%sTry '%s --help' for more information.\n", synopsis ? synopsis : "", prog);
+    return 2;
+}
+
+// Reports what getopt_long(argc, argv, |shortopts|, ...) rejected, running with opterr = 0 and |shortopts|
+// starting with ':': |c| is ':' (a missing value) or '?' (an unknown option, or a value given to a flag).
+// Returns 2.
+static inline int ex_option_error(const char* prog, int c, char** argv, const char* shortopts) {
+    const char* arg = optind > 0 ? argv[optind - 1] : "";
+    bool is_long = strncmp(arg, "--", 2) == 0;
+    if (c == ':') {
+        if (is_long) return ex_usage_error(prog, NULL, "option '%s' needs a value", arg);
+        return ex_usage_error(prog, NULL, "option '-%c' needs a value", optopt);
+    }
+    // Within a cluster such as -xV, argv[optind - 1] is not the offending word: optopt alone tells.
+    if (optopt > 0 && optopt < 256 && !strchr(shortopts + 1, optopt))
+        return ex_usage_error(prog, NULL, "unknown option '-%c'", optopt);
+    if (optopt) return ex_usage_error(prog, NULL, "option '%.*s' takes no value", (int)strcspn(arg, "="), arg);
+    return ex_usage_error(prog, NULL, "unknown option '%s'", arg);
+}
+
+// Parses a decimal integer in [lo, hi]; false for anything else (empty, trailing text, out of range).
+static inline bool ex_parse_int(const char* s, long lo, long hi, long* out) {
+    char* end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
 // Parses a backend name ("auto" or any backend libxformer knows); returns false for anything else.
 static inline bool ex_parse_backend(const char* s, xf_backend_t* out) {
     xf_status_t st = xf_backend_from_name(s, out);
     return st == XF_OK || st == XF_ERR_UNAVAILABLE;
 }
+
+//===----------------------------------------------------------------------===//
+// Contexts, devices, models
+//===----------------------------------------------------------------------===//
 
 // Creates a context on |backend| (XF_BACKEND_FROM_ENV: XFORMER_BACKEND / XFORMER_DEVICE decide).
 static inline xf_context_t* ex_context(xf_backend_t backend, const char* prog) {
@@ -60,5 +125,232 @@ static inline void ex_print_model(FILE* f, const char* path, const xf_model_info
             (long long)info->input_channels, (long long)info->input_height, (long long)info->input_width,
             (double)info->parameters / 1e6);
 }
+
+// Stable identifiers of device types for machine-readable output.
+static inline const char* ex_device_type_id(xf_device_type_t t) {
+    switch (t) {
+        case XF_DEVICE_TYPE_DISCRETE_GPU: return "discrete-gpu";
+        case XF_DEVICE_TYPE_INTEGRATED_GPU: return "integrated-gpu";
+        case XF_DEVICE_TYPE_ACCELERATOR: return "accelerator";
+        case XF_DEVICE_TYPE_CPU: return "cpu";
+        default: return "other";
+    }
+}
+
+//===----------------------------------------------------------------------===//
+// JSON output: one document, written as it goes, indented two spaces per level
+//===----------------------------------------------------------------------===//
+
+#define EX_JSON_MAX_DEPTH 16
+
+typedef struct ex_json_s {
+    FILE* f;
+    int depth;
+    bool has_items[EX_JSON_MAX_DEPTH];  // per open level: a comma goes before the next item
+} ex_json_t;
+
+// Length of the well-formed UTF-8 sequence at |p| (lead byte >= 0x80), or 0.
+static inline int ex_utf8_length(const unsigned char* p) {
+    int n = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+    // The second byte's range excludes overlong forms, surrogates and code points above U+10FFFF.
+    unsigned lo = p[0] == 0xe0 ? 0xa0 : p[0] == 0xf0 ? 0x90 : 0x80;
+    unsigned hi = p[0] == 0xed ? 0x9f : p[0] == 0xf4 ? 0x8f : 0xbf;
+    if (n == 0 || p[1] < lo || p[1] > hi) return 0;
+    for (int i = 2; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    return n;
+}
+
+// Writes |s| as a JSON string (NULL as null); bytes that are not UTF-8 become U+FFFD.
+static inline void ex_json_string(FILE* f, const char* s) {
+    if (!s) {
+        fputs("null", f);
+        return;
+    }
+    fputc('"', f);
+    for (const unsigned char* p = (const unsigned char*)s; *p; p++) {
+        switch (*p) {
+            case '"': fputs("\\\"", f); break;
+            case '\\': fputs("\\\\", f); break;
+            case '\n': fputs("\\n", f); break;
+            case '\r': fputs("\\r", f); break;
+            case '\t': fputs("\\t", f); break;
+            default:
+                if (*p < 0x20 || *p == 0x7f) {
+                    fprintf(f, "\\u%04x", *p);
+                } else if (*p < 0x80) {
+                    fputc(*p, f);
+                } else {
+                    int n = ex_utf8_length(p);
+                    if (n == 0) {
+                        fputs("\\ufffd", f);
+                    } else {
+                        fwrite(p, 1, (size_t)n, f);
+                        p += n - 1;
+                    }
+                }
+        }
+    }
+    fputc('"', f);
+}
+
+// Starts an item of the current object (|key| given) or array (|key| NULL).
+static inline void ex_json_item(ex_json_t* j, const char* key) {
+    if (j->depth > 0) {
+        fputs(j->has_items[j->depth - 1] ? ",\n" : "\n", j->f);
+        j->has_items[j->depth - 1] = true;
+        fprintf(j->f, "%*s", 2 * j->depth, "");
+    }
+    if (key) {
+        ex_json_string(j->f, key);
+        fputs(": ", j->f);
+    }
+}
+
+static inline void ex_json_open(ex_json_t* j, const char* key, char bracket) {
+    ex_json_item(j, key);
+    fputc(bracket, j->f);
+    if (j->depth < EX_JSON_MAX_DEPTH) j->has_items[j->depth] = false;
+    j->depth++;
+}
+
+static inline void ex_json_close(ex_json_t* j, char bracket) {
+    j->depth--;
+    if (j->depth < EX_JSON_MAX_DEPTH && j->has_items[j->depth]) fprintf(j->f, "\n%*s", 2 * j->depth, "");
+    fputc(bracket, j->f);
+    if (j->depth == 0) fputc('\n', j->f);
+}
+
+static inline void ex_json_begin(ex_json_t* j, FILE* f) {
+    *j = (ex_json_t){.f = f};
+    ex_json_open(j, NULL, '{');
+}
+
+static inline void ex_json_end(ex_json_t* j) {
+    while (j->depth > 0) ex_json_close(j, '}');
+    fflush(j->f);
+}
+
+static inline void ex_json_object(ex_json_t* j, const char* key) { ex_json_open(j, key, '{'); }
+static inline void ex_json_end_object(ex_json_t* j) { ex_json_close(j, '}'); }
+static inline void ex_json_array(ex_json_t* j, const char* key) { ex_json_open(j, key, '['); }
+static inline void ex_json_end_array(ex_json_t* j) { ex_json_close(j, ']'); }
+
+static inline void ex_json_str(ex_json_t* j, const char* key, const char* value) {
+    ex_json_item(j, key);
+    ex_json_string(j->f, value);
+}
+
+// A number with up to |digits| significant digits; NaN and infinities, which JSON lacks, are null.
+static inline void ex_json_num(ex_json_t* j, const char* key, double value, int digits) {
+    ex_json_item(j, key);
+    if (isfinite(value))
+        fprintf(j->f, "%.*g", digits, value);
+    else
+        fputs("null", j->f);
+}
+
+static inline void ex_json_int(ex_json_t* j, const char* key, long long value) {
+    ex_json_item(j, key);
+    fprintf(j->f, "%lld", value);
+}
+
+static inline void ex_json_uint(ex_json_t* j, const char* key, unsigned long long value) {
+    ex_json_item(j, key);
+    fprintf(j->f, "%llu", value);
+}
+
+static inline void ex_json_bool(ex_json_t* j, const char* key, bool value) {
+    ex_json_item(j, key);
+    fputs(value ? "true" : "false", j->f);
+}
+
+static inline void ex_json_null(ex_json_t* j, const char* key) {
+    ex_json_item(j, key);
+    fputs("null", j->f);
+}
+
+// The fields of xf_device_info_t, as members of the current object.
+static inline void ex_json_device_fields(ex_json_t* j, const xf_device_info_t* d) {
+    ex_json_str(j, "backend", xf_backend_name(d->backend));
+    ex_json_int(j, "index", d->index);
+    ex_json_str(j, "type", ex_device_type_id(d->type));
+    ex_json_str(j, "name", d->name);
+    ex_json_str(j, "platform", d->platform);
+    ex_json_str(j, "driver_version", d->driver_version);
+    ex_json_str(j, "api_version", d->api_version);
+    ex_json_bool(j, "fp16", d->fp16);
+    ex_json_bool(j, "subgroups", d->subgroups);
+    ex_json_uint(j, "subgroup_size", d->subgroup_size);
+    ex_json_uint(j, "global_memory_bytes", d->global_memory_bytes);
+    ex_json_uint(j, "max_buffer_bytes", d->max_buffer_bytes);
+    ex_json_uint(j, "shared_memory_bytes", d->shared_memory_bytes);
+    ex_json_uint(j, "max_workgroup_size", d->max_workgroup_size);
+    ex_json_str(j, "kernel_style", d->kernel_style);
+}
+
+static inline void ex_json_model_fields(ex_json_t* j, const char* path, const xf_model_info_t* info) {
+    ex_json_str(j, "path", path);
+    ex_json_str(j, "architecture", info->architecture);
+    ex_json_str(j, "task", ex_task_name(info->task));
+    ex_json_int(j, "classes", info->classes);
+    ex_json_int(j, "input_channels", info->input_channels);
+    ex_json_int(j, "input_height", info->input_height);
+    ex_json_int(j, "input_width", info->input_width);
+    ex_json_int(j, "parameters", info->parameters);
+    ex_json_bool(j, "has_labels", info->has_labels);
+}
+
+// The program and library version, first members of every document.
+static inline void ex_json_header(ex_json_t* j, const char* prog) {
+    ex_json_str(j, "program", prog);
+    ex_json_str(j, "version", xf_version_string());
+}
+
+// An image that gave no result: "PROG: PATH: WHY" on stderr and {path, error} in the JSON document |j|.
+static inline void ex_image_error(ex_json_t* j, const char* prog, const char* path, const char* why) {
+    fprintf(stderr, "%s: %s: %s\n", prog, path, why);
+    if (!j) return;
+    ex_json_object(j, NULL);
+    ex_json_str(j, "path", path);
+    ex_json_str(j, "error", why);
+    ex_json_end_object(j);
+}
+
+// The |n| images a failure left unprocessed: an entry each in the JSON document, one line on stderr if |tell|.
+static inline void ex_images_not_run(ex_json_t* j, const char* prog, char* const* paths, int n, bool tell) {
+    if (n <= 0) return;
+    if (tell) fprintf(stderr, "%s: %d image%s not run\n", prog, n, n > 1 ? "s" : "");
+    for (int i = 0; j && i < n; i++) {
+        ex_json_object(j, NULL);
+        ex_json_str(j, "path", paths[i]);
+        ex_json_str(j, "error", "not run: an earlier failure stopped the run");
+        ex_json_end_object(j);
+    }
+}
+
+#ifdef STBI_VERSION
+// Each side of an image xf_model_preprocess takes is at most this many pixels.
+#define EX_MAX_IMAGE_SIDE 65536
+
+// Decodes the image at |path| (8 bits per channel, its own channel count) once its header shows each side
+// within EX_MAX_IMAGE_SIDE, so a huge image costs nothing. On failure returns NULL and the reason in |why|.
+static inline uint8_t* ex_load_image(const char* path, int* w, int* h, int* ch, char* why, size_t why_size) {
+    FILE* f = fopen(path, "rb");
+    if (!f) {
+        snprintf(why, why_size, "%s", strerror(errno));
+        return NULL;
+    }
+    uint8_t* pixels = NULL;
+    if (!stbi_info_from_file(f, w, h, ch))
+        snprintf(why, why_size, "%s", stbi_failure_reason());
+    else if (*w > EX_MAX_IMAGE_SIDE || *h > EX_MAX_IMAGE_SIDE)
+        snprintf(why, why_size, "%dx%d pixels is too large (at most %d per side)", *w, *h, EX_MAX_IMAGE_SIDE);
+    else if (!(pixels = stbi_load_from_file(f, w, h, ch, 0)))
+        snprintf(why, why_size, "%s", stbi_failure_reason());
+    fclose(f);
+    return pixels;
+}
+#endif
 
 #endif  // XF_EXAMPLES_COMMON_H_

@@ -12,33 +12,45 @@
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
 
-static void usage(FILE* f) {
-    fprintf(f,
-            "usage: xformer-accuracy MODEL [--data DIR] [--limit N] [--backends LIST]\n"
-            "\n"
-            "Classifier: classifies the Fashion-MNIST test set (DIR/t10k-images-idx3-ubyte.gz and\n"
-            "t10k-labels-idx1-ubyte.gz, default " FMNIST_DIR ")\n"
-            "and prints the accuracy.\n"
-            "Segmenter: segments the canvases DIR/canvases-images-idx3-ubyte.gz against the label masks\n"
-            "DIR/canvases-masks-idx3-ubyte.gz (tools/segsynth.py DIR writes the held-out set) and prints\n"
-            "the mean IoU over all classes, background included.\n"
-            "Each backend of LIST (comma-separated cpu,opencl,vulkan; default: every compiled backend)\n"
-            "runs MODEL preprocessed exactly like xformer-classify / xformer-segment; the agreement column\n"
-            "is the share of predictions (pixels for a segmenter) equal to the first backend's.\n");
+#define PROG "xformer-accuracy"
+
+static const char synopsis[] = "usage: " PROG " [OPTION]... MODEL\n";
+
+static void usage(void) {
+    printf("%s\n"
+           "Classifier: classifies the Fashion-MNIST test set (DIR/t10k-images-idx3-ubyte.gz and\n"
+           "t10k-labels-idx1-ubyte.gz, default " FMNIST_DIR ")\n"
+           "and prints the accuracy.\n"
+           "Segmenter: segments the canvases DIR/canvases-images-idx3-ubyte.gz against the label masks\n"
+           "DIR/canvases-masks-idx3-ubyte.gz (tools/segsynth.py DIR writes the held-out set) and prints\n"
+           "the mean IoU over all classes, background included.\n"
+           "Each backend of LIST (comma-separated cpu,opencl,vulkan; default: every compiled backend)\n"
+           "runs MODEL preprocessed exactly like xformer-classify / xformer-segment; the agreement column\n"
+           "is the share of predictions (pixels for a segmenter) equal to the first backend's.\n"
+           "\n"
+           "Options:\n"
+           "  --data DIR         the data set's directory\n"
+           "  --limit N          only the first N images\n"
+           "  --backends LIST    the backends to run, in this order\n"
+           "  -h, --help         print this help and exit\n"
+           "  -V, --version      print the version and exit\n"
+           "\n"
+           "Exit status: 0 success, 1 a failure (on any backend), 2 a usage error.\n",
+           synopsis);
 }
 
 // Reads a gzip'd IDX file; returns the payload after the header and fills dims.
 static uint8_t* read_idx(const char* path, int want_dims, uint32_t* dims, size_t* count) {
     gzFile gz = gzopen(path, "rb");
     if (!gz) {
-        fprintf(stderr, "xformer-accuracy: cannot open %s: %s\n", path, strerror(errno));
+        fprintf(stderr, PROG ": cannot open %s: %s\n", path, strerror(errno));
         return NULL;
     }
     uint8_t head[4 + 4 * 3];
     int hlen = 4 + 4 * want_dims;
     if (gzread(gz, head, (unsigned)hlen) != hlen || head[0] || head[1] || head[2] != 0x08 ||
         head[3] != want_dims) {
-        fprintf(stderr, "xformer-accuracy: %s is not an IDX file of %d-D unsigned bytes\n", path, want_dims);
+        fprintf(stderr, PROG ": %s is not an IDX file of %d-D unsigned bytes\n", path, want_dims);
         gzclose(gz);
         return NULL;
     }
@@ -50,7 +62,7 @@ static uint8_t* read_idx(const char* path, int want_dims, uint32_t* dims, size_t
     }
     uint8_t* data = malloc(n ? n : 1);
     if (!data || gzread(gz, data, (unsigned)n) != (int)n) {
-        fprintf(stderr, "xformer-accuracy: %s is truncated\n", path);
+        fprintf(stderr, PROG ": %s is truncated\n", path);
         free(data);
         gzclose(gz);
         return NULL;
@@ -69,15 +81,17 @@ typedef struct dataset_s {
 
 static bool load_dataset(const char* dir, bool segmenter, dataset_t* d) {
     char ipath[1024], lpath[1024];
-    snprintf(ipath, sizeof ipath, "%s/%s", dir, segmenter ? "canvases-images-idx3-ubyte.gz" : "t10k-images-idx3-ubyte.gz");
-    snprintf(lpath, sizeof lpath, "%s/%s", dir, segmenter ? "canvases-masks-idx3-ubyte.gz" : "t10k-labels-idx1-ubyte.gz");
+    snprintf(ipath, sizeof ipath, "%s/%s", dir,
+             segmenter ? "canvases-images-idx3-ubyte.gz" : "t10k-images-idx3-ubyte.gz");
+    snprintf(lpath, sizeof lpath, "%s/%s", dir,
+             segmenter ? "canvases-masks-idx3-ubyte.gz" : "t10k-labels-idx1-ubyte.gz");
     uint32_t idims[3], ldims[3];
     size_t icount, lcount;
     d->images = read_idx(ipath, 3, idims, &icount);
     d->labels = d->images ? read_idx(lpath, segmenter ? 3 : 1, ldims, &lcount) : NULL;
     if (!d->labels) return false;
     if (ldims[0] != idims[0] || (segmenter && (ldims[1] != idims[1] || ldims[2] != idims[2]))) {
-        fprintf(stderr, "xformer-accuracy: %s and %s do not match in size\n", ipath, lpath);
+        fprintf(stderr, PROG ": %s and %s do not match in size\n", ipath, lpath);
         return false;
     }
     d->n = idims[0];
@@ -154,46 +168,62 @@ static xf_status_t eval_segmenter(xf_model_t* model, const xf_model_info_t* info
     return st;
 }
 
-int main(int argc, char** argv) {
-    const char *model_path = NULL, *dir = NULL, *backends = NULL;
-    long limit = 0;
-    for (int i = 1; i < argc; i++) {
-        const char* a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--data") == 0 || strcmp(a, "--limit") == 0 || strcmp(a, "--backends") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "xformer-accuracy: %s needs a value\n", a);
-                return 2;
-            }
-            const char* v = argv[++i];
-            if (strcmp(a, "--data") == 0)
-                dir = v;
-            else if (strcmp(a, "--backends") == 0)
-                backends = v;
-            else {
-                char* end;
-                limit = strtol(v, &end, 10);
-                if (*end || limit < 1) {
-                    fprintf(stderr, "xformer-accuracy: --limit needs a positive integer\n");
-                    return 2;
-                }
-            }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "xformer-accuracy: unknown option '%s'\n", a);
-            return 2;
-        } else if (!model_path) {
-            model_path = a;
-        } else {
-            usage(stderr);
-            return 2;
+typedef struct options_s {
+    const char* model_path;
+    const char* dir;
+    const char* backends;
+    long limit;
+} options_t;
+
+// Returns -1 to go on, else the exit status.
+static int parse_args(int argc, char** argv, options_t* o) {
+    enum { OPT_DATA = 256, OPT_LIMIT, OPT_BACKENDS };
+    static const struct option longopts[] = {
+        {"data", required_argument, NULL, OPT_DATA},         {"limit", required_argument, NULL, OPT_LIMIT},
+        {"backends", required_argument, NULL, OPT_BACKENDS}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},                 {NULL, 0, NULL, 0},
+    };
+    *o = (options_t){0};
+    static const char shortopts[] = ":hV";
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        switch (c) {
+            case 'h': usage(); return 0;
+            case 'V': ex_print_version(PROG); return 0;
+            case OPT_DATA: o->dir = optarg; break;
+            case OPT_BACKENDS: o->backends = optarg; break;
+            case OPT_LIMIT:
+                if (!ex_parse_int(optarg, 1, LONG_MAX, &o->limit))
+                    return ex_usage_error(PROG, NULL, "--limit needs a positive integer, got '%s'", optarg);
+                break;
+            default: return ex_option_error(PROG, c, argv, shortopts);
         }
     }
-    if (!model_path) {
-        usage(stderr);
-        return 2;
+    if (o->backends) {
+        char list[256], *save = NULL;
+        if ((size_t)snprintf(list, sizeof list, "%s", o->backends) >= sizeof list)
+            return ex_usage_error(PROG, NULL, "--backends: the list is too long");
+        xf_backend_t b;
+        int count = 0;
+        for (char* tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save), count++)
+            if (!ex_parse_backend(tok, &b))
+                return ex_usage_error(PROG, NULL, "unknown backend '%s' in --backends (cpu, opencl, vulkan)", tok);
+        if (count == 0) return ex_usage_error(PROG, NULL, "--backends needs at least one backend");
     }
+    if (optind >= argc) return ex_usage_error(PROG, synopsis, "missing MODEL");
+    if (optind + 1 < argc)
+        return ex_usage_error(PROG, synopsis, "one MODEL at a time ('%s' is extra)", argv[optind + 1]);
+    o->model_path = argv[optind];
+    return -1;
+}
+
+int main(int argc, char** argv) {
+    options_t o;
+    int prc = parse_args(argc, argv, &o);
+    if (prc >= 0) return prc;
+    const char *model_path = o.model_path, *dir = o.dir, *backends = o.backends;
+    const long limit = o.limit;
 
     char list[256];
     if (backends) {
@@ -216,11 +246,11 @@ int main(int argc, char** argv) {
     for (char* tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         xf_backend_t b;
         if (!ex_parse_backend(tok, &b)) {
-            fprintf(stderr, "xformer-accuracy: unknown backend '%s'\n", tok);
+            fprintf(stderr, PROG ": unknown backend '%s'\n", tok);
             rc = 1;
             continue;
         }
-        xf_context_t* ctx = ex_context(b, "xformer-accuracy");
+        xf_context_t* ctx = ex_context(b, PROG);
         if (!ctx) {
             rc = 1;
             continue;
@@ -229,7 +259,7 @@ int main(int argc, char** argv) {
         xf_context_device_info(ctx, &dev);
         xf_model_t* model;
         if (xf_model_load(ctx, model_path, NULL, &model) != XF_OK) {
-            fprintf(stderr, "xformer-accuracy: %s\n", xf_context_error(ctx));
+            fprintf(stderr, PROG ": %s\n", xf_context_error(ctx));
             xf_context_destroy(ctx);
             rc = 1;
             break;
@@ -239,10 +269,8 @@ int main(int argc, char** argv) {
         if (!data.images) {
             segmenter = info.task == XF_MODEL_TASK_SEGMENTATION;
             if (segmenter && !dir) {
-                fprintf(stderr,
-                        "xformer-accuracy: a segmenter needs --data DIR with the held-out canvases "
-                        "(tools/segsynth.py DIR writes them)\n");
-                rc = 2;
+                rc = ex_usage_error(PROG, NULL, "a segmenter needs --data DIR with the held-out canvases "
+                                    "(tools/segsynth.py DIR writes them)");
             } else if (!load_dataset(dir ? dir : FMNIST_DIR, segmenter, &data)) {
                 rc = 1;
             }
@@ -263,7 +291,7 @@ int main(int argc, char** argv) {
         if ((info.task == XF_MODEL_TASK_SEGMENTATION) != segmenter ||
             (!segmenter && info.classes != 10) ||
             (segmenter && (info.input_height != data.h || info.input_width != data.w))) {
-            fprintf(stderr, "xformer-accuracy: %s does not fit this data (a 10-class classifier, or a segmenter "
+            fprintf(stderr, PROG ": %s does not fit this data (a 10-class classifier, or a segmenter "
                     "whose input size is the canvases')\n", model_path);
             xf_model_destroy(model);
             xf_context_destroy(ctx);
@@ -279,7 +307,7 @@ int main(int argc, char** argv) {
                                      : eval_classifier(model, &info, &data, n, pred, ref, input, &score);
         double secs = (ex_now_ms() - t0) / 1e3;
         if (st != XF_OK) {
-            fprintf(stderr, "xformer-accuracy: %s: image %zu: %s\n", tok, score.done, xf_context_error(ctx));
+            fprintf(stderr, PROG ": %s: image %zu: %s\n", tok, score.done, xf_context_error(ctx));
             rc = 1;
         }
         char agreement[32] = "-";

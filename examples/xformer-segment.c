@@ -1,27 +1,114 @@
 // SPDX-License-Identifier: MIT
-// xformer-segment: semantic segmentation of one image with a SegFormer model; writes a colour mask.
-#include <errno.h>
+// xformer-segment: semantic segmentation of images with a SegFormer model; writes colour masks.
 #include <stb_image.h>
 #include <stb_image_write.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common.h"
 
-static void usage(FILE* f) {
-    fprintf(f,
-            "usage: xformer-segment MODEL IMAGE -o MASK.png [--overlay OUT.png] [--labels FILE]\n"
-            "                       [--backend cpu|opencl|vulkan|auto]\n"
-            "\n"
-            "Segments IMAGE (PNG, JPEG, ...) with the SegFormer safetensors MODEL. Writes the per-pixel "
-            "class as\n"
-            "a colour PNG at the image's size (class 0 black, then a fixed palette), optionally the image "
-            "blended\n"
-            "with the colours of the non-zero classes, and prints each class's share of the pixels.\n"
-            "Labels come from the model's config, or from FILE (one per line).\n"
-            "The backend defaults to XFORMER_BACKEND (cpu|opencl|vulkan|auto); XFORMER_DEVICE picks the "
-            "device.\n");
+#define PROG "xformer-segment"
+
+static const char synopsis[] = "usage: " PROG " [OPTION]... MODEL IMAGE... -o MASK\n";
+
+static void usage(void) {
+    printf("%s\n"
+           "Segments each IMAGE (PNG, JPEG, ...) with the SegFormer safetensors MODEL. Writes the per-pixel\n"
+           "class as a colour PNG at the image's size (class 0 black, then a fixed palette), optionally the\n"
+           "image blended with the colours of the non-zero classes, and prints each class's share of the\n"
+           "pixels. Labels come from the model's config, or from FILE (one per line). An image that cannot be\n"
+           "read (or has more than 65536 pixels on a side) or written is reported and the others still run;\n"
+           "the exit status is then 1.\n"
+           "\n"
+           "Options:\n"
+           "  -o, --output MASK  the mask PNG; with several images, or when MASK is a directory, the\n"
+           "                     directory (created if needed) that gets STEM-mask.png per image\n"
+           "  --overlay OUT      the blended PNG; a directory as for -o, with STEM-overlay.png\n"
+           "  --labels FILE      class labels, one per line\n"
+           "  --backend NAME     cpu, opencl, vulkan or auto (default: XFORMER_BACKEND, else auto)\n"
+           "  --json             print one JSON document on stdout instead of text (docs/TOOLS.md)\n"
+           "  -h, --help         print this help and exit\n"
+           "  -V, --version      print the version and exit\n"
+           "\n"
+           "XFORMER_DEVICE picks the device. Exit status: 0 success, 1 a failure, 2 a usage error.\n",
+           synopsis);
+}
+
+typedef struct options_s {
+    const char* model_path;
+    const char* mask_arg;
+    const char* overlay_arg;
+    const char* labels_path;
+    char** images;
+    int nimages;
+    xf_backend_t backend;
+    bool json;
+    bool mask_dir, overlay_dir;  // outputs go to DIR/STEM-mask.png, DIR/STEM-overlay.png
+} options_t;
+
+// Returns -1 to go on, else the exit status.
+static int parse_args(int argc, char** argv, options_t* o) {
+    enum { OPT_OVERLAY = 256, OPT_LABELS, OPT_BACKEND, OPT_JSON };
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},          {"overlay", required_argument, NULL, OPT_OVERLAY},
+        {"labels", required_argument, NULL, OPT_LABELS},   {"backend", required_argument, NULL, OPT_BACKEND},
+        {"json", no_argument, NULL, OPT_JSON},             {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},               {NULL, 0, NULL, 0},
+    };
+    *o = (options_t){.backend = XF_BACKEND_FROM_ENV};
+    static const char shortopts[] = ":ho:V";
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        switch (c) {
+            case 'h': usage(); return 0;
+            case 'V': ex_print_version(PROG); return 0;
+            case 'o': o->mask_arg = optarg; break;
+            case OPT_OVERLAY: o->overlay_arg = optarg; break;
+            case OPT_LABELS: o->labels_path = optarg; break;
+            case OPT_BACKEND:
+                if (!ex_parse_backend(optarg, &o->backend))
+                    return ex_usage_error(PROG, NULL, "unknown backend '%s' (cpu, opencl, vulkan, auto)", optarg);
+                break;
+            case OPT_JSON: o->json = true; break;
+            default: return ex_option_error(PROG, c, argv, shortopts);
+        }
+    }
+    if (optind >= argc) return ex_usage_error(PROG, synopsis, "missing MODEL and IMAGE");
+    if (optind + 1 >= argc) return ex_usage_error(PROG, synopsis, "missing IMAGE");
+    if (!o->mask_arg) return ex_usage_error(PROG, synopsis, "missing -o MASK");
+    o->model_path = argv[optind];
+    o->images = argv + optind + 1;
+    o->nimages = argc - optind - 1;
+    return -1;
+}
+
+static bool is_directory(const char* path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// With several images an output names a directory, created when missing. Returns false after reporting.
+static bool prepare_output(const char* path, int nimages, bool* dir) {
+    *dir = is_directory(path);
+    if (*dir || nimages == 1) return true;
+    if (mkdir(path, 0777) != 0) {
+        fprintf(stderr, PROG ": cannot create the directory %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    *dir = true;
+    return true;
+}
+
+// The image's file name without its directory and last extension.
+static void image_stem(const char* image, char* out, size_t size) {
+    const char* base = strrchr(image, '/');
+    base = base ? base + 1 : image;
+    const char* dot = strrchr(base, '.');
+    size_t len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    snprintf(out, size, "%.*s", (int)len, base);
 }
 
 // Class 0 is black; the others cycle through 20 well-separated colours.
@@ -39,7 +126,7 @@ static void class_colour(int c, uint8_t rgb[3]) {
     memcpy(rgb, palette[(c - 1) % 20], 3);
 }
 
-typedef struct {
+typedef struct share_s {
     int cls;
     long count;
 } share_t;
@@ -50,151 +137,114 @@ static int by_count(const void* a, const void* b) {
     return x->count < y->count ? 1 : x->count > y->count ? -1 : x->cls - y->cls;
 }
 
-int main(int argc, char** argv) {
-    const char *model_path = NULL, *image_path = NULL, *mask_path = NULL, *overlay_path = NULL,
-               *labels_path = NULL;
-    xf_backend_t backend = XF_BACKEND_FROM_ENV;
-    for (int i = 1; i < argc; i++) {
-        const char* a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--overlay") == 0 || strcmp(a, "--labels") == 0 ||
-                   strcmp(a, "--backend") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "xformer-segment: %s needs a value\n", a);
-                return 2;
-            }
-            const char* v = argv[++i];
-            if (strcmp(a, "-o") == 0)
-                mask_path = v;
-            else if (strcmp(a, "--overlay") == 0)
-                overlay_path = v;
-            else if (strcmp(a, "--labels") == 0)
-                labels_path = v;
-            else if (!ex_parse_backend(v, &backend)) {
-                fprintf(stderr, "xformer-segment: unknown backend '%s' (cpu, opencl, vulkan, auto)\n", v);
-                return 2;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "xformer-segment: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        } else if (!model_path) {
-            model_path = a;
-        } else if (!image_path) {
-            image_path = a;
-        } else {
-            fprintf(stderr, "xformer-segment: one image at a time ('%s' is extra)\n", a);
-            return 2;
-        }
-    }
-    if (!model_path || !image_path || !mask_path) {
-        usage(stderr);
-        return 2;
-    }
-
-    int w, h, ch;
-    uint8_t* pixels = stbi_load(image_path, &w, &h, &ch, 0);
-    if (!pixels) {
-        FILE* probe = fopen(image_path, "rb");
-        fprintf(stderr, "xformer-segment: %s: %s\n", image_path,
-                probe ? stbi_failure_reason() : strerror(errno));
-        if (probe) fclose(probe);
-        return 1;
-    }
-    xf_context_t* ctx = ex_context(backend, "xformer-segment");
-    if (!ctx) {
-        stbi_image_free(pixels);
-        return 1;
-    }
-    ex_print_device(stdout, ctx);
-    double t0 = ex_now_ms();
+// What every image shares: the model, its input-sized buffers and the JSON document (NULL for text).
+typedef struct seg_s {
     xf_model_t* model;
-    ex_status("loading the model and preparing its kernels (compiled on the first run, cached after)...");
-    xf_status_t loaded = xf_model_load(ctx, model_path, NULL, &model);
-    ex_status(NULL);
-    if (loaded != XF_OK) {
-        fprintf(stderr, "xformer-segment: %s\n", xf_context_error(ctx));
-        stbi_image_free(pixels);
-        xf_context_destroy(ctx);
-        return 1;
-    }
-    double t_load = ex_now_ms() - t0;
     xf_model_info_t info;
-    xf_model_info(model, &info);
-    int rc = 0;
-    float* input = NULL;
-    int32_t* mask = NULL;
-    uint8_t *out = NULL, *blend = NULL;
-    share_t* shares = NULL;
-    if (info.task != XF_MODEL_TASK_SEGMENTATION) {
-        fprintf(stderr, "xformer-segment: %s is a %s %s model, not a segmenter; use xformer-classify\n",
-                model_path, info.architecture, ex_task_name(info.task));
-        rc = 1;
-        goto done;
-    }
-    if (labels_path && xf_model_load_labels(model, labels_path) != XF_OK) {
-        fprintf(stderr, "xformer-segment: %s\n", xf_context_error(ctx));
-        rc = 1;
-        goto done;
-    }
-    ex_print_model(stdout, model_path, &info);
-    printf("load: %.1f ms (validation, upload, graph)\n", t_load);
+    ex_json_t* j;
+    float* input;
+    int32_t* mask;
+    share_t* shares;
+    bool first_run;
+} seg_t;
 
-    const size_t mh = (size_t)info.input_height, mw = (size_t)info.input_width;
-    input = malloc((size_t)info.input_elements * sizeof(float));
-    mask = malloc(mh * mw * sizeof(int32_t));
-    out = malloc((size_t)w * (size_t)h * 3);
-    shares = calloc((size_t)info.classes, sizeof *shares);
-    if (!input || !mask || !out || !shares) {
-        fprintf(stderr, "xformer-segment: out of memory\n");
-        rc = 1;
+typedef enum outcome_e {
+    IMAGE_DONE,
+    IMAGE_FAILED,  // this image only
+    RUN_FAILED,    // the device is in doubt: stop
+} outcome_t;
+
+static void write_json_entry(seg_t* s, const char* path, int w, int h, int ch, const double ms[3],
+                             const char* mask_path, const char* overlay_path) {
+    ex_json_t* j = s->j;
+    ex_json_object(j, NULL);
+    ex_json_str(j, "path", path);
+    ex_json_int(j, "width", w);
+    ex_json_int(j, "height", h);
+    ex_json_int(j, "channels", ch);
+    ex_json_num(j, "preprocess_ms", ms[0], 6);
+    ex_json_num(j, "run_ms", ms[1], 6);
+    ex_json_num(j, "mask_ms", ms[2], 6);
+    ex_json_str(j, "mask", mask_path);
+    ex_json_str(j, "overlay", overlay_path);
+    ex_json_array(j, "classes");
+    for (int i = 0; i < s->info.classes && s->shares[i].count > 0; i++) {
+        uint8_t rgb[3];
+        char colour[8];
+        class_colour(s->shares[i].cls, rgb);
+        snprintf(colour, sizeof colour, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
+        ex_json_object(j, NULL);
+        ex_json_int(j, "index", s->shares[i].cls);
+        ex_json_str(j, "label", xf_model_label(s->model, s->shares[i].cls));
+        ex_json_str(j, "colour", colour);
+        ex_json_int(j, "pixels", s->shares[i].count);
+        ex_json_num(j, "share", (double)s->shares[i].count / ((double)w * h), 6);
+        ex_json_end_object(j);
+    }
+    ex_json_end_array(j);
+    ex_json_end_object(j);
+}
+
+// Segments one image and writes its mask (and overlay when |overlay_path| is given); |why| gets the reason
+// of a failure.
+static outcome_t segment_one(seg_t* s, const char* path, const char* mask_path, const char* overlay_path,
+                             char* why, size_t why_size) {
+    xf_context_t* ctx = xf_model_context(s->model);
+    const xf_model_info_t* info = &s->info;
+    const size_t mh = (size_t)info->input_height, mw = (size_t)info->input_width;
+    int w, h, ch;
+    uint8_t* pixels = ex_load_image(path, &w, &h, &ch, why, why_size);
+    if (!pixels) return IMAGE_FAILED;
+    outcome_t result = IMAGE_FAILED;
+    uint8_t *out = NULL, *blend = NULL;
+    double t1 = ex_now_ms();
+    xf_status_t st = xf_model_preprocess(s->model, pixels, w, h, ch, s->input, (size_t)info->input_elements);
+    double t2 = ex_now_ms();
+    if (st != XF_OK) {
+        snprintf(why, why_size, "%s", xf_context_error(ctx));
         goto done;
     }
-    double t1 = ex_now_ms();
-    xf_status_t st = xf_model_preprocess(model, pixels, w, h, ch, input, (size_t)info.input_elements);
-    double t2 = ex_now_ms();
-    ex_status("running (the first run finishes compiling the kernels)...");
-    if (st == XF_OK) st = xf_model_run(model, input, (size_t)info.input_elements, NULL, 0);
-    ex_status(NULL);
+    if (s->first_run) ex_status("running (the first run finishes compiling the kernels)...");
+    st = xf_model_run(s->model, s->input, (size_t)info->input_elements, NULL, 0);
+    if (s->first_run) ex_status(NULL);
+    s->first_run = false;
     double t3 = ex_now_ms();
-    if (st == XF_OK) st = xf_model_mask(model, mask, mh * mw);
+    if (st == XF_OK) st = xf_model_mask(s->model, s->mask, mh * mw);
     double t4 = ex_now_ms();
     if (st != XF_OK) {
-        fprintf(stderr, "xformer-segment: %s\n", xf_context_error(ctx));
-        rc = 1;
+        snprintf(why, why_size, "%s", xf_context_error(ctx));
+        result = RUN_FAILED;
         goto done;
     }
-    printf("%s (%dx%d, %d channel%s): preprocess %.2f ms, run %.2f ms, mask %.2f ms\n", image_path, w, h, ch,
-           ch > 1 ? "s" : "", t2 - t1, t3 - t2, t4 - t3);
+    out = malloc((size_t)w * (size_t)h * 3);
+    blend = overlay_path ? malloc((size_t)w * (size_t)h * 3) : NULL;
+    if (!out || (overlay_path && !blend)) {
+        snprintf(why, why_size, "out of memory for a %dx%d image", w, h);
+        goto done;
+    }
+    if (!s->j)
+        printf("%s (%dx%d, %d channel%s): preprocess %.2f ms, run %.2f ms, mask %.2f ms\n", path, w, h, ch,
+               ch > 1 ? "s" : "", t2 - t1, t3 - t2, t4 - t3);
 
     // Nearest-neighbour back to the image size, as PyTorch's mode="nearest": src = floor(dst * in / out).
-    for (int i = 0; i < info.classes; i++) shares[i].cls = i;
+    for (int i = 0; i < info->classes; i++) s->shares[i] = (share_t){.cls = i};
     for (int y = 0; y < h; y++) {
         size_t sy = (size_t)((float)y * ((float)mh / (float)h));
         if (sy >= mh) sy = mh - 1;
         for (int x = 0; x < w; x++) {
             size_t sx = (size_t)((float)x * ((float)mw / (float)w));
             if (sx >= mw) sx = mw - 1;
-            int c = mask[sy * mw + sx];
-            if (c >= 0 && c < info.classes) shares[c].count++;
+            int c = s->mask[sy * mw + sx];
+            if (c >= 0 && c < info->classes) s->shares[c].count++;
             class_colour(c, out + ((size_t)y * (size_t)w + (size_t)x) * 3);
         }
     }
     if (!stbi_write_png(mask_path, w, h, 3, out, w * 3)) {
-        fprintf(stderr, "xformer-segment: cannot write %s\n", mask_path);
-        rc = 1;
+        snprintf(why, why_size, "cannot write %s", mask_path);
         goto done;
     }
-    printf("mask: %s\n", mask_path);
+    if (!s->j) printf("mask: %s\n", mask_path);
     if (overlay_path) {
-        blend = malloc((size_t)w * (size_t)h * 3);
-        if (!blend) {
-            fprintf(stderr, "xformer-segment: out of memory\n");
-            rc = 1;
-            goto done;
-        }
         for (size_t i = 0; i < (size_t)w * (size_t)h; i++) {
             const uint8_t* p = pixels + i * (size_t)ch;
             uint8_t rgb[3] = {p[0], ch >= 3 ? p[1] : p[0], ch >= 3 ? p[2] : p[0]};
@@ -204,30 +254,168 @@ int main(int argc, char** argv) {
                 blend[i * 3 + k] = background ? rgb[k] : (uint8_t)((rgb[k] + m[k] + 1) / 2);
         }
         if (!stbi_write_png(overlay_path, w, h, 3, blend, w * 3)) {
-            fprintf(stderr, "xformer-segment: cannot write %s\n", overlay_path);
-            rc = 1;
+            snprintf(why, why_size, "cannot write %s", overlay_path);
             goto done;
         }
-        printf("overlay: %s\n", overlay_path);
+        if (!s->j) printf("overlay: %s\n", overlay_path);
     }
-    qsort(shares, (size_t)info.classes, sizeof *shares, by_count);
-    printf("class shares:\n");
-    for (int i = 0; i < info.classes && shares[i].count > 0; i++) {
-        const char* label = xf_model_label(model, shares[i].cls);
-        uint8_t rgb[3];
-        class_colour(shares[i].cls, rgb);
-        printf("  %7.3f%%  %3d  #%02x%02x%02x  %s\n", 100.0 * (double)shares[i].count / ((double)w * h),
-               shares[i].cls, rgb[0], rgb[1], rgb[2], label ? label : "");
+    qsort(s->shares, (size_t)info->classes, sizeof *s->shares, by_count);
+    if (s->j) {
+        write_json_entry(s, path, w, h, ch, (double[3]){t2 - t1, t3 - t2, t4 - t3}, mask_path, overlay_path);
+    } else {
+        printf("class shares:\n");
+        for (int i = 0; i < info->classes && s->shares[i].count > 0; i++) {
+            const char* label = xf_model_label(s->model, s->shares[i].cls);
+            uint8_t rgb[3];
+            class_colour(s->shares[i].cls, rgb);
+            printf("  %7.3f%%  %3d  #%02x%02x%02x  %s\n", 100.0 * (double)s->shares[i].count / ((double)w * h),
+                   s->shares[i].cls, rgb[0], rgb[1], rgb[2], label ? label : "");
+        }
     }
-
+    result = IMAGE_DONE;
 done:
-    free(input);
-    free(mask);
     free(out);
     free(blend);
-    free(shares);
     stbi_image_free(pixels);
-    xf_model_destroy(model);
+    return result;
+}
+
+// Output file |kind| ("mask", "overlay") of image |n|: |arg| itself, or DIR/STEM-KIND.png.
+static bool output_path(const options_t* o, int n, const char* arg, bool dir, const char* kind, char* out,
+                        size_t size) {
+    if (!dir) return (size_t)snprintf(out, size, "%s", arg) < size;
+    char stem[1024];
+    image_stem(o->images[n], stem, sizeof stem);
+    return (size_t)snprintf(out, size, "%s/%s-%s.png", arg, stem, kind) < size;
+}
+
+// Segments every image; returns how many gave no result. A failing run stops the loop and fills |fatal|.
+static int segment_images(const options_t* o, seg_t* s, char* fatal, size_t fatal_size) {
+    const size_t mh = (size_t)s->info.input_height, mw = (size_t)s->info.input_width;
+    s->input = malloc((size_t)s->info.input_elements * sizeof(float));
+    s->mask = malloc(mh * mw * sizeof(int32_t));
+    s->shares = calloc((size_t)s->info.classes, sizeof *s->shares);
+    s->first_run = true;
+    if (!s->input || !s->mask || !s->shares) {
+        snprintf(fatal, fatal_size, "out of memory");
+        fprintf(stderr, PROG ": %s\n", fatal);
+    }
+    int failed = 0;
+    if (s->j) ex_json_array(s->j, "images");
+    int n = 0;
+    for (; n < o->nimages && !fatal[0]; n++) {
+        const char* path = o->images[n];
+        char why[PATH_MAX + 256], mask_path[PATH_MAX], overlay_path[PATH_MAX], stem[1024], earlier[1024];
+        outcome_t r = IMAGE_FAILED;
+        image_stem(path, stem, sizeof stem);
+        int same = -1;
+        for (int k = 0; k < n && (o->mask_dir || o->overlay_dir) && same < 0; k++) {
+            image_stem(o->images[k], earlier, sizeof earlier);
+            if (strcmp(stem, earlier) == 0) same = k;
+        }
+        if (same >= 0) {
+            snprintf(why, sizeof why, "its outputs would overwrite those of %s", o->images[same]);
+        } else if (!output_path(o, n, o->mask_arg, o->mask_dir, "mask", mask_path, sizeof mask_path) ||
+                   (o->overlay_arg && !output_path(o, n, o->overlay_arg, o->overlay_dir, "overlay", overlay_path,
+                                                   sizeof overlay_path))) {
+            snprintf(why, sizeof why, "the output path is too long");
+        } else {
+            r = segment_one(s, path, mask_path, o->overlay_arg ? overlay_path : NULL, why, sizeof why);
+        }
+        if (r == RUN_FAILED) snprintf(fatal, fatal_size, "%s: %s", path, why);
+        if (r != IMAGE_DONE) {
+            ex_image_error(s->j, PROG, path, why);
+            failed++;
+        }
+    }
+    ex_images_not_run(s->j, PROG, o->images + n, o->nimages - n, n > 0);
+    if (s->j) ex_json_end_array(s->j);
+    free(s->input);
+    free(s->mask);
+    free(s->shares);
+    return failed + o->nimages - n;
+}
+
+// In the JSON document, the images a failure before the first left unprocessed.
+static void list_not_run(const options_t* o, ex_json_t* j) {
+    if (!j) return;
+    ex_json_array(j, "images");
+    ex_images_not_run(j, PROG, o->images, o->nimages, false);
+    ex_json_end_array(j);
+}
+
+// Loads the model and segments; |fatal| gets what stopped the run, if anything. Returns the exit status.
+static int run(const options_t* o, ex_json_t* j, char* fatal, size_t fatal_size) {
+    xf_context_t* ctx = ex_context(o->backend, PROG);
+    if (!ctx) {
+        snprintf(fatal, fatal_size, "cannot create a context: %s", xf_last_error());
+        list_not_run(o, j);
+        return 1;
+    }
+    xf_device_info_t dev;
+    if (!j) {
+        ex_print_device(stdout, ctx);
+    } else if (xf_context_device_info(ctx, &dev) == XF_OK) {
+        ex_json_object(j, "device");
+        ex_json_device_fields(j, &dev);
+        ex_json_end_object(j);
+    }
+    double t0 = ex_now_ms();
+    seg_t s = {.j = j};
+    ex_status("loading the model and preparing its kernels (compiled on the first run, cached after)...");
+    xf_status_t loaded = xf_model_load(ctx, o->model_path, NULL, &s.model);
+    ex_status(NULL);
+    if (loaded != XF_OK) {
+        snprintf(fatal, fatal_size, "%s", xf_context_error(ctx));
+        fprintf(stderr, PROG ": %s\n", fatal);
+        list_not_run(o, j);
+        xf_context_destroy(ctx);
+        return 1;
+    }
+    double t_load = ex_now_ms() - t0;
+    xf_model_info(s.model, &s.info);
+    if (s.info.task != XF_MODEL_TASK_SEGMENTATION) {
+        snprintf(fatal, fatal_size, "%s is a %s %s model, not a segmenter; use xformer-classify", o->model_path,
+                 s.info.architecture, ex_task_name(s.info.task));
+    } else if (o->labels_path && xf_model_load_labels(s.model, o->labels_path) != XF_OK) {
+        snprintf(fatal, fatal_size, "%s", xf_context_error(ctx));
+    }
+    if (fatal[0]) fprintf(stderr, PROG ": %s\n", fatal);
+    if (j) {
+        xf_model_info(s.model, &s.info);
+        ex_json_object(j, "model");
+        ex_json_model_fields(j, o->model_path, &s.info);
+        ex_json_num(j, "load_ms", t_load, 6);
+        ex_json_end_object(j);
+    } else if (!fatal[0]) {
+        ex_print_model(stdout, o->model_path, &s.info);
+        printf("load: %.1f ms (validation, upload, graph)\n", t_load);
+    }
+    if (fatal[0]) list_not_run(o, j);
+    int failed = fatal[0] ? 0 : segment_images(o, &s, fatal, fatal_size);
+    xf_model_destroy(s.model);
     xf_context_destroy(ctx);
+    return fatal[0] || failed ? 1 : 0;
+}
+
+int main(int argc, char** argv) {
+    options_t o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0) return rc;
+    if (!prepare_output(o.mask_arg, o.nimages, &o.mask_dir) ||
+        (o.overlay_arg && !prepare_output(o.overlay_arg, o.nimages, &o.overlay_dir)))
+        return 1;
+    ex_json_t json;
+    ex_json_t* j = o.json ? &json : NULL;
+    if (j) {
+        ex_json_begin(j, stdout);
+        ex_json_header(j, PROG);
+    }
+    char fatal[2 * PATH_MAX] = "";
+    rc = run(&o, j, fatal, sizeof fatal);
+    if (j) {
+        if (fatal[0]) ex_json_str(j, "error", fatal);
+        ex_json_end(j);
+    }
     return rc;
 }

@@ -2,12 +2,17 @@
 # SPDX-License-Identifier: MIT
 # The example programs as a user runs them: the bundled models on the sample images on every backend
 # column, libxformer's accuracy and mean IoU equal to PyTorch's on small committed subsets, and the
-# errors for missing files, unreadable images, the wrong kind of model and bad options.
+# errors for missing files, unreadable images, the wrong kind of model and bad options; the conventions of
+# every program (--help, --version, exit status 2 for usage errors), --json output, and several inputs of which
+# one fails.
 #
 # usage: test_examples.sh SOURCE_DIR CLASSIFY SEGMENT ACCURACY
-# Columns come from XFORMER_TEST_BACKENDS (default cpu); "+gpu" forces the tiled kernels.
+# Columns come from XFORMER_TEST_BACKENDS (default cpu); "+gpu" forces the tiled kernels. xformer-devices and
+# xformer-bench are found in the build tree next to CLASSIFY (build/examples/..).
 set -u
 src=$1 classify=$2 segment=$3 accuracy=$4
+build=$(dirname "$(dirname "$classify")")
+devices=$build/xformer-devices bench=$build/bench/xformer-bench
 models=$src/models images=$src/examples/images data=$src/tests/data
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
@@ -35,6 +40,38 @@ expect() {
     fi
 }
 
+# expect_stdout STATUS PATTERN DESCRIPTION -- COMMAND...: as expect, with PATTERN searched in stdout alone.
+expect_stdout() {
+    want=$1 pattern=$2 what=$3
+    shift 4
+    "$@" >"$work/out" 2>"$work/err"
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        cat "$work/err" >>"$work/out"
+        fail "$what: exit status $got, want $want ($*)"
+    elif ! grep -E -q -- "$pattern" "$work/out"; then
+        cat "$work/err" >>"$work/out"
+        fail "$what: stdout lacks /$pattern/ ($*)"
+    else
+        echo "ok: $what"
+    fi
+}
+
+# json_check DESCRIPTION CONDITION: the stdout of the last expect_stdout is valid JSON (python3 -m json.tool)
+# and the Python expression CONDITION holds for it as d.
+json_check() {
+    condition='import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)'
+    if ! python3 -m json.tool "$work/out" >/dev/null 2>"$work/err"; then
+        fail "$1: stdout is not valid JSON: $(cat "$work/err")"
+    elif ! python3 -c "$condition" "$work/out" "$2"; then
+        fail "$1: the JSON document fails $2"
+    else
+        echo "ok: $1"
+    fi
+}
+
 columns=${XFORMER_TEST_BACKENDS:-cpu}
 backends=
 for column in $(echo "$columns" | tr ',' ' '); do
@@ -47,12 +84,13 @@ for column in $(echo "$columns" | tr ',' ' '); do
 
     expect 0 '^ +[0-9.]+% +Sneaker' "[$column] classify sneaker.png: top-1 Sneaker" -- \
         "$classify" "$models/vit-fmnist.safetensors" "$images/sneaker.png" --backend "$backend"
-    if ! grep -q "backend: $backend" "$work/out"; then fail "[$column] classify: the banner does not name $backend"; fi
+    grep -q "backend: $backend" "$work/out" || fail "[$column] classify: the banner does not name $backend"
     expect 0 'Ankle boot' "[$column] classify three images, RGB resized and cropped coat" -- \
         "$classify" "$models/vit-fmnist.safetensors" "$images/trouser.png" "$images/coat_rgb_96x80.png" \
         "$images/ankle_boot.png" --top 2 --backend "$backend"
     [ "$(grep -E -c '^ +[0-9.]+% ' "$work/out")" -eq 6 ] || fail "[$column] classify --top 2: want 2 lines per image"
-    grep -A1 'coat_rgb_96x80' "$work/out" | grep -q 'Coat' || fail "[$column] classify: coat_rgb_96x80.png is not a Coat"
+    grep -A1 'coat_rgb_96x80' "$work/out" | grep -q 'Coat' ||
+        fail "[$column] classify: coat_rgb_96x80.png is not a Coat"
 
     rm -f "$work/mask.png" "$work/overlay.png"
     expect 0 'Pullover' "[$column] segment seg_canvas2.png" -- \
@@ -114,9 +152,63 @@ expect 2 '^usage: xformer-segment' "segment without -o" -- \
     "$segment" "$models/segformer-fmnist.safetensors" "$images/seg_canvas1.png"
 expect 2 'needs a positive integer' "--top 0" -- \
     "$classify" "$models/vit-fmnist.safetensors" "$images/sneaker.png" --top 0
-for prog in "$classify" "$segment" "$accuracy"; do
-    expect 0 '^usage:' "$(basename "$prog") --help" -- "$prog" --help
+expect 2 "option '--top' needs a value" "--top without a value" -- "$classify" "$models/vit-fmnist.safetensors" --top
+expect 2 "unknown backend 'metal'" "unknown backend in --backends" -- \
+    "$accuracy" "$models/vit-fmnist.safetensors" --backends cpu,metal
+
+# The conventions every program keeps: --help and --version on stdout with exit 0, usage errors exit 2.
+set -- "$classify" "$segment" "$accuracy"
+for prog in "$devices" "$bench"; do
+    if [ -x "$prog" ]; then
+        set -- "$@" "$prog"
+    else
+        echo "FAIL: $prog is not built"
+        failures=$((failures + 1))
+    fi
 done
+for prog in "$@"; do
+    name=$(basename "$prog")
+    expect_stdout 0 '^usage: ' "$name --help" -- "$prog" --help
+    expect_stdout 0 "^$name \\(libxformer [0-9]+\\.[0-9]+\\.[0-9]+\\)\$" "$name --version" -- "$prog" --version
+    expect 2 "unknown option '--bogus'" "$name --bogus" -- "$prog" --bogus
+    grep -q "Try '$name --help'" "$work/out" || fail "$name --bogus: no pointer to --help"
+done
+
+# Several images: a failure on one is reported, the others still run, the exit status is 1.
+first=${backends%%,*}
+expect_stdout 1 'Sneaker' "classify --json with a missing image" -- \
+    "$classify" --json "$models/vit-fmnist.safetensors" "$images/sneaker.png" "$work/missing.png" --backend="$first"
+grep -q 'missing\.png: No such file' "$work/err" || fail "classify --json: stderr does not name missing.png"
+json_check "classify --json: the good image has results, the missing one an error" \
+    "d['images'][0]['top'][0]['label'] == 'Sneaker' and d['images'][0]['width'] == 28 and
+     'error' in d['images'][1] and 'top' not in d['images'][1] and d['model']['classes'] == 10"
+python3 -c '
+import struct, sys, zlib
+w, h = 70000, 1
+raw = b"".join(b"\0" + b"\x80" * w for _ in range(h))
+def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) +
+                              chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))' "$work/wide.png"
+expect 1 'wide\.png: 70000x1 pixels is too large' "an image over 65536 pixels per side is refused" -- \
+    "$classify" "$models/vit-fmnist.safetensors" "$work/wide.png" "$images/sneaker.png" --top 1 --backend="$first"
+grep -E -q '^ +[0-9.]+% +Sneaker' "$work/out" || fail "classify: the image after an oversize one did not run"
+expect_stdout 1 'seg_canvas1-mask\.png' "segment --json: two images into a directory, one unreadable" -- \
+    "$segment" --json "$models/segformer-fmnist.safetensors" "$images/seg_canvas1.png" "$work/text.png" \
+    "$images/seg_canvas2.png" -o "$work/masks" --backend "$first"
+json_check "segment --json: masks written for the readable images" \
+    "[('mask' in i) for i in d['images']] == [True, False, True] and
+     d['images'][2]['classes'][0]['pixels'] > 0 and 'error' in d['images'][1]"
+for f in seg_canvas1 seg_canvas2; do
+    [ -f "$work/masks/$f-mask.png" ] || fail "segment: $work/masks/$f-mask.png is missing"
+done
+expect_stdout 0 '"devices"' "xformer-devices --json" -- "$devices" --json
+json_check "xformer-devices --json: every device with its rank" \
+    "len(d['devices']) >= 1 and [x['rank'] for x in d['devices']] == list(range(len(d['devices']))) and
+     all(isinstance(x['global_memory_bytes'], int) for x in d['devices'])"
+expect_stdout 0 '"model"' "xformer-bench --model --json" -- \
+    "$bench" --model "$models/vit-fmnist.safetensors" --backend cpu --reps 3 --json
+json_check "xformer-bench --json: the model row" \
+    "d['model']['results'][0]['backend'] == 'cpu' and d['model']['results'][0]['median_ms'] > 0"
 
 [ "$failures" -eq 0 ] && echo "all example checks passed" || echo "$failures example checks failed"
 [ "$failures" -eq 0 ]

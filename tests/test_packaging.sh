@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the build into a staging directory and builds tests/packaging/consumer.c three ways, as users
 # would: through pkg-config with only xformer.pc on the search path, through CMake's
-# find_package(xformer), and with libxformer as a meson subproject. Each consumer must run.
+# find_package(xformer), and with libxformer as a meson subproject. Each consumer must run, and the
+# installed programs must start from the staging directory (they find the library relative to themselves).
 # usage: test_packaging.sh SOURCE_DIR BUILD_DIR VERSION
 set -u
 src=$1
@@ -51,3 +52,9 @@ meson setup "$tmp/meson/build" "$tmp/meson" >"$tmp/log" 2>&1 || fail "meson setu
 ninja -C "$tmp/meson/build" consumer >"$tmp/log" 2>&1 || fail "building the subproject consumer"
 "$tmp/meson/build/consumer" >"$tmp/log" 2>&1 || fail "the subproject consumer"
 echo "meson subproject: $(cat "$tmp/log")"
+# Installed programs run from the staging directory without LD_LIBRARY_PATH.
+for tool in "$tmp/stage$prefix"/bin/*; do
+    "$tool" --version >"$tmp/log" 2>&1 || fail "$(basename "$tool") --version"
+    grep -q "$version" "$tmp/log" || fail "$(basename "$tool") --version does not print $version"
+done
+echo "installed tools: $(ls "$tmp/stage$prefix/bin" | tr '\n' ' ')"

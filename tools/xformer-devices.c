@@ -1,10 +1,28 @@
 // SPDX-License-Identifier: MIT
 // Lists every device of every compiled-in backend, as XFORMER_BACKEND / XFORMER_DEVICE select them, in the
 // order XFORMER_BACKEND=auto ranks them.
+#define _POSIX_C_SOURCE 200809L  // clock_gettime and isatty in common.h
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <xformer.h>
+
+#include "../examples/common.h"
+
+#define PROG "xformer-devices"
+
+static void usage(void) {
+    printf("usage: " PROG " [OPTION]...\n"
+           "\n"
+           "Lists the devices libxformer can use, in the order XFORMER_BACKEND=auto ranks them. Select one\n"
+           "with XFORMER_BACKEND=<backend> XFORMER_DEVICE=<index>.\n"
+           "\n"
+           "Options:\n"
+           "  --json             print one JSON document on stdout instead of text (docs/TOOLS.md)\n"
+           "  -h, --help         print this help and exit\n"
+           "  -V, --version      print the version and exit\n"
+           "\n"
+           "Exit status: 0 success, 1 a failure, 2 a usage error.\n");
+}
 
 static const char* type_name(xf_device_type_t t) {
     switch (t) {
@@ -16,22 +34,7 @@ static const char* type_name(xf_device_type_t t) {
     }
 }
 
-int main(int argc, char** argv) {
-    if (argc > 1) {
-        printf("usage: %s\nLists the devices libxformer can use. Select one with\n"
-               "XFORMER_BACKEND=<backend> XFORMER_DEVICE=<index>.\n", argv[0]);
-        return argv[1][0] == '-' && argv[1][1] == 'h' ? 0 : 2;
-    }
-    size_t n = 0;
-    if (xf_device_list(NULL, 0, &n) != XF_OK) {
-        fprintf(stderr, "xformer-devices: %s\n", xf_last_error());
-        return 1;
-    }
-    xf_device_info_t* devs = calloc(n ? n : 1, sizeof *devs);
-    if (!devs || xf_device_list(devs, n, &n) != XF_OK) {
-        fprintf(stderr, "xformer-devices: %s\n", xf_last_error());
-        return 1;
-    }
+static void print_text(const xf_device_info_t* devs, size_t n) {
     for (xf_backend_t b = XF_BACKEND_CPU; b < XF_BACKEND_FROM_ENV; ++b) {
         if (!xf_backend_compiled(b)) printf("(%s backend not compiled in)\n", xf_backend_name(b));
     }
@@ -50,6 +53,69 @@ int main(int argc, char** argv) {
                d->global_memory_bytes >> 20, d->max_buffer_bytes >> 20, d->shared_memory_bytes >> 10,
                d->max_workgroup_size);
     }
+}
+
+static void print_json(const xf_device_info_t* devs, size_t n, const char* error) {
+    ex_json_t j;
+    ex_json_begin(&j, stdout);
+    ex_json_header(&j, PROG);
+    ex_json_array(&j, "backends");
+    for (xf_backend_t b = XF_BACKEND_CPU; b < XF_BACKEND_FROM_ENV; ++b) {
+        ex_json_object(&j, NULL);
+        ex_json_str(&j, "name", xf_backend_name(b));
+        ex_json_bool(&j, "compiled", xf_backend_compiled(b));
+        ex_json_end_object(&j);
+    }
+    ex_json_end_array(&j);
+    ex_json_array(&j, "devices");
+    for (size_t i = 0; i < n; ++i) {
+        ex_json_object(&j, NULL);
+        ex_json_uint(&j, "rank", i);
+        ex_json_device_fields(&j, &devs[i]);
+        ex_json_end_object(&j);
+    }
+    ex_json_end_array(&j);
+    if (error) ex_json_str(&j, "error", error);
+    ex_json_end(&j);
+}
+
+int main(int argc, char** argv) {
+    enum { OPT_JSON = 256 };
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    bool json = false;
+    static const char shortopts[] = ":hV";
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        switch (c) {
+            case 'h': usage(); return 0;
+            case 'V': ex_print_version(PROG); return 0;
+            case OPT_JSON: json = true; break;
+            default: return ex_option_error(PROG, c, argv, shortopts);
+        }
+    }
+    if (optind < argc) return ex_usage_error(PROG, NULL, "unexpected argument '%s'", argv[optind]);
+
+    size_t n = 0;
+    xf_device_info_t* devs = NULL;
+    if (xf_device_list(NULL, 0, &n) == XF_OK) devs = calloc(n ? n : 1, sizeof *devs);
+    if (!devs || xf_device_list(devs, n, &n) != XF_OK) {
+        char error[2048];
+        snprintf(error, sizeof error, "%s", devs ? xf_last_error() : "cannot list the devices");
+        fprintf(stderr, PROG ": %s\n", error);
+        if (json) print_json(NULL, 0, error);
+        free(devs);
+        return 1;
+    }
+    if (json)
+        print_json(devs, n, NULL);
+    else
+        print_text(devs, n);
     free(devs);
     return 0;
 }
