@@ -152,12 +152,8 @@ bool xf_test_backend_required(xf_backend_t backend) {
 }
 
 xf_context_t* xf_test_context(xf_backend_t backend) {
-    xf_context_options_t opts;
-    xf_context_options_init(&opts);
-    opts.backend = backend;
-    opts.device = 0;
     xf_context_t* ctx = NULL;
-    xf_status_t st = xf_context_create(&opts, &ctx);
+    xf_status_t st = xf_test_create(backend, XF_TUNE_OFF, &ctx);
     if (st == XF_ERR_UNAVAILABLE && !xf_test_backend_required(backend)) {
         cr_skip_test("no %s device: %s", xf_backend_name(backend), xf_last_error());
     }
@@ -310,16 +306,21 @@ void xf_test_linear_rounds(xf_context_t* ctx, int rounds, uint64_t seed, xf_grap
     cr_assert(xf_test_linear_ok(ctx, rounds, seed, out_stats, why, sizeof why), "%s", why);
 }
 
-int xf_test_linear_child(xf_backend_t backend, xf_tune_t tune, uint64_t seed) {
-    // A hung child would otherwise hang the test that waits for it.
-    alarm(300);
+xf_status_t xf_test_create(xf_backend_t backend, xf_tune_t tune, xf_context_t** out) {
     xf_context_options_t opts;
     xf_context_options_init(&opts);
     opts.backend = backend;
     opts.device = 0;
     opts.tune = tune;
+    *out = NULL;
+    return xf_context_create(&opts, out);
+}
+
+int xf_test_linear_child(xf_backend_t backend, xf_tune_t tune, uint64_t seed) {
+    // A hung child would otherwise hang the test that waits for it.
+    alarm(300);
     xf_context_t* ctx = NULL;
-    xf_status_t st = xf_context_create(&opts, &ctx);
+    xf_status_t st = xf_test_create(backend, tune, &ctx);
     if (st == XF_ERR_UNAVAILABLE && !xf_test_backend_required(backend)) return XF_TEST_CHILD_NO_DEVICE;
     if (st != XF_OK) {
         fprintf(stderr, "child: %s\n", xf_last_error());

@@ -44,6 +44,9 @@ xf_context_t* xf_test_column_context(int index, xf_test_column_t* out_col);
 // True when XFORMER_TEST_BACKENDS names a column of |backend|: a missing device must then fail.
 bool xf_test_backend_required(xf_backend_t backend);
 
+// Creates a context on device 0 of |backend| with tuning |tune|; the status of xf_context_create.
+xf_status_t xf_test_create(xf_backend_t backend, xf_tune_t tune, xf_context_t** out);
+
 // Opens device 0 of |backend| for a backend-specific test: skips it when the device is missing and
 // not required, fails it on any other error.
 xf_context_t* xf_test_context(xf_backend_t backend);

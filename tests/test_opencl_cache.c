@@ -188,13 +188,8 @@ Test(opencl_cache, unwritable_dir_disables_caching) {
 
 // Runs a linear layer with tuning |mode| and checks it; returns false when there is no device.
 static bool run_linear(xf_tune_t mode) {
-    xf_context_options_t opt;
-    xf_context_options_init(&opt);
-    opt.backend = XF_BACKEND_OPENCL;
-    opt.device = 0;
-    opt.tune = mode;
     xf_context_t* ctx = NULL;
-    xf_status_t st = xf_context_create(&opt, &ctx);
+    xf_status_t st = xf_test_create(XF_BACKEND_OPENCL, mode, &ctx);
     if (st == XF_ERR_UNAVAILABLE && !xf_test_backend_required(XF_BACKEND_OPENCL)) return false;
     cr_assert_eq(st, XF_OK, "%s", xf_last_error());
     xf_test_linear_rounds(ctx, 1, 7, NULL);
