@@ -574,14 +574,11 @@ static int parse_args(int argc, char** argv, options_t* o) {
     };
     *o = (options_t){0};
     static const char shortopts[] = ":hV";
-    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+    while ((c = ex_getopt(argc, argv, shortopts, longopts)) != -1) {
         xf_backend_t be;
         long n;
         switch (c) {
-            case 'h': usage(); return 0;
-            case 'V': ex_print_version(PROG); return 0;
             case OPT_BACKEND:
                 if (strcmp(optarg, "all") != 0 && (!ex_parse_backend(optarg, &be) || be == XF_BACKEND_AUTO))
                     return ex_usage_error(PROG, NULL, "unknown backend '%s' (cpu, opencl, vulkan, all)", optarg);
@@ -611,7 +608,7 @@ static int parse_args(int argc, char** argv, options_t* o) {
                 }
                 break;
             case OPT_JSON: o->json = true; break;
-            default: return ex_option_error(PROG, c, argv, shortopts);
+            default: return ex_common_option(PROG, usage, c, argv, shortopts);
         }
     }
     if (optind < argc) return ex_usage_error(PROG, synopsis, "unexpected argument '%s'", argv[optind]);
@@ -848,10 +845,8 @@ int main(int argc, char** argv) {
     strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&t));
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     ex_json_t json;
-    ex_json_t* j = o.json ? &json : NULL;
+    ex_json_t* j = o.json ? ex_json_document(&json, PROG) : NULL;
     if (j) {
-        ex_json_begin(j, stdout);
-        ex_json_header(j, PROG);
         ex_json_str(j, "date", date);
         ex_json_int(j, "cpus", ncpu);
         ex_json_str(j, "dtype", xf_dtype_name(gemm_dtype));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Small helpers shared by the programs (examples/, tools/xformer-devices.c, bench/): backend selection,
-// device banner, timing, the command-line conventions (--help, --version, usage errors) and JSON output.
+// device banner, timing, the command-line conventions (--help, --version, usage errors), JSON output and the
+// steps xformer-classify and xformer-segment share (opening the model, the loop over the images).
 #ifndef XF_EXAMPLES_COMMON_H_
 #define XF_EXAMPLES_COMMON_H_
 
@@ -67,6 +68,38 @@ static inline int ex_option_error(const char* prog, int c, char** argv, const ch
     return ex_usage_error(prog, NULL, "unknown option '%s'", arg);
 }
 
+// getopt_long with getopt's own messages off, as ex_option_error wants: |shortopts| starts with ':'.
+static inline int ex_getopt(int argc, char** argv, const char* shortopts, const struct option* longopts) {
+    opterr = 0;
+    return getopt_long(argc, argv, shortopts, longopts, NULL);
+}
+
+// The default of every program's switch on ex_getopt: -h/--help runs |usage| and -V/--version prints the version
+// (exit status 0); anything else is what getopt rejected (ex_option_error, 2).
+static inline int ex_common_option(const char* prog, void (*usage)(void), int c, char** argv, const char* shortopts) {
+    if (c == 'h') {
+        usage();
+        return 0;
+    }
+    if (c == 'V') {
+        ex_print_version(prog);
+        return 0;
+    }
+    return ex_option_error(prog, c, argv, shortopts);
+}
+
+// The operands MODEL IMAGE... of xformer-classify and xformer-segment, after the options. Returns -1 to go on,
+// else the exit status of the usage error.
+static inline int ex_model_and_images(const char* prog, const char* synopsis, int argc, char** argv,
+                                      const char** model, char*** images, int* nimages) {
+    if (optind >= argc) return ex_usage_error(prog, synopsis, "missing MODEL and IMAGE");
+    if (optind + 1 >= argc) return ex_usage_error(prog, synopsis, "missing IMAGE");
+    *model = argv[optind];
+    *images = argv + optind + 1;
+    *nimages = argc - optind - 1;
+    return -1;
+}
+
 // Parses a decimal integer in [lo, hi]; false for anything else (empty, trailing text, out of range).
 static inline bool ex_parse_int(const char* s, long lo, long hi, long* out) {
     char* end;
@@ -124,6 +157,29 @@ static inline void ex_print_model(FILE* f, const char* path, const xf_model_info
             info->architecture, ex_task_name(info->task), (long long)info->classes,
             (long long)info->input_channels, (long long)info->input_height, (long long)info->input_width,
             (double)info->parameters / 1e6);
+}
+
+// "PATH (WxH, C channels): preprocess T ms, run T ms" on stdout, without the line's end: a program adds its own times.
+static inline void ex_print_image(const char* path, int w, int h, int ch, double preprocess_ms, double run_ms) {
+    printf("%s (%dx%d, %d channel%s): preprocess %.2f ms, run %.2f ms", path, w, h, ch, ch > 1 ? "s" : "",
+           preprocess_ms, run_ms);
+}
+
+// Destroys |model|, then its context.
+static inline void ex_close_model(xf_model_t* model) {
+    xf_context_t* ctx = xf_model_context(model);
+    xf_model_destroy(model);
+    xf_context_destroy(ctx);
+}
+
+// xf_model_run; on the first run (|*first_run|, cleared here) a status line tells that it finishes compiling kernels.
+static inline xf_status_t ex_run_model(xf_model_t* model, const float* input, size_t input_count, float* out,
+                                       size_t out_count, bool* first_run) {
+    if (*first_run) ex_status("running (the first run finishes compiling the kernels)...");
+    xf_status_t st = xf_model_run(model, input, input_count, out, out_count);
+    if (*first_run) ex_status(NULL);
+    *first_run = false;
+    return st;
 }
 
 // Stable identifiers of device types for machine-readable output.
@@ -307,26 +363,152 @@ static inline void ex_json_header(ex_json_t* j, const char* prog) {
     ex_json_str(j, "version", xf_version_string());
 }
 
-// An image that gave no result: "PROG: PATH: WHY" on stderr and {path, error} in the JSON document |j|.
-static inline void ex_image_error(ex_json_t* j, const char* prog, const char* path, const char* why) {
-    fprintf(stderr, "%s: %s: %s\n", prog, path, why);
+// Starts the document of |prog| on stdout in |j|, header included; returns |j|.
+static inline ex_json_t* ex_json_document(ex_json_t* j, const char* prog) {
+    ex_json_begin(j, stdout);
+    ex_json_header(j, prog);
+    return j;
+}
+
+// Ends the document |j| (nothing when NULL), with "error": |error| when that is given and not empty.
+static inline void ex_json_finish(ex_json_t* j, const char* error) {
     if (!j) return;
+    if (error && error[0]) ex_json_str(j, "error", error);
+    ex_json_end(j);
+}
+
+// The JSON entry {path, error} of an image that gave no result.
+static inline void ex_json_image_error(ex_json_t* j, const char* path, const char* why) {
     ex_json_object(j, NULL);
     ex_json_str(j, "path", path);
     ex_json_str(j, "error", why);
     ex_json_end_object(j);
 }
 
+// An image that gave no result: "PROG: PATH: WHY" on stderr and {path, error} in the JSON document |j|.
+static inline void ex_image_error(ex_json_t* j, const char* prog, const char* path, const char* why) {
+    fprintf(stderr, "%s: %s: %s\n", prog, path, why);
+    if (j) ex_json_image_error(j, path, why);
+}
+
 // The |n| images a failure left unprocessed: an entry each in the JSON document, one line on stderr if |tell|.
 static inline void ex_images_not_run(ex_json_t* j, const char* prog, char* const* paths, int n, bool tell) {
     if (n <= 0) return;
     if (tell) fprintf(stderr, "%s: %d image%s not run\n", prog, n, n > 1 ? "s" : "");
-    for (int i = 0; j && i < n; i++) {
-        ex_json_object(j, NULL);
-        ex_json_str(j, "path", paths[i]);
-        ex_json_str(j, "error", "not run: an earlier failure stopped the run");
+    for (int i = 0; j && i < n; i++) ex_json_image_error(j, paths[i], "not run: an earlier failure stopped the run");
+}
+
+// Opens the JSON entry of an image that gave a result with its path, size and the times of preprocessing and run.
+static inline void ex_json_image(ex_json_t* j, const char* path, int w, int h, int ch, double preprocess_ms,
+                                 double run_ms) {
+    ex_json_object(j, NULL);
+    ex_json_str(j, "path", path);
+    ex_json_int(j, "width", w);
+    ex_json_int(j, "height", h);
+    ex_json_int(j, "channels", ch);
+    ex_json_num(j, "preprocess_ms", preprocess_ms, 6);
+    ex_json_num(j, "run_ms", run_ms, 6);
+}
+
+//===----------------------------------------------------------------------===//
+// The image programs: xformer-classify, xformer-segment
+//===----------------------------------------------------------------------===//
+
+// Loads the |task| model at |path| on a new context on |backend|, with the labels at |labels_path| if given, and
+// reports the device, the model and its load time (text on stdout, or "device" and "model" in |j|). Returns the
+// model (ex_close_model), or NULL once |fatal| says what stopped the run (on stderr too) and nothing is left open.
+static inline xf_model_t* ex_open_model(const char* prog, xf_model_task_t task, xf_backend_t backend,
+                                        const char* path, const char* labels_path, ex_json_t* j, char* fatal,
+                                        size_t fatal_size) {
+    fatal[0] = '\0';
+    xf_context_t* ctx = ex_context(backend, prog);
+    if (!ctx) {
+        snprintf(fatal, fatal_size, "cannot create a context: %s", xf_last_error());
+        return NULL;
+    }
+    xf_device_info_t dev;
+    if (!j) {
+        ex_print_device(stdout, ctx);
+    } else if (xf_context_device_info(ctx, &dev) == XF_OK) {
+        ex_json_object(j, "device");
+        ex_json_device_fields(j, &dev);
         ex_json_end_object(j);
     }
+    double t0 = ex_now_ms();
+    xf_model_t* model;
+    ex_status("loading the model and preparing its kernels (compiled on the first run, cached after)...");
+    xf_status_t loaded = xf_model_load(ctx, path, NULL, &model);
+    ex_status(NULL);
+    if (loaded != XF_OK) {
+        snprintf(fatal, fatal_size, "%s", xf_context_error(ctx));
+        fprintf(stderr, "%s: %s\n", prog, fatal);
+        xf_context_destroy(ctx);
+        return NULL;
+    }
+    double t_load = ex_now_ms() - t0;
+    xf_model_info_t info;
+    xf_model_info(model, &info);
+    if (info.task != task) {
+        snprintf(fatal, fatal_size, "%s is a %s %s model, not a %s; use %s", path, info.architecture,
+                 ex_task_name(info.task), ex_task_name(task),
+                 task == XF_MODEL_TASK_CLASSIFICATION ? "xformer-segment" : "xformer-classify");
+    } else if (labels_path && xf_model_load_labels(model, labels_path) != XF_OK) {
+        snprintf(fatal, fatal_size, "%s", xf_context_error(ctx));
+    }
+    if (fatal[0]) fprintf(stderr, "%s: %s\n", prog, fatal);
+    if (j) {
+        xf_model_info(model, &info);
+        ex_json_object(j, "model");
+        ex_json_model_fields(j, path, &info);
+        ex_json_num(j, "load_ms", t_load, 6);
+        ex_json_end_object(j);
+    } else if (!fatal[0]) {
+        ex_print_model(stdout, path, &info);
+        printf("load: %.1f ms (validation, upload, graph)\n", t_load);
+    }
+    if (!fatal[0]) return model;
+    ex_close_model(model);
+    return NULL;
+}
+
+// What became of one image.
+typedef enum ex_outcome_e {
+    EX_IMAGE_DONE,
+    EX_IMAGE_FAILED,  // this image only
+    EX_RUN_FAILED,    // the device is in doubt: stop
+} ex_outcome_t;
+
+// Processes image |n| of ex_run_images, at |path|; a failure puts its reason in |why|.
+typedef ex_outcome_t (*ex_image_fn)(void* arg, int n, const char* path, char* why, size_t why_size);
+
+// Runs |one| on each of the |nimages| images, as the "images" array of |j|. An image that fails is reported
+// (ex_image_error) and the others still run; a failed run stops the loop with "PATH: WHY" in |fatal| and the rest
+// reported as not run, as they all are when |fatal| is set already. Returns how many images gave no result.
+static inline int ex_run_images(const char* prog, char* const* images, int nimages, ex_json_t* j, ex_image_fn one,
+                                void* arg, char* fatal, size_t fatal_size) {
+    int failed = 0;
+    if (j) ex_json_array(j, "images");
+    int n = 0;
+    for (; n < nimages && !fatal[0]; n++) {
+        char why[PATH_MAX + 256];
+        ex_outcome_t r = one(arg, n, images[n], why, sizeof why);
+        if (r == EX_RUN_FAILED) snprintf(fatal, fatal_size, "%s: %s", images[n], why);
+        if (r != EX_IMAGE_DONE) {
+            ex_image_error(j, prog, images[n], why);
+            failed++;
+        }
+    }
+    ex_images_not_run(j, prog, images + n, nimages - n, n > 0);
+    if (j) ex_json_end_array(j);
+    return failed + nimages - n;
+}
+
+// In the JSON document |j| (if any), the "images" a failure before the first left unprocessed.
+static inline void ex_list_not_run(ex_json_t* j, const char* prog, char* const* images, int nimages) {
+    if (!j) return;
+    ex_json_array(j, "images");
+    ex_images_not_run(j, prog, images, nimages, false);
+    ex_json_end_array(j);
 }
 
 #ifdef STBI_VERSION
@@ -350,6 +532,23 @@ static inline uint8_t* ex_load_image(const char* path, int* w, int* h, int* ch, 
         snprintf(why, why_size, "%s", stbi_failure_reason());
     fclose(f);
     return pixels;
+}
+
+// Decodes the image at |path| (ex_load_image) and preprocesses it into |input| for |model|, |preprocess_ms| the
+// time that took. Returns the pixels (stbi_image_free), or NULL with the reason in |why|.
+static inline uint8_t* ex_load_input(const xf_model_t* model, const char* path, float* input, int* w, int* h,
+                                     int* ch, double* preprocess_ms, char* why, size_t why_size) {
+    uint8_t* pixels = ex_load_image(path, w, h, ch, why, why_size);
+    if (!pixels) return NULL;
+    xf_model_info_t info;
+    xf_model_info(model, &info);
+    double t0 = ex_now_ms();
+    xf_status_t st = xf_model_preprocess(model, pixels, *w, *h, *ch, input, (size_t)info.input_elements);
+    *preprocess_ms = ex_now_ms() - t0;
+    if (st == XF_OK) return pixels;
+    snprintf(why, why_size, "%s", xf_context_error(xf_model_context(model)));
+    stbi_image_free(pixels);
+    return NULL;
 }
 #endif
 

@@ -185,19 +185,16 @@ static int parse_args(int argc, char** argv, options_t* o) {
     };
     *o = (options_t){0};
     static const char shortopts[] = ":hV";
-    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+    while ((c = ex_getopt(argc, argv, shortopts, longopts)) != -1) {
         switch (c) {
-            case 'h': usage(); return 0;
-            case 'V': ex_print_version(PROG); return 0;
             case OPT_DATA: o->dir = optarg; break;
             case OPT_BACKENDS: o->backends = optarg; break;
             case OPT_LIMIT:
                 if (!ex_parse_int(optarg, 1, LONG_MAX, &o->limit))
                     return ex_usage_error(PROG, NULL, "--limit needs a positive integer, got '%s'", optarg);
                 break;
-            default: return ex_option_error(PROG, c, argv, shortopts);
+            default: return ex_common_option(PROG, usage, c, argv, shortopts);
         }
     }
     if (o->backends) {
@@ -275,8 +272,7 @@ int main(int argc, char** argv) {
                 rc = 1;
             }
             if (rc) {
-                xf_model_destroy(model);
-                xf_context_destroy(ctx);
+                ex_close_model(model);
                 break;
             }
             n = limit && (size_t)limit < data.n ? (size_t)limit : data.n;
@@ -293,8 +289,7 @@ int main(int argc, char** argv) {
             (segmenter && (info.input_height != data.h || info.input_width != data.w))) {
             fprintf(stderr, PROG ": %s does not fit this data (a 10-class classifier, or a segmenter "
                     "whose input size is the canvases')\n", model_path);
-            xf_model_destroy(model);
-            xf_context_destroy(ctx);
+            ex_close_model(model);
             rc = 1;
             break;
         }
@@ -326,8 +321,7 @@ int main(int argc, char** argv) {
             have_first = true;
         }
         free(input);
-        xf_model_destroy(model);
-        xf_context_destroy(ctx);
+        ex_close_model(model);
     }
     free(first);
     free(pred);

@@ -53,13 +53,10 @@ static int parse_args(int argc, char** argv, options_t* o) {
     };
     *o = (options_t){.top = 5, .backend = XF_BACKEND_FROM_ENV};
     static const char shortopts[] = ":hV";
-    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+    while ((c = ex_getopt(argc, argv, shortopts, longopts)) != -1) {
         long k;
         switch (c) {
-            case 'h': usage(); return 0;
-            case 'V': ex_print_version(PROG); return 0;
             case OPT_LABELS: o->labels_path = optarg; break;
             case OPT_TOP:
                 if (!ex_parse_int(optarg, 1, 1000000, &k))
@@ -71,15 +68,10 @@ static int parse_args(int argc, char** argv, options_t* o) {
                     return ex_usage_error(PROG, NULL, "unknown backend '%s' (cpu, opencl, vulkan, auto)", optarg);
                 break;
             case OPT_JSON: o->json = true; break;
-            default: return ex_option_error(PROG, c, argv, shortopts);
+            default: return ex_common_option(PROG, usage, c, argv, shortopts);
         }
     }
-    if (optind >= argc) return ex_usage_error(PROG, synopsis, "missing MODEL and IMAGE");
-    if (optind + 1 >= argc) return ex_usage_error(PROG, synopsis, "missing IMAGE");
-    o->model_path = argv[optind];
-    o->images = argv + optind + 1;
-    o->nimages = argc - optind - 1;
-    return -1;
+    return ex_model_and_images(PROG, synopsis, argc, argv, &o->model_path, &o->images, &o->nimages);
 }
 
 typedef struct scored_s {
@@ -93,159 +85,96 @@ static int by_prob(const void* a, const void* b) {
     return x->p < y->p ? 1 : x->p > y->p ? -1 : x->index - y->index;
 }
 
-// Classifies every image on a loaded classifier; returns how many gave no result. A failing run stops
-// the loop (the device is in doubt) and fills |fatal|.
-static int classify_images(const options_t* o, xf_model_t* model, const xf_model_info_t* info, ex_json_t* j,
-                           char* fatal, size_t fatal_size) {
-    xf_context_t* ctx = xf_model_context(model);
-    float* input = malloc((size_t)info->input_elements * sizeof(float));
-    float* logits = malloc((size_t)info->output_elements * sizeof(float));
-    scored_t* s = malloc((size_t)info->classes * sizeof *s);
-    int failed = 0;
-    if (!input || !logits || !s) {
-        snprintf(fatal, fatal_size, "out of memory");
-        fprintf(stderr, PROG ": %s\n", fatal);
-    }
-    const int top = o->top > info->classes ? (int)info->classes : o->top;
-    bool first_run = true;
-    if (j) ex_json_array(j, "images");
-    int n = 0;
-    for (; n < o->nimages && !fatal[0]; n++) {
-        const char* path = o->images[n];
-        char why[1024];
-        int w, h, ch;
-        uint8_t* pixels = ex_load_image(path, &w, &h, &ch, why, sizeof why);
-        double t1 = ex_now_ms();
-        xf_status_t st = XF_ERR_INVALID_ARGUMENT;
-        if (pixels) {
-            st = xf_model_preprocess(model, pixels, w, h, ch, input, (size_t)info->input_elements);
-            if (st != XF_OK) snprintf(why, sizeof why, "%s", xf_context_error(ctx));
-            stbi_image_free(pixels);
-        }
-        double t2 = ex_now_ms();
-        if (st != XF_OK) {
-            ex_image_error(j, PROG, path, why);
-            failed++;
-            continue;
-        }
-        if (first_run) ex_status("running (the first run finishes compiling the kernels)...");
-        st = xf_model_run(model, input, (size_t)info->input_elements, logits, (size_t)info->output_elements);
-        if (first_run) ex_status(NULL);
-        first_run = false;
-        double t3 = ex_now_ms();
-        if (st != XF_OK) {
-            snprintf(fatal, fatal_size, "%s: %s", path, xf_context_error(ctx));
-            ex_image_error(j, PROG, path, xf_context_error(ctx));
-            failed++;
-            continue;
-        }
-        float mx = logits[0];
-        for (int64_t i = 1; i < info->classes; i++) mx = fmaxf(mx, logits[i]);
-        double sum = 0;
-        for (int64_t i = 0; i < info->classes; i++) sum += exp((double)(logits[i] - mx));
-        for (int64_t i = 0; i < info->classes; i++) {
-            s[i].index = (int)i;
-            s[i].p = (float)(exp((double)(logits[i] - mx)) / sum);
-        }
-        qsort(s, (size_t)info->classes, sizeof *s, by_prob);
-        if (j) {
-            ex_json_object(j, NULL);
-            ex_json_str(j, "path", path);
-            ex_json_int(j, "width", w);
-            ex_json_int(j, "height", h);
-            ex_json_int(j, "channels", ch);
-            ex_json_num(j, "preprocess_ms", t2 - t1, 6);
-            ex_json_num(j, "run_ms", t3 - t2, 6);
-            ex_json_array(j, "top");
-            for (int k = 0; k < top; k++) {
-                ex_json_object(j, NULL);
-                ex_json_int(j, "index", s[k].index);
-                ex_json_str(j, "label", xf_model_label(model, s[k].index));
-                ex_json_num(j, "probability", s[k].p, 6);
-                ex_json_end_object(j);
-            }
-            ex_json_end_array(j);
-            ex_json_end_object(j);
-            continue;
-        }
-        printf("%s (%dx%d, %d channel%s): preprocess %.2f ms, run %.2f ms\n", path, w, h, ch, ch > 1 ? "s" : "",
-               t2 - t1, t3 - t2);
-        for (int k = 0; k < top; k++) {
-            const char* label = xf_model_label(model, s[k].index);
-            if (label)
-                printf("  %7.3f%%  %s\n", 100.0 * s[k].p, label);
-            else
-                printf("  %7.3f%%  class %d\n", 100.0 * s[k].p, s[k].index);
-        }
-    }
-    ex_images_not_run(j, PROG, o->images + n, o->nimages - n, n > 0);
-    if (j) ex_json_end_array(j);
-    free(input);
-    free(logits);
-    free(s);
-    return failed + o->nimages - n;
-}
+// What every image shares: the model, its input-sized buffers and the JSON document (NULL for text).
+typedef struct cls_s {
+    xf_model_t* model;
+    xf_model_info_t info;
+    ex_json_t* j;
+    int top;  // how many classes to show
+    float* input;
+    float* logits;
+    scored_t* scored;
+    bool first_run;
+} cls_t;
 
-// In the JSON document, the images a failure before the first left unprocessed.
-static void list_not_run(const options_t* o, ex_json_t* j) {
-    if (!j) return;
-    ex_json_array(j, "images");
-    ex_images_not_run(j, PROG, o->images, o->nimages, false);
-    ex_json_end_array(j);
+// Classifies one image (an ex_image_fn).
+static ex_outcome_t classify_one(void* arg, int n, const char* path, char* why, size_t why_size) {
+    cls_t* c = arg;
+    const xf_model_info_t* info = &c->info;
+    scored_t* s = c->scored;
+    int w, h, ch;
+    double t_pre;
+    uint8_t* pixels = ex_load_input(c->model, path, c->input, &w, &h, &ch, &t_pre, why, why_size);
+    if (!pixels) return EX_IMAGE_FAILED;
+    stbi_image_free(pixels);
+    double t0 = ex_now_ms();
+    xf_status_t st = ex_run_model(c->model, c->input, (size_t)info->input_elements, c->logits,
+                                  (size_t)info->output_elements, &c->first_run);
+    double t_run = ex_now_ms() - t0;
+    if (st != XF_OK) {
+        snprintf(why, why_size, "%s", xf_context_error(xf_model_context(c->model)));
+        return EX_RUN_FAILED;
+    }
+    const float* logits = c->logits;
+    float mx = logits[0];
+    for (int64_t i = 1; i < info->classes; i++) mx = fmaxf(mx, logits[i]);
+    double sum = 0;
+    for (int64_t i = 0; i < info->classes; i++) sum += exp((double)(logits[i] - mx));
+    for (int64_t i = 0; i < info->classes; i++) {
+        s[i].index = (int)i;
+        s[i].p = (float)(exp((double)(logits[i] - mx)) / sum);
+    }
+    qsort(s, (size_t)info->classes, sizeof *s, by_prob);
+    if (c->j) {
+        ex_json_t* j = c->j;
+        ex_json_image(j, path, w, h, ch, t_pre, t_run);
+        ex_json_array(j, "top");
+        for (int k = 0; k < c->top; k++) {
+            ex_json_object(j, NULL);
+            ex_json_int(j, "index", s[k].index);
+            ex_json_str(j, "label", xf_model_label(c->model, s[k].index));
+            ex_json_num(j, "probability", s[k].p, 6);
+            ex_json_end_object(j);
+        }
+        ex_json_end_array(j);
+        ex_json_end_object(j);
+        return EX_IMAGE_DONE;
+    }
+    ex_print_image(path, w, h, ch, t_pre, t_run);
+    printf("\n");
+    for (int k = 0; k < c->top; k++) {
+        const char* label = xf_model_label(c->model, s[k].index);
+        if (label)
+            printf("  %7.3f%%  %s\n", 100.0 * s[k].p, label);
+        else
+            printf("  %7.3f%%  class %d\n", 100.0 * s[k].p, s[k].index);
+    }
+    return EX_IMAGE_DONE;
 }
 
 // Loads the model and classifies; |fatal| gets what stopped the run, if anything. Returns the exit status.
 static int run(const options_t* o, ex_json_t* j, char* fatal, size_t fatal_size) {
-    xf_context_t* ctx = ex_context(o->backend, PROG);
-    if (!ctx) {
-        snprintf(fatal, fatal_size, "cannot create a context: %s", xf_last_error());
-        list_not_run(o, j);
+    cls_t c = {.j = j, .first_run = true};
+    c.model = ex_open_model(PROG, XF_MODEL_TASK_CLASSIFICATION, o->backend, o->model_path, o->labels_path, j, fatal,
+                            fatal_size);
+    if (!c.model) {
+        ex_list_not_run(j, PROG, o->images, o->nimages);
         return 1;
     }
-    xf_device_info_t dev;
-    if (!j) {
-        ex_print_device(stdout, ctx);
-    } else if (xf_context_device_info(ctx, &dev) == XF_OK) {
-        ex_json_object(j, "device");
-        ex_json_device_fields(j, &dev);
-        ex_json_end_object(j);
-    }
-    double t0 = ex_now_ms();
-    xf_model_t* model;
-    ex_status("loading the model and preparing its kernels (compiled on the first run, cached after)...");
-    xf_status_t loaded = xf_model_load(ctx, o->model_path, NULL, &model);
-    ex_status(NULL);
-    if (loaded != XF_OK) {
-        snprintf(fatal, fatal_size, "%s", xf_context_error(ctx));
+    xf_model_info(c.model, &c.info);
+    c.top = o->top > c.info.classes ? (int)c.info.classes : o->top;
+    c.input = malloc((size_t)c.info.input_elements * sizeof(float));
+    c.logits = malloc((size_t)c.info.output_elements * sizeof(float));
+    c.scored = malloc((size_t)c.info.classes * sizeof *c.scored);
+    if (!c.input || !c.logits || !c.scored) {
+        snprintf(fatal, fatal_size, "out of memory");
         fprintf(stderr, PROG ": %s\n", fatal);
-        list_not_run(o, j);
-        xf_context_destroy(ctx);
-        return 1;
     }
-    double t_load = ex_now_ms() - t0;
-    xf_model_info_t info;
-    xf_model_info(model, &info);
-    if (info.task != XF_MODEL_TASK_CLASSIFICATION) {
-        snprintf(fatal, fatal_size, "%s is a %s %s model, not a classifier; use xformer-segment", o->model_path,
-                 info.architecture, ex_task_name(info.task));
-    } else if (o->labels_path && xf_model_load_labels(model, o->labels_path) != XF_OK) {
-        snprintf(fatal, fatal_size, "%s", xf_context_error(ctx));
-    }
-    if (fatal[0]) fprintf(stderr, PROG ": %s\n", fatal);
-    if (j) {
-        xf_model_info(model, &info);
-        ex_json_object(j, "model");
-        ex_json_model_fields(j, o->model_path, &info);
-        ex_json_num(j, "load_ms", t_load, 6);
-        ex_json_end_object(j);
-    } else if (!fatal[0]) {
-        ex_print_model(stdout, o->model_path, &info);
-        printf("load: %.1f ms (validation, upload, graph)\n", t_load);
-    }
-    if (fatal[0]) list_not_run(o, j);
-    int failed = fatal[0] ? 0 : classify_images(o, model, &info, j, fatal, fatal_size);
-    xf_model_destroy(model);
-    xf_context_destroy(ctx);
+    int failed = ex_run_images(PROG, o->images, o->nimages, j, classify_one, &c, fatal, fatal_size);
+    free(c.input);
+    free(c.logits);
+    free(c.scored);
+    ex_close_model(c.model);
     return fatal[0] || failed ? 1 : 0;
 }
 
@@ -254,16 +183,9 @@ int main(int argc, char** argv) {
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0) return rc;
     ex_json_t json;
-    ex_json_t* j = o.json ? &json : NULL;
-    if (j) {
-        ex_json_begin(j, stdout);
-        ex_json_header(j, PROG);
-    }
-    char fatal[2048] = "";
+    ex_json_t* j = o.json ? ex_json_document(&json, PROG) : NULL;
+    char fatal[2 * PATH_MAX] = "";
     rc = run(&o, j, fatal, sizeof fatal);
-    if (j) {
-        if (fatal[0]) ex_json_str(j, "error", fatal);
-        ex_json_end(j);
-    }
+    ex_json_finish(j, fatal);
     return rc;
 }

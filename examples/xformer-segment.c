@@ -59,12 +59,9 @@ static int parse_args(int argc, char** argv, options_t* o) {
     };
     *o = (options_t){.backend = XF_BACKEND_FROM_ENV};
     static const char shortopts[] = ":ho:V";
-    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+    while ((c = ex_getopt(argc, argv, shortopts, longopts)) != -1) {
         switch (c) {
-            case 'h': usage(); return 0;
-            case 'V': ex_print_version(PROG); return 0;
             case 'o': o->mask_arg = optarg; break;
             case OPT_OVERLAY: o->overlay_arg = optarg; break;
             case OPT_LABELS: o->labels_path = optarg; break;
@@ -73,15 +70,12 @@ static int parse_args(int argc, char** argv, options_t* o) {
                     return ex_usage_error(PROG, NULL, "unknown backend '%s' (cpu, opencl, vulkan, auto)", optarg);
                 break;
             case OPT_JSON: o->json = true; break;
-            default: return ex_option_error(PROG, c, argv, shortopts);
+            default: return ex_common_option(PROG, usage, c, argv, shortopts);
         }
     }
-    if (optind >= argc) return ex_usage_error(PROG, synopsis, "missing MODEL and IMAGE");
-    if (optind + 1 >= argc) return ex_usage_error(PROG, synopsis, "missing IMAGE");
+    int rc = ex_model_and_images(PROG, synopsis, argc, argv, &o->model_path, &o->images, &o->nimages);
+    if (rc >= 0) return rc;
     if (!o->mask_arg) return ex_usage_error(PROG, synopsis, "missing -o MASK");
-    o->model_path = argv[optind];
-    o->images = argv + optind + 1;
-    o->nimages = argc - optind - 1;
     return -1;
 }
 
@@ -137,8 +131,9 @@ static int by_count(const void* a, const void* b) {
     return x->count < y->count ? 1 : x->count > y->count ? -1 : x->cls - y->cls;
 }
 
-// What every image shares: the model, its input-sized buffers and the JSON document (NULL for text).
+// What every image shares: the options, the model, its input-sized buffers and the JSON document (NULL for text).
 typedef struct seg_s {
+    const options_t* o;
     xf_model_t* model;
     xf_model_info_t info;
     ex_json_t* j;
@@ -148,22 +143,10 @@ typedef struct seg_s {
     bool first_run;
 } seg_t;
 
-typedef enum outcome_e {
-    IMAGE_DONE,
-    IMAGE_FAILED,  // this image only
-    RUN_FAILED,    // the device is in doubt: stop
-} outcome_t;
-
 static void write_json_entry(seg_t* s, const char* path, int w, int h, int ch, const double ms[3],
                              const char* mask_path, const char* overlay_path) {
     ex_json_t* j = s->j;
-    ex_json_object(j, NULL);
-    ex_json_str(j, "path", path);
-    ex_json_int(j, "width", w);
-    ex_json_int(j, "height", h);
-    ex_json_int(j, "channels", ch);
-    ex_json_num(j, "preprocess_ms", ms[0], 6);
-    ex_json_num(j, "run_ms", ms[1], 6);
+    ex_json_image(j, path, w, h, ch, ms[0], ms[1]);
     ex_json_num(j, "mask_ms", ms[2], 6);
     ex_json_str(j, "mask", mask_path);
     ex_json_str(j, "overlay", overlay_path);
@@ -187,33 +170,24 @@ static void write_json_entry(seg_t* s, const char* path, int w, int h, int ch, c
 
 // Segments one image and writes its mask (and overlay when |overlay_path| is given); |why| gets the reason
 // of a failure.
-static outcome_t segment_one(seg_t* s, const char* path, const char* mask_path, const char* overlay_path,
-                             char* why, size_t why_size) {
-    xf_context_t* ctx = xf_model_context(s->model);
+static ex_outcome_t segment_one(seg_t* s, const char* path, const char* mask_path, const char* overlay_path,
+                                char* why, size_t why_size) {
     const xf_model_info_t* info = &s->info;
     const size_t mh = (size_t)info->input_height, mw = (size_t)info->input_width;
     int w, h, ch;
-    uint8_t* pixels = ex_load_image(path, &w, &h, &ch, why, why_size);
-    if (!pixels) return IMAGE_FAILED;
-    outcome_t result = IMAGE_FAILED;
+    double t_pre;
+    uint8_t* pixels = ex_load_input(s->model, path, s->input, &w, &h, &ch, &t_pre, why, why_size);
+    if (!pixels) return EX_IMAGE_FAILED;
+    ex_outcome_t result = EX_IMAGE_FAILED;
     uint8_t *out = NULL, *blend = NULL;
-    double t1 = ex_now_ms();
-    xf_status_t st = xf_model_preprocess(s->model, pixels, w, h, ch, s->input, (size_t)info->input_elements);
     double t2 = ex_now_ms();
-    if (st != XF_OK) {
-        snprintf(why, why_size, "%s", xf_context_error(ctx));
-        goto done;
-    }
-    if (s->first_run) ex_status("running (the first run finishes compiling the kernels)...");
-    st = xf_model_run(s->model, s->input, (size_t)info->input_elements, NULL, 0);
-    if (s->first_run) ex_status(NULL);
-    s->first_run = false;
+    xf_status_t st = ex_run_model(s->model, s->input, (size_t)info->input_elements, NULL, 0, &s->first_run);
     double t3 = ex_now_ms();
     if (st == XF_OK) st = xf_model_mask(s->model, s->mask, mh * mw);
     double t4 = ex_now_ms();
     if (st != XF_OK) {
-        snprintf(why, why_size, "%s", xf_context_error(ctx));
-        result = RUN_FAILED;
+        snprintf(why, why_size, "%s", xf_context_error(xf_model_context(s->model)));
+        result = EX_RUN_FAILED;
         goto done;
     }
     out = malloc((size_t)w * (size_t)h * 3);
@@ -222,9 +196,10 @@ static outcome_t segment_one(seg_t* s, const char* path, const char* mask_path, 
         snprintf(why, why_size, "out of memory for a %dx%d image", w, h);
         goto done;
     }
-    if (!s->j)
-        printf("%s (%dx%d, %d channel%s): preprocess %.2f ms, run %.2f ms, mask %.2f ms\n", path, w, h, ch,
-               ch > 1 ? "s" : "", t2 - t1, t3 - t2, t4 - t3);
+    if (!s->j) {
+        ex_print_image(path, w, h, ch, t_pre, t3 - t2);
+        printf(", mask %.2f ms\n", t4 - t3);
+    }
 
     // Nearest-neighbour back to the image size, as PyTorch's mode="nearest": src = floor(dst * in / out).
     for (int i = 0; i < info->classes; i++) s->shares[i] = (share_t){.cls = i};
@@ -261,7 +236,7 @@ static outcome_t segment_one(seg_t* s, const char* path, const char* mask_path, 
     }
     qsort(s->shares, (size_t)info->classes, sizeof *s->shares, by_count);
     if (s->j) {
-        write_json_entry(s, path, w, h, ch, (double[3]){t2 - t1, t3 - t2, t4 - t3}, mask_path, overlay_path);
+        write_json_entry(s, path, w, h, ch, (double[3]){t_pre, t3 - t2, t4 - t3}, mask_path, overlay_path);
     } else {
         printf("class shares:\n");
         for (int i = 0; i < info->classes && s->shares[i].count > 0; i++) {
@@ -272,7 +247,7 @@ static outcome_t segment_one(seg_t* s, const char* path, const char* mask_path, 
                    s->shares[i].cls, rgb[0], rgb[1], rgb[2], label ? label : "");
         }
     }
-    result = IMAGE_DONE;
+    result = EX_IMAGE_DONE;
 done:
     free(out);
     free(blend);
@@ -289,112 +264,51 @@ static bool output_path(const options_t* o, int n, const char* arg, bool dir, co
     return (size_t)snprintf(out, size, "%s/%s-%s.png", arg, stem, kind) < size;
 }
 
-// Segments every image; returns how many gave no result. A failing run stops the loop and fills |fatal|.
-static int segment_images(const options_t* o, seg_t* s, char* fatal, size_t fatal_size) {
-    const size_t mh = (size_t)s->info.input_height, mw = (size_t)s->info.input_width;
-    s->input = malloc((size_t)s->info.input_elements * sizeof(float));
-    s->mask = malloc(mh * mw * sizeof(int32_t));
-    s->shares = calloc((size_t)s->info.classes, sizeof *s->shares);
-    s->first_run = true;
-    if (!s->input || !s->mask || !s->shares) {
-        snprintf(fatal, fatal_size, "out of memory");
-        fprintf(stderr, PROG ": %s\n", fatal);
+// Segments image |n| once its output paths are known (an ex_image_fn).
+static ex_outcome_t segment_image(void* arg, int n, const char* path, char* why, size_t why_size) {
+    seg_t* s = arg;
+    const options_t* o = s->o;
+    char mask_path[PATH_MAX], overlay_path[PATH_MAX], stem[1024], earlier[1024];
+    image_stem(path, stem, sizeof stem);
+    int same = -1;
+    for (int k = 0; k < n && (o->mask_dir || o->overlay_dir) && same < 0; k++) {
+        image_stem(o->images[k], earlier, sizeof earlier);
+        if (strcmp(stem, earlier) == 0) same = k;
     }
-    int failed = 0;
-    if (s->j) ex_json_array(s->j, "images");
-    int n = 0;
-    for (; n < o->nimages && !fatal[0]; n++) {
-        const char* path = o->images[n];
-        char why[PATH_MAX + 256], mask_path[PATH_MAX], overlay_path[PATH_MAX], stem[1024], earlier[1024];
-        outcome_t r = IMAGE_FAILED;
-        image_stem(path, stem, sizeof stem);
-        int same = -1;
-        for (int k = 0; k < n && (o->mask_dir || o->overlay_dir) && same < 0; k++) {
-            image_stem(o->images[k], earlier, sizeof earlier);
-            if (strcmp(stem, earlier) == 0) same = k;
-        }
-        if (same >= 0) {
-            snprintf(why, sizeof why, "its outputs would overwrite those of %s", o->images[same]);
-        } else if (!output_path(o, n, o->mask_arg, o->mask_dir, "mask", mask_path, sizeof mask_path) ||
-                   (o->overlay_arg && !output_path(o, n, o->overlay_arg, o->overlay_dir, "overlay", overlay_path,
-                                                   sizeof overlay_path))) {
-            snprintf(why, sizeof why, "the output path is too long");
-        } else {
-            r = segment_one(s, path, mask_path, o->overlay_arg ? overlay_path : NULL, why, sizeof why);
-        }
-        if (r == RUN_FAILED) snprintf(fatal, fatal_size, "%s: %s", path, why);
-        if (r != IMAGE_DONE) {
-            ex_image_error(s->j, PROG, path, why);
-            failed++;
-        }
+    if (same >= 0) {
+        snprintf(why, why_size, "its outputs would overwrite those of %s", o->images[same]);
+    } else if (!output_path(o, n, o->mask_arg, o->mask_dir, "mask", mask_path, sizeof mask_path) ||
+               (o->overlay_arg &&
+                !output_path(o, n, o->overlay_arg, o->overlay_dir, "overlay", overlay_path, sizeof overlay_path))) {
+        snprintf(why, why_size, "the output path is too long");
+    } else {
+        return segment_one(s, path, mask_path, o->overlay_arg ? overlay_path : NULL, why, why_size);
     }
-    ex_images_not_run(s->j, PROG, o->images + n, o->nimages - n, n > 0);
-    if (s->j) ex_json_end_array(s->j);
-    free(s->input);
-    free(s->mask);
-    free(s->shares);
-    return failed + o->nimages - n;
-}
-
-// In the JSON document, the images a failure before the first left unprocessed.
-static void list_not_run(const options_t* o, ex_json_t* j) {
-    if (!j) return;
-    ex_json_array(j, "images");
-    ex_images_not_run(j, PROG, o->images, o->nimages, false);
-    ex_json_end_array(j);
+    return EX_IMAGE_FAILED;
 }
 
 // Loads the model and segments; |fatal| gets what stopped the run, if anything. Returns the exit status.
 static int run(const options_t* o, ex_json_t* j, char* fatal, size_t fatal_size) {
-    xf_context_t* ctx = ex_context(o->backend, PROG);
-    if (!ctx) {
-        snprintf(fatal, fatal_size, "cannot create a context: %s", xf_last_error());
-        list_not_run(o, j);
+    seg_t s = {.o = o, .j = j, .first_run = true};
+    s.model = ex_open_model(PROG, XF_MODEL_TASK_SEGMENTATION, o->backend, o->model_path, o->labels_path, j, fatal,
+                            fatal_size);
+    if (!s.model) {
+        ex_list_not_run(j, PROG, o->images, o->nimages);
         return 1;
     }
-    xf_device_info_t dev;
-    if (!j) {
-        ex_print_device(stdout, ctx);
-    } else if (xf_context_device_info(ctx, &dev) == XF_OK) {
-        ex_json_object(j, "device");
-        ex_json_device_fields(j, &dev);
-        ex_json_end_object(j);
-    }
-    double t0 = ex_now_ms();
-    seg_t s = {.j = j};
-    ex_status("loading the model and preparing its kernels (compiled on the first run, cached after)...");
-    xf_status_t loaded = xf_model_load(ctx, o->model_path, NULL, &s.model);
-    ex_status(NULL);
-    if (loaded != XF_OK) {
-        snprintf(fatal, fatal_size, "%s", xf_context_error(ctx));
-        fprintf(stderr, PROG ": %s\n", fatal);
-        list_not_run(o, j);
-        xf_context_destroy(ctx);
-        return 1;
-    }
-    double t_load = ex_now_ms() - t0;
     xf_model_info(s.model, &s.info);
-    if (s.info.task != XF_MODEL_TASK_SEGMENTATION) {
-        snprintf(fatal, fatal_size, "%s is a %s %s model, not a segmenter; use xformer-classify", o->model_path,
-                 s.info.architecture, ex_task_name(s.info.task));
-    } else if (o->labels_path && xf_model_load_labels(s.model, o->labels_path) != XF_OK) {
-        snprintf(fatal, fatal_size, "%s", xf_context_error(ctx));
+    s.input = malloc((size_t)s.info.input_elements * sizeof(float));
+    s.mask = malloc((size_t)s.info.input_height * (size_t)s.info.input_width * sizeof(int32_t));
+    s.shares = calloc((size_t)s.info.classes, sizeof *s.shares);
+    if (!s.input || !s.mask || !s.shares) {
+        snprintf(fatal, fatal_size, "out of memory");
+        fprintf(stderr, PROG ": %s\n", fatal);
     }
-    if (fatal[0]) fprintf(stderr, PROG ": %s\n", fatal);
-    if (j) {
-        xf_model_info(s.model, &s.info);
-        ex_json_object(j, "model");
-        ex_json_model_fields(j, o->model_path, &s.info);
-        ex_json_num(j, "load_ms", t_load, 6);
-        ex_json_end_object(j);
-    } else if (!fatal[0]) {
-        ex_print_model(stdout, o->model_path, &s.info);
-        printf("load: %.1f ms (validation, upload, graph)\n", t_load);
-    }
-    if (fatal[0]) list_not_run(o, j);
-    int failed = fatal[0] ? 0 : segment_images(o, &s, fatal, fatal_size);
-    xf_model_destroy(s.model);
-    xf_context_destroy(ctx);
+    int failed = ex_run_images(PROG, o->images, o->nimages, j, segment_image, &s, fatal, fatal_size);
+    free(s.input);
+    free(s.mask);
+    free(s.shares);
+    ex_close_model(s.model);
     return fatal[0] || failed ? 1 : 0;
 }
 
@@ -406,16 +320,9 @@ int main(int argc, char** argv) {
         (o.overlay_arg && !prepare_output(o.overlay_arg, o.nimages, &o.overlay_dir)))
         return 1;
     ex_json_t json;
-    ex_json_t* j = o.json ? &json : NULL;
-    if (j) {
-        ex_json_begin(j, stdout);
-        ex_json_header(j, PROG);
-    }
+    ex_json_t* j = o.json ? ex_json_document(&json, PROG) : NULL;
     char fatal[2 * PATH_MAX] = "";
     rc = run(&o, j, fatal, sizeof fatal);
-    if (j) {
-        if (fatal[0]) ex_json_str(j, "error", fatal);
-        ex_json_end(j);
-    }
+    ex_json_finish(j, fatal);
     return rc;
 }

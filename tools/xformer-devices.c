@@ -57,8 +57,7 @@ static void print_text(const xf_device_info_t* devs, size_t n) {
 
 static void print_json(const xf_device_info_t* devs, size_t n, const char* error) {
     ex_json_t j;
-    ex_json_begin(&j, stdout);
-    ex_json_header(&j, PROG);
+    ex_json_document(&j, PROG);
     ex_json_array(&j, "backends");
     for (xf_backend_t b = XF_BACKEND_CPU; b < XF_BACKEND_FROM_ENV; ++b) {
         ex_json_object(&j, NULL);
@@ -75,8 +74,7 @@ static void print_json(const xf_device_info_t* devs, size_t n, const char* error
         ex_json_end_object(&j);
     }
     ex_json_end_array(&j);
-    if (error) ex_json_str(&j, "error", error);
-    ex_json_end(&j);
+    ex_json_finish(&j, error);
 }
 
 int main(int argc, char** argv) {
@@ -89,14 +87,11 @@ int main(int argc, char** argv) {
     };
     bool json = false;
     static const char shortopts[] = ":hV";
-    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+    while ((c = ex_getopt(argc, argv, shortopts, longopts)) != -1) {
         switch (c) {
-            case 'h': usage(); return 0;
-            case 'V': ex_print_version(PROG); return 0;
             case OPT_JSON: json = true; break;
-            default: return ex_option_error(PROG, c, argv, shortopts);
+            default: return ex_common_option(PROG, usage, c, argv, shortopts);
         }
     }
     if (optind < argc) return ex_usage_error(PROG, NULL, "unexpected argument '%s'", argv[optind]);
