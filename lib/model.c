@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Model loading (file, config, weights), host preprocessing, running and masks.
 #include <errno.h>
-#include <json-c/json.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "model_internal.h"
 
 #define XF_MODEL_MAX_CONFIG (16u * 1024u * 1024u)
@@ -113,9 +113,15 @@ xf_status_t xf_model_weight(xf_model_t* m, const char* name, int ndim, const int
 
 typedef struct cfg_s {
     xf_model_t* m;
-    json_object* obj;
+    const xf_json_t* obj;
     const char* where;
 } cfg_t;
+
+// The value of |key|, or NULL when it is absent or null.
+static const xf_json_t* cfg_get(const cfg_t* c, const char* key) {
+    const xf_json_t* v = xf_json_get(c->obj, key);
+    return v && v->type != XF_JSON_NULL ? v : NULL;
+}
 
 static xf_status_t cfg_bad(cfg_t* c, const char* key, const char* what) {
     return xf_ctx_fail(c->m->ctx, XF_ERR_INVALID_ARGUMENT, "%s: config key '%s' %s", c->where, key, what);
@@ -123,13 +129,13 @@ static xf_status_t cfg_bad(cfg_t* c, const char* key, const char* what) {
 
 // Reads an integer key in [lo, hi]. |required| false keeps *out when the key is absent.
 static xf_status_t cfg_int(cfg_t* c, const char* key, bool required, int64_t lo, int64_t hi, int64_t* out) {
-    json_object* v;
-    if (!json_object_object_get_ex(c->obj, key, &v) || json_object_is_type(v, json_type_null))
+    const xf_json_t* v = cfg_get(c, key);
+    if (!v)
         return required ? xf_ctx_fail(c->m->ctx, XF_ERR_INVALID_ARGUMENT, "%s: config key '%s' is missing",
                                       c->where, key)
                         : XF_OK;
-    if (!json_object_is_type(v, json_type_int)) return cfg_bad(c, key, "must be an integer");
-    int64_t x = json_object_get_int64(v);
+    if (v->type != XF_JSON_INT) return cfg_bad(c, key, "must be an integer");
+    int64_t x = v->u.i;
     if (x < lo || x > hi) {
         char msg[96];
         snprintf(msg, sizeof msg, "is %lld, expected %lld..%lld", (long long)x, (long long)lo, (long long)hi);
@@ -140,45 +146,43 @@ static xf_status_t cfg_int(cfg_t* c, const char* key, bool required, int64_t lo,
 }
 
 static xf_status_t cfg_double(cfg_t* c, const char* key, double lo, double hi, double* out) {
-    json_object* v;
-    if (!json_object_object_get_ex(c->obj, key, &v) || json_object_is_type(v, json_type_null)) return XF_OK;
-    if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
-        return cfg_bad(c, key, "must be a number");
-    double x = json_object_get_double(v);
+    const xf_json_t* v = cfg_get(c, key);
+    if (!v) return XF_OK;
+    double x;
+    if (!xf_json_number(v, &x)) return cfg_bad(c, key, "must be a number");
     if (!(x >= lo && x <= hi)) return cfg_bad(c, key, "is out of range");
     *out = x;
     return XF_OK;
 }
 
 static xf_status_t cfg_bool(cfg_t* c, const char* key, bool* out) {
-    json_object* v;
-    if (!json_object_object_get_ex(c->obj, key, &v) || json_object_is_type(v, json_type_null)) return XF_OK;
-    if (!json_object_is_type(v, json_type_boolean)) return cfg_bad(c, key, "must be true or false");
-    *out = json_object_get_boolean(v);
+    const xf_json_t* v = cfg_get(c, key);
+    if (!v) return XF_OK;
+    if (v->type != XF_JSON_BOOL) return cfg_bad(c, key, "must be true or false");
+    *out = v->u.b;
     return XF_OK;
 }
 
 // Reads a number array of exactly |n| entries (|n| < 0: any length up to |cap|, stored in *count).
 static xf_status_t cfg_numbers(cfg_t* c, const char* key, bool required, bool integers, int n, int cap,
                                double* out, int* count) {
-    json_object* v;
-    if (!json_object_object_get_ex(c->obj, key, &v) || json_object_is_type(v, json_type_null))
+    const xf_json_t* v = cfg_get(c, key);
+    if (!v)
         return required ? xf_ctx_fail(c->m->ctx, XF_ERR_INVALID_ARGUMENT, "%s: config key '%s' is missing",
                                       c->where, key)
                         : XF_OK;
-    if (!json_object_is_type(v, json_type_array)) return cfg_bad(c, key, "must be an array");
-    int len = (int)json_object_array_length(v);
+    if (v->type != XF_JSON_ARRAY) return cfg_bad(c, key, "must be an array");
+    int len = v->count > (size_t)cap ? cap + 1 : (int)v->count;
     if ((n >= 0 && len != n) || len > cap || len == 0) {
         char msg[96];
         snprintf(msg, sizeof msg, "has %d entries, expected %d", len, n >= 0 ? n : cap);
         return cfg_bad(c, key, msg);
     }
     for (int i = 0; i < len; i++) {
-        json_object* e = json_object_array_get_idx(v, (size_t)i);
-        bool ok =
-            json_object_is_type(e, json_type_int) || (!integers && json_object_is_type(e, json_type_double));
-        if (!ok) return cfg_bad(c, key, integers ? "must hold integers" : "must hold numbers");
-        out[i] = json_object_get_double(e);
+        const xf_json_t* e = &v->u.items[i];
+        bool ok = e->type == XF_JSON_INT || (!integers && e->type == XF_JSON_REAL);
+        if (!ok || !xf_json_number(e, &out[i]))
+            return cfg_bad(c, key, integers ? "must hold integers" : "must hold numbers");
     }
     if (count) *count = len;
     return XF_OK;
@@ -186,9 +190,9 @@ static xf_status_t cfg_numbers(cfg_t* c, const char* key, bool required, bool in
 
 // "img_size" / "image_size": an integer or [h, w].
 static xf_status_t cfg_size(cfg_t* c, const char* key, int64_t* h, int64_t* w) {
-    json_object* v;
-    if (!json_object_object_get_ex(c->obj, key, &v) || json_object_is_type(v, json_type_null)) return XF_OK;
-    if (json_object_is_type(v, json_type_int)) {
+    const xf_json_t* v = cfg_get(c, key);
+    if (!v) return XF_OK;
+    if (v->type == XF_JSON_INT) {
         int64_t x;
         xf_status_t st = cfg_int(c, key, true, 1, 1 << 16, &x);
         if (st == XF_OK) *h = *w = x;
@@ -212,16 +216,12 @@ static void labels_free(char** labels, int64_t n) {
 // "labels": [..] or Hugging Face's "id2label": {"0": "..", ...}.
 static xf_status_t cfg_labels(cfg_t* c, int64_t classes) {
     xf_model_t* m = c->m;
-    json_object *arr = NULL, *map = NULL;
-    json_object_object_get_ex(c->obj, "labels", &arr);
-    json_object_object_get_ex(c->obj, "id2label", &map);
-    if (arr && json_object_is_type(arr, json_type_null)) arr = NULL;
-    if (!arr && (!map || json_object_is_type(map, json_type_null))) return XF_OK;
+    const xf_json_t *arr = cfg_get(c, "labels"), *map = cfg_get(c, "id2label");
+    if (!arr && !map) return XF_OK;
     const char* key = arr ? "labels" : "id2label";
-    if (arr && !json_object_is_type(arr, json_type_array))
-        return cfg_bad(c, key, "must be an array of strings");
-    if (!arr && !json_object_is_type(map, json_type_object)) return cfg_bad(c, key, "must be an object");
-    int64_t n = arr ? (int64_t)json_object_array_length(arr) : json_object_object_length(map);
+    if (arr && arr->type != XF_JSON_ARRAY) return cfg_bad(c, key, "must be an array of strings");
+    if (!arr && map->type != XF_JSON_OBJECT) return cfg_bad(c, key, "must be an object");
+    int64_t n = (int64_t)(arr ? arr->count : map->count);
     if (n != classes) {
         char msg[128];
         snprintf(msg, sizeof msg, "has %lld labels but the model has %lld classes", (long long)n,
@@ -231,19 +231,19 @@ static xf_status_t cfg_labels(cfg_t* c, int64_t classes) {
     char** labels = calloc((size_t)n, sizeof *labels);
     if (!labels) return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     for (int64_t i = 0; i < n; i++) {
-        json_object* e = NULL;
+        const xf_json_t* e = NULL;
         if (arr) {
-            e = json_object_array_get_idx(arr, (size_t)i);
+            e = &arr->u.items[i];
         } else {
             char idx[32];
             snprintf(idx, sizeof idx, "%lld", (long long)i);
-            json_object_object_get_ex(map, idx, &e);
+            e = xf_json_get(map, idx);
         }
-        if (!e || !json_object_is_type(e, json_type_string)) {
+        if (!e || e->type != XF_JSON_STRING) {
             labels_free(labels, n);
             return cfg_bad(c, key, arr ? "must hold strings" : "must map \"0\"..\"N-1\" to strings");
         }
-        labels[i] = strdup(json_object_get_string(e));
+        labels[i] = strdup(e->u.s);
         if (!labels[i]) {
             labels_free(labels, n);
             return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
@@ -269,9 +269,7 @@ static xf_status_t cfg_norm(cfg_t* c, int64_t channels) {
     // One value applies to every channel, as the reference tooling allows.
     static const char* const keys[2] = {"mean", "std"};
     for (int k = 0; k < 2; k++) {
-        json_object* j;
-        if (!json_object_object_get_ex(c->obj, keys[k], &j) || json_object_is_type(j, json_type_null))
-            continue;
+        if (!cfg_get(c, keys[k])) continue;
         double v[4];
         int n = 0;
         xf_status_t st = cfg_numbers(c, keys[k], true, false, -1, 4, v, &n);
@@ -341,12 +339,11 @@ static xf_status_t parse_seg_config(cfg_t* c) {
     if ((st = cfg_int(c, "num_channels", false, 1, 4, &s->channels)) != XF_OK) return st;
     if ((st = cfg_int(c, "decoder_hidden_size", false, 1, 1 << 16, &s->decoder_dim)) != XF_OK) return st;
     if ((st = cfg_size(c, "image_size", &s->img_h, &s->img_w)) != XF_OK) return st;
-    json_object* j;
-    if (json_object_object_get_ex(c->obj, "num_labels", &j)) {
+    const xf_json_t* id2label = xf_json_get(c->obj, "id2label");
+    if (xf_json_get(c->obj, "num_labels")) {
         if ((st = cfg_int(c, "num_labels", true, 1, 1 << 20, &s->classes)) != XF_OK) return st;
-    } else if (json_object_object_get_ex(c->obj, "id2label", &j) &&
-               json_object_is_type(j, json_type_object)) {
-        s->classes = json_object_object_length(j);
+    } else if (id2label && id2label->type == XF_JSON_OBJECT) {
+        s->classes = (int64_t)id2label->count;
     }
     if ((st = cfg_numbers(c, "hidden_sizes", true, true, -1, XF_SEG_MAX_STAGES, a, &n)) != XF_OK) return st;
     s->stages = n;
@@ -373,7 +370,7 @@ static xf_status_t parse_seg_config(cfg_t* c) {
         {"num_attention_heads", s->heads, 1, 1 << 16},
     };
     for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) {
-        if (!json_object_object_get_ex(c->obj, arrays[k].key, &j)) continue;
+        if (!xf_json_get(c->obj, arrays[k].key)) continue;
         if ((st = cfg_numbers(c, arrays[k].key, true, true, n, XF_SEG_MAX_STAGES, a, NULL)) != XF_OK)
             return st;
         for (int i = 0; i < n; i++) {
@@ -382,7 +379,7 @@ static xf_status_t parse_seg_config(cfg_t* c) {
             arrays[k].dst[i] = (int64_t)a[i];
         }
     }
-    if (json_object_object_get_ex(c->obj, "mlp_ratios", &j)) {
+    if (xf_json_get(c->obj, "mlp_ratios")) {
         if ((st = cfg_numbers(c, "mlp_ratios", true, false, n, XF_SEG_MAX_STAGES, a, NULL)) != XF_OK)
             return st;
         for (int i = 0; i < n; i++) s->mlp_hidden[i] = (int64_t)(s->dims[i] * a[i]);
@@ -440,37 +437,22 @@ static xf_status_t read_text_file(xf_context_t* ctx, const char* path, size_t li
     return XF_OK;
 }
 
-static xf_status_t parse_json_text(xf_context_t* ctx, const char* where, const char* text,
-                                   json_object** out) {
-    json_tokener* tok = json_tokener_new();
-    if (!tok) return xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
-    size_t len = strlen(text);
-    json_object* obj = json_tokener_parse_ex(tok, text, (int)len);
-    enum json_tokener_error e = json_tokener_get_error(tok);
-    size_t end = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (!obj || e != json_tokener_success) {
-        if (obj) json_object_put(obj);
-        return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "%s: invalid JSON near byte %zu: %s", where, end,
-                           e == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(e));
-    }
-    for (size_t i = end; i < len; i++) {
-        if (text[i] != ' ' && text[i] != '\n' && text[i] != '\r' && text[i] != '\t') {
-            json_object_put(obj);
-            return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "%s: unexpected text after the JSON at byte %zu",
-                               where, i);
-        }
-    }
-    if (!json_object_is_type(obj, json_type_object)) {
-        json_object_put(obj);
+static xf_status_t parse_json_text(xf_context_t* ctx, const char* where, const char* text, xf_json_doc_t** out) {
+    size_t pos = 0;
+    char why[200];
+    xf_status_t st = xf_json_parse(NULL, text, strlen(text), out, &pos, why, sizeof why);
+    if (st == XF_ERR_OUT_OF_MEMORY) return xf_ctx_fail(ctx, st, "%s: out of host memory parsing the config", where);
+    if (st != XF_OK) return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "%s: invalid JSON at byte %zu: %s", where, pos, why);
+    if (xf_json_root(*out)->type != XF_JSON_OBJECT) {
+        xf_json_free(*out);
+        *out = NULL;
         return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "%s: the config is not a JSON object", where);
     }
-    *out = obj;
     return XF_OK;
 }
 
 static xf_status_t load_config(xf_model_t* m, const char* path, const xf_model_options_t* opt,
-                               json_object** out, char* where, size_t where_size) {
+                               xf_json_doc_t** out, char* where, size_t where_size) {
     char* text = NULL;
     xf_status_t st;
     if (opt && opt->config_path) {
@@ -587,17 +569,14 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
         free(m);
         return xf_ctx_fail(ctx, st, "%s", err);
     }
-    json_object* config = NULL;
+    xf_json_doc_t* config = NULL;
     char where[1100];
     st = load_config(m, path, options, &config, where, sizeof where);
     if (st == XF_OK) {
-        cfg_t c = {m, config, where};
-        json_object* a = NULL;
-        const char* arch = NULL;
-        if ((json_object_object_get_ex(config, "architecture", &a) ||
-             json_object_object_get_ex(config, "model_type", &a)) &&
-            json_object_is_type(a, json_type_string))
-            arch = json_object_get_string(a);
+        cfg_t c = {m, xf_json_root(config), where};
+        const xf_json_t* a = xf_json_get(c.obj, "architecture");
+        if (!a) a = xf_json_get(c.obj, "model_type");
+        const char* arch = a && a->type == XF_JSON_STRING ? a->u.s : NULL;
         if (!arch) {
             st = xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT,
                              "%s: config key 'architecture' is missing (\"vit\" or \"segformer\")", where);
@@ -616,7 +595,7 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
                              "%s: architecture '%.64s' is not supported (\"vit\" and \"segformer\" are)",
                              where, arch);
         }
-        json_object_put(config);
+        xf_json_free(config);
     }
     if (st == XF_OK) {
         if (m->info.arch == XF_MODEL_ARCH_VIT) {

@@ -3,13 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "json.h"
 
 // The reference implementation refuses headers above 100 MB; so do we, before allocating anything.
 #define XF_ST_MAX_HEADER (100u * 1024u * 1024u)
@@ -58,9 +59,8 @@ static xf_status_t st_fail(char* err, size_t errlen, xf_status_t status, const c
 
 void xf_st_close(xf_st_file_t* file) {
     if (!file) return;
-    for (size_t i = 0; i < file->count; i++) free(file->tensors[i].name);
     free(file->tensors);
-    if (file->root) json_object_put((json_object*)file->root);
+    xf_json_free(file->doc);
     if (file->fd >= 0) close(file->fd);
     free(file->path);
     free(file);
@@ -73,24 +73,24 @@ static int st_cmp_offset(const void* a, const void* b) {
     return x->end < y->end ? -1 : x->end > y->end;
 }
 
-// Reads a non-negative JSON integer. json-c saturates out-of-range values at INT64_MAX, which is
-// rejected later by the range checks.
-static int st_get_uint(json_object* v, uint64_t* out) {
-    if (!json_object_is_type(v, json_type_int)) return 0;
-    int64_t x = json_object_get_int64(v);
-    if (x < 0) return 0;
-    *out = (uint64_t)x;
+// Reads a non-negative JSON integer.
+static int st_get_uint(const xf_json_t* v, uint64_t* out) {
+    if (!v || v->type != XF_JSON_INT || v->u.i < 0) return 0;
+    *out = (uint64_t)v->u.i;
     return 1;
 }
 
-static xf_status_t st_parse_tensor(const char* path, const char* name, json_object* obj, uint64_t data_size,
+static xf_status_t st_parse_tensor(const char* path, const char* name, const xf_json_t* obj, uint64_t data_size,
                                    xf_st_tensor_t* t, char* err, size_t errlen) {
-    if (!json_object_is_type(obj, json_type_object))
+    if (obj->type != XF_JSON_OBJECT)
         return st_fail(err, errlen, XF_ERR_DATA_LOSS,
                        "%s: tensor '%s': header entry is %s, expected an object", path, name,
-                       json_type_to_name(json_object_get_type(obj)));
-    json_object *jdtype = NULL, *jshape = NULL, *joffsets = NULL;
-    json_object_object_foreach(obj, key, val) {
+                       xf_json_type_name(obj));
+    const xf_json_t *jdtype = NULL, *jshape = NULL, *joffsets = NULL;
+    char text[160];
+    for (size_t m = 0; m < obj->count; m++) {
+        const char* key = obj->u.members[m].key;
+        const xf_json_t* val = &obj->u.members[m].value;
         if (strcmp(key, "dtype") == 0)
             jdtype = val;
         else if (strcmp(key, "shape") == 0)
@@ -107,9 +107,9 @@ static xf_status_t st_parse_tensor(const char* path, const char* name, json_obje
                        : !jshape ? "shape"
                                  : "data_offsets");
 
-    if (!json_object_is_type(jdtype, json_type_string))
+    if (jdtype->type != XF_JSON_STRING)
         return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': 'dtype' is not a string", path, name);
-    const char* dt = json_object_get_string(jdtype);
+    const char* dt = jdtype->u.s;
     size_t elsize = 0;
     for (size_t i = 0; i < sizeof xf_st_dtypes / sizeof xf_st_dtypes[0]; i++) {
         if (strcmp(dt, xf_st_dtypes[i].name) == 0) {
@@ -128,9 +128,9 @@ static xf_status_t st_parse_tensor(const char* path, const char* name, json_obje
                        dt);
     }
 
-    if (!json_object_is_type(jshape, json_type_array))
+    if (jshape->type != XF_JSON_ARRAY)
         return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': 'shape' is not an array", path, name);
-    size_t nd = json_object_array_length(jshape);
+    size_t nd = jshape->count;
     if (nd > XF_ST_MAX_DIMS)
         return st_fail(err, errlen, XF_ERR_DATA_LOSS,
                        "%s: tensor '%s': %zu dimensions, at most %d are supported", path, name, nd,
@@ -139,30 +139,33 @@ static xf_status_t st_parse_tensor(const char* path, const char* name, json_obje
     uint64_t elements = 1;
     int overflow = 0;
     for (size_t i = 0; i < nd; i++) {
-        json_object* d = json_object_array_get_idx(jshape, i);
+        const xf_json_t* d = &jshape->u.items[i];
         uint64_t v;
-        if (!st_get_uint(d, &v) || v > (uint64_t)INT64_MAX)
+        if (!st_get_uint(d, &v)) {
+            xf_json_snippet(d, text, sizeof text);
             return st_fail(err, errlen, XF_ERR_DATA_LOSS,
                            "%s: tensor '%s': shape[%zu] is %s, expected a non-negative integer", path, name,
-                           i, json_object_to_json_string(d));
+                           i, text);
+        }
         t->shape[i] = (int64_t)v;
         if (__builtin_mul_overflow(elements, v, &elements)) overflow = 1;
     }
     uint64_t bytes = 0;
+    xf_json_snippet(jshape, text, sizeof text);
     if (overflow || __builtin_mul_overflow(elements, (uint64_t)elsize, &bytes) ||
         elements > (uint64_t)INT64_MAX)
         return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': shape %s is too large", path, name,
-                       json_object_to_json_string(jshape));
+                       text);
     t->elements = (int64_t)elements;
 
-    if (!json_object_is_type(joffsets, json_type_array) || json_object_array_length(joffsets) != 2)
+    if (joffsets->type != XF_JSON_ARRAY || joffsets->count != 2)
         return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': 'data_offsets' must be [begin, end]",
                        path, name);
-    if (!st_get_uint(json_object_array_get_idx(joffsets, 0), &t->begin) ||
-        !st_get_uint(json_object_array_get_idx(joffsets, 1), &t->end))
+    if (!st_get_uint(&joffsets->u.items[0], &t->begin) || !st_get_uint(&joffsets->u.items[1], &t->end)) {
+        xf_json_snippet(joffsets, text, sizeof text);
         return st_fail(err, errlen, XF_ERR_DATA_LOSS,
-                       "%s: tensor '%s': data_offsets %s are not non-negative integers", path, name,
-                       json_object_to_json_string(joffsets));
+                       "%s: tensor '%s': data_offsets %s are not non-negative integers", path, name, text);
+    }
     if (t->end < t->begin)
         return st_fail(err, errlen, XF_ERR_DATA_LOSS,
                        "%s: tensor '%s': data_offsets end %llu is before begin %llu", path, name,
@@ -177,64 +180,51 @@ static xf_status_t st_parse_tensor(const char* path, const char* name, json_obje
     if (t->end - t->begin != bytes)
         return st_fail(err, errlen, XF_ERR_DATA_LOSS,
                        "%s: tensor '%s': shape %s of %s needs %llu bytes but data_offsets span %llu", path,
-                       name, json_object_to_json_string_ext(jshape, JSON_C_TO_STRING_PLAIN), dt,
+                       name, text, dt,
                        (unsigned long long)bytes, (unsigned long long)(t->end - t->begin));
     return XF_OK;
 }
 
 static xf_status_t st_parse_header(xf_st_file_t* f, const char* path, const char* header, size_t hlen,
                                    uint64_t data_size, char* err, size_t errlen) {
-    if (memchr(header, '\0', hlen))
-        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: the JSON header contains a NUL byte", path);
-    json_tokener* tok = json_tokener_new();
-    if (!tok) return st_fail(err, errlen, XF_ERR_OUT_OF_MEMORY, "%s: out of memory parsing the header", path);
-    json_object* root = json_tokener_parse_ex(tok, header, (int)hlen);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t consumed = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (!root || jerr != json_tokener_success) {
-        if (root) json_object_put(root);
-        return st_fail(
-            err, errlen, XF_ERR_DATA_LOSS, "%s: the JSON header is invalid near byte %zu: %s", path, consumed,
-            jerr == json_tokener_continue ? "unexpected end of header" : json_tokener_error_desc(jerr));
-    }
-    for (size_t i = consumed; i < hlen; i++) {
-        if (header[i] != ' ' && header[i] != '\t' && header[i] != '\n' && header[i] != '\r') {
-            json_object_put(root);
-            return st_fail(err, errlen, XF_ERR_DATA_LOSS,
-                           "%s: unexpected bytes after the JSON header at byte %zu", path, i);
-        }
-    }
-    f->root = root;
-    if (!json_object_is_type(root, json_type_object))
-        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: the header is a JSON %s, expected an object", path,
-                       json_type_to_name(json_object_get_type(root)));
+    size_t pos = 0;
+    char why[200];
+    xf_status_t st = xf_json_parse(NULL, header, hlen, &f->doc, &pos, why, sizeof why);
+    if (st == XF_ERR_OUT_OF_MEMORY)
+        return st_fail(err, errlen, st, "%s: out of memory parsing the %zu-byte header", path, hlen);
+    if (st != XF_OK)
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: the JSON header is invalid at byte %zu: %s", path, pos,
+                       why);
+    const xf_json_t* root = xf_json_root(f->doc);
+    if (root->type != XF_JSON_OBJECT)
+        return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: the header is %s, expected an object", path,
+                       xf_json_type_name(root));
 
-    size_t n = (size_t)json_object_object_length(root);
-    f->tensors = calloc(n ? n : 1, sizeof *f->tensors);
+    f->tensors = calloc(root->count ? root->count : 1, sizeof *f->tensors);
     if (!f->tensors) return st_fail(err, errlen, XF_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    json_object_object_foreach(root, key, val) {
+    for (size_t m = 0; m < root->count; m++) {
+        const char* key = root->u.members[m].key;
+        const xf_json_t* val = &root->u.members[m].value;
         if (strcmp(key, "__metadata__") == 0) {
-            if (!json_object_is_type(val, json_type_object))
+            if (val->type != XF_JSON_OBJECT)
                 return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: '__metadata__' is not an object", path);
-            json_object_object_foreach(val, mkey, mval) {
-                if (!json_object_is_type(mval, json_type_string))
+            for (size_t k = 0; k < val->count; k++) {
+                if (val->u.members[k].value.type != XF_JSON_STRING)
                     return st_fail(err, errlen, XF_ERR_DATA_LOSS,
-                                   "%s: '__metadata__' entry '%s' is not a string", path, mkey);
+                                   "%s: '__metadata__' entry '%s' is not a string", path, val->u.members[k].key);
             }
             f->metadata = val;
             continue;
         }
         xf_st_tensor_t* t = &f->tensors[f->count];
-        xf_status_t st = st_parse_tensor(path, key, val, data_size, t, err, errlen);
+        st = st_parse_tensor(path, key, val, data_size, t, err, errlen);
         if (st != XF_OK) return st;
-        t->name = strdup(key);
-        if (!t->name) return st_fail(err, errlen, XF_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+        t->name = key;
         f->count++;
     }
 
     // The format requires the data section to be covered exactly: no overlaps, no holes, nothing after
-    // the last tensor. A hole also reveals a header entry lost to a duplicated name.
+    // the last tensor.
     qsort(f->tensors, f->count, sizeof *f->tensors, st_cmp_offset);
     uint64_t covered = 0;
     const xf_st_tensor_t* prev = NULL;
@@ -250,7 +240,7 @@ static xf_status_t st_parse_header(xf_st_file_t* f, const char* path, const char
             return st_fail(
                 err, errlen, XF_ERR_DATA_LOSS,
                 "%s: bytes [%llu, %llu) of the data section belong to no tensor (a hole before '%s'); "
-                "the header is corrupt or has a duplicated name",
+                "the header is corrupt",
                 path, (unsigned long long)covered, (unsigned long long)t->begin, t->name);
         covered = t->end;
         prev = t;
@@ -377,9 +367,8 @@ xf_st_tensor_t* xf_st_find(const xf_st_file_t* file, const char* name) {
 }
 
 const char* xf_st_metadata(const xf_st_file_t* file, const char* key) {
-    json_object* v;
-    if (!file->metadata || !json_object_object_get_ex((json_object*)file->metadata, key, &v)) return NULL;
-    return json_object_get_string(v);
+    const xf_json_t* v = xf_json_get(file->metadata, key);
+    return v ? v->u.s : NULL;
 }
 
 static float st_bf16_to_f32(uint16_t h) {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// A validating safetensors reader: the JSON header is read and parsed with json-c and every field is
+// A validating safetensors reader: the JSON header is read and parsed (lib/json.c) and every field is
 // checked before any tensor data is touched; tensor data is read on demand (never mapped, so a file
 // changed by another process gives an error, not a signal). Not part of the public API.
 #ifndef XF_LIB_SAFETENSORS_H_
@@ -24,7 +24,7 @@ typedef enum xf_st_dtype_e {
 typedef struct xf_st_file_s xf_st_file_t;
 
 typedef struct xf_st_tensor_s {
-    char* name;
+    const char* name;  // in the parsed header
     xf_st_dtype_t dtype;
     int ndim;
     int64_t shape[XF_ST_MAX_DIMS];
@@ -42,8 +42,8 @@ struct xf_st_file_s {
     struct stat stamp;        // size and modification time when opened
     xf_st_tensor_t* tensors;  // sorted by data offset
     size_t count;
-    void* metadata;  // json_object* of "__metadata__", or NULL
-    void* root;      // json_object* of the whole header
+    const struct xf_json_s* metadata;  // the "__metadata__" object, or NULL
+    struct xf_json_doc_s* doc;         // the parsed header
     char error[512];  // why the last xf_st_read_* failed
 };
 

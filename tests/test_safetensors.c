@@ -233,11 +233,11 @@ Test(safetensors, holes_and_trailing_bytes) {
                 XF_ERR_DATA_LOSS, "[4, 8)|'b'|no tensor");
     expect_open(write_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 9),
                 XF_ERR_DATA_LOSS, "5 bytes after");
-    // A duplicated name hides the first entry; the hole it leaves gives it away.
+    // A duplicated name is refused by name.
     expect_open(write_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
                              "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
                              8),
-                XF_ERR_DATA_LOSS, "no tensor");
+                XF_ERR_DATA_LOSS, "duplicate key 'a'");
 }
 
 //===----------------------------------------------------------------------===//
