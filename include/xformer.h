@@ -198,6 +198,18 @@ typedef enum xf_tune_e {
 #define XF_FEATURE_SUBGROUP 2u  // subgroup arithmetic and shuffles
 
 // Options for xf_context_create; fill with xf_context_options_init.
+// Host memory for what libxformer allocates on behalf of a context: the context itself, tensors, graphs,
+// plans, backend state, model files and configs. The functions behave like malloc, realloc and free
+// (max_align_t alignment, NULL on failure, free(NULL) does nothing) and may be called from any thread that
+// uses the context. All NULL (the default) means the C library's. A failed allocation makes the call return
+// XF_ERR_OUT_OF_MEMORY and leaves the caller's state as it was. Drivers (OpenCL, Vulkan) keep their own.
+typedef struct xf_allocator_s {
+    void* (*alloc)(void* user_data, size_t size);
+    void* (*realloc)(void* user_data, void* ptr, size_t size);
+    void (*free)(void* user_data, void* ptr);
+    void* user_data;
+} xf_allocator_t;
+
 typedef struct xf_context_options_s {
     // Backend to use. XF_BACKEND_FROM_ENV (the default) reads XFORMER_BACKEND
     // (cpu|opencl|vulkan|auto; unset means auto).
@@ -216,6 +228,8 @@ typedef struct xf_context_options_s {
     xf_attention_variant_t attention;
     unsigned disable_features;  // XF_FEATURE_* bits
     xf_tune_t tune;
+    // Host memory (see xf_allocator_t); must outlive the context.
+    xf_allocator_t allocator;
 } xf_context_options_t;
 
 // Fills |out_options| with defaults: backend and device from the environment, no log sink.

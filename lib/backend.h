@@ -134,6 +134,21 @@ void xf_sink_log(const xf_log_sink_t* sink, xf_log_level_t level, const char* fm
 
 // The kernel-variant choices of a context: its options, overridden by the environment (lib/context.c
 // resolves both; backends read nothing else).
+// Host memory. Each block records the functions that allocated it, so xf_free needs no context. An
+// allocation takes the allocator that the innermost libxformer call working on a context chose with
+// xf_alloc_use (the C library's in a thread that chose none). Every library function that allocates on
+// behalf of a context calls xf_alloc_use first.
+void xf_alloc_use(const xf_allocator_t* allocator);
+void* xf_malloc(size_t size);
+void* xf_calloc(size_t count, size_t size);
+void* xf_realloc(void* ptr, size_t size);
+void xf_free(void* ptr);
+char* xf_strdup(const char* s);
+char* xf_strndup(const char* s, size_t n);
+// |size| bytes aligned to |align| (a power of two); give them back with xf_aligned_free.
+void* xf_aligned_alloc(size_t align, size_t size);
+void xf_aligned_free(void* ptr);
+
 typedef struct xf_device_options_s {
     xf_kernel_style_t kernels;
     xf_attention_variant_t attention;

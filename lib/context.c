@@ -219,8 +219,14 @@ static xf_status_t context_create_locked(const xf_context_options_t* options, xf
     if (dst == XF_OK && opts.log_level < 0) dst = choice_from_env("XFORMER_LOG", levels, 4, &log_level);
     if (dst != XF_OK) return dst;
 
-    xf_context_t* ctx = calloc(1, sizeof *ctx);
+    const xf_allocator_t* a = &opts.allocator;
+    if ((a->alloc || a->realloc || a->free || a->user_data) && !(a->alloc && a->free))
+        return xf_set_last_error(XF_ERR_INVALID_ARGUMENT,
+                                 "xf_context_create: the allocator needs alloc and free (realloc is optional)");
+    xf_alloc_use(a);
+    xf_context_t* ctx = xf_calloc(1, sizeof *ctx);
     if (!ctx) return xf_set_last_error(XF_ERR_OUT_OF_MEMORY, "xf_context_create: out of host memory");
+    ctx->allocator = *a;
     ctx->log_fn = opts.log_fn;
     ctx->log_user_data = opts.log_user_data;
     ctx->log_level = opts.log_level >= 0 ? opts.log_level : log_level;
@@ -266,7 +272,7 @@ static xf_status_t context_create_locked(const xf_context_options_t* options, xf
         }
     }
     if (st != XF_OK) {
-        free(ctx);
+        xf_free(ctx);
         return st;
     }
     xf_log(ctx, XF_LOG_INFO, "using %s device %d: %s", ctx->backend->name, index, ctx->info.name);
@@ -283,11 +289,12 @@ xf_status_t xf_context_create(const xf_context_options_t* options, xf_context_t*
 
 void xf_context_destroy(xf_context_t* context) {
     if (!context) return;
+    xf_alloc_use(&context->allocator);
     while (context->tensors) xf_tensor_destroy(context->tensors);
     pthread_mutex_lock(&driver_lock);
     context->backend->device_close(context->device);
     pthread_mutex_unlock(&driver_lock);
-    free(context);
+    xf_free(context);
 }
 
 xf_status_t xf_context_device_info(const xf_context_t* context, xf_device_info_t* out_info) {
@@ -316,6 +323,7 @@ static xf_status_t device_list_locked(xf_device_info_t* out_devices, size_t capa
 }
 
 xf_status_t xf_device_list(xf_device_info_t* out_devices, size_t capacity, size_t* out_count) {
+    xf_alloc_use(NULL);
     pthread_mutex_lock(&driver_lock);
     xf_status_t st = device_list_locked(out_devices, capacity, out_count);
     pthread_mutex_unlock(&driver_lock);

@@ -37,6 +37,7 @@ struct xf_tensor_s {
 };
 
 struct xf_context_s {
+    xf_allocator_t allocator;  // host memory (xf_alloc_use)
     const xf_backend_vtable_t* backend;
     xf_device_t* device;
     xf_device_info_t info;

@@ -10,7 +10,8 @@ xf_status_t xf_graph_create(xf_context_t* context, xf_graph_t** out_graph) {
     if (!context) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_graph_create: context is NULL");
     if (!out_graph) return xf_ctx_fail(context, XF_ERR_INVALID_ARGUMENT, "xf_graph_create: out_graph is NULL");
     *out_graph = NULL;
-    xf_graph_t* g = calloc(1, sizeof *g);
+    xf_alloc_use(&context->allocator);
+    xf_graph_t* g = xf_calloc(1, sizeof *g);
     if (!g) return xf_ctx_fail(context, XF_ERR_OUT_OF_MEMORY, "xf_graph_create: out of host memory");
     g->context = context;
     g->reuse = true;
@@ -28,34 +29,36 @@ static void graph_unprepare(xf_graph_t* g) {
     for (xf_tensor_t* t = g->tensors; t; t = t->next) {
         if (t->kind == XF_TENSOR_RESULT) t->buffer = NULL;
     }
-    free(g->exec);
+    xf_free(g->exec);
     g->exec = NULL;
     g->prepared = false;
 }
 
 void xf_graph_destroy(xf_graph_t* graph) {
     if (!graph) return;
+    xf_alloc_use(&graph->context->allocator);
     graph_unprepare(graph);
     while (graph->tensors) {
         xf_tensor_t* t = graph->tensors;
         graph->tensors = t->next;
         xf_tensor_free(t);
     }
-    free(graph->nodes);
+    xf_free(graph->nodes);
     graph->context->graphs--;
-    free(graph);
+    xf_free(graph);
 }
 
 xf_status_t xf_graph_new_tensor(xf_graph_t* graph, xf_tensor_kind_t kind, xf_dtype_t dtype, int ndim,
                                 const int64_t* shape, xf_tensor_t** out) {
     xf_context_t* ctx = graph->context;
+    xf_alloc_use(&ctx->allocator);
     xf_status_t st = xf_check_shape(ctx, "graph tensor", ndim, shape);
     if (st != XF_OK) return st;
-    xf_tensor_t* t = calloc(1, sizeof *t);
+    xf_tensor_t* t = xf_calloc(1, sizeof *t);
     if (!t) return xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
-    t->name = strdup("");
+    t->name = xf_strdup("");
     if (!t->name) {
-        free(t);
+        xf_free(t);
         return xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     }
     t->context = ctx;
@@ -87,12 +90,15 @@ xf_status_t xf_graph_input(xf_graph_t* graph, const char* name, xf_dtype_t dtype
     xf_tensor_t* t = NULL;
     st = xf_graph_new_tensor(graph, XF_TENSOR_INPUT, dtype, ndim, shape, &t);
     if (st != XF_OK) return st;
-    if (name) {
-        char* copy = strdup(name);
-        if (copy) {
-            free(t->name);
-            t->name = copy;
-        }
+    char* copy = name ? xf_strdup(name) : NULL;
+    if (name && !copy) {
+        graph->tensors = t->next;
+        xf_tensor_free(t);
+        return xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "xf_graph_input: out of host memory");
+    }
+    if (copy) {
+        xf_free(t->name);
+        t->name = copy;
     }
     xf_err_t err = {{0}};
     st = ctx->backend->buffer_alloc(ctx->device, xf_tensor_bytes(t), &t->buffer, &err);
@@ -117,9 +123,10 @@ xf_status_t xf_graph_check_tensor(xf_graph_t* graph, const xf_tensor_t* t, const
 }
 
 static xf_status_t push_node(xf_graph_t* g, const xf_node_t* node) {
+    xf_alloc_use(&g->context->allocator);
     if (g->count == g->capacity) {
         size_t cap = g->capacity ? g->capacity * 2 : 64;
-        xf_node_t* nodes = realloc(g->nodes, cap * sizeof *nodes);
+        xf_node_t* nodes = xf_realloc(g->nodes, cap * sizeof *nodes);
         if (!nodes) return xf_ctx_fail(g->context, XF_ERR_OUT_OF_MEMORY, "out of host memory");
         g->nodes = nodes;
         g->capacity = cap;
@@ -283,6 +290,7 @@ xf_status_t xf_graph_plan(xf_graph_t* graph) {
     if (!graph) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_graph_plan: graph is NULL");
     if (graph->prepared) return XF_OK;
     xf_context_t* ctx = graph->context;
+    xf_alloc_use(&ctx->allocator);
     if (graph->count == 0) return xf_ctx_fail(ctx, XF_ERR_FAILED_PRECONDITION, "the graph has no nodes");
     xf_status_t st = query_scratch(graph);
     if (st == XF_OK) st = xf_plan_memory(graph);
@@ -303,7 +311,7 @@ xf_status_t xf_graph_plan(xf_graph_t* graph) {
     for (xf_tensor_t* t = graph->tensors; t; t = t->next) {
         if (t->kind == XF_TENSOR_RESULT) t->buffer = graph->pool;
     }
-    graph->exec = calloc(graph->count, sizeof *graph->exec);
+    graph->exec = xf_calloc(graph->count, sizeof *graph->exec);
     if (!graph->exec) {
         graph_unprepare(graph);
         return xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
@@ -333,6 +341,7 @@ xf_status_t xf_graph_plan(xf_graph_t* graph) {
 
 xf_status_t xf_graph_compute(xf_graph_t* graph) {
     if (!graph) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_graph_compute: graph is NULL");
+    xf_alloc_use(&graph->context->allocator);
     xf_status_t st = xf_graph_plan(graph);
     if (st != XF_OK) return st;
     xf_context_t* ctx = graph->context;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
+
 #define XF_JSON_MAX_DEPTH 64
 #define XF_JSON_BLOCK (64u * 1024u)
 
@@ -36,14 +38,15 @@ typedef struct parser_s {
     size_t err_pos;
 } parser_t;
 
+// By default documents take the memory of the context at work (xf_alloc_use).
 static void* default_alloc(void* user, size_t size) {
     (void)user;
-    return malloc(size);
+    return xf_malloc(size);
 }
 
 static void default_free(void* user, void* ptr) {
     (void)user;
-    free(ptr);
+    xf_free(ptr);
 }
 
 // Memory that lives as long as the document; NULL (and the status set) when the allocator fails.

@@ -63,12 +63,12 @@ xf_status_t xf_model_weight_host(xf_model_t* m, const char* name, int ndim, cons
     xf_st_tensor_t* t = NULL;
     xf_status_t st = model_file_tensor(m, name, ndim, shape, &t);
     if (st != XF_OK) return st;
-    float* data = malloc((size_t)(t->elements ? t->elements : 1) * sizeof(float));
+    float* data = xf_malloc((size_t)(t->elements ? t->elements : 1) * sizeof(float));
     if (!data)
         return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory reading tensor '%s'", name);
     st = xf_st_read_f32(t, data, (size_t)t->elements);
     if (st != XF_OK) {
-        free(data);
+        xf_free(data);
         return xf_ctx_fail(m->ctx, st, "reading tensor '%s': %s", name, m->file->error);
     }
     *out = data;
@@ -79,7 +79,7 @@ xf_status_t xf_model_weight_upload(xf_model_t* m, const char* name, int ndim, co
                                    const float* data, xf_tensor_t** out) {
     if (m->nweights == m->capweights) {
         size_t cap = m->capweights ? 2 * m->capweights : 64;
-        xf_tensor_t** w = realloc(m->weights, cap * sizeof *w);
+        xf_tensor_t** w = xf_realloc(m->weights, cap * sizeof *w);
         if (!w) return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
         m->weights = w;
         m->capweights = cap;
@@ -103,7 +103,7 @@ xf_status_t xf_model_weight(xf_model_t* m, const char* name, int ndim, const int
     xf_status_t st = xf_model_weight_host(m, name, ndim, shape, &data);
     if (st != XF_OK) return st;
     st = xf_model_weight_upload(m, name, ndim, shape, data, out);
-    free(data);
+    xf_free(data);
     return st;
 }
 
@@ -209,8 +209,8 @@ static xf_status_t cfg_size(cfg_t* c, const char* key, int64_t* h, int64_t* w) {
 
 static void labels_free(char** labels, int64_t n) {
     if (!labels) return;
-    for (int64_t i = 0; i < n; i++) free(labels[i]);
-    free(labels);
+    for (int64_t i = 0; i < n; i++) xf_free(labels[i]);
+    xf_free(labels);
 }
 
 // "labels": [..] or Hugging Face's "id2label": {"0": "..", ...}.
@@ -228,7 +228,7 @@ static xf_status_t cfg_labels(cfg_t* c, int64_t classes) {
                  (long long)classes);
         return cfg_bad(c, key, msg);
     }
-    char** labels = calloc((size_t)n, sizeof *labels);
+    char** labels = xf_calloc((size_t)n, sizeof *labels);
     if (!labels) return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     for (int64_t i = 0; i < n; i++) {
         const xf_json_t* e = NULL;
@@ -243,7 +243,7 @@ static xf_status_t cfg_labels(cfg_t* c, int64_t classes) {
             labels_free(labels, n);
             return cfg_bad(c, key, arr ? "must hold strings" : "must map \"0\"..\"N-1\" to strings");
         }
-        labels[i] = strdup(e->u.s);
+        labels[i] = xf_strdup(e->u.s);
         if (!labels[i]) {
             labels_free(labels, n);
             return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
@@ -404,13 +404,13 @@ static xf_status_t read_text_file(xf_context_t* ctx, const char* path, size_t li
                            "%s: cannot open: %s", path, strerror(e));
     }
     size_t cap = 4096, n = 0;
-    char* buf = malloc(cap);
+    char* buf = xf_malloc(cap);
     while (buf) {
         if (n + 1 == cap) {
             if (cap > limit) break;
-            char* nb = realloc(buf, cap * 2);
+            char* nb = xf_realloc(buf, cap * 2);
             if (!nb) {
-                free(buf);
+                xf_free(buf);
                 buf = NULL;
                 break;
             }
@@ -425,11 +425,11 @@ static xf_status_t read_text_file(xf_context_t* ctx, const char* path, size_t li
     fclose(f);
     if (!buf) return xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "%s: out of host memory", path);
     if (n + 1 == cap && cap > limit) {
-        free(buf);
+        xf_free(buf);
         return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "%s: larger than %zu bytes", path, limit);
     }
     if (err) {
-        free(buf);
+        xf_free(buf);
         return xf_ctx_fail(ctx, XF_ERR_DATA_LOSS, "%s: read error", path);
     }
     buf[n] = '\0';
@@ -461,7 +461,7 @@ static xf_status_t load_config(xf_model_t* m, const char* path, const xf_model_o
         if (st != XF_OK) return st;
     } else if (xf_st_metadata(m->file, "config")) {
         snprintf(where, where_size, "%s: __metadata__.config", path);
-        text = strdup(xf_st_metadata(m->file, "config"));
+        text = xf_strdup(xf_st_metadata(m->file, "config"));
         if (!text) return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     } else {
         const char* slash = strrchr(path, '/');
@@ -476,7 +476,7 @@ static xf_status_t load_config(xf_model_t* m, const char* path, const xf_model_o
         if (st != XF_OK) return st;
     }
     st = parse_json_text(m->ctx, where, text, out);
-    free(text);
+    xf_free(text);
     return st;
 }
 
@@ -550,6 +550,7 @@ static xf_status_t check_limits(xf_model_t* m, const xf_model_options_t* o) {
 xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_options_t* options,
                           xf_model_t** out_model) {
     if (!ctx) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_load: context is NULL");
+    xf_alloc_use(&ctx->allocator);
     if (!path || !out_model)
         return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT,
                            "xf_model_load: path and out_model must not be NULL");
@@ -558,7 +559,7 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
         return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT,
                            "xf_model_load: input size %lldx%lld is out of range",
                            (long long)options->input_height, (long long)options->input_width);
-    xf_model_t* m = calloc(1, sizeof *m);
+    xf_model_t* m = xf_calloc(1, sizeof *m);
     if (!m) return xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     m->ctx = ctx;
     m->path = path;
@@ -566,7 +567,7 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
     char err[1024] = "";
     xf_status_t st = xf_st_open(path, &m->file, err, sizeof err);
     if (st != XF_OK) {
-        free(m);
+        xf_free(m);
         return xf_ctx_fail(ctx, st, "%s", err);
     }
     xf_json_doc_t* config = NULL;
@@ -631,7 +632,7 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
     }
     if (st == XF_OK) {
         m->info.output_elements = m->info.classes * m->info.output_height * m->info.output_width;
-        m->logits = malloc((size_t)m->info.output_elements * sizeof(float));
+        m->logits = xf_malloc((size_t)m->info.output_elements * sizeof(float));
         if (!m->logits) st = xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     }
     xf_st_close(m->file);
@@ -651,14 +652,15 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
 
 void xf_model_destroy(xf_model_t* m) {
     if (!m) return;
+    xf_alloc_use(&m->ctx->allocator);
     xf_graph_destroy(m->mask_graph);
     xf_graph_destroy(m->graph);
     for (size_t i = 0; i < m->nweights; i++) xf_tensor_destroy(m->weights[i]);
-    free(m->weights);
+    xf_free(m->weights);
     labels_free(m->labels, m->nlabels);
-    free(m->logits);
+    xf_free(m->logits);
     if (m->file) xf_st_close(m->file);
-    free(m);
+    xf_free(m);
 }
 
 xf_status_t xf_model_info(const xf_model_t* m, xf_model_info_t* out_info) {
@@ -678,6 +680,7 @@ const char* xf_model_label(const xf_model_t* m, int64_t index) {
 xf_status_t xf_model_load_labels(xf_model_t* m, const char* path) {
     if (!m) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_load_labels: model is NULL");
     if (!path) return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_load_labels: path is NULL");
+    xf_alloc_use(&m->ctx->allocator);
     char* text;
     xf_status_t st = read_text_file(m->ctx, path, XF_MODEL_MAX_CONFIG, &text);
     if (st != XF_OK) return st;
@@ -686,13 +689,13 @@ xf_status_t xf_model_load_labels(xf_model_t* m, const char* path) {
     for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
     if (len && text[len - 1] != '\n') lines++;
     if (lines != m->info.classes) {
-        free(text);
+        xf_free(text);
         return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "%s: %lld labels but the model has %lld classes",
                            path, (long long)lines, (long long)m->info.classes);
     }
-    char** labels = calloc((size_t)lines, sizeof *labels);
+    char** labels = xf_calloc((size_t)lines, sizeof *labels);
     if (!labels) {
-        free(text);
+        xf_free(text);
         return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     }
     char* p = text;
@@ -700,15 +703,15 @@ xf_status_t xf_model_load_labels(xf_model_t* m, const char* path) {
         char* nl = strchr(p, '\n');
         size_t n = nl ? (size_t)(nl - p) : strlen(p);
         if (n && p[n - 1] == '\r') n--;
-        labels[i] = strndup(p, n);
+        labels[i] = xf_strndup(p, n);
         if (!labels[i]) {
             labels_free(labels, lines);
-            free(text);
+            xf_free(text);
             return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
         }
         p = nl ? nl + 1 : p + n;
     }
-    free(text);
+    xf_free(text);
     labels_free(m->labels, m->nlabels);
     m->labels = labels;
     m->nlabels = lines;
@@ -723,6 +726,7 @@ xf_status_t xf_model_load_labels(xf_model_t* m, const char* path) {
 xf_status_t xf_model_run(xf_model_t* m, const float* input, size_t input_count, float* out_logits,
                          size_t logits_count) {
     if (!m) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_run: model is NULL");
+    xf_alloc_use(&m->ctx->allocator);
     if (!input || input_count != (size_t)m->info.input_elements)
         return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
                            "xf_model_run: the input must be %lld floats ([1, %lld, %lld, %lld]), got %zu",
@@ -767,6 +771,7 @@ static xf_status_t build_mask_graph(xf_model_t* m) {
 
 xf_status_t xf_model_mask(xf_model_t* m, int32_t* out_mask, size_t count) {
     if (!m) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_mask: model is NULL");
+    xf_alloc_use(&m->ctx->allocator);
     if (m->info.task != XF_MODEL_TASK_SEGMENTATION)
         return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
                            "xf_model_mask: the model is a %s classifier, not a segmenter",

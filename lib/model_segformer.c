@@ -82,7 +82,7 @@ static xf_status_t seg_fused_head(xf_model_t* m, int64_t in_ch, xf_tensor_t** ou
     if (st == XF_OK) st = xf_model_weight_host(m, "decode_head.batch_norm.bias", 1, vshape, &beta);
     if (st == XF_OK) st = xf_model_weight_host(m, "decode_head.batch_norm.running_mean", 1, vshape, &mean);
     if (st == XF_OK) st = xf_model_weight_host(m, "decode_head.batch_norm.running_var", 1, vshape, &var);
-    float* bias = st == XF_OK ? malloc((size_t)dd * sizeof(float)) : NULL;
+    float* bias = st == XF_OK ? xf_malloc((size_t)dd * sizeof(float)) : NULL;
     if (st == XF_OK && !bias) st = xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     if (st == XF_OK) {
         for (int64_t o = 0; o < dd; o++) {
@@ -99,12 +99,12 @@ static xf_status_t seg_fused_head(xf_model_t* m, int64_t in_ch, xf_tensor_t** ou
     }
     if (st == XF_OK) st = xf_model_weight_upload(m, "decode_head.linear_fuse.weight", 4, wshape, w, out_w);
     if (st == XF_OK) st = xf_model_weight_upload(m, "decode_head.linear_fuse.bias", 1, vshape, bias, out_b);
-    free(w);
-    free(g);
-    free(beta);
-    free(mean);
-    free(var);
-    free(bias);
+    xf_free(w);
+    xf_free(g);
+    xf_free(beta);
+    xf_free(mean);
+    xf_free(var);
+    xf_free(bias);
     return st;
 }
 

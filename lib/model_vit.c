@@ -44,13 +44,13 @@ void xf_model_resample_bicubic_aa(const float* src, int64_t gh0, int64_t gw0, in
     // Separable: rows first into a [gh, gw0, c] temporary, then columns.
     int cap_h = (int)(4 * (gh0 > gh ? (gh0 + gh - 1) / gh : 1) + 4);
     int cap_w = (int)(4 * (gw0 > gw ? (gw0 + gw - 1) / gw : 1) + 4);
-    double* wh = malloc((size_t)cap_h * sizeof(double));
-    double* ww = malloc((size_t)cap_w * sizeof(double));
-    double* tmp = calloc((size_t)(gh * gw0 * c), sizeof(double));
+    double* wh = xf_malloc((size_t)cap_h * sizeof(double));
+    double* ww = xf_malloc((size_t)cap_w * sizeof(double));
+    double* tmp = xf_calloc((size_t)(gh * gw0 * c), sizeof(double));
     if (!wh || !ww || !tmp) {
-        free(wh);
-        free(ww);
-        free(tmp);
+        xf_free(wh);
+        xf_free(ww);
+        xf_free(tmp);
         memset(dst, 0, (size_t)(gh * gw * c) * sizeof(float));
         return;
     }
@@ -72,9 +72,9 @@ void xf_model_resample_bicubic_aa(const float* src, int64_t gh0, int64_t gw0, in
                 dst[(y * gw + x) * c + k] = (float)acc;
             }
     }
-    free(wh);
-    free(ww);
-    free(tmp);
+    xf_free(wh);
+    xf_free(ww);
+    xf_free(tmp);
 }
 
 static xf_status_t vit_pos_embed(xf_model_t* m, int64_t prefix_tokens, int64_t gh, int64_t gw,
@@ -87,9 +87,9 @@ static xf_status_t vit_pos_embed(xf_model_t* m, int64_t prefix_tokens, int64_t g
     xf_status_t st = xf_model_weight_host(m, "pos_embed", 3, shape0, &src);
     if (st != XF_OK) return st;
     int64_t shape[3] = {1, prefix_tokens + gh * gw, v->dim};
-    float* dst = malloc((size_t)(shape[1] * v->dim) * sizeof(float));
+    float* dst = xf_malloc((size_t)(shape[1] * v->dim) * sizeof(float));
     if (!dst) {
-        free(src);
+        xf_free(src);
         return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     }
     memcpy(dst, src, (size_t)(prefix_tokens * v->dim) * sizeof(float));
@@ -98,8 +98,8 @@ static xf_status_t vit_pos_embed(xf_model_t* m, int64_t prefix_tokens, int64_t g
     xf_log(m->ctx, XF_LOG_INFO, "pos_embed resampled from a %lldx%lld to a %lldx%lld grid", (long long)gh0,
            (long long)gw0, (long long)gh, (long long)gw);
     st = xf_model_weight_upload(m, "pos_embed", 3, shape, dst, out);
-    free(src);
-    free(dst);
+    xf_free(src);
+    xf_free(dst);
     return st;
 }
 

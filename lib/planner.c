@@ -24,7 +24,7 @@ static size_t align_up(size_t n) { return (n + XF_PLAN_ALIGN - 1) / XF_PLAN_ALIG
 static bool arena_insert(arena_t* a, size_t at, block_t b) {
     if (a->count == a->capacity) {
         size_t cap = a->capacity ? a->capacity * 2 : 32;
-        block_t* p = realloc(a->free, cap * sizeof *p);
+        block_t* p = xf_realloc(a->free, cap * sizeof *p);
         if (!p) return false;
         a->free = p;
         a->capacity = cap;
@@ -141,7 +141,7 @@ xf_status_t xf_plan_memory(xf_graph_t* graph) {
             ok = arena_free(&arena, dst->offset, size);
         }
     }
-    free(arena.free);
+    xf_free(arena.free);
     if (!ok) return xf_ctx_fail(graph->context, XF_ERR_OUT_OF_MEMORY, "memory planner: out of host memory");
     plan.pool_bytes = arena.end;
     graph->plan = plan;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "json.h"
 
 // The reference implementation refuses headers above 100 MB; so do we, before allocating anything.
@@ -59,11 +60,11 @@ static xf_status_t st_fail(char* err, size_t errlen, xf_status_t status, const c
 
 void xf_st_close(xf_st_file_t* file) {
     if (!file) return;
-    free(file->tensors);
+    xf_free(file->tensors);
     xf_json_free(file->doc);
     if (file->fd >= 0) close(file->fd);
-    free(file->path);
-    free(file);
+    xf_free(file->path);
+    xf_free(file);
 }
 
 static int st_cmp_offset(const void* a, const void* b) {
@@ -200,7 +201,7 @@ static xf_status_t st_parse_header(xf_st_file_t* f, const char* path, const char
         return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: the header is %s, expected an object", path,
                        xf_json_type_name(root));
 
-    f->tensors = calloc(root->count ? root->count : 1, sizeof *f->tensors);
+    f->tensors = xf_calloc(root->count ? root->count : 1, sizeof *f->tensors);
     if (!f->tensors) return st_fail(err, errlen, XF_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
     for (size_t m = 0; m < root->count; m++) {
         const char* key = root->u.members[m].key;
@@ -319,7 +320,7 @@ xf_status_t xf_st_open(const char* path, xf_st_file_t** out_file, char* err, siz
                        "%s: file is %zu bytes, too short for the 8-byte header length of a safetensors file",
                        path, size);
     }
-    xf_st_file_t* f = calloc(1, sizeof *f);
+    xf_st_file_t* f = xf_calloc(1, sizeof *f);
     if (!f) {
         close(fd);
         return st_fail(err, errlen, XF_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
@@ -327,7 +328,7 @@ xf_status_t xf_st_open(const char* path, xf_st_file_t** out_file, char* err, siz
     f->fd = fd;
     f->size = size;
     f->stamp = sb;
-    f->path = strdup(path);
+    f->path = xf_strdup(path);
     if (!f->path) {
         xf_st_close(f);
         return st_fail(err, errlen, XF_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
@@ -342,12 +343,12 @@ xf_status_t xf_st_open(const char* path, xf_st_file_t** out_file, char* err, siz
     }
     char* header = NULL;
     if (st == XF_OK) {
-        header = malloc((size_t)hlen);
+        header = xf_malloc((size_t)hlen);
         if (!header) st = st_fail(err, errlen, XF_ERR_OUT_OF_MEMORY, "%s: out of memory for the header", path);
     }
     if (st == XF_OK) st = st_read_at(f, 8, header, (size_t)hlen, err, errlen);
     if (st == XF_OK) st = st_parse_header(f, path, header, (size_t)hlen, size - 8 - hlen, err, errlen);
-    free(header);
+    xf_free(header);
     if (st != XF_OK) {
         xf_st_close(f);
         return st;
@@ -401,14 +402,14 @@ xf_status_t xf_st_read_f32(const xf_st_tensor_t* t, float* out, size_t count) {
         }
         return XF_OK;
     }
-    uint8_t* p = malloc(bytes ? bytes : 1);
+    uint8_t* p = xf_malloc(bytes ? bytes : 1);
     if (!p) return st_fail(t->file->error, sizeof t->file->error, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     xf_status_t st = st_read_tensor(t, p, bytes);
     for (size_t i = 0; st == XF_OK && i < count; i++) {
         uint16_t h = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
         out[i] = t->dtype == XF_ST_F16 ? xf_f16_to_f32(h) : st_bf16_to_f32(h);
     }
-    free(p);
+    xf_free(p);
     return st;
 }
 
@@ -416,7 +417,7 @@ xf_status_t xf_st_read_i32(const xf_st_tensor_t* t, int32_t* out, size_t count) 
     if ((int64_t)count != t->elements || (t->dtype != XF_ST_I32 && t->dtype != XF_ST_I64))
         return XF_ERR_INVALID_ARGUMENT;
     const size_t bytes = (size_t)(t->end - t->begin);
-    uint8_t* p = malloc(bytes ? bytes : 1);
+    uint8_t* p = xf_malloc(bytes ? bytes : 1);
     if (!p) return st_fail(t->file->error, sizeof t->file->error, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     xf_status_t st = st_read_tensor(t, p, bytes);
     for (size_t i = 0; st == XF_OK && i < count; i++) {
@@ -437,6 +438,6 @@ xf_status_t xf_st_read_i32(const xf_st_tensor_t* t, int32_t* out, size_t count) 
             }
         }
     }
-    free(p);
+    xf_free(p);
     return st;
 }

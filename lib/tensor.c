@@ -59,6 +59,7 @@ xf_status_t xf_tensor_create(xf_context_t* context, const char* name, xf_dtype_t
     if (!context) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_tensor_create: context is NULL");
     if (!out_tensor) return xf_ctx_fail(context, XF_ERR_INVALID_ARGUMENT, "xf_tensor_create: out_tensor is NULL");
     *out_tensor = NULL;
+    xf_alloc_use(&context->allocator);
     if (xf_dtype_size(dtype) == 0) {
         return xf_ctx_fail(context, XF_ERR_INVALID_ARGUMENT, "xf_tensor_create: unknown dtype %d", (int)dtype);
     }
@@ -70,7 +71,7 @@ xf_status_t xf_tensor_create(xf_context_t* context, const char* name, xf_dtype_t
             return xf_ctx_fail(context, XF_ERR_INVALID_ARGUMENT, "xf_tensor_create: a tensor named '%s' exists", name);
         }
     }
-    xf_tensor_t* t = calloc(1, sizeof *t);
+    xf_tensor_t* t = xf_calloc(1, sizeof *t);
     if (!t) return xf_ctx_fail(context, XF_ERR_OUT_OF_MEMORY, "xf_tensor_create: out of host memory");
     t->context = context;
     t->kind = XF_TENSOR_STORED;
@@ -79,15 +80,15 @@ xf_status_t xf_tensor_create(xf_context_t* context, const char* name, xf_dtype_t
     memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
     xf_shape_dense_strides(ndim, shape, t->stride);
     t->producer = -1;
-    t->name = strdup(name ? name : "");
+    t->name = xf_strdup(name ? name : "");
     if (!t->name) {
-        free(t);
+        xf_free(t);
         return xf_ctx_fail(context, XF_ERR_OUT_OF_MEMORY, "xf_tensor_create: out of host memory");
     }
     st = init_storage(context, t);
     if (st != XF_OK) {
-        free(t->name);
-        free(t);
+        xf_free(t->name);
+        xf_free(t);
         return st;
     }
     t->next = context->tensors;
@@ -100,8 +101,8 @@ void xf_tensor_free(xf_tensor_t* t) {
     if (t->buffer && (t->kind == XF_TENSOR_STORED || t->kind == XF_TENSOR_INPUT)) {
         t->context->backend->buffer_free(t->context->device, t->buffer);
     }
-    free(t->name);
-    free(t);
+    xf_free(t->name);
+    xf_free(t);
 }
 
 void xf_tensor_destroy(xf_tensor_t* tensor) {
@@ -144,6 +145,7 @@ static const xf_tensor_t* storage_of(const xf_tensor_t* t, size_t* out_offset) {
 static xf_status_t transfer(const xf_tensor_t* tensor, void* data, size_t bytes, bool upload, const char* fn) {
     if (!tensor) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "%s: tensor is NULL", fn);
     xf_context_t* ctx = tensor->context;
+    xf_alloc_use(&ctx->allocator);
     if (!data) return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "%s: data is NULL", fn);
     if (bytes != xf_tensor_bytes(tensor)) {
         return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "%s: %zu bytes given, tensor '%s' holds %zu", fn, bytes,
@@ -195,7 +197,8 @@ static xf_status_t transfer_f32(xf_tensor_t* tensor, float* data, size_t count, 
                       : xf_tensor_download(tensor, data, count * sizeof(float));
     }
     size_t bytes = xf_tensor_bytes(tensor);
-    void* tmp = malloc(bytes ? bytes : 1);
+    xf_alloc_use(&tensor->context->allocator);
+    void* tmp = xf_malloc(bytes ? bytes : 1);
     if (!tmp) return xf_ctx_fail(tensor->context, XF_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
     xf_status_t st;
     if (upload) {
@@ -205,7 +208,7 @@ static xf_status_t transfer_f32(xf_tensor_t* tensor, float* data, size_t count, 
         st = xf_tensor_download(tensor, tmp, bytes);
         if (st == XF_OK) tr->to_f32(tmp, data, count);
     }
-    free(tmp);
+    xf_free(tmp);
     return st;
 }
 

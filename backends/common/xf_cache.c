@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backend.h"
+
 typedef struct xf_cache_header_s {
     char magic[8];
     uint32_t key_len;
@@ -68,12 +70,12 @@ bool xf_cache_file_write(const char* path, const char* magic8, const char* key, 
     size_t key_len = strlen(key);
     if (key_len > UINT32_MAX || (uint64_t)len >= XF_CACHE_MAX_PAYLOAD) return false;
     size_t tmp_cap = strlen(path) + 64;
-    char* tmp = malloc(tmp_cap);
+    char* tmp = xf_malloc(tmp_cap);
     if (!tmp) return false;
     snprintf(tmp, tmp_cap, "%s.tmp.%ld.%lu", path, (long)getpid(), id);
     FILE* f = fopen(tmp, "wb");
     if (!f) {
-        free(tmp);
+        xf_free(tmp);
         return false;
     }
     xf_cache_header_t h = {.key_len = (uint32_t)key_len,
@@ -85,7 +87,7 @@ bool xf_cache_file_write(const char* path, const char* magic8, const char* key, 
     ok = fclose(f) == 0 && ok;
     ok = ok && rename(tmp, path) == 0;
     if (!ok) unlink(tmp);
-    free(tmp);
+    xf_free(tmp);
     return ok;
 }
 
@@ -101,16 +103,16 @@ void* xf_cache_file_read(const char* path, const char* magic8, const char* key, 
     bool ok = fread(&h, sizeof h, 1, f) == 1 && memcmp(h.magic, magic8, sizeof h.magic) == 0 &&
               h.key_len == key_len && h.payload_len > 0 && h.payload_len < XF_CACHE_MAX_PAYLOAD;
     if (ok) {
-        stored_key = malloc(key_len + 1);
-        payload = malloc(h.payload_len);
+        stored_key = xf_malloc(key_len + 1);
+        payload = xf_malloc(h.payload_len);
         ok = stored_key && payload && fread(stored_key, 1, key_len, f) == key_len &&
              memcmp(stored_key, key, key_len) == 0 && fread(payload, 1, h.payload_len, f) == h.payload_len &&
              xf_fnv1a(payload, h.payload_len, XF_FNV_SEED) == h.payload_hash && fgetc(f) == EOF;
     }
     fclose(f);
-    free(stored_key);
+    xf_free(stored_key);
     if (!ok) {
-        free(payload);
+        xf_free(payload);
         if (out_invalid) *out_invalid = true;
         return NULL;
     }

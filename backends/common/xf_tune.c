@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
+
 #include "xf_cache.h"
 
 #define TUNE_MAGIC "XFTUNE01"
@@ -44,7 +46,7 @@ static bool add(xf_tune_db_t* db, const xf_tune_entry_t* t) {
     }
     if (db->count == db->capacity) {
         size_t cap = db->capacity ? 2 * db->capacity : 32;
-        xf_tune_entry_t* grown = realloc(db->entries, cap * sizeof *grown);
+        xf_tune_entry_t* grown = xf_realloc(db->entries, cap * sizeof *grown);
         if (!grown) return false;
         db->entries = grown;
         db->capacity = cap;
@@ -79,7 +81,7 @@ static bool parse(const char* text, size_t len, xf_tune_entry_t** out, size_t* o
         }
         if (*out_count == cap) {
             cap = cap ? 2 * cap : 32;
-            xf_tune_entry_t* grown = realloc(*out, cap * sizeof *grown);
+            xf_tune_entry_t* grown = xf_realloc(*out, cap * sizeof *grown);
             if (!grown) goto bad;
             *out = grown;
         }
@@ -87,7 +89,7 @@ static bool parse(const char* text, size_t len, xf_tune_entry_t** out, size_t* o
         line = nl + 1;
         continue;
     bad:
-        free(*out);
+        xf_free(*out);
         *out = NULL;
         *out_count = 0;
         return false;
@@ -104,13 +106,13 @@ static void read_file(xf_tune_db_t* db, bool merging) {
     xf_tune_entry_t* entries = NULL;
     size_t n = 0;
     if (payload && !parse(payload, len, &entries, &n)) invalid = true;
-    free(payload);
+    xf_free(payload);
     if (invalid && !merging) count(&stats.rejects, 1);
     for (size_t i = 0; i < n; ++i) {
         if (merging && find(db, entries[i].key)) continue;
         if (add(db, &entries[i]) && !merging) count(&stats.loaded, 1);
     }
-    free(entries);
+    xf_free(entries);
 }
 
 void xf_tune_open(xf_tune_db_t* db, const char* backend, const char* key) {
@@ -124,7 +126,7 @@ void xf_tune_open(xf_tune_db_t* db, const char* backend, const char* key) {
 }
 
 void xf_tune_close(xf_tune_db_t* db) {
-    free(db->entries);
+    xf_free(db->entries);
     db->entries = NULL;
     db->count = db->capacity = 0;
 }
@@ -146,7 +148,7 @@ void xf_tune_store(xf_tune_db_t* db, const char* key, const int params[4], doubl
     if (!db->path[0]) return;
     read_file(db, true);
     size_t cap = db->count * 128 + 1, len = 0;
-    char* text = malloc(cap);
+    char* text = xf_malloc(cap);
     if (!text) return;
     for (size_t i = 0; i < db->count; ++i) {
         const xf_tune_entry_t* e = &db->entries[i];
@@ -154,5 +156,5 @@ void xf_tune_store(xf_tune_db_t* db, const char* key, const int params[4], doubl
                                 e->params[2], e->params[3], e->us);
     }
     if (xf_cache_file_write(db->path, TUNE_MAGIC, db->key, text, len)) count(&stats.writes, 1);
-    free(text);
+    xf_free(text);
 }

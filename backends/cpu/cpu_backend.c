@@ -47,13 +47,13 @@ static xf_status_t cpu_device_open(int index, const xf_device_options_t* opts, x
                                    xf_err_t* err) {
     (void)opts;
     if (index != 0) return xf_err_set(err, XF_ERR_OUT_OF_RANGE, "the cpu backend has one device (0)");
-    xf_device_t* d = calloc(1, sizeof *d);
+    xf_device_t* d = xf_calloc(1, sizeof *d);
     if (!d) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     *out_device = d;
     return XF_OK;
 }
 
-static void cpu_device_close(xf_device_t* device) { free(device); }
+static void cpu_device_close(xf_device_t* device) { xf_free(device); }
 
 static void cpu_device_info(const xf_device_t* device, xf_device_info_t* out_info) {
     (void)device;
@@ -75,12 +75,12 @@ static bool cpu_op_coverage(xf_op_t op, const char** reason) {
 
 static xf_status_t cpu_buffer_alloc(xf_device_t* device, size_t bytes, xf_buffer_t** out_buffer, xf_err_t* err) {
     (void)device;
-    xf_buffer_t* b = calloc(1, sizeof *b);
+    xf_buffer_t* b = xf_calloc(1, sizeof *b);
     // 64-byte alignment and a non-zero size keep every kernel's loads in bounds and aligned.
     size_t size = (bytes + 63) / 64 * 64;
-    if (b) b->data = aligned_alloc(64, size ? size : 64);
+    if (b) b->data = xf_aligned_alloc(64, size ? size : 64);
     if (!b || !b->data) {
-        free(b);
+        xf_free(b);
         return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes of host memory", bytes);
     }
     b->size = bytes;
@@ -91,8 +91,8 @@ static xf_status_t cpu_buffer_alloc(xf_device_t* device, size_t bytes, xf_buffer
 static void cpu_buffer_free(xf_device_t* device, xf_buffer_t* buffer) {
     (void)device;
     if (!buffer) return;
-    free(buffer->data);
-    free(buffer);
+    xf_aligned_free(buffer->data);
+    xf_free(buffer);
 }
 
 static xf_status_t cpu_buffer_write(xf_device_t* device, xf_buffer_t* buffer, size_t offset, const void* data,

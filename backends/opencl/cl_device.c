@@ -91,24 +91,24 @@ static void info_string(cl_device_id dev, cl_device_info what, char* out, size_t
     size_t len = 0;
     out[0] = '\0';
     if (xf_cl.clGetDeviceInfo(dev, what, 0, NULL, &len) != CL_SUCCESS || len == 0) return;
-    char* full = malloc(len + 1);
+    char* full = xf_malloc(len + 1);
     if (full && xf_cl.clGetDeviceInfo(dev, what, len, full, NULL) == CL_SUCCESS) {
         full[len] = '\0';
         snprintf(out, cap, "%s", full);
     }
-    free(full);
+    xf_free(full);
 }
 
 static void platform_string(cl_platform_id plat, cl_platform_info what, char* out, size_t cap) {
     size_t len = 0;
     out[0] = '\0';
     if (xf_cl.clGetPlatformInfo(plat, what, 0, NULL, &len) != CL_SUCCESS || len == 0) return;
-    char* full = malloc(len + 1);
+    char* full = xf_malloc(len + 1);
     if (full && xf_cl.clGetPlatformInfo(plat, what, len, full, NULL) == CL_SUCCESS) {
         full[len] = '\0';
         snprintf(out, cap, "%s", full);
     }
-    free(full);
+    xf_free(full);
 }
 
 // Fills |d| (all fields but the OpenCL objects) from a found device.
@@ -177,13 +177,13 @@ static xf_status_t cl_list_devices(const xf_device_options_t* opts, xf_device_in
     xf_status_t st = enumerate(found, &n, err);
     if (st == XF_ERR_UNAVAILABLE) return XF_OK;
     if (st != XF_OK) return st;
-    xf_device_t* tmp = malloc(sizeof *tmp);
+    xf_device_t* tmp = xf_malloc(sizeof *tmp);
     if (!tmp) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory listing OpenCL devices");
     for (size_t i = 0; i < n && i < capacity; ++i) {
         describe(&found[i], (int)i, opts, tmp);
         out[i] = tmp->info;
     }
-    free(tmp);
+    xf_free(tmp);
     *out_count = n;
     return XF_OK;
 }
@@ -201,7 +201,7 @@ static void cl_device_close(xf_device_t* d) {
     xf_tune_close(&d->tune_db);
     if (d->queue) xf_cl.clReleaseCommandQueue(d->queue);
     if (d->context) xf_cl.clReleaseContext(d->context);
-    free(d);
+    xf_free(d);
 }
 
 // The device's tuning results, keyed by device, driver, platform and every kernel source.
@@ -228,7 +228,7 @@ static xf_status_t cl_device_open(int index, const xf_device_options_t* opts, xf
         return xf_err_set(err, XF_ERR_OUT_OF_RANGE,
                           "OpenCL device %d does not exist; XFORMER_DEVICE must be 0..%zu", index, n - 1);
     }
-    xf_device_t* d = malloc(sizeof *d);
+    xf_device_t* d = xf_malloc(sizeof *d);
     if (!d) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory opening an OpenCL device");
     describe(&found[index], index, opts, d);
     cl_int rc = CL_SUCCESS;
@@ -258,13 +258,13 @@ static xf_status_t cl_buffer_alloc(xf_device_t* d, size_t bytes, xf_buffer_t** o
                           "CL_DEVICE_MAX_MEM_ALLOC_SIZE)",
                           bytes, (unsigned long long)d->info.max_buffer_bytes);
     }
-    xf_buffer_t* b = malloc(sizeof *b);
+    xf_buffer_t* b = xf_malloc(sizeof *b);
     if (!b) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     cl_int rc = CL_SUCCESS;
     b->mem = xf_cl.clCreateBuffer(d->context, CL_MEM_READ_WRITE, bytes, NULL, &rc);
     b->bytes = bytes;
     if (rc != CL_SUCCESS) {
-        free(b);
+        xf_free(b);
         return xf_cl_fail(err, rc, "clCreateBuffer", NULL);
     }
     *out = b;
@@ -275,7 +275,7 @@ static void cl_buffer_free(xf_device_t* d, xf_buffer_t* b) {
     (void)d;
     if (!b) return;
     xf_cl.clReleaseMemObject(b->mem);
-    free(b);
+    xf_free(b);
 }
 
 static xf_status_t cl_buffer_write(xf_device_t* d, xf_buffer_t* b, size_t offset, const void* data,
@@ -305,9 +305,9 @@ static void cl_graph_release(xf_device_t* d, void* state) {
         if (g->packed[i].pack.kernel) xf_cl.clReleaseKernel(g->packed[i].pack.kernel);
         if (g->packed[i].mem) xf_cl.clReleaseMemObject(g->packed[i].mem);
     }
-    free(g->packed);
-    free(g->nodes);
-    free(g);
+    xf_free(g->packed);
+    xf_free(g->nodes);
+    xf_free(g);
 }
 
 // Runs the kernels that repack the graph's weights.
@@ -338,10 +338,10 @@ static xf_status_t cl_graph_refresh(xf_device_t* d, const xf_exec_graph_t* graph
 static xf_status_t cl_graph_prepare(xf_device_t* d, const xf_exec_graph_t* graph, void** out_state,
                                     xf_err_t* err) {
     *out_state = NULL;
-    xf_cl_graph_t* g = calloc(1, sizeof *g);
-    if (g) g->nodes = calloc(graph->count ? graph->count : 1, sizeof *g->nodes);
+    xf_cl_graph_t* g = xf_calloc(1, sizeof *g);
+    if (g) g->nodes = xf_calloc(graph->count ? graph->count : 1, sizeof *g->nodes);
     if (!g || !g->nodes) {
-        free(g);
+        xf_free(g);
         return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory preparing a graph");
     }
     xf_status_t st = XF_OK;

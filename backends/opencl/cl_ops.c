@@ -360,7 +360,7 @@ static xf_status_t packed_weight(xf_device_t* dev, args_t* a, const xf_tref_t* B
     }
     if (g->packed_count == g->packed_capacity) {
         size_t cap = g->packed_capacity ? 2 * g->packed_capacity : 32;
-        xf_cl_packed_t* grown = realloc(g->packed, cap * sizeof *grown);
+        xf_cl_packed_t* grown = xf_realloc(g->packed, cap * sizeof *grown);
         if (!grown) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory packing weights");
         g->packed = grown;
         g->packed_capacity = cap;

@@ -62,13 +62,13 @@ static xf_status_t build_failed(xf_device_t* dev, cl_program prog, cl_int rc, co
     char log[1536] = "";
     size_t len = 0;
     xf_cl.clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len);
-    char* full = len ? malloc(len + 1) : NULL;
+    char* full = len ? xf_malloc(len + 1) : NULL;
     if (full &&
         xf_cl.clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, len, full, NULL) == CL_SUCCESS) {
         full[len] = '\0';
         snprintf(log, sizeof log, "%s", full);
     }
-    free(full);
+    xf_free(full);
     return xf_err_set(
         err, rc == CL_OUT_OF_HOST_MEMORY || rc == CL_OUT_OF_RESOURCES ? XF_ERR_OUT_OF_MEMORY : XF_ERR_BACKEND,
         "clBuildProgram failed: %s (%d) for %s with options '%s'; build log:\n%s", xf_cl_error_name(rc),
@@ -91,12 +91,12 @@ xf_status_t xf_cl_build_source(xf_device_t* dev, const char* src, const char* op
     size_t len = 0;
     if (dev->log.fn &&
         xf_cl.clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) == CL_SUCCESS && len > 1) {
-        char* log = malloc(len + 1);
+        char* log = xf_malloc(len + 1);
         if (log && xf_cl.clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, len, log, NULL) == CL_SUCCESS) {
             log[len] = '\0';
             xf_sink_log(&dev->log, XF_LOG_DEBUG, "OpenCL build log (options '%s'): %.300s", options, log);
         }
-        free(log);
+        xf_free(log);
     }
     *out = prog;
     return XF_OK;
@@ -121,10 +121,10 @@ static unsigned char* program_binary(cl_program prog, size_t* out_len) {
         len == 0) {
         return NULL;
     }
-    unsigned char* bin = malloc(len);
+    unsigned char* bin = xf_malloc(len);
     if (!bin) return NULL;
     if (xf_cl.clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) != CL_SUCCESS) {
-        free(bin);
+        xf_free(bin);
         return NULL;
     }
     *out_len = len;
@@ -153,17 +153,19 @@ static bool defines_kernel(const char* text, const char* name) {
 }
 
 // Returns xf_abi.h + common.cl + the file's source (malloc'd), or NULL.
-static char* program_source(const char* file) {
+// The program's source: the ABI header, common.cl and |file|.
+static xf_status_t program_source(const char* file, char** out, xf_err_t* err) {
     const xf_embedded_file_t* parts[3] = {xf_embedded_find(xf_cl_kernels, "xf_abi.h"),
                                           xf_embedded_find(xf_cl_kernels, "common.cl"),
                                           xf_embedded_find(xf_cl_kernels, file)};
     size_t total = 1;
     for (int i = 0; i < 3; ++i) {
-        if (!parts[i]) return NULL;
+        if (!parts[i])
+            return xf_err_set(err, XF_ERR_INTERNAL, "OpenCL kernel source %s is missing from the library", file);
         total += parts[i]->size + 1;
     }
-    char* src = malloc(total);
-    if (!src) return NULL;
+    char* src = xf_malloc(total);
+    if (!src) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory for the OpenCL program %s", file);
     size_t at = 0;
     for (int i = 0; i < 3; ++i) {
         memcpy(src + at, parts[i]->data, parts[i]->size);
@@ -171,7 +173,8 @@ static char* program_source(const char* file) {
         src[at++] = '\n';
     }
     src[at] = '\0';
-    return src;
+    *out = src;
+    return XF_OK;
 }
 
 // Returns the program slot of (file, storage type, defines), or NULL when the table is full.
@@ -217,8 +220,9 @@ xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* ke
         *out = *cached;
         return XF_OK;
     }
-    char* src = program_source(file_name);
-    if (!src) return xf_err_set(err, XF_ERR_INTERNAL, "OpenCL kernel sources are missing from the library");
+    char* src = NULL;
+    xf_status_t st = program_source(file_name, &src, err);
+    if (st != XF_OK) return st;
     char options[256];
     int row_width = dev->float_width <= 4 ? 4 : dev->float_width >= 16 ? 16 : 8;
     snprintf(options, sizeof options, "-cl-std=CL1.2 -w -DXF_F16=%d -DXF_TILE=%d -DXF_VW_ROW=%d%s%s",
@@ -245,16 +249,16 @@ xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* ke
                 seen = true;
                 invalid = false;
             }
-            free(marker);
+            xf_free(marker);
         }
         if (invalid) count(&stats.cache_rejects);
         if (bin) {
             prog = build_from_binary(dev, bin, len, options);
             count(prog ? &stats.cache_hits : &stats.cache_rejects);
-            free(bin);
+            xf_free(bin);
         }
     }
-    xf_status_t st = XF_OK;
+    st = XF_OK;
     if (!prog) {
         xf_sink_log(&dev->log, XF_LOG_INFO, "compiling OpenCL program %s%s%s for %s", file_name, defines[0] ? " " : "",
                   defines, dev->info.name);
@@ -265,12 +269,12 @@ xf_status_t xf_cl_program_get(xf_device_t* dev, xf_dtype_t dtype, const char* ke
             size_t len = 0;
             unsigned char* bin = program_binary(prog, &len);
             if (bin && xf_cache_file_write(path, CACHE_MAGIC, key, bin, len)) count(&stats.cache_writes);
-            free(bin);
+            xf_free(bin);
         } else if (st == XF_OK && caching && !seen) {
             if (xf_cache_file_write(path, SEEN_MAGIC, key, "seen", 4)) count(&stats.cache_marks);
         }
     }
-    free(src);
+    xf_free(src);
     if (st != XF_OK) return st;
     *cached = prog;
     *out = prog;

@@ -184,25 +184,27 @@ static xf_status_t xf_vk_load_instance(xf_vk_syms_t* vk, VkInstance inst, xf_err
 static bool xf_vk_has_instance_ext(xf_vk_syms_t* vk, const char* layer, const char* name) {
     uint32_t n = 0;
     if (vk->vkEnumerateInstanceExtensionProperties(layer, &n, NULL) != VK_SUCCESS || n == 0) return false;
-    VkExtensionProperties* p = calloc(n, sizeof *p);
+    VkExtensionProperties* p = xf_calloc(n, sizeof *p);
     bool found = false;
     if (p && vk->vkEnumerateInstanceExtensionProperties(layer, &n, p) >= 0) {
         for (uint32_t i = 0; i < n && !found; ++i) found = strcmp(p[i].extensionName, name) == 0;
     }
-    free(p);
+    xf_free(p);
     return found;
 }
 
-static bool xf_vk_has_layer(xf_vk_syms_t* vk, const char* name) {
+// Whether the loader offers layer |name|: XF_OK, XF_ERR_UNAVAILABLE or XF_ERR_OUT_OF_MEMORY.
+static xf_status_t xf_vk_has_layer(xf_vk_syms_t* vk, const char* name) {
     uint32_t n = 0;
-    if (vk->vkEnumerateInstanceLayerProperties(&n, NULL) != VK_SUCCESS || n == 0) return false;
-    VkLayerProperties* p = calloc(n, sizeof *p);
+    if (vk->vkEnumerateInstanceLayerProperties(&n, NULL) != VK_SUCCESS || n == 0) return XF_ERR_UNAVAILABLE;
+    VkLayerProperties* p = xf_calloc(n, sizeof *p);
+    if (!p) return XF_ERR_OUT_OF_MEMORY;
     bool found = false;
-    if (p && vk->vkEnumerateInstanceLayerProperties(&n, p) >= 0) {
+    if (vk->vkEnumerateInstanceLayerProperties(&n, p) >= 0) {
         for (uint32_t i = 0; i < n && !found; ++i) found = strcmp(p[i].layerName, name) == 0;
     }
-    free(p);
-    return found;
+    xf_free(p);
+    return found ? XF_OK : XF_ERR_UNAVAILABLE;
 }
 
 static bool xf_vk_validation_requested(void) {
@@ -242,7 +244,10 @@ static xf_status_t xf_vk_create_instance(xf_vk_syms_t* vk, xf_device_t* dev, VkI
         .pfnUserCallback = xf_vk_debug_cb,
         .pUserData = dev};
     if (dev && dev->validation) {
-        if (!xf_vk_has_layer(vk, XF_VK_VALIDATION_LAYER))
+        xf_status_t has = xf_vk_has_layer(vk, XF_VK_VALIDATION_LAYER);
+        if (has == XF_ERR_OUT_OF_MEMORY)
+            return xf_err_set(err, has, "Vulkan: out of host memory listing instance layers");
+        if (has != XF_OK)
             return xf_err_set(err, XF_ERR_UNAVAILABLE,
                               "Vulkan: XFORMER_VK_VALIDATION is set but %s is not installed (install "
                               "vulkan-validationlayers, or unset XFORMER_VK_VALIDATION)",
@@ -308,20 +313,20 @@ static xf_status_t xf_vk_ranked(xf_vk_syms_t* vk, VkInstance inst, VkPhysicalDev
     VkResult r = vk->vkEnumeratePhysicalDevices(inst, &n, NULL);
     if (r != VK_SUCCESS) return xf_vk_fail(err, r, "vkEnumeratePhysicalDevices");
     if (n == 0) return XF_OK;
-    VkPhysicalDevice* all = calloc(n, sizeof *all);
-    uint8_t(*uuids)[VK_UUID_SIZE] = calloc(n, VK_UUID_SIZE);
-    VkPhysicalDevice* ranked = calloc(n, sizeof *ranked);
+    VkPhysicalDevice* all = xf_calloc(n, sizeof *all);
+    uint8_t(*uuids)[VK_UUID_SIZE] = xf_calloc(n, VK_UUID_SIZE);
+    VkPhysicalDevice* ranked = xf_calloc(n, sizeof *ranked);
     if (!all || !uuids || !ranked) {
-        free(all);
-        free(uuids);
-        free(ranked);
+        xf_free(all);
+        xf_free(uuids);
+        xf_free(ranked);
         return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: out of host memory listing devices");
     }
     r = vk->vkEnumeratePhysicalDevices(inst, &n, all);
     if (r < 0) {
-        free(all);
-        free(uuids);
-        free(ranked);
+        xf_free(all);
+        xf_free(uuids);
+        xf_free(ranked);
         return xf_vk_fail(err, r, "vkEnumeratePhysicalDevices");
     }
     uint32_t count = 0;
@@ -340,8 +345,8 @@ static xf_status_t xf_vk_ranked(xf_vk_syms_t* vk, VkInstance inst, VkPhysicalDev
             ranked[count++] = all[i];
         }
     }
-    free(all);
-    free(uuids);
+    xf_free(all);
+    xf_free(uuids);
     *out = ranked;
     *out_n = count;
     return XF_OK;
@@ -350,12 +355,12 @@ static xf_status_t xf_vk_ranked(xf_vk_syms_t* vk, VkInstance inst, VkPhysicalDev
 static bool xf_vk_has_device_ext(xf_vk_syms_t* vk, VkPhysicalDevice pd, const char* name) {
     uint32_t n = 0;
     if (vk->vkEnumerateDeviceExtensionProperties(pd, NULL, &n, NULL) != VK_SUCCESS || n == 0) return false;
-    VkExtensionProperties* p = calloc(n, sizeof *p);
+    VkExtensionProperties* p = xf_calloc(n, sizeof *p);
     bool found = false;
     if (p && vk->vkEnumerateDeviceExtensionProperties(pd, NULL, &n, p) >= 0) {
         for (uint32_t i = 0; i < n && !found; ++i) found = strcmp(p[i].extensionName, name) == 0;
     }
-    free(p);
+    xf_free(p);
     return found;
 }
 
@@ -468,7 +473,7 @@ static xf_status_t xf_vk_list_devices(const xf_device_options_t* opts, xf_device
                         &out[i]);
     }
     if (st == XF_OK) *out_count = n;
-    free(pds);
+    xf_free(pds);
     vk.vkDestroyInstance(inst, NULL);
     return st;
 }
@@ -488,7 +493,7 @@ static void xf_vk_device_close(xf_device_t* dev) {
     if (dev->instance) vk->vkDestroyInstance(dev->instance, NULL);
     pthread_mutex_destroy(&dev->msg_lock);
     xf_tune_close(&dev->tune_db);
-    free(dev);
+    xf_free(dev);
 }
 
 static xf_status_t xf_vk_choose_memory(xf_device_t* dev, xf_err_t* err) {
@@ -579,7 +584,7 @@ static xf_status_t xf_vk_create_logical(xf_device_t* dev, xf_err_t* err) {
 static xf_status_t xf_vk_device_open(int index, const xf_device_options_t* opts, xf_device_t** out_device,
                                      xf_err_t* err) {
     *out_device = NULL;
-    xf_device_t* dev = calloc(1, sizeof *dev);
+    xf_device_t* dev = xf_calloc(1, sizeof *dev);
     if (!dev) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: out of host memory");
     pthread_mutex_init(&dev->msg_lock, NULL);
     dev->validation = xf_vk_validation_requested();
@@ -606,7 +611,7 @@ static xf_status_t xf_vk_device_open(int index, const xf_device_options_t* opts,
                         &dev->info);
         st = xf_vk_choose_memory(dev, err);
     }
-    free(pds);
+    xf_free(pds);
     if (st == XF_OK) st = xf_vk_create_logical(dev, err);
     if (st == XF_OK) st = xf_vk_pipelines_init(dev, err);
     if (st == XF_OK) {

@@ -50,10 +50,10 @@ static bool xf_vk_needs_barrier(const xf_vk_tracker_t* t, const xf_vk_dispatch_t
 static bool xf_vk_track(xf_vk_tracker_t* t, const xf_vk_dispatch_t* d) {
     if (t->nreads + XF_VK_BINDINGS > t->cap || t->nwrites + 1 > t->cap) {
         size_t cap = t->cap ? 2 * t->cap : 64;
-        xf_vk_access_t* r = realloc(t->reads, cap * sizeof *r);
+        xf_vk_access_t* r = xf_realloc(t->reads, cap * sizeof *r);
         if (!r) return false;
         t->reads = r;
-        xf_vk_access_t* w = realloc(t->writes, cap * sizeof *w);
+        xf_vk_access_t* w = xf_realloc(t->writes, cap * sizeof *w);
         if (!w) return false;
         t->writes = w;
         t->cap = cap;
@@ -79,9 +79,9 @@ void xf_vk_graph_release(xf_device_t* dev, void* state) {
     if (!s) return;
     if (s->cmd) dev->vk.vkFreeCommandBuffers(dev->device, dev->cmd_pool, 1, &s->cmd);
     if (s->pool) dev->vk.vkDestroyDescriptorPool(dev->device, s->pool, NULL);
-    free(s->plan.items);
-    free(s->node_of);
-    free(s);
+    xf_free(s->plan.items);
+    xf_free(s->node_of);
+    xf_free(s);
 }
 
 static xf_status_t xf_vk_write_sets(xf_device_t* dev, xf_vk_graph_state_t* s, xf_err_t* err) {
@@ -171,8 +171,8 @@ static xf_status_t xf_vk_record(xf_device_t* dev, xf_vk_graph_state_t* s, xf_err
             dev->vk.vkCmdPushConstants(cb, d->layout->pipe, VK_SHADER_STAGE_COMPUTE_BIT, 0, d->push_words * 4, d->push);
         dev->vk.vkCmdDispatch(cb, d->groups[0], d->groups[1], d->groups[2]);
     }
-    free(t.reads);
-    free(t.writes);
+    xf_free(t.reads);
+    xf_free(t.writes);
     xf_vk_barrier(dev, cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
                   VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
                   VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT);
@@ -193,7 +193,7 @@ xf_status_t xf_vk_graph_prepare(xf_device_t* dev, const xf_exec_graph_t* graph, 
 
 static xf_status_t graph_prepare(xf_device_t* dev, const xf_exec_graph_t* graph, void** out_state, xf_err_t* err) {
     *out_state = NULL;
-    xf_vk_graph_state_t* s = calloc(1, sizeof *s);
+    xf_vk_graph_state_t* s = xf_calloc(1, sizeof *s);
     if (!s) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: out of host memory");
     xf_status_t st = XF_OK;
     size_t cap = 0;
@@ -206,7 +206,7 @@ static xf_status_t graph_prepare(xf_device_t* dev, const xf_exec_graph_t* graph,
             break;
         }
         if (s->plan.count > cap) {
-            size_t* no = realloc(s->node_of, s->plan.cap * sizeof *no);
+            size_t* no = xf_realloc(s->node_of, s->plan.cap * sizeof *no);
             if (!no) {
                 st = xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: out of host memory");
                 break;

@@ -25,14 +25,14 @@ static VkDeviceSize xf_vk_align(VkDeviceSize v, VkDeviceSize a) { return (v + a 
 
 static xf_status_t xf_vk_block_create(xf_device_t* dev, VkDeviceSize size, bool dedicated, xf_vk_block_t** out,
                                       xf_err_t* err) {
-    xf_vk_block_t* b = calloc(1, sizeof *b);
+    xf_vk_block_t* b = xf_calloc(1, sizeof *b);
     if (!b) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: out of host memory");
     VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                .allocationSize = size,
                                .memoryTypeIndex = dev->mem_type};
     VkResult r = dev->vk.vkAllocateMemory(dev->device, &ai, NULL, &b->memory);
     if (r != VK_SUCCESS) {
-        free(b);
+        xf_free(b);
         xf_status_t st = xf_vk_fail(err, r, "vkAllocateMemory");
         size_t n = strlen(err->msg);
         snprintf(err->msg + n, sizeof err->msg - n, " (%llu bytes)", (unsigned long long)size);
@@ -42,16 +42,16 @@ static xf_status_t xf_vk_block_create(xf_device_t* dev, VkDeviceSize size, bool 
         r = dev->vk.vkMapMemory(dev->device, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped);
         if (r != VK_SUCCESS) {
             dev->vk.vkFreeMemory(dev->device, b->memory, NULL);
-            free(b);
+            xf_free(b);
             return xf_vk_fail(err, r, "vkMapMemory");
         }
     }
     b->size = size;
     b->dedicated = dedicated;
-    b->free = malloc(4 * sizeof *b->free);
+    b->free = xf_malloc(4 * sizeof *b->free);
     if (!b->free) {
         dev->vk.vkFreeMemory(dev->device, b->memory, NULL);
-        free(b);
+        xf_free(b);
         return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: out of host memory");
     }
     b->cap = 4;
@@ -72,8 +72,8 @@ static void xf_vk_block_destroy(xf_device_t* dev, xf_vk_block_t* b) {
     }
     if (b->mapped) dev->vk.vkUnmapMemory(dev->device, b->memory);
     dev->vk.vkFreeMemory(dev->device, b->memory, NULL);
-    free(b->free);
-    free(b);
+    xf_free(b->free);
+    xf_free(b);
 }
 
 static bool xf_vk_block_take(xf_vk_block_t* b, VkDeviceSize size, VkDeviceSize align, VkDeviceSize* out) {
@@ -85,7 +85,7 @@ static bool xf_vk_block_take(xf_vk_block_t* b, VkDeviceSize size, VkDeviceSize a
         VkDeviceSize tail = end - (start + size);
         if (lead && tail) {
             if (b->nfree == b->cap) {
-                xf_vk_range_t* nf = realloc(b->free, 2 * b->cap * sizeof *nf);
+                xf_vk_range_t* nf = xf_realloc(b->free, 2 * b->cap * sizeof *nf);
                 if (!nf) return false;
                 b->free = nf;
                 b->cap *= 2;
@@ -127,7 +127,7 @@ static void xf_vk_block_give(xf_vk_block_t* b, VkDeviceSize offset, VkDeviceSize
         b->free[i].size += size;
     } else {
         if (b->nfree == b->cap) {
-            xf_vk_range_t* nf = realloc(b->free, 2 * b->cap * sizeof *nf);
+            xf_vk_range_t* nf = xf_realloc(b->free, 2 * b->cap * sizeof *nf);
             if (!nf) return;  // the range leaks inside the block until the block is freed
             b->free = nf;
             b->cap *= 2;
@@ -141,7 +141,7 @@ static void xf_vk_block_give(xf_vk_block_t* b, VkDeviceSize offset, VkDeviceSize
 
 xf_status_t xf_vk_buffer_alloc(xf_device_t* dev, size_t bytes, xf_buffer_t** out, xf_err_t* err) {
     *out = NULL;
-    xf_buffer_t* buf = calloc(1, sizeof *buf);
+    xf_buffer_t* buf = xf_calloc(1, sizeof *buf);
     if (!buf) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: out of host memory");
     buf->size = xf_vk_align(bytes ? bytes : 4, 16);
     VkBufferCreateInfo bci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
@@ -151,7 +151,7 @@ xf_status_t xf_vk_buffer_alloc(xf_device_t* dev, size_t bytes, xf_buffer_t** out
                               .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
     VkResult r = dev->vk.vkCreateBuffer(dev->device, &bci, NULL, &buf->buffer);
     if (r != VK_SUCCESS) {
-        free(buf);
+        xf_free(buf);
         return xf_vk_fail(err, r, "vkCreateBuffer");
     }
     VkMemoryRequirements req;
@@ -198,7 +198,7 @@ void xf_vk_buffer_free(xf_device_t* dev, xf_buffer_t* buf) {
         xf_vk_block_give(b, buf->offset, buf->reserved);
         if (b->live == 0) xf_vk_block_destroy(dev, b);
     }
-    free(buf);
+    xf_free(buf);
 }
 
 void xf_vk_memory_release(xf_device_t* dev) {

@@ -77,7 +77,7 @@ static xf_status_t xf_vk_bind_all(xf_device_t* dev, const xf_tref_t* t, xf_vk_bi
 static xf_vk_dispatch_t* xf_vk_new_dispatch(xf_vk_plan_t* plan, xf_err_t* err) {
     if (plan->count == plan->cap) {
         size_t cap = plan->cap ? 2 * plan->cap : 64;
-        xf_vk_dispatch_t* items = realloc(plan->items, cap * sizeof *items);
+        xf_vk_dispatch_t* items = xf_realloc(plan->items, cap * sizeof *items);
         if (!items) {
             xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: out of host memory");
             return NULL;
@@ -435,13 +435,13 @@ static bool tune_gemm(xf_device_t* dev, bool sg_kernel, bool tb, bool vec, int64
     xf_buffer_t* bufs[3] = {NULL, NULL, NULL};
     xf_err_t err = {{0}};
     bool ok = true;
-    void* zeros = calloc(1, sizes[0] > sizes[1] ? (sizes[0] > sizes[2] ? sizes[0] : sizes[2])
+    void* zeros = xf_calloc(1, sizes[0] > sizes[1] ? (sizes[0] > sizes[2] ? sizes[0] : sizes[2])
                                                  : (sizes[1] > sizes[2] ? sizes[1] : sizes[2]));
     for (int i = 0; i < 3 && ok; ++i) {
         ok = zeros && xf_vk_buffer_alloc(dev, sizes[i], &bufs[i], &err) == XF_OK &&
              xf_vk_buffer_write(dev, bufs[i], 0, zeros, sizes[i], &err) == XF_OK;
     }
-    free(zeros);
+    xf_free(zeros);
     xf_exec_node_t node = {.op = XF_OP_MATMUL, .nsrc = 2, .label = "kernel tuning"};
     node.params.matmul.transpose_b = tb;
     const int64_t shapes[3][2] = {{M, K}, {tb ? N : K, tb ? K : N}, {M, N}};

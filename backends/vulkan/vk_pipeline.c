@@ -45,7 +45,7 @@ void xf_vk_cache_save(xf_device_t* dev) {
     size_t size = 0;
     VkResult r = dev->vk.vkGetPipelineCacheData(dev->device, dev->pipe_cache, &size, NULL);
     if (r != VK_SUCCESS || size == 0) return;
-    unsigned char* data = malloc(size);
+    unsigned char* data = xf_malloc(size);
     if (!data) return;
     r = dev->vk.vkGetPipelineCacheData(dev->device, dev->pipe_cache, &size, data);
     uint64_t sum = xf_fnv1a(data, size, XF_FNV_SEED);
@@ -62,7 +62,7 @@ void xf_vk_cache_save(xf_device_t* dev) {
             dev->cache_path[0] = 0;  // unwritable: stop trying
         }
     }
-    free(data);
+    xf_free(data);
 }
 
 // The device's tuning results, keyed by device, driver, API version and every embedded SPIR-V module.
@@ -80,8 +80,8 @@ void xf_vk_tune_open(xf_device_t* dev) {
 
 xf_status_t xf_vk_pipelines_init(xf_device_t* dev, xf_err_t* err) {
     dev->nmodules = xf_vk_spirv_count;
-    dev->modules = calloc(dev->nmodules ? dev->nmodules : 1, sizeof *dev->modules);
-    dev->module_bindings = calloc(dev->nmodules ? dev->nmodules : 1, sizeof *dev->module_bindings);
+    dev->modules = xf_calloc(dev->nmodules ? dev->nmodules : 1, sizeof *dev->modules);
+    dev->module_bindings = xf_calloc(dev->nmodules ? dev->nmodules : 1, sizeof *dev->module_bindings);
     if (!dev->modules || !dev->module_bindings) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: out of host memory");
     xf_vk_cache_locate(dev);
     size_t size = 0;
@@ -99,7 +99,7 @@ xf_status_t xf_vk_pipelines_init(xf_device_t* dev, xf_err_t* err) {
         dev->cache_sum = xf_fnv1a(data, size, XF_FNV_SEED);
         dev->cache_size = size;
     }
-    free(data);
+    xf_free(data);
     if (r != VK_SUCCESS) return xf_vk_fail(err, r, "vkCreatePipelineCache");
     // A missing or rejected file is rewritten once pipelines exist.
     dev->cache_dirty = data == NULL;
@@ -108,15 +108,15 @@ xf_status_t xf_vk_pipelines_init(xf_device_t* dev, xf_err_t* err) {
 
 void xf_vk_pipelines_release(xf_device_t* dev) {
     for (size_t i = 0; i < dev->npipelines; ++i) dev->vk.vkDestroyPipeline(dev->device, dev->pipelines[i].pipeline, NULL);
-    free(dev->pipelines);
+    xf_free(dev->pipelines);
     dev->pipelines = NULL;
     dev->npipelines = 0;
     for (size_t i = 0; dev->modules && i < dev->nmodules; ++i) {
         if (dev->modules[i]) dev->vk.vkDestroyShaderModule(dev->device, dev->modules[i], NULL);
     }
-    free(dev->modules);
+    xf_free(dev->modules);
     dev->modules = NULL;
-    free(dev->module_bindings);
+    xf_free(dev->module_bindings);
     dev->module_bindings = NULL;
     for (size_t i = 0; i < dev->nlayouts; ++i) {
         dev->vk.vkDestroyPipelineLayout(dev->device, dev->layouts[i].pipe, NULL);
@@ -193,7 +193,7 @@ static xf_status_t xf_vk_module(xf_device_t* dev, const char* variant, VkShaderM
     size_t i = (size_t)(f - xf_vk_spirv);
     if (!dev->modules[i]) {
         // The embedded bytes are not 4-byte aligned in general; copy to an aligned buffer.
-        uint32_t* code = malloc(f->size);
+        uint32_t* code = xf_malloc(f->size);
         if (!code) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: out of host memory");
         memcpy(code, f->data, f->size);
         VkShaderModuleCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
@@ -201,7 +201,7 @@ static xf_status_t xf_vk_module(xf_device_t* dev, const char* variant, VkShaderM
                                        .pCode = code};
         VkResult r = dev->vk.vkCreateShaderModule(dev->device, &ci, NULL, &dev->modules[i]);
         dev->module_bindings[i] = xf_vk_reflect_bindings(code, f->size / 4);
-        free(code);
+        xf_free(code);
         if (r != VK_SUCCESS) return xf_vk_fail(err, r, "vkCreateShaderModule");
     }
     *out = dev->modules[i];
@@ -222,7 +222,7 @@ xf_status_t xf_vk_pipeline_get(xf_device_t* dev, const char* variant, const uint
     if (nspec > XF_VK_MAX_SPEC) return xf_err_set(err, XF_ERR_INTERNAL, "Vulkan: too many specialization constants");
     if (dev->npipelines == dev->cap_pipelines) {
         size_t cap = dev->cap_pipelines ? 2 * dev->cap_pipelines : 32;
-        xf_vk_pipeline_t* np = realloc(dev->pipelines, cap * sizeof *np);
+        xf_vk_pipeline_t* np = xf_realloc(dev->pipelines, cap * sizeof *np);
         if (!np) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: out of host memory");
         dev->pipelines = np;
         dev->cap_pipelines = cap;

@@ -38,7 +38,7 @@ xf_status_t xf_attention(xf_graph_t* graph, xf_tensor_t* q, xf_tensor_t* k, xf_t
 xf_status_t xf_ref_attention(const xf_exec_node_t* n, xf_err_t* err) {
     const xf_tref_t *q = &n->src[0], *k = &n->src[1], *v = &n->src[2], *bias = &n->src[3], *d = &n->dst;
     int64_t lq = q->ne[2], lk = k->ne[2], dh = q->ne[3], dv = v->ne[3];
-    float* p = malloc(sizeof(float) * (size_t)lk);
+    float* p = xf_malloc(sizeof(float) * (size_t)lk);
     if (!p) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     for (int64_t b = 0; b < q->ne[0]; ++b) {
         for (int64_t h = 0; h < q->ne[1]; ++h) {
@@ -67,6 +67,6 @@ xf_status_t xf_ref_attention(const xf_exec_node_t* n, xf_err_t* err) {
             }
         }
     }
-    free(p);
+    xf_free(p);
     return XF_OK;
 }

@@ -65,11 +65,11 @@ xf_status_t xf_ref_matmul(const xf_exec_node_t* n, xf_err_t* err) {
     const xf_tref_t *a = &n->src[0], *b = &n->src[1], *d = &n->dst;
     int64_t m = a->ne[2], k = a->ne[3], nn = d->ne[3];
     bool tb = n->params.matmul.transpose_b;
-    float* arow = malloc((size_t)(k ? k : 1) * sizeof *arow);
-    float* bt = malloc((size_t)(nn * k > 0 ? nn * k : 1) * sizeof *bt);
+    float* arow = xf_malloc((size_t)(k ? k : 1) * sizeof *arow);
+    float* bt = xf_malloc((size_t)(nn * k > 0 ? nn * k : 1) * sizeof *bt);
     if (!arow || !bt) {
-        free(arow);
-        free(bt);
+        xf_free(arow);
+        xf_free(bt);
         return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory for a matmul of %lld x %lld",
                           (long long)nn, (long long)k);
     }
@@ -107,7 +107,7 @@ xf_status_t xf_ref_matmul(const xf_exec_node_t* n, xf_err_t* err) {
             }
         }
     }
-    free(arow);
-    free(bt);
+    xf_free(arow);
+    xf_free(bt);
     return XF_OK;
 }

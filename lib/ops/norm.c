@@ -67,7 +67,7 @@ xf_status_t xf_softmax(xf_graph_t* graph, xf_tensor_t* x, float scale, xf_tensor
 xf_status_t xf_ref_softmax(const xf_exec_node_t* n, xf_err_t* err) {
     const xf_tref_t *x = &n->src[0], *mask = &n->src[1], *d = &n->dst;
     int64_t c = x->ne[3];
-    float* row = malloc(sizeof(float) * (size_t)c);
+    float* row = xf_malloc(sizeof(float) * (size_t)c);
     if (!row) return xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     for (int64_t i0 = 0; i0 < x->ne[0]; ++i0) {
         for (int64_t i1 = 0; i1 < x->ne[1]; ++i1) {
@@ -88,6 +88,6 @@ xf_status_t xf_ref_softmax(const xf_exec_node_t* n, xf_err_t* err) {
             }
         }
     }
-    free(row);
+    xf_free(row);
     return XF_OK;
 }

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: MIT
+// Out of host memory: a context whose allocator fails its N-th allocation, for every N of a context
+// creation, model load, forward pass and teardown on the CPU reference (a spread sample of N on the GPU
+// backends, whose runs take longer). Every call must return XF_OK or XF_ERR_OUT_OF_MEMORY (never another
+// status, never a crash), and nothing may stay allocated. CI runs this under ASan and LSan too.
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "test_model_common.c"
+
+typedef struct {
+    long calls, fail_at, live, failed;
+} counting_t;
+
+static void* counting_alloc(void* user, size_t size) {
+    counting_t* c = user;
+    if (++c->calls == c->fail_at) {
+        c->failed++;
+        return NULL;
+    }
+    void* p = malloc(size);
+    c->live += p != NULL;
+    return p;
+}
+
+static void* counting_realloc(void* user, void* ptr, size_t size) {
+    counting_t* c = user;
+    if (++c->calls == c->fail_at) {
+        c->failed++;
+        return NULL;
+    }
+    void* p = realloc(ptr, size);
+    c->live += p && !ptr;
+    return p;
+}
+
+static void counting_free(void* user, void* ptr) {
+    counting_t* c = user;
+    c->live -= ptr != NULL;
+    free(ptr);
+}
+
+static char model_path[700];
+
+static void write_model(void) {
+    char dir[512];
+    tm_tmpdir(dir, sizeof dir);
+    snprintf(model_path, sizeof model_path, "%s/oom.safetensors", dir);
+    tm_file_t f = {0};
+    snprintf(f.config, sizeof f.config,
+             "{\"architecture\":\"vit\",\"img_size\":32,\"patch_size\":8,\"in_chans\":1,\"embed_dim\":16,\"depth\":1,"
+             "\"num_heads\":2,\"mlp_ratio\":4.0,\"num_classes\":3,\"labels\":[\"a\",\"b\",\"c\"]}");
+    tm_vit_tensors(&f, 32, 8, 1, 16, 1, 3, 0);
+    cr_assert(tm_write(&f, model_path));
+    tm_free(&f);
+}
+
+// Creates a context, loads the model, runs it and tears everything down; the first failing status.
+static xf_status_t scenario(const xf_test_column_t* col, counting_t* count, bool* skip) {
+    xf_context_options_t o;
+    xf_context_options_init(&o);
+    o.backend = col->backend;
+    o.device = 0;
+    o.kernels = col->kernels;
+    o.allocator = (xf_allocator_t){counting_alloc, counting_realloc, counting_free, count};
+    xf_context_t* ctx = NULL;
+    xf_status_t st = xf_context_create(&o, &ctx);
+    *skip = st == XF_ERR_UNAVAILABLE && !col->requested;
+    if (st != XF_OK) return st;
+    xf_model_t* m = NULL;
+    st = xf_model_load(ctx, model_path, NULL, &m);
+    float in[32 * 32], out[3];
+    tm_input(in, 32 * 32);
+    if (st == XF_OK) st = xf_model_run(m, in, 32 * 32, out, 3);
+    if (st == XF_OK) st = xf_model_run(m, in, 32 * 32, out, 3);
+    xf_model_destroy(m);
+    xf_context_destroy(ctx);
+    return st;
+}
+
+ParameterizedTestParameters(oom, every_allocation_fails_in_turn) { return xf_test_column_params(); }
+
+ParameterizedTest(int* index, oom, every_allocation_fails_in_turn, .timeout = 1200) {
+    xf_test_column_t cols[XF_TEST_MAX_COLUMNS];
+    cr_assert_lt(*index, xf_test_columns(cols, XF_TEST_MAX_COLUMNS));
+    const xf_test_column_t col = cols[*index];
+    if (strchr(col.name, '+')) cr_skip_test("%s: kernel variants allocate as their backend does", col.name);
+    write_model();
+    counting_t count = {0, 0, 0, 0};
+    bool skip = false;
+    xf_status_t st = scenario(&col, &count, &skip);
+    if (skip) cr_skip_test("no %s device", col.name);
+    cr_assert_eq(st, XF_OK, "[%s] without failures: %s", col.name, xf_last_error());
+    cr_assert_eq(count.live, 0, "[%s] %ld blocks left without failures", col.name, count.live);
+    const long total = count.calls;
+    // Every N on the CPU reference (everywhere with XFORMER_TEST_OOM_SWEEP=1); on GPU backends the first and
+    // last 8 and an even spread between.
+    const char* sweep = getenv("XFORMER_TEST_OOM_SWEEP");
+    const long samples = col.backend == XF_BACKEND_CPU || (sweep && strcmp(sweep, "1") == 0) ? total : 48;
+    long ran = 0, refused = 0;
+    for (long k = 0; k < samples && k < total; k++) {
+        long n = samples >= total ? k + 1 : k < 8 ? k + 1 : k >= samples - 8 ? total - (samples - 1 - k)
+                                                                             : 9 + (k - 8) * (total - 17) / (samples - 16);
+        count = (counting_t){0, n, 0, 0};
+        st = scenario(&col, &count, &skip);
+        cr_expect(st == XF_OK || st == XF_ERR_OUT_OF_MEMORY, "[%s] allocation %ld of %ld failed: status %s (%s)",
+                  col.name, n, total, xf_status_string(st), xf_last_error());
+        cr_expect_eq(count.live, 0, "[%s] allocation %ld of %ld failed: %ld blocks left", col.name, n, total,
+                     count.live);
+        ran++;
+        refused += st == XF_ERR_OUT_OF_MEMORY;
+    }
+    cr_log_info("[%s] %ld allocations in a run; failed each of %ld in turn: %ld runs out of memory, %ld absorbed",
+                col.name, total, ran, refused, ran - refused);
+    unlink(model_path);
+    *strrchr(model_path, '/') = '\0';
+    rmdir(model_path);
+}
