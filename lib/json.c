@@ -241,7 +241,7 @@ static bool parse_number(parser_t* ps, xf_json_t* v) {
         for (; d < q && fits; d++) {
             int digit = *d - '0';
             fits = x >= (INT64_MIN + digit) / 10;
-            x = x * 10 - digit;
+            if (fits) x = x * 10 - digit;
         }
         if (fits && (*s == '-' || x != INT64_MIN)) {
             v->type = XF_JSON_INT;

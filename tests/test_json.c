@@ -87,6 +87,23 @@ ParameterizedTest(bad_t* c, json, refused) {
     cr_expect_eq(pos, c->pos, "'%s': position %zu, expected %zu", c->text, pos, c->pos);
 }
 
+// Integers past int64 are numbers (the accumulation once overflowed: found by fuzz_model_load).
+Test(json, integers_past_int64_are_numbers) {
+    xf_json_doc_t* doc;
+    char err[128];
+    size_t pos;
+    const char* text = "[99999999999999999999,-9223372036854775809,19999999999999999999,9223372036854775807]";
+    cr_assert_eq(parse(text, &doc, err, sizeof err, &pos), XF_OK, "%s", err);
+    const xf_json_t* a = xf_json_root(doc);
+    for (int i = 0; i < 3; i++) cr_expect_eq(a->u.items[i].type, XF_JSON_REAL, "item %d", i);
+    cr_expect_eq(a->u.items[3].type, XF_JSON_INT);
+    cr_expect_eq(a->u.items[3].u.i, INT64_MAX);
+    double d;
+    cr_assert(xf_json_number(&a->u.items[1], &d));
+    cr_expect_float_eq(d, -9223372036854775809.0, 1e4);
+    xf_json_free(doc);
+}
+
 Test(json, nesting_is_bounded) {
     char text[300];
     memset(text, '[', 100);
