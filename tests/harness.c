@@ -151,6 +151,13 @@ bool xf_test_backend_required(xf_backend_t backend) {
     return false;
 }
 
+xf_test_column_t xf_test_base_column(int index, const char* why) {
+    xf_test_column_t cols[XF_TEST_MAX_COLUMNS];
+    cr_assert_lt(index, xf_test_columns(cols, XF_TEST_MAX_COLUMNS));
+    if (strchr(cols[index].name, '+')) cr_skip_test("%s: kernel variants do not change %s", cols[index].name, why);
+    return cols[index];
+}
+
 xf_context_t* xf_test_context(xf_backend_t backend) {
     xf_context_t* ctx = NULL;
     xf_status_t st = xf_test_create(backend, XF_TUNE_OFF, &ctx);

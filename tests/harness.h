@@ -41,6 +41,10 @@ struct criterion_test_params xf_test_column_params(void);
 // fails it on any other error. Fills *out_col when not NULL.
 xf_context_t* xf_test_column_context(int index, xf_test_column_t* out_col);
 
+// Column |index| of xf_test_columns without opening it; skips the test for a kernel-variant column
+// ("opencl+gpu"...), whose |why| it does not change. For tests of what every backend does alike.
+xf_test_column_t xf_test_base_column(int index, const char* why);
+
 // True when XFORMER_TEST_BACKENDS names a column of |backend|: a missing device must then fail.
 bool xf_test_backend_required(xf_backend_t backend);
 

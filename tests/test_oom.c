@@ -85,10 +85,7 @@ static xf_status_t scenario(const xf_test_column_t* col, counting_t* count, bool
 ParameterizedTestParameters(oom, every_allocation_fails_in_turn) { return xf_test_column_params(); }
 
 ParameterizedTest(int* index, oom, every_allocation_fails_in_turn, .timeout = 1200) {
-    xf_test_column_t cols[XF_TEST_MAX_COLUMNS];
-    cr_assert_lt(*index, xf_test_columns(cols, XF_TEST_MAX_COLUMNS));
-    const xf_test_column_t col = cols[*index];
-    if (strchr(col.name, '+')) cr_skip_test("%s: kernel variants allocate as their backend does", col.name);
+    const xf_test_column_t col = xf_test_base_column(*index, "how host memory is allocated");
     write_model();
     counting_t count = {0, 0, 0, 0};
     bool skip = false;

@@ -46,10 +46,7 @@ ParameterizedTestParameters(threads, contexts_from_eight_threads) { return xf_te
 
 ParameterizedTest(int* index, threads, contexts_from_eight_threads, .timeout = 900) {
     // The first use of each driver happens in the threads.
-    xf_test_column_t cols[XF_TEST_MAX_COLUMNS];
-    cr_assert_lt(*index, xf_test_columns(cols, XF_TEST_MAX_COLUMNS));
-    const xf_test_column_t col = cols[*index];
-    if (strchr(col.name, '+')) cr_skip_test("%s: kernel variants do not change how contexts are made", col.name);
+    const xf_test_column_t col = xf_test_base_column(*index, "how contexts are made");
     pthread_barrier_t start;
     pthread_barrier_init(&start, NULL, THREADS);
     pthread_t threads[THREADS];
