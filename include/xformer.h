@@ -394,6 +394,7 @@ typedef enum xf_activation_e {
     XF_ACT_GELU_TANH,  // the tanh approximation
     XF_ACT_SILU,       // x * sigmoid(x)
     XF_ACT_RELU,
+    XF_ACT_QUICK_GELU, // x * sigmoid(1.702 x) (OpenAI CLIP)
 } xf_activation_t;
 
 // Options for xf_matmul; zero-initialised means plain A·B.
@@ -551,6 +552,8 @@ typedef struct xf_block_names_s {
     const char* fc1;        // "mlp.fc1"
     const char* dwconv;     // "mlp.dwconv" (Mix-FFN depthwise 3x3)
     const char* fc2;        // "mlp.fc2"
+    const char* q_norm;     // "attn.q_norm" (qk_norm: over each head's queries, [C / heads])
+    const char* k_norm;     // "attn.k_norm"
 } xf_block_names_t;
 
 // A transformer encoder block: x + attn(norm1(x)), then + mlp(norm2(x)) (pre-norm), or
@@ -567,6 +570,7 @@ typedef struct xf_block_desc_s {
     int sr_ratio;          // > 1: keys/values come from a strided conv over the H×W token grid (SegFormer)
     bool mix_ffn;          // depthwise 3x3 conv between fc1 and the activation (SegFormer Mix-FFN)
     const xf_block_names_t* names; // NULL: timm names
+    bool qk_norm;          // the block's norm over each head's queries and keys before attention (timm qk_norm)
 } xf_block_desc_t;
 
 // Fills |out_desc| with a ViT-style pre-norm LayerNorm GELU block of width |dim|.

@@ -25,6 +25,8 @@ static const xf_block_names_t timm_names = {
     .fc1 = "mlp.fc1",
     .dwconv = "mlp.dwconv",
     .fc2 = "mlp.fc2",
+    .q_norm = "attn.q_norm",
+    .k_norm = "attn.k_norm",
 };
 
 typedef struct {
@@ -86,13 +88,18 @@ static xf_status_t linear_weights(block_t* b, const char* name, int64_t out_dim,
     return weight(b, name, ".bias", 1, (int64_t[]){out_dim}, bias_required, bias);
 }
 
-static xf_status_t norm(block_t* b, const char* name, xf_tensor_t* x, xf_tensor_t** out) {
+// The block's norm over the last axis of |x|, |width| wide.
+static xf_status_t norm_of(block_t* b, const char* name, xf_tensor_t* x, int64_t width, xf_tensor_t** out) {
     xf_tensor_t *w, *bias;
-    CHECK(weight(b, name, ".weight", 1, (int64_t[]){b->dim}, true, &w));
+    CHECK(weight(b, name, ".weight", 1, (int64_t[]){width}, true, &w));
     float eps = b->d->norm_eps > 0.0f ? b->d->norm_eps : 1e-6f;
     if (b->d->norm == XF_NORM_RMSNORM) return xf_rmsnorm(b->g, x, w, eps, out);
-    CHECK(weight(b, name, ".bias", 1, (int64_t[]){b->dim}, false, &bias));
+    CHECK(weight(b, name, ".bias", 1, (int64_t[]){width}, false, &bias));
     return xf_layernorm(b->g, x, w, bias, eps, out);
+}
+
+static xf_status_t norm(block_t* b, const char* name, xf_tensor_t* x, xf_tensor_t** out) {
+    return norm_of(b, name, x, b->dim, out);
 }
 
 // [B, L, C] tokens, C = heads * hd, at element |offset| with row stride |row| -> [B, heads, L, hd].
@@ -154,6 +161,10 @@ static xf_status_t attention(block_t* b, xf_tensor_t* h, xf_tensor_t* residual, 
         CHECK(split_heads(b, qt, n, c, 0, &q));
         CHECK(split_heads(b, kt, len, c, 0, &k));
         CHECK(split_heads(b, vt, len, c, 0, &v));
+    }
+    if (b->d->qk_norm) {
+        CHECK(norm_of(b, nm->q_norm, q, c / b->d->heads, &q));
+        CHECK(norm_of(b, nm->k_norm, k, c / b->d->heads, &k));
     }
     xf_tensor_t *o, *merged;
     CHECK(xf_attention(b->g, q, k, v, NULL, 1.0f / sqrtf((float)(c / b->d->heads)), &o));
@@ -218,7 +229,7 @@ xf_status_t xf_graph_block(xf_graph_t* graph, const xf_block_desc_t* desc, const
                            "xf_graph_block: sr_ratio/mix_ffn need grid_h * grid_w == tokens (%lld x %lld vs %lld)",
                            (long long)grid_h, (long long)grid_w, (long long)x->shape[1]);
     }
-    if ((unsigned)desc->norm > XF_NORM_RMSNORM || (unsigned)desc->activation > XF_ACT_RELU) {
+    if ((unsigned)desc->norm > XF_NORM_RMSNORM || (unsigned)desc->activation > XF_ACT_QUICK_GELU) {
         return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "xf_graph_block: unknown norm or activation");
     }
     block_t b = {graph, desc, {0}, prefix ? prefix : "", x->shape[0], x->shape[1], desc->dim, x->dtype};

@@ -219,8 +219,8 @@ static bool add_weight(xf_context_t* ctx, const char* prefix, const char* name, 
 
 bool xf_test_block_weights(xf_context_t* ctx, const char* prefix, const xf_block_desc_t* d, xf_dtype_t dt,
                            xf_rng_t* rng) {
-    xf_block_names_t n = {"norm1", "attn.qkv", "attn.q", "attn.k", "attn.v", "attn.proj", "attn.sr", "attn.norm",
-                          "norm2", "mlp.fc1", "mlp.dwconv", "mlp.fc2"};
+    xf_block_names_t n = {"norm1", "attn.qkv", "attn.q",  "attn.k",     "attn.v",  "attn.proj",   "attn.sr",
+                          "attn.norm", "norm2", "mlp.fc1", "mlp.dwconv", "mlp.fc2", "attn.q_norm", "attn.k_norm"};
     if (d->names) {
         const char** dst = (const char**)&n;
         const char* const* src = (const char* const*)d->names;
@@ -258,6 +258,13 @@ bool xf_test_block_weights(xf_context_t* ctx, const char* prefix, const xf_block
              add_weight(ctx, prefix, n.sr, ".bias", dt, 1, (int64_t[]){c}, -0.1f, 0.1f, rng) &&
              add_weight(ctx, prefix, n.sr_norm, ".weight", dt, 1, (int64_t[]){c}, 0.5f, 1.5f, rng) &&
              add_weight(ctx, prefix, n.sr_norm, ".bias", dt, 1, (int64_t[]){c}, -0.2f, 0.2f, rng);
+    }
+    if (d->qk_norm) {
+        int64_t hd = c / d->heads;
+        ok = ok && add_weight(ctx, prefix, n.q_norm, ".weight", dt, 1, (int64_t[]){hd}, 0.5f, 1.5f, rng) &&
+             add_weight(ctx, prefix, n.q_norm, ".bias", dt, 1, (int64_t[]){hd}, -0.2f, 0.2f, rng) &&
+             add_weight(ctx, prefix, n.k_norm, ".weight", dt, 1, (int64_t[]){hd}, 0.5f, 1.5f, rng) &&
+             add_weight(ctx, prefix, n.k_norm, ".bias", dt, 1, (int64_t[]){hd}, -0.2f, 0.2f, rng);
     }
     if (d->mix_ffn) {
         ok = ok && add_weight(ctx, prefix, n.dwconv, ".weight", dt, 4, (int64_t[]){h, 1, 3, 3}, -0.3f, 0.3f, rng) &&

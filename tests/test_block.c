@@ -34,12 +34,14 @@ typedef struct {
     bool mix, post, rms, qkv_bias;
     xf_activation_t act;
     const xf_block_names_t* names;
+    bool qk_norm;
 } block_case_t;
 
 static const block_case_t bcases[] = {
-    {"vit pre-norm gelu", 48, 3, 192, 197, 0, 0, 1, false, false, false, true, XF_ACT_GELU, NULL},
-    {"segformer sr2 mix-ffn", 32, 2, 128, 90, 10, 9, 2, true, false, false, true, XF_ACT_GELU, &hf_segformer},
-    {"post-norm rmsnorm silu", 40, 5, 72, 33, 0, 0, 1, false, true, true, false, XF_ACT_SILU, NULL},
+    {"vit pre-norm gelu", 48, 3, 192, 197, 0, 0, 1, false, false, false, true, XF_ACT_GELU, NULL, false},
+    {"segformer sr2 mix-ffn", 32, 2, 128, 90, 10, 9, 2, true, false, false, true, XF_ACT_GELU, &hf_segformer, false},
+    {"post-norm rmsnorm silu", 40, 5, 72, 33, 0, 0, 1, false, true, true, false, XF_ACT_SILU, NULL, false},
+    {"vit qk_norm quick_gelu", 36, 3, 100, 53, 0, 0, 1, false, false, false, true, XF_ACT_QUICK_GELU, NULL, true},
 };
 
 static xf_tensor_t* W(xf_context_t* ctx, const char* prefix, const char* name, const char* suffix) {
@@ -113,6 +115,10 @@ static xf_tensor_t* composed(xf_graph_t* g, xf_context_t* ctx, const block_case_
         k = heads(g, kt, len, bc->heads, hd);
         v = heads(g, vt, len, bc->heads, hd);
     }
+    if (bc->qk_norm) {
+        q = norm(g, ctx, bc, p, "attn.q_norm", q);
+        k = norm(g, ctx, bc, p, "attn.k_norm", k);
+    }
     xf_tensor_t *o, *ot, *merged, *proj, *x1, *f, *f2, *y;
     OK(xf_attention(g, q, k, v, NULL, 1.0f / sqrtf((float)hd), &o));
     OK(xf_permute(g, o, (int[]){0, 2, 1, 3}, &ot));
@@ -147,6 +153,7 @@ static void fill_desc(const block_case_t* bc, xf_block_desc_t* d) {
     d->qkv_bias = bc->qkv_bias;
     d->activation = bc->act;
     d->names = bc->names;
+    d->qk_norm = bc->qk_norm;
 }
 
 typedef struct {

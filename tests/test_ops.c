@@ -87,6 +87,7 @@ static double act_ref(xf_activation_t a, double x) {
         case XF_ACT_GELU_TANH: return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
         case XF_ACT_SILU: return x / (1.0 + exp(-x));
         case XF_ACT_RELU: return x > 0 ? x : 0;
+        case XF_ACT_QUICK_GELU: return x / (1.0 + exp(-1.702 * x));
         default: return x;
     }
 }
@@ -598,6 +599,7 @@ static const op_case_t cases[] = {
     {"matmul 37x53 * 53x29", case_matmul, {1, 1, 37, 53, 29, 1, 1, 0}, 1, false},
     {"linear 197x67 * (131x67)^T + bias, gelu", case_matmul, {1, 1, 197, 67, 131, 1, 1, 1 | 2 | (XF_ACT_GELU << ACT_SHIFT)}, 1, true},
     {"linear 197x384 * (97x384)^T + bias + residual", case_matmul, {1, 1, 197, 384, 97, 1, 1, 1 | 2 | 4}, 2, true},
+    {"linear 13x45 * (77x45)^T + bias, quick_gelu", case_matmul, {1, 1, 13, 45, 77, 1, 1, 1 | 2 | (XF_ACT_QUICK_GELU << ACT_SHIFT)}, 1, false},
     {"linear 1x200 * (33x200)^T, silu", case_matmul, {1, 1, 1, 200, 33, 1, 1, 1 | (XF_ACT_SILU << ACT_SHIFT)}, 1, false},
     {"batched matmul 2x3x17x19 * 1x3x19x23, relu + residual", case_matmul, {2, 3, 17, 19, 23, 1, 3, 4 | (XF_ACT_RELU << ACT_SHIFT)}, 1, false},
     {"batched matmul 2x2x65x31 * 2x1x(33x31)^T, gelu_tanh", case_matmul, {2, 2, 65, 31, 33, 2, 1, 1 | (XF_ACT_GELU_TANH << ACT_SHIFT)}, 1, true},
@@ -628,6 +630,7 @@ static const op_case_t cases[] = {
     {"gelu_tanh [197,37]", case_unary, {197, 37, XF_ACT_GELU_TANH, 0}, 1, false},
     {"silu [31,33]", case_unary, {31, 33, XF_ACT_SILU, 0}, 1, false},
     {"relu [7,3]", case_unary, {7, 3, XF_ACT_RELU, 0}, 1, false},
+    {"quick_gelu [197,37]", case_unary, {197, 37, XF_ACT_QUICK_GELU, 0}, 1, false},
     {"swiglu [17,2x45]", case_unary, {17, 45, XF_ACT_SILU, 1}, 1, false},
     {"geglu [9,2x33]", case_unary, {9, 33, XF_ACT_GELU, 1}, 1, false},
     {"attention [1,3,197,64]", case_attention, {1, 3, 197, 197, 64, 64, 0}, 1, true},

@@ -79,7 +79,7 @@ xf_status_t xf_scale(xf_graph_t* graph, xf_tensor_t* x, float scale, float shift
 }
 
 xf_status_t xf_activation(xf_graph_t* graph, xf_tensor_t* x, xf_activation_t activation, xf_tensor_t** out) {
-    if (graph && (unsigned)activation > XF_ACT_RELU) {
+    if (graph && (unsigned)activation > XF_ACT_QUICK_GELU) {
         return xf_op_fail(graph, "xf_activation", "unknown activation %d", (int)activation);
     }
     xf_op_params_t p = {.unary = {activation}};
@@ -121,6 +121,7 @@ float xf_ref_unary_fn(int code, float x, const xf_op_params_t* params) {
         case XF_UFN_GELU_TANH: return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
         case XF_UFN_SILU: return x / (1.0f + expf(-x));
         case XF_UFN_RELU: return x > 0.0f ? x : 0.0f;
+        case XF_UFN_QUICK_GELU: return x / (1.0f + expf(-1.702f * x));
         case XF_UFN_SQRT: return sqrtf(x);
         case XF_UFN_EXP: return expf(x);
         case XF_UFN_ERF: return erff(x);
@@ -154,7 +155,7 @@ xf_status_t xf_glu(xf_graph_t* graph, xf_tensor_t* x, xf_activation_t activation
     const char* fn = "xf_glu";
     XF_CHECK(xf_op_begin(graph, fn, out));
     XF_CHECK(xf_op_check_input(graph, XF_OP_GLU, fn, x, "x"));
-    if ((unsigned)activation > XF_ACT_RELU) return xf_op_fail(graph, fn, "unknown activation %d", (int)activation);
+    if ((unsigned)activation > XF_ACT_QUICK_GELU) return xf_op_fail(graph, fn, "unknown activation %d", (int)activation);
     if (x->shape[x->ndim - 1] % 2) return xf_op_fail(graph, fn, "the last dimension must be even");
     int64_t shape[XF_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);

@@ -7,7 +7,7 @@
 #include "ops/ops_internal.h"
 
 _Static_assert(XF_ACT_NONE == XF_UFN_NONE && XF_ACT_GELU == XF_UFN_GELU && XF_ACT_GELU_TANH == XF_UFN_GELU_TANH &&
-                   XF_ACT_SILU == XF_UFN_SILU && XF_ACT_RELU == XF_UFN_RELU,
+                   XF_ACT_SILU == XF_UFN_SILU && XF_ACT_RELU == XF_UFN_RELU && XF_ACT_QUICK_GELU == XF_UFN_QUICK_GELU,
                "xf_activation_t must equal the kernel ABI's unary function codes (shaders/xf_abi.h)");
 
 static const xf_op_info_t registry[XF_OP_COUNT] = {

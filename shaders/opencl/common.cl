@@ -43,6 +43,8 @@ typedef float st_t;
             return x / (1.0f + exp(-x));                                                     \
         case XF_UFN_RELU:                                                                    \
             return fmax(x, 0.0f);                                                            \
+        case XF_UFN_QUICK_GELU:                                                              \
+            return x / (1.0f + exp(-1.702f * x));                                            \
         case XF_UFN_SQRT:                                                                    \
             return sqrt(x);                                                                  \
         case XF_UFN_EXP:                                                                     \

@@ -72,6 +72,7 @@ float xf_ufn(float x, uint fn, float lo, float hi) {
         case XF_UFN_GELU_TANH: return 0.5 * x * (1.0 + xf_tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
         case XF_UFN_SILU: return x / (1.0 + exp(-x));
         case XF_UFN_RELU: return max(x, 0.0);
+        case XF_UFN_QUICK_GELU: return x / (1.0 + exp(-1.702 * x));
         case XF_UFN_SQRT: return sqrt(x);
         case XF_UFN_EXP: return exp(x);
         case XF_UFN_ERF: return xf_erf(x);
