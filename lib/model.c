@@ -207,6 +207,68 @@ static xf_status_t cfg_size(cfg_t* c, const char* key, int64_t* h, int64_t* w) {
     return XF_OK;
 }
 
+// A string key: its index in |choices| (NULL-terminated), or -1 when absent. Anything else fails.
+static xf_status_t cfg_choice(cfg_t* c, const char* key, const char* const* choices, int* out) {
+    const xf_json_t* v = cfg_get(c, key);
+    *out = -1;
+    if (!v) return XF_OK;
+    if (v->type == XF_JSON_STRING)
+        for (int i = 0; choices[i]; i++)
+            if (strcmp(v->u.s, choices[i]) == 0) {
+                *out = i;
+                return XF_OK;
+            }
+    char msg[256];
+    size_t n = (size_t)snprintf(msg, sizeof msg, "must be one of");
+    for (int i = 0; choices[i] && n < sizeof msg; i++)
+        n += (size_t)snprintf(msg + n, sizeof msg - n, "%s \"%s\"", i ? "," : "", choices[i]);
+    return cfg_bad(c, key, msg);
+}
+
+static xf_status_t cfg_refuse(cfg_t* c, const char* key, const char* what) {
+    return xf_ctx_fail(c->m->ctx, XF_ERR_UNIMPLEMENTED, "%s: config key '%s': %s", c->where, key, what);
+}
+
+static bool in_list(const char* key, const char* const* list) {
+    for (; *list; list++)
+        if (strcmp(key, *list) == 0) return true;
+    return false;
+}
+
+// Keys that describe a checkpoint, its training or text generation (the Hugging Face PretrainedConfig
+// fields) and cannot change what a vision model computes.
+static const char* const descriptive_keys[] = {
+    "_name_or_path", "add_cross_attention", "architectures", "bad_words_ids", "begin_suppress_tokens",
+    "bos_token_id", "chunk_size_feed_forward", "cross_attention_hidden_size", "decoder_start_token_id",
+    "description", "diversity_penalty", "do_sample", "early_stopping", "encoder_no_repeat_ngram_size",
+    "eos_token_id", "exponential_decay_length_penalty", "finetuning_task", "forced_bos_token_id",
+    "forced_eos_token_id", "is_decoder", "is_encoder_decoder", "label2id", "length_penalty", "license",
+    "max_length", "min_length", "name", "no_repeat_ngram_size", "num_beam_groups", "num_beams",
+    "num_return_sequences", "output_attentions", "output_hidden_states", "output_scores", "pad_token_id",
+    "prefix", "problem_type", "remove_invalid_values", "repetition_penalty", "return_dict",
+    "return_dict_in_generate", "sep_token_id", "source", "suppress_tokens", "tags", "task_specific_params",
+    "temperature", "tf_legacy_loss", "tie_encoder_decoder", "tie_word_embeddings", "tokenizer_class", "top_k",
+    "top_p", "torch_dtype", "torchscript", "transformers_version", "typical_p", "use_bfloat16", NULL};
+
+// Refuses every key of the config that is neither |understood| by the architecture's parser nor
+// descriptive: a key that may shape the model must never be dropped silently.
+static xf_status_t cfg_strict(cfg_t* c, const char* arch, const char* const* understood) {
+    for (size_t i = 0; i < c->obj->count; i++) {
+        const char* key = c->obj->u.members[i].key;
+        if (in_list(key, understood) || in_list(key, descriptive_keys)) continue;
+        if (strcmp(key, "pruned_heads") == 0) {
+            const xf_json_t* v = &c->obj->u.members[i].value;
+            if ((v->type == XF_JSON_OBJECT || v->type == XF_JSON_ARRAY) && v->count == 0) continue;
+            return cfg_refuse(c, key, "pruned attention heads are not supported");
+        }
+        return xf_ctx_fail(c->m->ctx, XF_ERR_UNIMPLEMENTED,
+                           "%s: config key '%.64s' is not supported by the %s loader; it may change the model, so "
+                           "the load stops instead of running a different one (docs/MODELS.md lists the keys)",
+                           c->where, key, arch);
+    }
+    return XF_OK;
+}
+
 static void labels_free(char** labels, int64_t n) {
     if (!labels) return;
     for (int64_t i = 0; i < n; i++) xf_free(labels[i]);
@@ -288,6 +350,15 @@ static xf_status_t cfg_norm(cfg_t* c, int64_t channels) {
     return XF_OK;
 }
 
+static const char* const vit_keys[] = {
+    "architecture", "model_type", "img_size", "patch_size", "in_chans", "embed_dim", "depth", "num_heads",
+    "num_classes", "num_features", "mlp_ratio", "norm_eps", "qkv_bias", "qk_norm", "init_values", "class_token",
+    "no_embed_class", "reg_tokens", "pre_norm", "fc_norm", "global_pool", "act_layer", "norm_layer", "distilled",
+    "dynamic_img_size", "dynamic_img_pad", "crop_pct", "mean", "std", "labels", "id2label",
+    // Training only.
+    "drop_rate", "pos_drop_rate", "patch_drop_rate", "proj_drop_rate", "attn_drop_rate", "drop_path_rate",
+    "weight_init", "fix_init", NULL};
+
 static xf_status_t parse_vit_config(cfg_t* c) {
     xf_vit_config_t* v = &c->m->cfg.vit;
     const int64_t big = 1 << 20;
@@ -299,8 +370,11 @@ static xf_status_t parse_vit_config(cfg_t* c) {
     v->qkv_bias = true;
     v->class_token = true;
     v->distilled = false;
-    double mlp_ratio = 4.0, eps = 1e-6, crop = 1.0;
+    v->act = XF_ACT_GELU;
+    double mlp_ratio = 4.0, eps = 1e-6, crop = 1.0, init_values = 0;
+    bool fc_norm = false;
     xf_status_t st;
+    if ((st = cfg_strict(c, "ViT", vit_keys)) != XF_OK) return st;
     if ((st = cfg_size(c, "img_size", &v->img_h, &v->img_w)) != XF_OK) return st;
     if ((st = cfg_int(c, "patch_size", false, 1, 1024, &v->patch)) != XF_OK) return st;
     if ((st = cfg_int(c, "in_chans", false, 1, 4, &v->in_chans)) != XF_OK) return st;
@@ -308,17 +382,54 @@ static xf_status_t parse_vit_config(cfg_t* c) {
     if ((st = cfg_int(c, "depth", false, 0, 4096, &v->depth)) != XF_OK) return st;
     if ((st = cfg_int(c, "num_heads", true, 1, v->dim, &v->heads)) != XF_OK) return st;
     if ((st = cfg_int(c, "num_classes", false, 1, big, &v->classes)) != XF_OK) return st;
+    if ((st = cfg_int(c, "reg_tokens", false, 0, 1024, &v->reg_tokens)) != XF_OK) return st;
     if ((st = cfg_double(c, "mlp_ratio", 1e-3, 1e3, &mlp_ratio)) != XF_OK) return st;
     if ((st = cfg_double(c, "norm_eps", 0, 1, &eps)) != XF_OK) return st;
     if ((st = cfg_double(c, "crop_pct", 1e-3, 1e3, &crop)) != XF_OK) return st;
+    if ((st = cfg_double(c, "init_values", -1e6, 1e6, &init_values)) != XF_OK) return st;
     if ((st = cfg_bool(c, "qkv_bias", &v->qkv_bias)) != XF_OK) return st;
+    if ((st = cfg_bool(c, "qk_norm", &v->qk_norm)) != XF_OK) return st;
     if ((st = cfg_bool(c, "class_token", &v->class_token)) != XF_OK) return st;
+    if ((st = cfg_bool(c, "no_embed_class", &v->no_embed_class)) != XF_OK) return st;
+    if ((st = cfg_bool(c, "pre_norm", &v->pre_norm)) != XF_OK) return st;
     if ((st = cfg_bool(c, "distilled", &v->distilled)) != XF_OK) return st;
+    if ((st = cfg_bool(c, "dynamic_img_pad", &v->dynamic_img_pad)) != XF_OK) return st;
+    bool dynamic_size = false;
+    if ((st = cfg_bool(c, "dynamic_img_size", &dynamic_size)) != XF_OK) return st;
     if (v->dim % v->heads != 0) return cfg_bad(c, "num_heads", "must divide embed_dim");
-    if (!v->class_token)
-        return xf_ctx_fail(c->m->ctx, XF_ERR_UNIMPLEMENTED,
-                           "%s: ViTs without a class token (global average pooling) are not supported",
-                           c->where);
+    int64_t features = v->dim;
+    if ((st = cfg_int(c, "num_features", false, 1, big, &features)) != XF_OK) return st;
+    if (features != v->dim) return cfg_bad(c, "num_features", "must equal embed_dim");
+    // timm: LayerScale only for a non-zero init_values; its gammas come from the file.
+    v->layer_scale = init_values != 0;
+
+    static const char* const pools[] = {"token", "avg", "", "map", NULL};
+    int pool;
+    if ((st = cfg_choice(c, "global_pool", pools, &pool)) != XF_OK) return st;
+    if (pool == 2) return cfg_refuse(c, "global_pool", "'' (logits for every token) is not supported");
+    if (pool == 3) return cfg_refuse(c, "global_pool", "'map' (attention pooling) is not supported");
+    v->avg_pool = pool == 1;
+    fc_norm = v->avg_pool;
+    if ((st = cfg_bool(c, "fc_norm", &fc_norm)) != XF_OK) return st;
+    v->fc_norm = fc_norm;
+    if (!v->class_token && !v->avg_pool)
+        return cfg_bad(c, "global_pool", "must be \"avg\" when 'class_token' is false");
+
+    static const char* const acts[] = {"gelu",  "gelu_tanh", "gelu_new", "gelu_pytorch_tanh", "quick_gelu",
+                                       "relu",  "silu",      "swish",    NULL};
+    static const xf_activation_t act_of[] = {XF_ACT_GELU,       XF_ACT_GELU_TANH, XF_ACT_GELU_TANH,
+                                             XF_ACT_GELU_TANH,  XF_ACT_QUICK_GELU, XF_ACT_RELU,
+                                             XF_ACT_SILU,       XF_ACT_SILU};
+    int act;
+    if ((st = cfg_choice(c, "act_layer", acts, &act)) != XF_OK) return st;
+    if (act >= 0) v->act = act_of[act];
+    static const char* const norms[] = {"layernorm", NULL};
+    int norm_layer;
+    if ((st = cfg_choice(c, "norm_layer", norms, &norm_layer)) != XF_OK) return st;
+    if (v->distilled && (v->avg_pool || v->fc_norm || !v->class_token || v->reg_tokens || v->no_embed_class))
+        return cfg_refuse(c, "distilled",
+                          "a distilled DeiT has a class token, token pooling without fc_norm, no register "
+                          "tokens and position embeddings for its prefix tokens");
     v->mlp_hidden = (int64_t)(v->dim * mlp_ratio);
     if (v->mlp_hidden < 1) return cfg_bad(c, "mlp_ratio", "gives an empty MLP");
     v->eps = (float)eps;
@@ -326,6 +437,16 @@ static xf_status_t parse_vit_config(cfg_t* c) {
     if ((st = cfg_norm(c, v->in_chans)) != XF_OK) return st;
     return cfg_labels(c, v->classes);
 }
+
+static const char* const seg_keys[] = {
+    "architecture", "model_type", "num_channels", "num_encoder_blocks", "hidden_sizes", "depths", "sr_ratios",
+    "patch_sizes", "strides", "num_attention_heads", "mlp_ratios", "hidden_act", "decoder_hidden_size",
+    "num_labels", "image_size", "reshape_last_stage", "mean", "std", "labels", "id2label",
+    // Hugging Face builds every SegFormer LayerNorm with eps 1e-5 whatever this says (docs/MODELS.md).
+    "layer_norm_eps",
+    // Training only.
+    "hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout_prob", "drop_path_rate",
+    "initializer_range", "semantic_loss_ignore_index", NULL};
 
 static xf_status_t parse_seg_config(cfg_t* c) {
     xf_seg_config_t* s = &c->m->cfg.seg;
@@ -336,6 +457,15 @@ static xf_status_t parse_seg_config(cfg_t* c) {
     s->decoder_dim = 256;
     s->classes = 150;
     s->img_h = s->img_w = 512;
+    if ((st = cfg_strict(c, "SegFormer", seg_keys)) != XF_OK) return st;
+    static const char* const acts[] = {"gelu", NULL};
+    int act;
+    if ((st = cfg_choice(c, "hidden_act", acts, &act)) != XF_OK) return st;
+    bool reshape_last = true;
+    if ((st = cfg_bool(c, "reshape_last_stage", &reshape_last)) != XF_OK) return st;
+    if (!reshape_last) return cfg_refuse(c, "reshape_last_stage", "false is not supported");
+    double unused_eps = 0;
+    if ((st = cfg_double(c, "layer_norm_eps", 0, 1, &unused_eps)) != XF_OK) return st;
     if ((st = cfg_int(c, "num_channels", false, 1, 4, &s->channels)) != XF_OK) return st;
     if ((st = cfg_int(c, "decoder_hidden_size", false, 1, 1 << 16, &s->decoder_dim)) != XF_OK) return st;
     if ((st = cfg_size(c, "image_size", &s->img_h, &s->img_w)) != XF_OK) return st;
@@ -348,6 +478,9 @@ static xf_status_t parse_seg_config(cfg_t* c) {
     if ((st = cfg_numbers(c, "hidden_sizes", true, true, -1, XF_SEG_MAX_STAGES, a, &n)) != XF_OK) return st;
     s->stages = n;
     for (int i = 0; i < n; i++) s->dims[i] = (int64_t)a[i];
+    int64_t blocks = n;
+    if ((st = cfg_int(c, "num_encoder_blocks", false, 1, XF_SEG_MAX_STAGES, &blocks)) != XF_OK) return st;
+    if (blocks != n) return cfg_bad(c, "num_encoder_blocks", "must equal the number of hidden_sizes");
     static const int64_t def_depth = 2, def_patch[2] = {7, 3}, def_stride[2] = {4, 2};
     static const int64_t def_sr[4] = {8, 4, 2, 1};
     for (int i = 0; i < n; i++) {
@@ -526,7 +659,7 @@ static xf_status_t check_limits(xf_model_t* m, const xf_model_options_t* o) {
     int64_t tokens;
     if (m->info.arch == XF_MODEL_ARCH_VIT) {
         const xf_vit_config_t* v = &m->cfg.vit;
-        tokens = (h / v->patch) * (w / v->patch) + (v->class_token ? 1 : 0) + (v->distilled ? 1 : 0);
+        tokens = (h / v->patch) * (w / v->patch) + xf_vit_prefix_tokens(v);
     } else {
         const int64_t s = m->cfg.seg.stride[0];
         tokens = ((h + s - 1) / s) * ((w + s - 1) / s);

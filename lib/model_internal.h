@@ -9,11 +9,21 @@
 
 #define XF_SEG_MAX_STAGES 8
 
+// A timm VisionTransformer (docs/MODELS.md names each field's config key).
 typedef struct xf_vit_config_s {
-    int64_t img_h, img_w, patch, in_chans, dim, depth, heads, classes, mlp_hidden;
-    bool qkv_bias, class_token, distilled;
+    int64_t img_h, img_w, patch, in_chans, dim, depth, heads, classes, mlp_hidden, reg_tokens;
+    bool qkv_bias, qk_norm, class_token, distilled, no_embed_class, pre_norm, dynamic_img_pad;
+    bool layer_scale;  // blocks.N.ls1/ls2.gamma, folded into attn.proj and mlp.fc2 at load
+    bool avg_pool;     // global_pool "avg" (mean of the patch tokens), else the class token
+    bool fc_norm;      // the final norm after pooling (fc_norm) instead of before (norm)
+    xf_activation_t act;
     float eps;
 } xf_vit_config_t;
+
+// Tokens before the patch tokens: class, distillation and register tokens.
+static inline int64_t xf_vit_prefix_tokens(const xf_vit_config_t* v) {
+    return (v->class_token ? 1 : 0) + (v->distilled ? 1 : 0) + v->reg_tokens;
+}
 
 typedef struct xf_seg_config_s {
     int64_t channels, stages, decoder_dim, classes, img_h, img_w;

@@ -77,24 +77,24 @@ void xf_model_resample_bicubic_aa(const float* src, int64_t gh0, int64_t gw0, in
     xf_free(tmp);
 }
 
-static xf_status_t vit_pos_embed(xf_model_t* m, int64_t prefix_tokens, int64_t gh, int64_t gw,
-                                 xf_tensor_t** out) {
+// pos_embed covers the prefix tokens too, unless no_embed_class.
+static xf_status_t vit_pos_embed(xf_model_t* m, int64_t gh, int64_t gw, xf_tensor_t** out) {
     const xf_vit_config_t* v = &m->cfg.vit;
     const int64_t gh0 = v->img_h / v->patch, gw0 = v->img_w / v->patch;
-    int64_t shape0[3] = {1, prefix_tokens + gh0 * gw0, v->dim};
+    const int64_t prefix = v->no_embed_class ? 0 : xf_vit_prefix_tokens(v);
+    int64_t shape0[3] = {1, prefix + gh0 * gw0, v->dim};
     if (gh == gh0 && gw == gw0) return xf_model_weight(m, "pos_embed", 3, shape0, out);
     float* src;
     xf_status_t st = xf_model_weight_host(m, "pos_embed", 3, shape0, &src);
     if (st != XF_OK) return st;
-    int64_t shape[3] = {1, prefix_tokens + gh * gw, v->dim};
+    int64_t shape[3] = {1, prefix + gh * gw, v->dim};
     float* dst = xf_malloc((size_t)(shape[1] * v->dim) * sizeof(float));
     if (!dst) {
         xf_free(src);
         return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     }
-    memcpy(dst, src, (size_t)(prefix_tokens * v->dim) * sizeof(float));
-    xf_model_resample_bicubic_aa(src + prefix_tokens * v->dim, gh0, gw0, v->dim, dst + prefix_tokens * v->dim,
-                                 gh, gw);
+    memcpy(dst, src, (size_t)(prefix * v->dim) * sizeof(float));
+    xf_model_resample_bicubic_aa(src + prefix * v->dim, gh0, gw0, v->dim, dst + prefix * v->dim, gh, gw);
     xf_log(m->ctx, XF_LOG_INFO, "pos_embed resampled from a %lldx%lld to a %lldx%lld grid", (long long)gh0,
            (long long)gw0, (long long)gh, (long long)gw);
     st = xf_model_weight_upload(m, "pos_embed", 3, shape, dst, out);
@@ -103,21 +103,50 @@ static xf_status_t vit_pos_embed(xf_model_t* m, int64_t prefix_tokens, int64_t g
     return st;
 }
 
+// Uploads blocks.|i|.|layer| ([out, in] weight, optional [out] bias) with LayerScale's
+// blocks.|i|.|gamma| [out] folded in: gamma * (W x + b) is (gamma W) x + gamma b.
+static xf_status_t vit_scaled_linear(xf_model_t* m, int i, const char* layer, const char* gamma, int64_t rows,
+                                     int64_t cols, bool bias) {
+    char gname[128], wname[128], bname[128];
+    snprintf(gname, sizeof gname, "blocks.%d.%s.gamma", i, gamma);
+    snprintf(wname, sizeof wname, "blocks.%d.%s.weight", i, layer);
+    snprintf(bname, sizeof bname, "blocks.%d.%s.bias", i, layer);
+    float *g = NULL, *w = NULL, *b = NULL;
+    xf_status_t st = xf_model_weight_host(m, gname, 1, (int64_t[]){rows}, &g);
+    if (st == XF_OK) st = xf_model_weight_host(m, wname, 2, (int64_t[]){rows, cols}, &w);
+    if (st == XF_OK && bias) st = xf_model_weight_host(m, bname, 1, (int64_t[]){rows}, &b);
+    if (st == XF_OK) {
+        for (int64_t r = 0; r < rows; r++) {
+            for (int64_t k = 0; k < cols; k++) w[r * cols + k] *= g[r];
+            if (b) b[r] *= g[r];
+        }
+        st = xf_model_weight_upload(m, wname, 2, (int64_t[]){rows, cols}, w, NULL);
+    }
+    if (st == XF_OK && b) st = xf_model_weight_upload(m, bname, 1, (int64_t[]){rows}, b, NULL);
+    xf_free(g);
+    xf_free(w);
+    xf_free(b);
+    return st;
+}
+
 static xf_status_t vit_block_weights(xf_model_t* m, int i) {
     const xf_vit_config_t* v = &m->cfg.vit;
-    const int64_t d = v->dim, hid = v->mlp_hidden;
+    const int64_t d = v->dim, hid = v->mlp_hidden, hd = v->dim / v->heads;
+    const bool ls = v->layer_scale;
     struct {
         const char* name;
         int ndim;
         int64_t s0, s1;
         bool present;
     } w[] = {
-        {"norm1.weight", 1, d, 0, true},        {"norm1.bias", 1, d, 0, true},
-        {"attn.qkv.weight", 2, 3 * d, d, true}, {"attn.qkv.bias", 1, 3 * d, 0, v->qkv_bias},
-        {"attn.proj.weight", 2, d, d, true},    {"attn.proj.bias", 1, d, 0, true},
-        {"norm2.weight", 1, d, 0, true},        {"norm2.bias", 1, d, 0, true},
-        {"mlp.fc1.weight", 2, hid, d, true},    {"mlp.fc1.bias", 1, hid, 0, true},
-        {"mlp.fc2.weight", 2, d, hid, true},    {"mlp.fc2.bias", 1, d, 0, true},
+        {"norm1.weight", 1, d, 0, true},         {"norm1.bias", 1, d, 0, true},
+        {"attn.qkv.weight", 2, 3 * d, d, true},  {"attn.qkv.bias", 1, 3 * d, 0, v->qkv_bias},
+        {"attn.q_norm.weight", 1, hd, 0, v->qk_norm}, {"attn.q_norm.bias", 1, hd, 0, v->qk_norm},
+        {"attn.k_norm.weight", 1, hd, 0, v->qk_norm}, {"attn.k_norm.bias", 1, hd, 0, v->qk_norm},
+        {"attn.proj.weight", 2, d, d, !ls},      {"attn.proj.bias", 1, d, 0, !ls},
+        {"norm2.weight", 1, d, 0, true},         {"norm2.bias", 1, d, 0, true},
+        {"mlp.fc1.weight", 2, hid, d, true},     {"mlp.fc1.bias", 1, hid, 0, true},
+        {"mlp.fc2.weight", 2, d, hid, !ls},      {"mlp.fc2.bias", 1, d, 0, !ls},
     };
     for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) {
         if (!w[k].present) continue;
@@ -127,7 +156,20 @@ static xf_status_t vit_block_weights(xf_model_t* m, int i) {
         xf_status_t st = xf_model_weight(m, name, w[k].ndim, shape, NULL);
         if (st != XF_OK) return st;
     }
-    return XF_OK;
+    if (!ls) return XF_OK;
+    xf_status_t st = vit_scaled_linear(m, i, "attn.proj", "ls1", d, d, true);
+    return st == XF_OK ? vit_scaled_linear(m, i, "mlp.fc2", "ls2", d, hid, true) : st;
+}
+
+static xf_status_t vit_norm(xf_model_t* m, const char* name, xf_tensor_t* x, xf_tensor_t** out) {
+    const int64_t s1[1] = {m->cfg.vit.dim};
+    char wn[64], bn[64];
+    snprintf(wn, sizeof wn, "%s.weight", name);
+    snprintf(bn, sizeof bn, "%s.bias", name);
+    xf_tensor_t *w, *b;
+    xf_status_t st = xf_model_weight(m, wn, 1, s1, &w);
+    if (st == XF_OK) st = xf_model_weight(m, bn, 1, s1, &b);
+    return st == XF_OK ? xf_layernorm(m->graph, x, w, b, m->cfg.vit.eps, out) : st;
 }
 
 xf_status_t xf_model_build_vit(xf_model_t* m) {
@@ -139,21 +181,26 @@ xf_status_t xf_model_build_vit(xf_model_t* m) {
         return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
                            "input %lldx%lld is smaller than the %lld-pixel patch", (long long)h, (long long)w,
                            (long long)p);
-    const int64_t prefix_tokens = 1 + (v->distilled ? 1 : 0);
+    if (v->dynamic_img_pad && (h % p || w % p))
+        return xf_ctx_fail(m->ctx, XF_ERR_UNIMPLEMENTED,
+                           "input %lldx%lld is not a multiple of the %lld-pixel patch and the config asks for "
+                           "dynamic_img_pad (padding the image), which is not supported; choose a multiple",
+                           (long long)h, (long long)w, (long long)p);
+    const int64_t prefix = xf_vit_prefix_tokens(v);
 
-    xf_tensor_t *pw, *pb, *cls, *dist = NULL, *pos, *nw, *nb, *hw, *hb, *hdw = NULL, *hdb = NULL;
+    xf_tensor_t *pw, *pb = NULL, *cls = NULL, *dist = NULL, *reg = NULL, *pos, *hw, *hb, *hdw = NULL, *hdb = NULL;
     xf_status_t st;
-    int64_t s4[4] = {d, c, p, p}, s1[1] = {d}, s3[3] = {1, 1, d}, sh[2] = {v->classes, d},
-            shb[1] = {v->classes};
+    int64_t s4[4] = {d, c, p, p}, s1[1] = {d}, s3[3] = {1, 1, d}, sr[3] = {1, v->reg_tokens, d},
+            sh[2] = {v->classes, d}, shb[1] = {v->classes};
     if ((st = xf_model_weight(m, "patch_embed.proj.weight", 4, s4, &pw)) != XF_OK) return st;
-    if ((st = xf_model_weight(m, "patch_embed.proj.bias", 1, s1, &pb)) != XF_OK) return st;
-    if ((st = xf_model_weight(m, "cls_token", 3, s3, &cls)) != XF_OK) return st;
+    // timm drops the patch embedding's bias when norm_pre follows it.
+    if (!v->pre_norm && (st = xf_model_weight(m, "patch_embed.proj.bias", 1, s1, &pb)) != XF_OK) return st;
+    if (v->class_token && (st = xf_model_weight(m, "cls_token", 3, s3, &cls)) != XF_OK) return st;
     if (v->distilled && (st = xf_model_weight(m, "dist_token", 3, s3, &dist)) != XF_OK) return st;
-    if ((st = vit_pos_embed(m, prefix_tokens, gh, gw, &pos)) != XF_OK) return st;
+    if (v->reg_tokens && (st = xf_model_weight(m, "reg_token", 3, sr, &reg)) != XF_OK) return st;
+    if ((st = vit_pos_embed(m, gh, gw, &pos)) != XF_OK) return st;
     for (int i = 0; i < v->depth; i++)
         if ((st = vit_block_weights(m, i)) != XF_OK) return st;
-    if ((st = xf_model_weight(m, "norm.weight", 1, s1, &nw)) != XF_OK) return st;
-    if ((st = xf_model_weight(m, "norm.bias", 1, s1, &nb)) != XF_OK) return st;
     if ((st = xf_model_weight(m, "head.weight", 2, sh, &hw)) != XF_OK) return st;
     if ((st = xf_model_weight(m, "head.bias", 1, shb, &hb)) != XF_OK) return st;
     if (v->distilled) {
@@ -171,23 +218,40 @@ xf_status_t xf_model_build_vit(xf_model_t* m) {
     int64_t flat[3] = {1, d, gh * gw};
     if ((st = xf_reshape(g, x, 3, flat, &x)) != XF_OK) return st;
     if ((st = xf_transpose(g, x, 1, 2, &x)) != XF_OK) return st;
-    xf_tensor_t* parts[3] = {cls, dist ? dist : x, x};
-    if ((st = xf_concat(g, parts, (int)prefix_tokens + 1, 1, &x)) != XF_OK) return st;
-    if ((st = xf_add(g, x, pos, &x)) != XF_OK) return st;
+    // timm's _pos_embed: prefix tokens (class, distillation or registers) first.
+    if (v->no_embed_class && (st = xf_add(g, x, pos, &x)) != XF_OK) return st;
+    xf_tensor_t* parts[4];
+    int nparts = 0;
+    if (cls) parts[nparts++] = cls;
+    if (dist) parts[nparts++] = dist;
+    if (reg) parts[nparts++] = reg;
+    parts[nparts++] = x;
+    if (nparts > 1 && (st = xf_concat(g, parts, nparts, 1, &x)) != XF_OK) return st;
+    if (!v->no_embed_class && (st = xf_add(g, x, pos, &x)) != XF_OK) return st;
+    if (v->pre_norm && (st = vit_norm(m, "norm_pre", x, &x)) != XF_OK) return st;
 
     xf_block_desc_t desc;
     xf_block_desc_init(&desc, d, v->heads, v->mlp_hidden);
     desc.norm_eps = v->eps;
     desc.qkv_bias = v->qkv_bias;
+    desc.qk_norm = v->qk_norm;
+    desc.activation = v->act;
     for (int i = 0; i < v->depth; i++) {
-        char prefix[96];
-        xf_model_name(m, prefix, sizeof prefix, "blocks.%d.", i);
-        if ((st = xf_graph_block(g, &desc, prefix, x, 0, 0, &x)) != XF_OK) return st;
+        char prefix_name[96];
+        xf_model_name(m, prefix_name, sizeof prefix_name, "blocks.%d.", i);
+        if ((st = xf_graph_block(g, &desc, prefix_name, x, 0, 0, &x)) != XF_OK) return st;
     }
-    if ((st = xf_layernorm(g, x, nw, nb, v->eps, &x)) != XF_OK) return st;
+    if (!v->fc_norm && (st = vit_norm(m, "norm", x, &x)) != XF_OK) return st;
+    xf_tensor_t* pooled;
+    if (v->avg_pool) {
+        if ((st = xf_slice(g, x, 1, prefix, prefix + gh * gw, &t)) != XF_OK) return st;
+        if ((st = xf_mean(g, t, 1, true, &pooled)) != XF_OK) return st;
+    } else if ((st = xf_slice(g, x, 1, 0, 1, &pooled)) != XF_OK) {
+        return st;
+    }
+    if (v->fc_norm && (st = vit_norm(m, "fc_norm", pooled, &pooled)) != XF_OK) return st;
     xf_tensor_t* logits;
-    if ((st = xf_slice(g, x, 1, 0, 1, &t)) != XF_OK) return st;
-    if ((st = xf_linear(g, t, hw, hb, &logits)) != XF_OK) return st;
+    if ((st = xf_linear(g, pooled, hw, hb, &logits)) != XF_OK) return st;
     if (v->distilled) {
         xf_tensor_t* ld;
         if ((st = xf_slice(g, x, 1, 1, 2, &t)) != XF_OK) return st;

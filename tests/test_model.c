@@ -20,6 +20,7 @@
 #include <stb/stb_image.h>
 
 #include "harness.h"
+#include "json.h"
 #include "model_internal.h"
 #include "safetensors.h"
 #include "test_model_common.c"
@@ -212,6 +213,124 @@ Test(model, segformer_b0_hash_init, .timeout = 1800) {
     tm_free(&f);
     std_case_t c = {model, ref, 2e-3f, 2e-3f};
     each_column(run_std, &c);
+    unlink(model);
+    rmdir(dir);
+}
+
+//===----------------------------------------------------------------------===//
+// The ViT family as timm ships it (tests/data/vit_variants_ref.safetensors)
+//===----------------------------------------------------------------------===//
+
+typedef struct {
+    const char* variant;
+    const char* model;
+    const float *input, *want;
+    size_t nin, nout;
+} variant_case_t;
+
+static double cosine(const float* a, const float* b, size_t n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++) {
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+    }
+    return ab / sqrt(aa * bb);
+}
+
+// Indices of the |k| largest values, best first.
+static void top_k(const float* v, size_t n, int k, int* out) {
+    for (int j = 0; j < k; j++) {
+        int best = -1;
+        for (size_t i = 0; i < n; i++) {
+            bool taken = false;
+            for (int t = 0; t < j; t++) taken |= out[t] == (int)i;
+            if (!taken && (best < 0 || v[i] > v[best])) best = (int)i;
+        }
+        out[j] = best;
+    }
+}
+
+static void run_variant(xf_context_t* ctx, const char* column, void* user) {
+    const variant_case_t* c = user;
+    xf_model_t* m;
+    xf_status_t st = xf_model_load(ctx, c->model, NULL, &m);
+    cr_assert(st == XF_OK, "[%s] %s: load: %s", column, c->variant, xf_context_error(ctx));
+    float* got = malloc(c->nout * sizeof(float));
+    st = xf_model_run(m, c->input, c->nin, got, c->nout);
+    cr_assert(st == XF_OK, "[%s] %s: run: %s", column, c->variant, xf_context_error(ctx));
+    double cos = cosine(got, c->want, c->nout);
+    cr_expect(cos >= 0.9999, "[%s] %s: cosine %.7f against timm", column, c->variant, cos);
+    int a[5], b[5];
+    top_k(got, c->nout, 5, a);
+    top_k(c->want, c->nout, 5, b);
+    cr_expect(memcmp(a, b, sizeof a) == 0, "[%s] %s: top-5 %d %d %d %d %d, timm %d %d %d %d %d", column, c->variant,
+              a[0], a[1], a[2], a[3], a[4], b[0], b[1], b[2], b[3], b[4]);
+    check_logits(c->variant, column, got, c->want, c->nout, 1e-3f, 1e-3f);
+    free(got);
+    xf_model_destroy(m);
+}
+
+// Writes the hash-initialised model of |variant| (tensor names and shapes as the reference lists them).
+static void write_variant(xf_st_file_t* ref, const char* variant, const char* path) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.tensors", variant);
+    const char* shapes = xf_st_metadata(ref, key);
+    snprintf(key, sizeof key, "%s.config", variant);
+    const char* config = xf_st_metadata(ref, key);
+    cr_assert(shapes && config, "%s: the reference lacks its config or tensor list", variant);
+    xf_json_doc_t* doc;
+    size_t pos;
+    char why[128];
+    cr_assert(xf_json_parse(NULL, shapes, strlen(shapes), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
+    const xf_json_t* root = xf_json_root(doc);
+    tm_file_t f = {0};
+    snprintf(f.config, sizeof f.config, "%s", config);
+    for (size_t i = 0; i < root->count; i++) {
+        const xf_json_t* dims = &root->u.members[i].value;
+        int64_t s[4] = {0};
+        cr_assert(dims->count >= 1 && dims->count <= 4);
+        for (size_t d = 0; d < dims->count; d++) s[d] = dims->u.items[d].u.i;
+        tm_add(&f, root->u.members[i].key, (int)dims->count, s[0], s[1], s[2], s[3]);
+    }
+    xf_json_free(doc);
+    cr_assert(tm_write(&f, path));
+    tm_free(&f);
+}
+
+// Every variant matches timm's VisionTransformer on every column: LayerScale, average pooling with and
+// without fc_norm, no class token, register tokens with and without position embeddings, qk_norm, tanh
+// GELU, and CLIP's quick GELU with norm_pre.
+Test(model, vit_variants_match_timm, .timeout = 900) {
+    char dir[512], model[640], refpath[1100];
+    tm_tmpdir(dir, sizeof dir);
+    cr_assert(dir[0], "mkdtemp failed");
+    snprintf(model, sizeof model, "%s/variant.safetensors", dir);
+    snprintf(refpath, sizeof refpath, "%s/tests/data/vit_variants_ref.safetensors", src_dir());
+    xf_st_file_t* ref = open_ref(refpath);
+    const char* list = xf_st_metadata(ref, "variants");
+    cr_assert(list, "the reference lists no variants");
+    xf_json_doc_t* doc;
+    size_t pos;
+    char why[128];
+    cr_assert(xf_json_parse(NULL, list, strlen(list), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
+    const xf_json_t* names = xf_json_root(doc);
+    cr_assert(names->type == XF_JSON_ARRAY && names->count >= 9);
+    size_t nin;
+    float* input = ref_f32(ref, "input", &nin);
+    for (size_t i = 0; i < names->count; i++) {
+        variant_case_t c = {names->u.items[i].u.s, model, input, NULL, nin, 0};
+        char key[128];
+        snprintf(key, sizeof key, "%s.logits", c.variant);
+        float* want = ref_f32(ref, key, &c.nout);
+        c.want = want;
+        write_variant(ref, c.variant, model);
+        each_column(run_variant, &c);
+        free(want);
+    }
+    free(input);
+    xf_json_free(doc);
+    xf_st_close(ref);
     unlink(model);
     rmdir(dir);
 }
@@ -865,6 +984,146 @@ static void run_mask(xf_context_t* ctx, const char* column, void* user) {
     free(in);
     free(logits);
     xf_model_destroy(m);
+}
+
+//===----------------------------------------------------------------------===//
+// Strict configs: no key that may shape a model is ignored
+//===----------------------------------------------------------------------===//
+
+static const char tiny_seg_config[] =
+    "{\"model_type\":\"segformer\",\"num_channels\":3,\"depths\":[1,1],\"sr_ratios\":[2,1],"
+    "\"hidden_sizes\":[16,32],\"patch_sizes\":[7,3],\"strides\":[4,2],\"num_attention_heads\":[1,2],"
+    "\"mlp_ratios\":[4,4],\"decoder_hidden_size\":24,\"image_size\":[40,48],"
+    "\"id2label\":{\"0\":\"bg\",\"1\":\"a\",\"2\":\"b\",\"3\":\"c\",\"4\":\"d\"}}";
+
+// Loads the tiny ViT or SegFormer whose config gains "|key|": |value| (JSON); returns the status and
+// copies the context's message into |err|.
+static xf_status_t load_with_key(bool seg, const char* key, const char* value, char* err, size_t err_size) {
+    char dir[512], path[700];
+    tm_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    tm_file_t f = {0};
+    char base[2048];
+    snprintf(base, sizeof base, seg ? "%s" : tiny_vit_config, seg ? tiny_seg_config : "false");
+    base[strlen(base) - 1] = '\0';
+    snprintf(f.config, sizeof f.config, "%s,\"%s\":%s}", base, key, value);
+    if (seg) {
+        const int64_t dims[2] = {16, 32}, depths[2] = {1, 1}, sr[2] = {2, 1}, patch[2] = {7, 3};
+        tm_segformer_tensors(&f, 2, dims, depths, sr, patch, 3, 24, 5);
+    } else {
+        tm_vit_tensors(&f, 32, 8, 1, 16, 1, 3, 0);
+    }
+    cr_assert(tm_write(&f, path));
+    tm_free(&f);
+    xf_context_t* ctx = cpu_context();
+    xf_model_t* m = NULL;
+    xf_status_t st = xf_model_load(ctx, path, NULL, &m);
+    snprintf(err, err_size, "%s", st == XF_OK ? "" : xf_context_error(ctx));
+    xf_model_destroy(m);
+    xf_context_destroy(ctx);
+    unlink(path);
+    rmdir(dir);
+    return st;
+}
+
+// Keys of timm's VisionTransformer and transformers' SegformerConfig that only matter for training.
+static const char* const training_keys[] = {
+    "drop_rate",           "pos_drop_rate",     "patch_drop_rate",         "proj_drop_rate",
+    "attn_drop_rate",      "drop_path_rate",    "weight_init",             "fix_init",
+    "hidden_dropout_prob", "initializer_range", "semantic_loss_ignore_index", "attention_probs_dropout_prob",
+    "classifier_dropout_prob", NULL};
+
+static bool is_training_key(const char* key) {
+    for (const char* const* k = training_keys; *k; k++)
+        if (strcmp(*k, key) == 0) return true;
+    return false;
+}
+
+// Each key, given a value no key accepts (an object), fails the load with a message naming it; training-only
+// keys load with any value.
+static void check_keys(bool seg, const xf_json_t* keys) {
+    cr_assert(keys && keys->type == XF_JSON_ARRAY && keys->count > 5);
+    for (size_t i = 0; i < keys->count; i++) {
+        const char* key = keys->u.items[i].u.s;
+        char err[1024], quoted[160];
+        xf_status_t st = load_with_key(seg, key, "{\"unexpected\":1}", err, sizeof err);
+        if (is_training_key(key)) {
+            cr_expect_eq(st, XF_OK, "training-only key '%s' is refused: %s", key, err);
+            continue;
+        }
+        snprintf(quoted, sizeof quoted, "'%s'", key);
+        cr_expect(st != XF_OK && strstr(err, quoted), "%s key '%s' with an object value: %s (%s)",
+                  seg ? "SegFormer" : "ViT", key, xf_status_string(st), err);
+    }
+}
+
+// Every model key the reference's timm and transformers versions take (listed in
+// tests/data/vit_variants_ref.safetensors) is understood or refused by name.
+Test(model, every_model_key_is_understood_or_refused, .timeout = 300) {
+    char refpath[1100];
+    snprintf(refpath, sizeof refpath, "%s/tests/data/vit_variants_ref.safetensors", src_dir());
+    xf_st_file_t* ref = open_ref(refpath);
+    const char* which[2] = {"timm_vit_keys", "hf_segformer_keys"};
+    for (int seg = 0; seg < 2; seg++) {
+        const char* list = xf_st_metadata(ref, which[seg]);
+        cr_assert(list, "the reference lacks %s", which[seg]);
+        xf_json_doc_t* doc;
+        size_t pos;
+        char why[128];
+        cr_assert(xf_json_parse(NULL, list, strlen(list), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
+        check_keys(seg, xf_json_root(doc));
+        xf_json_free(doc);
+    }
+    xf_st_close(ref);
+}
+
+// Valid values the loader does not implement, keys of newer timm releases and of other layouts: refused by name.
+Test(model, unimplemented_variants_are_refused_by_name) {
+    static const struct {
+        bool seg;
+        const char *key, *value, *needle;
+    } cases[] = {
+        {false, "global_pool", "\"map\"", "attention pooling"},
+        {false, "global_pool", "\"\"", "every token"},
+        {false, "global_pool", "\"max\"", "\"avg\""},
+        {false, "act_layer", "\"prelu\"", "quick_gelu"},
+        {false, "norm_layer", "\"rmsnorm\"", "layernorm"},
+        {false, "class_token", "false", "global_pool"},
+        {false, "distilled", "true,\"global_pool\":\"avg\"", "distilled"},
+        {false, "num_features", "17", "embed_dim"},
+        {false, "final_norm", "false", "not supported"},
+        {false, "proj_bias", "false", "not supported"},
+        {false, "pos_embed", "\"none\"", "not supported"},
+        {false, "model_args", "{}", "not supported"},
+        {false, "pretrained_cfg", "{}", "not supported"},
+        {false, "pruned_heads", "{\"0\":[1]}", "pruned"},
+        {true, "hidden_act", "\"relu\"", "\"gelu\""},
+        {true, "reshape_last_stage", "false", "not supported"},
+        {true, "num_encoder_blocks", "3", "hidden_sizes"},
+        {true, "decoder_layer_norm", "true", "not supported"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[1024], quoted[160];
+        xf_status_t st = load_with_key(cases[i].seg, cases[i].key, cases[i].value, err, sizeof err);
+        snprintf(quoted, sizeof quoted, "'%s'", cases[i].key);
+        cr_expect(st != XF_OK && strstr(err, quoted) && strstr(err, cases[i].needle),
+                  "'%s': %s: %s (want '%s')", cases[i].key, cases[i].value, err, cases[i].needle);
+    }
+    // Descriptive keys and the values that keep the standard model load.
+    static const struct {
+        bool seg;
+        const char *key, *value;
+    } fine[] = {
+        {false, "global_pool", "\"token\""}, {false, "act_layer", "\"gelu\""},     {false, "norm_layer", "\"layernorm\""},
+        {false, "license", "\"mit\""},       {false, "pruned_heads", "{}"},        {false, "num_features", "16"},
+        {false, "dynamic_img_size", "true"}, {false, "init_values", "null"},       {false, "fc_norm", "null"},
+        {true, "transformers_version", "\"4.36.2\""}, {true, "layer_norm_eps", "1e-6"}, {true, "hidden_act", "\"gelu\""},
+    };
+    for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
+        char err[1024];
+        xf_status_t st = load_with_key(fine[i].seg, fine[i].key, fine[i].value, err, sizeof err);
+        cr_expect_eq(st, XF_OK, "'%s': %s: %s", fine[i].key, fine[i].value, err);
+    }
 }
 
 Test(model, segformer_mask_matches_host) {

@@ -124,9 +124,11 @@ def convert_hf(sd, hf_cfg, preproc=None):
             raise KeyError(f"Hugging Face checkpoint lacks {src}")
         out[dst] = sd.pop(src)
 
+    hf_acts = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "quick_gelu": "quick_gelu",
+               "relu": "relu", "silu": "silu", "swish": "silu"}
     act = hf_cfg.get("hidden_act", "gelu")
-    if act != "gelu":
-        raise ValueError(f"hidden_act {act!r} not supported (libxformer ViT uses exact erf GELU)")
+    if act not in hf_acts:
+        raise ValueError(f"hidden_act {act!r} not supported (supported: {', '.join(sorted(hf_acts))})")
     if "classifier.weight" not in sd:
         raise ValueError("no classifier.weight: convert a ViTForImageClassification checkpoint")
     depth = hf_cfg["num_hidden_layers"]
@@ -165,7 +167,7 @@ def convert_hf(sd, hf_cfg, preproc=None):
            "embed_dim": int(dim), "depth": int(depth), "num_heads": int(hf_cfg["num_attention_heads"]),
            "mlp_ratio": hf_cfg.get("intermediate_size", 4 * dim) / dim, "qkv_bias": bool(qkv_bias),
            "num_classes": int(n), "class_token": True, "distilled": False,
-           "norm_eps": float(hf_cfg.get("layer_norm_eps", 1e-12)),
+           "norm_eps": float(hf_cfg.get("layer_norm_eps", 1e-12)), "act_layer": hf_acts[act],
            "mean": list(preproc.get("image_mean", [0.5, 0.5, 0.5])),
            "std": list(preproc.get("image_std", [0.5, 0.5, 0.5])), "crop_pct": 1.0}
     if id2label and len(id2label) == n:
@@ -212,7 +214,8 @@ def selftest():
         m = VisionTransformer(img_size=cfg["img_size"], patch_size=cfg["patch_size"], in_chans=cfg["in_chans"],
                               embed_dim=cfg["embed_dim"], depth=cfg["depth"], num_heads=cfg["num_heads"],
                               mlp_ratio=cfg["mlp_ratio"], qkv_bias=cfg["qkv_bias"], num_classes=cfg["num_classes"],
-                              norm_layer=lambda d: torch.nn.LayerNorm(d, eps=cfg["norm_eps"])).eval()
+                              norm_layer=lambda d: torch.nn.LayerNorm(d, eps=cfg["norm_eps"]),
+                              act_layer=cfg.get("act_layer", "gelu")).eval()
         m.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()}, strict=True)
         return m
 
@@ -228,17 +231,18 @@ def selftest():
     print(f"torchvision -> timm: max |diff| {err:.3g}")
     assert err < 1e-4, err
 
-    hc = ViTConfig(image_size=32, patch_size=8, num_channels=3, hidden_size=96, num_hidden_layers=2,
-                   num_attention_heads=3, intermediate_size=192, num_labels=5)
-    hf = ViTForImageClassification(hc).eval()
-    with torch.no_grad():
-        for p in hf.parameters():
-            p.normal_(0, 0.2)
-    tensors, cfg = convert_hf({k: _np(v) for k, v in hf.state_dict().items()}, hc.to_dict())
-    with torch.no_grad():
-        err = (timm_from(cfg, tensors)(x) - hf(pixel_values=x).logits).abs().max().item()
-    print(f"Hugging Face ViT -> timm: max |diff| {err:.3g} (norm_eps {cfg['norm_eps']})")
-    assert err < 1e-4, err
+    for act in ("gelu", "gelu_new", "quick_gelu"):
+        hc = ViTConfig(image_size=32, patch_size=8, num_channels=3, hidden_size=96, num_hidden_layers=2,
+                       num_attention_heads=3, intermediate_size=192, num_labels=5, hidden_act=act)
+        hf = ViTForImageClassification(hc).eval()
+        with torch.no_grad():
+            for p in hf.parameters():
+                p.normal_(0, 0.2)
+        tensors, cfg = convert_hf({k: _np(v) for k, v in hf.state_dict().items()}, hc.to_dict())
+        with torch.no_grad():
+            err = (timm_from(cfg, tensors)(x) - hf(pixel_values=x).logits).abs().max().item()
+        print(f"Hugging Face ViT ({act}) -> timm: max |diff| {err:.3g} (norm_eps {cfg['norm_eps']})")
+        assert err < 1e-4, err
     print("selftest ok")
 
 

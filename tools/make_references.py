@@ -5,6 +5,12 @@
   tests/data/deit_tiny_ref.safetensors          hash-init timm deit_tiny_patch16_224: "input", "logits"
   tests/data/segformer_b0_ref.safetensors       hash-init SegFormer-B0 (150 labels) at 128x128: "input", "logits"
   tests/data/deit_tiny_config.json, tests/data/segformer_b0_config.json   configs of the two standard models
+  tests/data/vit_variants_ref.safetensors       hash-init small timm ViTs, one per variant timm ships (LayerScale,
+                                                average pooling with and without fc_norm, no class token, registers,
+                                                qk_norm, tanh/quick GELU, norm_pre): "input", "<variant>.logits";
+                                                __metadata__ has each variant's config and tensor shapes, and the
+                                                model keys timm's VisionTransformer and transformers' SegformerConfig
+                                                take (the loader must understand or refuse every one)
 Extra "debug.*" tensors are intermediate activations (for locating a mismatch); "<file>" is the image's file name
 (e.g. "sneaker.png"); __metadata__["images"] lists the files in order.
 Run with the venv python (timm + transformers): `.../xf-venv/bin/python tools/make_references.py [--only KIND]`.
@@ -166,9 +172,61 @@ def segformer_b0_ref():
     print(f"wrote {dst}: logits {list(res.logits.shape)} [0,:4,0,0] {res.logits[0, :4, 0, 0].tolist()}")
 
 
+# name -> (timm VisionTransformer keyword arguments, the same in libxformer's config where they differ)
+VIT_VARIANTS = {
+    "layer_scale": ({"init_values": 1e-5}, {}),
+    "avg_fc_norm": ({"global_pool": "avg", "class_token": False}, {}),
+    "avg_no_fc_norm": ({"global_pool": "avg", "fc_norm": False}, {}),
+    "deit3": ({"no_embed_class": True, "init_values": 1e-6}, {}),
+    "registers": ({"reg_tokens": 4, "no_embed_class": True}, {}),
+    "registers_embed_class": ({"reg_tokens": 2}, {}),
+    "qk_norm": ({"qk_norm": True}, {}),
+    "gelu_tanh": ({"act_layer": "gelu_tanh"}, {}),
+    "clip": ({"act_layer": "quick_gelu", "pre_norm": True, "norm_layer": "layernorm_eps5"},
+             {"norm_eps": 1e-5, "norm_layer": "layernorm"}),
+}
+
+
+@torch.no_grad()
+def vit_variants_ref():
+    import functools
+    import inspect
+
+    import timm
+    import transformers
+    from timm.models.vision_transformer import VisionTransformer
+    from transformers import PretrainedConfig, SegformerConfig
+    base = {"img_size": 32, "patch_size": 8, "in_chans": 3, "embed_dim": 48, "depth": 2, "num_heads": 3,
+            "mlp_ratio": 2.0, "num_classes": 10}
+    x = hashinit.input_tensor((1, 3, 32, 32))
+    out = {"input": x}
+    meta = {"variants": json.dumps(list(VIT_VARIANTS)), "timm": timm.__version__,
+            "transformers": transformers.__version__, "torch": torch.__version__}
+    for name, (kwargs, overrides) in VIT_VARIANTS.items():
+        args = dict(base, **kwargs)
+        if args.get("norm_layer") == "layernorm_eps5":
+            args["norm_layer"] = functools.partial(torch.nn.LayerNorm, eps=1e-5)
+        torch.manual_seed(0)
+        model = VisionTransformer(**args).eval()
+        hashinit.init_module(model)
+        logits = model(torch.from_numpy(x))
+        cfg = {"architecture": "vit", "norm_eps": 1e-6, **base, **kwargs, **overrides}
+        out[name + ".logits"] = logits
+        meta[name + ".config"] = json.dumps(cfg)
+        meta[name + ".tensors"] = json.dumps({k: list(v.shape) for k, v in model.state_dict().items()})
+        print(f"  {name}: {len(model.state_dict())} tensors, logits {[round(v, 3) for v in logits[0].tolist()]}")
+    vit_keys = [k for k in inspect.signature(VisionTransformer.__init__).parameters if k != "self"]
+    seg_keys = sorted(set(SegformerConfig().to_dict()) - set(PretrainedConfig().to_dict()))
+    meta["timm_vit_keys"] = json.dumps(vit_keys)
+    meta["hf_segformer_keys"] = json.dumps(seg_keys)
+    dst = os.path.join(DATA, "vit_variants_ref.safetensors")
+    xfsafetensors.save(dst, out, meta)
+    print(f"wrote {dst}")
+
+
 def main():
     kinds = {"vit-fmnist": vit_fmnist_refs, "segformer-fmnist": segformer_fmnist_refs, "deit-tiny": deit_tiny_ref,
-             "segformer-b0": segformer_b0_ref}
+             "segformer-b0": segformer_b0_ref, "vit-variants": vit_variants_ref}
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", choices=sorted(kinds), action="append")
     ap.add_argument("--threads", type=int, default=1)
