@@ -414,12 +414,13 @@ static inline void ex_json_image(ex_json_t* j, const char* path, int w, int h, i
 // The image programs: xformer-classify, xformer-segment
 //===----------------------------------------------------------------------===//
 
-// Loads the |task| model at |path| on a new context on |backend|, with the labels at |labels_path| if given, and
-// reports the device, the model and its load time (text on stdout, or "device" and "model" in |j|). Returns the
-// model (ex_close_model), or NULL once |fatal| says what stopped the run (on stderr too) and nothing is left open.
+// Loads the |task| model at |path| for |batch| images per run on a new context on |backend|, with the labels at
+// |labels_path| if given, and reports the device, the model and its load time (text on stdout, or "device" and
+// "model" in |j|). Returns the model (ex_close_model), or NULL once |fatal| says what stopped the run (on stderr
+// too) and nothing is left open.
 static inline xf_model_t* ex_open_model(const char* prog, xf_model_task_t task, xf_backend_t backend,
-                                        const char* path, const char* labels_path, ex_json_t* j, char* fatal,
-                                        size_t fatal_size) {
+                                        const char* path, const char* labels_path, int batch, ex_json_t* j,
+                                        char* fatal, size_t fatal_size) {
     fatal[0] = '\0';
     xf_context_t* ctx = ex_context(backend, prog);
     if (!ctx) {
@@ -437,7 +438,10 @@ static inline xf_model_t* ex_open_model(const char* prog, xf_model_task_t task, 
     double t0 = ex_now_ms();
     xf_model_t* model;
     ex_status("loading the model and preparing its kernels (compiled on the first run, cached after)...");
-    xf_status_t loaded = xf_model_load(ctx, path, NULL, &model);
+    xf_model_options_t options;
+    xf_model_options_init(&options);
+    options.batch = batch;
+    xf_status_t loaded = xf_model_load(ctx, path, &options, &model);
     ex_status(NULL);
     if (loaded != XF_OK) {
         snprintf(fatal, fatal_size, "%s", xf_context_error(ctx));

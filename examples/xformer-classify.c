@@ -23,6 +23,8 @@ static void usage(void) {
            "Options:\n"
            "  --labels FILE      class labels, one per line\n"
            "  --top K            print the K most likely classes (default 5)\n"
+           "  --batch N          run the images N at a time, in one graph built for N images (default 1);\n"
+           "                     each result equals the image's result alone\n"
            "  --backend NAME     cpu, opencl, vulkan or auto (default: XFORMER_BACKEND, else auto)\n"
            "  --json             print one JSON document on stdout instead of text (docs/TOOLS.md)\n"
            "  -h, --help         print this help and exit\n"
@@ -38,20 +40,22 @@ typedef struct options_s {
     char** images;
     int nimages;
     int top;
+    int batch;
     xf_backend_t backend;
     bool json;
 } options_t;
 
 // Returns -1 to go on, else the exit status.
 static int parse_args(int argc, char** argv, options_t* o) {
-    enum { OPT_LABELS = 256, OPT_TOP, OPT_BACKEND, OPT_JSON };
+    enum { OPT_LABELS = 256, OPT_TOP, OPT_BATCH, OPT_BACKEND, OPT_JSON };
     static const struct option longopts[] = {
         {"labels", required_argument, NULL, OPT_LABELS}, {"top", required_argument, NULL, OPT_TOP},
+        {"batch", required_argument, NULL, OPT_BATCH},
         {"backend", required_argument, NULL, OPT_BACKEND}, {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},                {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    *o = (options_t){.top = 5, .backend = XF_BACKEND_FROM_ENV};
+    *o = (options_t){.top = 5, .batch = 1, .backend = XF_BACKEND_FROM_ENV};
     static const char shortopts[] = ":hV";
     int c;
     while ((c = ex_getopt(argc, argv, shortopts, longopts)) != -1) {
@@ -62,6 +66,12 @@ static int parse_args(int argc, char** argv, options_t* o) {
                 if (!ex_parse_int(optarg, 1, 1000000, &k))
                     return ex_usage_error(PROG, NULL, "--top needs a positive integer, got '%s'", optarg);
                 o->top = (int)k;
+                break;
+            case OPT_BATCH:
+                if (!ex_parse_int(optarg, 1, XF_MODEL_MAX_BATCH, &k))
+                    return ex_usage_error(PROG, NULL, "--batch needs an integer from 1 to %lld, got '%s'",
+                                          (long long)XF_MODEL_MAX_BATCH, optarg);
+                o->batch = (int)k;
                 break;
             case OPT_BACKEND:
                 if (!ex_parse_backend(optarg, &o->backend))
@@ -85,7 +95,15 @@ static int by_prob(const void* a, const void* b) {
     return x->p < y->p ? 1 : x->p > y->p ? -1 : x->index - y->index;
 }
 
-// What every image shares: the model, its input-sized buffers and the JSON document (NULL for text).
+// One image waiting in the batch.
+typedef struct pending_s {
+    const char* path;
+    int w, h, ch;
+    double t_pre;
+} pending_t;
+
+// What every image shares: the model, its batch-sized buffers, the images waiting in the batch and the
+// JSON document (NULL for text).
 typedef struct cls_s {
     xf_model_t* model;
     xf_model_info_t info;
@@ -94,28 +112,17 @@ typedef struct cls_s {
     float* input;
     float* logits;
     scored_t* scored;
+    pending_t* pending;
+    int npending, nimages;
     bool first_run;
 } cls_t;
 
-// Classifies one image (an ex_image_fn).
-static ex_outcome_t classify_one(void* arg, int n, const char* path, char* why, size_t why_size) {
-    cls_t* c = arg;
+// Prints the top classes of the |k|th image of the last run.
+static void report(cls_t* c, int k, double t_run) {
     const xf_model_info_t* info = &c->info;
+    const pending_t* p = &c->pending[k];
+    const float* logits = c->logits + (size_t)k * (size_t)info->output_elements;
     scored_t* s = c->scored;
-    int w, h, ch;
-    double t_pre;
-    uint8_t* pixels = ex_load_input(c->model, path, c->input, &w, &h, &ch, &t_pre, why, why_size);
-    if (!pixels) return EX_IMAGE_FAILED;
-    stbi_image_free(pixels);
-    double t0 = ex_now_ms();
-    xf_status_t st = ex_run_model(c->model, c->input, (size_t)info->input_elements, c->logits,
-                                  (size_t)info->output_elements, &c->first_run);
-    double t_run = ex_now_ms() - t0;
-    if (st != XF_OK) {
-        snprintf(why, why_size, "%s", xf_context_error(xf_model_context(c->model)));
-        return EX_RUN_FAILED;
-    }
-    const float* logits = c->logits;
     float mx = logits[0];
     for (int64_t i = 1; i < info->classes; i++) mx = fmaxf(mx, logits[i]);
     double sum = 0;
@@ -127,46 +134,82 @@ static ex_outcome_t classify_one(void* arg, int n, const char* path, char* why, 
     qsort(s, (size_t)info->classes, sizeof *s, by_prob);
     if (c->j) {
         ex_json_t* j = c->j;
-        ex_json_image(j, path, w, h, ch, t_pre, t_run);
+        ex_json_image(j, p->path, p->w, p->h, p->ch, p->t_pre, t_run);
         ex_json_array(j, "top");
-        for (int k = 0; k < c->top; k++) {
+        for (int i = 0; i < c->top; i++) {
             ex_json_object(j, NULL);
-            ex_json_int(j, "index", s[k].index);
-            ex_json_str(j, "label", xf_model_label(c->model, s[k].index));
-            ex_json_num(j, "probability", s[k].p, 6);
+            ex_json_int(j, "index", s[i].index);
+            ex_json_str(j, "label", xf_model_label(c->model, s[i].index));
+            ex_json_num(j, "probability", s[i].p, 6);
             ex_json_end_object(j);
         }
         ex_json_end_array(j);
         ex_json_end_object(j);
-        return EX_IMAGE_DONE;
+        return;
     }
-    ex_print_image(path, w, h, ch, t_pre, t_run);
+    ex_print_image(p->path, p->w, p->h, p->ch, p->t_pre, t_run);
+    if (info->batch > 1) printf(" (the batch of %lld)", (long long)info->batch);
     printf("\n");
-    for (int k = 0; k < c->top; k++) {
-        const char* label = xf_model_label(c->model, s[k].index);
+    for (int i = 0; i < c->top; i++) {
+        const char* label = xf_model_label(c->model, s[i].index);
         if (label)
-            printf("  %7.3f%%  %s\n", 100.0 * s[k].p, label);
+            printf("  %7.3f%%  %s\n", 100.0 * s[i].p, label);
         else
-            printf("  %7.3f%%  class %d\n", 100.0 * s[k].p, s[k].index);
+            printf("  %7.3f%%  class %d\n", 100.0 * s[i].p, s[i].index);
     }
-    return EX_IMAGE_DONE;
+}
+
+// Preprocesses image |n| into the next slot of the batch and, once the batch is full or this is the last
+// image, runs it and reports every image in it (an ex_image_fn). A partial last batch repeats its last image.
+static ex_outcome_t classify_one(void* arg, int n, const char* path, char* why, size_t why_size) {
+    cls_t* c = arg;
+    const xf_model_info_t* info = &c->info;
+    const size_t image = (size_t)info->input_elements;
+    pending_t* p = &c->pending[c->npending];
+    bool last = n == c->nimages - 1;
+    uint8_t* pixels =
+        ex_load_input(c->model, path, c->input + c->npending * image, &p->w, &p->h, &p->ch, &p->t_pre, why, why_size);
+    if (pixels) {
+        stbi_image_free(pixels);
+        p->path = path;
+        c->npending++;
+    }
+    if (c->npending == 0 || (c->npending < info->batch && !last)) return pixels ? EX_IMAGE_DONE : EX_IMAGE_FAILED;
+    for (int k = c->npending; k < info->batch; k++)
+        memcpy(c->input + k * image, c->input + (c->npending - 1) * image, image * sizeof(float));
+    double t0 = ex_now_ms();
+    xf_status_t st = ex_run_model(c->model, c->input, (size_t)info->batch * image, c->logits,
+                                  (size_t)(info->batch * info->output_elements), &c->first_run);
+    double t_run = ex_now_ms() - t0;
+    if (st != XF_OK) {
+        snprintf(why, why_size, "%s", xf_context_error(xf_model_context(c->model)));
+        // ex_run_images reports this image; the others waiting in the batch failed with it.
+        for (int k = 0; k < c->npending; k++)
+            if (c->pending[k].path != path) ex_image_error(c->j, PROG, c->pending[k].path, why);
+        return EX_RUN_FAILED;
+    }
+    for (int k = 0; k < c->npending; k++) report(c, k, t_run);
+    c->npending = 0;
+    return pixels ? EX_IMAGE_DONE : EX_IMAGE_FAILED;
 }
 
 // Loads the model and classifies; |fatal| gets what stopped the run, if anything. Returns the exit status.
 static int run(const options_t* o, ex_json_t* j, char* fatal, size_t fatal_size) {
-    cls_t c = {.j = j, .first_run = true};
-    c.model = ex_open_model(PROG, XF_MODEL_TASK_CLASSIFICATION, o->backend, o->model_path, o->labels_path, j, fatal,
-                            fatal_size);
+    cls_t c = {.j = j, .first_run = true, .nimages = o->nimages};
+    int batch = o->batch < o->nimages ? o->batch : o->nimages;
+    c.model = ex_open_model(PROG, XF_MODEL_TASK_CLASSIFICATION, o->backend, o->model_path, o->labels_path, batch, j,
+                            fatal, fatal_size);
     if (!c.model) {
         ex_list_not_run(j, PROG, o->images, o->nimages);
         return 1;
     }
     xf_model_info(c.model, &c.info);
     c.top = o->top > c.info.classes ? (int)c.info.classes : o->top;
-    c.input = malloc((size_t)c.info.input_elements * sizeof(float));
-    c.logits = malloc((size_t)c.info.output_elements * sizeof(float));
+    c.input = malloc((size_t)(c.info.batch * c.info.input_elements) * sizeof(float));
+    c.logits = malloc((size_t)(c.info.batch * c.info.output_elements) * sizeof(float));
     c.scored = malloc((size_t)c.info.classes * sizeof *c.scored);
-    if (!c.input || !c.logits || !c.scored) {
+    c.pending = malloc((size_t)c.info.batch * sizeof *c.pending);
+    if (!c.input || !c.logits || !c.scored || !c.pending) {
         snprintf(fatal, fatal_size, "out of memory");
         fprintf(stderr, PROG ": %s\n", fatal);
     }
@@ -174,6 +217,7 @@ static int run(const options_t* o, ex_json_t* j, char* fatal, size_t fatal_size)
     free(c.input);
     free(c.logits);
     free(c.scored);
+    free(c.pending);
     ex_close_model(c.model);
     return fatal[0] || failed ? 1 : 0;
 }

@@ -290,7 +290,7 @@ static ex_outcome_t segment_image(void* arg, int n, const char* path, char* why,
 // Loads the model and segments; |fatal| gets what stopped the run, if anything. Returns the exit status.
 static int run(const options_t* o, ex_json_t* j, char* fatal, size_t fatal_size) {
     seg_t s = {.o = o, .j = j, .first_run = true};
-    s.model = ex_open_model(PROG, XF_MODEL_TASK_SEGMENTATION, o->backend, o->model_path, o->labels_path, j, fatal,
+    s.model = ex_open_model(PROG, XF_MODEL_TASK_SEGMENTATION, o->backend, o->model_path, o->labels_path, 1, j, fatal,
                             fatal_size);
     if (!s.model) {
         ex_list_not_run(j, PROG, o->images, o->nimages);

@@ -594,8 +594,8 @@ typedef enum xf_model_arch_e {
 } xf_model_arch_t;
 
 typedef enum xf_model_task_e {
-    XF_MODEL_TASK_CLASSIFICATION = 1,  // logits [1, classes]
-    XF_MODEL_TASK_SEGMENTATION,        // logits [1, classes, H/4, W/4]; a mask via xf_model_mask
+    XF_MODEL_TASK_CLASSIFICATION = 1,  // logits [batch, classes]
+    XF_MODEL_TASK_SEGMENTATION,        // logits [batch, classes, H/4, W/4]; masks via xf_model_mask
 } xf_model_task_t;
 
 // Options for xf_model_load; fill with xf_model_options_init.
@@ -618,7 +618,12 @@ typedef struct xf_model_options_s {
                                // (default XF_MODEL_DEFAULT_MAX_TOKENS)
     int64_t max_bytes;         // device memory for weights (as f32) plus planned intermediates
                                // (default XF_MODEL_DEFAULT_MAX_BYTES)
+    // Images per xf_model_run: the graph is built for this batch (0 means 1, at most
+    // XF_MODEL_MAX_BATCH). Each image's result equals a run of that image alone, within the op tolerances.
+    int64_t batch;
 } xf_model_options_t;
+
+#define XF_MODEL_MAX_BATCH ((int64_t)4096)
 
 #define XF_MODEL_DEFAULT_MAX_INPUT_PIXELS ((int64_t)4096 * 4096)
 #define XF_MODEL_DEFAULT_MAX_TOKENS ((int64_t)65536)
@@ -634,14 +639,15 @@ typedef struct xf_model_info_s {
     xf_model_arch_t arch;
     xf_model_task_t task;
     const char* architecture;  // "vit" or "segformer"
-    int64_t input_channels;    // C of the input tensor [1, C, H, W]
+    int64_t batch;             // images per xf_model_run (xf_model_options_t.batch)
+    int64_t input_channels;    // C of the input tensor [batch, C, H, W]
     int64_t input_height;      // H, W the graph was built for
     int64_t input_width;
-    int64_t input_elements;  // C * H * W
+    int64_t input_elements;  // C * H * W, one image
     int64_t classes;         // number of logits per position
     int64_t output_height;   // 1 for classifiers; H/4 for SegFormer
     int64_t output_width;
-    int64_t output_elements;  // classes * output_height * output_width
+    int64_t output_elements;  // classes * output_height * output_width, one image
     float mean[4];            // per-channel normalisation used by xf_model_preprocess
     float std[4];
     float crop_pct;      // ViT: resize the short side to floor(size / crop_pct), then crop
@@ -685,16 +691,17 @@ XF_API xf_status_t xf_model_load_labels(xf_model_t* model, const char* path);
 XF_API xf_status_t xf_model_preprocess(const xf_model_t* model, const uint8_t* pixels, int width, int height,
                                        int channels, float* out, size_t count);
 
-// Runs |model| on |input| (|input_count| = info.input_elements floats, usually from
-// xf_model_preprocess) and copies the logits to |out_logits| (|logits_count| =
-// info.output_elements floats; classifiers: [classes]; segmenters: [classes, H/4, W/4]).
-// |out_logits| may be NULL when only a mask is wanted afterwards.
+// Runs |model| on |input|, info.batch images one after another (|input_count| = info.batch *
+// info.input_elements floats, each image usually from xf_model_preprocess) and copies the logits to
+// |out_logits| (|logits_count| = info.batch * info.output_elements floats; per image, classifiers:
+// [classes]; segmenters: [classes, H/4, W/4]). |out_logits| may be NULL when only masks are wanted.
 XF_API xf_status_t xf_model_run(xf_model_t* model, const float* input, size_t input_count, float* out_logits,
                                 size_t logits_count);
 
 // For a segmenter, after xf_model_run: upsamples the last logits to the input size (bilinear,
 // align_corners = false) and writes the per-pixel argmax (first maximum wins) to |out_mask|
-// (|count| = input_height * input_width, row-major). The work runs on the device.
+// (|count| = batch * input_height * input_width, image after image, row-major). The work runs on the
+// device.
 // Returns XF_ERR_INVALID_ARGUMENT for a classifier, XF_ERR_FAILED_PRECONDITION before a run.
 XF_API xf_status_t xf_model_mask(xf_model_t* model, int32_t* out_mask, size_t count);
 

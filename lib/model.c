@@ -692,10 +692,14 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
         return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT,
                            "xf_model_load: input size %lldx%lld is out of range",
                            (long long)options->input_height, (long long)options->input_width);
+    if (options && (options->batch < 0 || options->batch > XF_MODEL_MAX_BATCH))
+        return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_load: batch %lld is out of range (0..%lld)",
+                           (long long)options->batch, (long long)XF_MODEL_MAX_BATCH);
     xf_model_t* m = xf_calloc(1, sizeof *m);
     if (!m) return xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     m->ctx = ctx;
     m->path = path;
+    m->info.batch = options && options->batch ? options->batch : 1;
 
     char err[1024] = "";
     xf_status_t st = xf_st_open(path, &m->file, err, sizeof err);
@@ -765,7 +769,7 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
     }
     if (st == XF_OK) {
         m->info.output_elements = m->info.classes * m->info.output_height * m->info.output_width;
-        m->logits = xf_malloc((size_t)m->info.output_elements * sizeof(float));
+        m->logits = xf_malloc((size_t)(m->info.batch * m->info.output_elements) * sizeof(float));
         if (!m->logits) st = xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     }
     xf_st_close(m->file);
@@ -860,20 +864,21 @@ xf_status_t xf_model_run(xf_model_t* m, const float* input, size_t input_count, 
                          size_t logits_count) {
     if (!m) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_run: model is NULL");
     xf_alloc_use(&m->ctx->allocator);
-    if (!input || input_count != (size_t)m->info.input_elements)
+    const size_t in_total = (size_t)(m->info.batch * m->info.input_elements),
+                 out_total = (size_t)(m->info.batch * m->info.output_elements);
+    if (!input || input_count != in_total)
         return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
-                           "xf_model_run: the input must be %lld floats ([1, %lld, %lld, %lld]), got %zu",
-                           (long long)m->info.input_elements, (long long)m->info.input_channels,
-                           (long long)m->info.input_height, (long long)m->info.input_width,
-                           input ? input_count : 0);
-    if (out_logits && logits_count != (size_t)m->info.output_elements)
+                           "xf_model_run: the input must be %zu floats ([%lld, %lld, %lld, %lld]), got %zu",
+                           in_total, (long long)m->info.batch, (long long)m->info.input_channels,
+                           (long long)m->info.input_height, (long long)m->info.input_width, input ? input_count : 0);
+    if (out_logits && logits_count != out_total)
         return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
-                           "xf_model_run: the logits buffer must be %lld floats, got %zu",
-                           (long long)m->info.output_elements, logits_count);
+                           "xf_model_run: the logits buffer must be %zu floats (%lld images), got %zu", out_total,
+                           (long long)m->info.batch, logits_count);
     m->have_logits = false;
     xf_status_t st = xf_tensor_upload_f32(m->input, input, input_count);
     if (st == XF_OK) st = xf_graph_compute(m->graph);
-    if (st == XF_OK) st = xf_tensor_download_f32(m->output, m->logits, (size_t)m->info.output_elements);
+    if (st == XF_OK) st = xf_tensor_download_f32(m->output, m->logits, out_total);
     if (st != XF_OK) return st;
     m->have_logits = true;
     if (out_logits) memcpy(out_logits, m->logits, logits_count * sizeof(float));
@@ -884,7 +889,7 @@ static xf_status_t build_mask_graph(xf_model_t* m) {
     xf_graph_t* g;
     xf_status_t st = xf_graph_create(m->ctx, &g);
     if (st != XF_OK) return st;
-    int64_t shape[4] = {1, m->info.classes, m->info.output_height, m->info.output_width};
+    int64_t shape[4] = {m->info.batch, m->info.classes, m->info.output_height, m->info.output_width};
     xf_tensor_t *x, *up, *nhwc, *mask;
     static const int perm[4] = {0, 2, 3, 1};
     st = xf_graph_input(g, "logits", XF_DTYPE_F32, 4, shape, &x);
@@ -909,16 +914,17 @@ xf_status_t xf_model_mask(xf_model_t* m, int32_t* out_mask, size_t count) {
         return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
                            "xf_model_mask: the model is a %s classifier, not a segmenter",
                            m->info.architecture);
-    size_t want = (size_t)(m->info.input_height * m->info.input_width);
+    size_t want = (size_t)(m->info.batch * m->info.input_height * m->info.input_width);
     if (!out_mask || count != want)
         return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
-                           "xf_model_mask: the mask buffer must be %zu int32s, got %zu", want,
-                           out_mask ? count : 0);
+                           "xf_model_mask: the mask buffer must be %zu int32s (%lld images), got %zu", want,
+                           (long long)m->info.batch, out_mask ? count : 0);
     if (!m->have_logits)
         return xf_ctx_fail(m->ctx, XF_ERR_FAILED_PRECONDITION, "xf_model_mask: call xf_model_run first");
     xf_status_t st = XF_OK;
     if (!m->mask_graph) st = build_mask_graph(m);
-    if (st == XF_OK) st = xf_tensor_upload_f32(m->mask_input, m->logits, (size_t)m->info.output_elements);
+    if (st == XF_OK)
+        st = xf_tensor_upload_f32(m->mask_input, m->logits, (size_t)(m->info.batch * m->info.output_elements));
     if (st == XF_OK) st = xf_graph_compute(m->mask_graph);
     if (st == XF_OK) st = xf_tensor_download(m->mask_output, out_mask, count * sizeof(int32_t));
     return st;

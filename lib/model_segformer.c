@@ -108,12 +108,12 @@ static xf_status_t seg_fused_head(xf_model_t* m, int64_t in_ch, xf_tensor_t** ou
     return st;
 }
 
-// [1, N, C] tokens of an h x w grid -> [1, C, h, w].
+// [B, N, C] tokens of an h x w grid -> [B, C, h, w].
 static xf_status_t tokens_to_nchw(xf_graph_t* g, xf_tensor_t* x, int64_t c, int64_t h, int64_t w,
                                   xf_tensor_t** out) {
     xf_tensor_t* t;
     xf_status_t st = xf_transpose(g, x, 1, 2, &t);
-    int64_t shape[4] = {1, c, h, w};
+    int64_t shape[4] = {xf_tensor_dim(x, 0), c, h, w};
     if (st == XF_OK) st = xf_reshape(g, t, 4, shape, out);
     return st;
 }
@@ -168,7 +168,7 @@ xf_status_t xf_model_build_segformer(xf_model_t* m) {
 
     if ((st = xf_graph_create(m->ctx, &m->graph)) != XF_OK) return st;
     xf_graph_t* g = m->graph;
-    int64_t in_shape[4] = {1, s->channels, m->info.input_height, m->info.input_width};
+    int64_t in_shape[4] = {m->info.batch, s->channels, m->info.input_height, m->info.input_width};
     if ((st = xf_graph_input(g, "pixels", XF_DTYPE_F32, 4, in_shape, &m->input)) != XF_OK) return st;
 
     xf_tensor_t* x = m->input;  // NCHW between stages
@@ -179,7 +179,7 @@ xf_status_t xf_model_build_segformer(xf_model_t* m) {
                                  .padding = {(int)(s->patch[i] / 2), (int)(s->patch[i] / 2)}};
         xf_tensor_t* t;
         if ((st = xf_conv2d(g, x, pe_w[i], pe_b[i], &cp, &t)) != XF_OK) return st;
-        int64_t flat[3] = {1, d, gh[i] * gw[i]};
+        int64_t flat[3] = {m->info.batch, d, gh[i] * gw[i]};
         if ((st = xf_reshape(g, t, 3, flat, &t)) != XF_OK) return st;
         if ((st = xf_transpose(g, t, 1, 2, &t)) != XF_OK) return st;
         if ((st = xf_layernorm(g, t, pe_nw[i], pe_nb[i], XF_SEG_NORM_EPS, &t)) != XF_OK) return st;

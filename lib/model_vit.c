@@ -161,6 +161,29 @@ static xf_status_t vit_block_weights(xf_model_t* m, int i) {
     return st == XF_OK ? vit_scaled_linear(m, i, "mlp.fc2", "ls2", d, hid, true) : st;
 }
 
+// A prefix-token weight [1, n, C] (class, distillation, register tokens), repeated for every image of
+// the batch: [batch, n, C] under the same name.
+static xf_status_t vit_tokens(xf_model_t* m, const char* name, int64_t n, xf_tensor_t** out) {
+    const int64_t d = m->cfg.vit.dim, batch = m->info.batch;
+    int64_t shape[3] = {1, n, d};
+    if (batch == 1) return xf_model_weight(m, name, 3, shape, out);
+    float* one;
+    xf_status_t st = xf_model_weight_host(m, name, 3, shape, &one);
+    if (st != XF_OK) return st;
+    float* all = xf_malloc((size_t)(batch * n * d) * sizeof(float));
+    if (!all) {
+        xf_free(one);
+        return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+    }
+    for (int64_t b = 0; b < batch; b++) memcpy(all + b * n * d, one, (size_t)(n * d) * sizeof(float));
+    shape[0] = batch;
+    st = xf_model_weight_upload(m, name, 3, shape, all, out);
+    if (st == XF_OK) m->info.parameters -= (batch - 1) * n * d;
+    xf_free(one);
+    xf_free(all);
+    return st;
+}
+
 static xf_status_t vit_norm(xf_model_t* m, const char* name, xf_tensor_t* x, xf_tensor_t** out) {
     const int64_t s1[1] = {m->cfg.vit.dim};
     char wn[64], bn[64];
@@ -190,14 +213,14 @@ xf_status_t xf_model_build_vit(xf_model_t* m) {
 
     xf_tensor_t *pw, *pb = NULL, *cls = NULL, *dist = NULL, *reg = NULL, *pos, *hw, *hb, *hdw = NULL, *hdb = NULL;
     xf_status_t st;
-    int64_t s4[4] = {d, c, p, p}, s1[1] = {d}, s3[3] = {1, 1, d}, sr[3] = {1, v->reg_tokens, d},
-            sh[2] = {v->classes, d}, shb[1] = {v->classes};
+    const int64_t batch = m->info.batch;
+    int64_t s4[4] = {d, c, p, p}, s1[1] = {d}, sh[2] = {v->classes, d}, shb[1] = {v->classes};
     if ((st = xf_model_weight(m, "patch_embed.proj.weight", 4, s4, &pw)) != XF_OK) return st;
     // timm drops the patch embedding's bias when norm_pre follows it.
     if (!v->pre_norm && (st = xf_model_weight(m, "patch_embed.proj.bias", 1, s1, &pb)) != XF_OK) return st;
-    if (v->class_token && (st = xf_model_weight(m, "cls_token", 3, s3, &cls)) != XF_OK) return st;
-    if (v->distilled && (st = xf_model_weight(m, "dist_token", 3, s3, &dist)) != XF_OK) return st;
-    if (v->reg_tokens && (st = xf_model_weight(m, "reg_token", 3, sr, &reg)) != XF_OK) return st;
+    if (v->class_token && (st = vit_tokens(m, "cls_token", 1, &cls)) != XF_OK) return st;
+    if (v->distilled && (st = vit_tokens(m, "dist_token", 1, &dist)) != XF_OK) return st;
+    if (v->reg_tokens && (st = vit_tokens(m, "reg_token", v->reg_tokens, &reg)) != XF_OK) return st;
     if ((st = vit_pos_embed(m, gh, gw, &pos)) != XF_OK) return st;
     for (int i = 0; i < v->depth; i++)
         if ((st = vit_block_weights(m, i)) != XF_OK) return st;
@@ -210,12 +233,12 @@ xf_status_t xf_model_build_vit(xf_model_t* m) {
 
     if ((st = xf_graph_create(m->ctx, &m->graph)) != XF_OK) return st;
     xf_graph_t* g = m->graph;
-    int64_t in_shape[4] = {1, c, h, w};
+    int64_t in_shape[4] = {batch, c, h, w};
     if ((st = xf_graph_input(g, "pixels", XF_DTYPE_F32, 4, in_shape, &m->input)) != XF_OK) return st;
     xf_conv2d_params_t cp = {.stride = {(int)p, (int)p}};
     xf_tensor_t *x, *t;
     if ((st = xf_conv2d(g, m->input, pw, pb, &cp, &x)) != XF_OK) return st;
-    int64_t flat[3] = {1, d, gh * gw};
+    int64_t flat[3] = {batch, d, gh * gw};
     if ((st = xf_reshape(g, x, 3, flat, &x)) != XF_OK) return st;
     if ((st = xf_transpose(g, x, 1, 2, &x)) != XF_OK) return st;
     // timm's _pos_embed: prefix tokens (class, distillation or registers) first.

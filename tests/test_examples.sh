@@ -91,6 +91,21 @@ for column in $(echo "$columns" | tr ',' ' '); do
     [ "$(grep -E -c '^ +[0-9.]+% ' "$work/out")" -eq 6 ] || fail "[$column] classify --top 2: want 2 lines per image"
     grep -A1 'coat_rgb_96x80' "$work/out" | grep -q 'Coat' ||
         fail "[$column] classify: coat_rgb_96x80.png is not a Coat"
+    # Four images as one batch, and five as a batch of four and a partial one: the same results, in order.
+    four="$images/trouser.png $images/coat_rgb_96x80.png $images/ankle_boot.png $images/bag.png"
+    # shellcheck disable=SC2086
+    "$classify" "$models/vit-fmnist.safetensors" $four --top 2 --backend "$backend" 2>&1 |
+        grep -E '^ +[0-9.]+% |^/' | sed 's/ (.*//' >"$work/single"
+    # shellcheck disable=SC2086
+    expect 0 'the batch of 4' "[$column] classify four images as one batch" -- \
+        "$classify" "$models/vit-fmnist.safetensors" $four --top 2 --batch 4 --backend "$backend"
+    grep -E '^ +[0-9.]+% |^/' "$work/out" | sed 's/ (.*//' | cmp -s - "$work/single" ||
+        fail "[$column] classify --batch 4: results differ from one image at a time"
+    expect 0 'the batch of 4' "[$column] classify five images, batches of 4" -- \
+        "$classify" "$models/vit-fmnist.safetensors" "$images/trouser.png" "$images/coat_rgb_96x80.png" \
+        "$images/ankle_boot.png" "$images/bag.png" "$images/sneaker.png" --top 1 --batch 4 --backend "$backend"
+    [ "$(grep -E -c '^ +[0-9.]+% ' "$work/out")" -eq 5 ] || fail "[$column] classify --batch 4: want 5 results"
+    grep -A1 'sneaker' "$work/out" | grep -q 'Sneaker' || fail "[$column] classify --batch 4: the fifth image"
 
     rm -f "$work/mask.png" "$work/overlay.png"
     expect 0 'Pullover' "[$column] segment seg_canvas2.png" -- \

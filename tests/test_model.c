@@ -986,15 +986,117 @@ static void run_mask(xf_context_t* ctx, const char* column, void* user) {
     xf_model_destroy(m);
 }
 
-//===----------------------------------------------------------------------===//
-// Strict configs: no key that may shape a model is ignored
-//===----------------------------------------------------------------------===//
-
 static const char tiny_seg_config[] =
     "{\"model_type\":\"segformer\",\"num_channels\":3,\"depths\":[1,1],\"sr_ratios\":[2,1],"
     "\"hidden_sizes\":[16,32],\"patch_sizes\":[7,3],\"strides\":[4,2],\"num_attention_heads\":[1,2],"
     "\"mlp_ratios\":[4,4],\"decoder_hidden_size\":24,\"image_size\":[40,48],"
     "\"id2label\":{\"0\":\"bg\",\"1\":\"a\",\"2\":\"b\",\"3\":\"c\",\"4\":\"d\"}}";
+
+//===----------------------------------------------------------------------===//
+// Batches
+//===----------------------------------------------------------------------===//
+
+// Loads |path| for |batch| images on |ctx| and runs |input| (batch images); fills |logits| and, for a
+// segmenter, |mask|.
+static void run_batch(xf_context_t* ctx, const char* column, const char* path, int64_t batch, const float* input,
+                      float* logits, int32_t* mask) {
+    xf_model_options_t opt;
+    xf_model_options_init(&opt);
+    opt.batch = batch;
+    xf_model_t* m;
+    cr_assert(xf_model_load(ctx, path, &opt, &m) == XF_OK, "[%s] batch %lld: %s", column, (long long)batch,
+              xf_context_error(ctx));
+    xf_model_info_t info;
+    xf_model_info(m, &info);
+    cr_assert_eq(info.batch, batch);
+    size_t nin = (size_t)(batch * info.input_elements), nout = (size_t)(batch * info.output_elements);
+    cr_assert(xf_model_run(m, input, nin - 1, logits, nout) == XF_ERR_INVALID_ARGUMENT);
+    cr_assert(xf_model_run(m, input, nin, logits, nout) == XF_OK, "[%s] %s", column, xf_context_error(ctx));
+    if (mask) {
+        size_t px = (size_t)(batch * info.input_height * info.input_width);
+        cr_assert(xf_model_mask(m, mask, px) == XF_OK, "[%s] %s", column, xf_context_error(ctx));
+    }
+    xf_model_destroy(m);
+}
+
+typedef struct {
+    const char* path;
+    bool seg;
+} batch_case_t;
+
+enum { BATCH = 3 };
+
+static void run_batch_vs_single(xf_context_t* ctx, const char* column, void* user) {
+    const batch_case_t* c = user;
+    xf_model_t* probe;
+    cr_assert(xf_model_load(ctx, c->path, NULL, &probe) == XF_OK, "%s", xf_context_error(ctx));
+    xf_model_info_t info;
+    xf_model_info(probe, &info);
+    xf_model_destroy(probe);
+    const int64_t nin = info.input_elements, nout = info.output_elements, px = info.input_height * info.input_width;
+    float* input = malloc((size_t)(BATCH * nin) * sizeof(float));
+    tm_input(input, BATCH * nin);  // three different images
+    float* batched = malloc((size_t)(BATCH * nout) * sizeof(float));
+    float* single = malloc((size_t)nout * sizeof(float));
+    int32_t* mask_b = c->seg ? malloc((size_t)(BATCH * px) * sizeof(int32_t)) : NULL;
+    int32_t* mask_s = c->seg ? malloc((size_t)px * sizeof(int32_t)) : NULL;
+    run_batch(ctx, column, c->path, BATCH, input, batched, mask_b);
+    for (int i = 0; i < BATCH; i++) {
+        run_batch(ctx, column, c->path, 1, input + i * nin, single, mask_s);
+        char what[64];
+        snprintf(what, sizeof what, "%s image %d of %d", c->path, i, BATCH);
+        check_logits(what, column, batched + i * nout, single, (size_t)nout, 1e-4f, 1e-4f);
+        if (c->seg) {
+            int64_t differ = 0;
+            for (int64_t p = 0; p < px; p++) differ += mask_b[i * px + p] != mask_s[p];
+            cr_expect(differ == 0, "[%s] %s: %lld mask pixels differ", column, what, (long long)differ);
+        }
+    }
+    free(input);
+    free(batched);
+    free(single);
+    free(mask_b);
+    free(mask_s);
+}
+
+// A batch of three gives each image's single-image result on every column: a ViT with every prefix
+// token kind and average pooling, a distilled DeiT, and a SegFormer with its masks.
+Test(model, batches_equal_single_images, .timeout = 900) {
+    char dir[512], vit[700], deit[700], seg[700];
+    tm_tmpdir(dir, sizeof dir);
+    snprintf(vit, sizeof vit, "%s/variants.safetensors", dir);
+    snprintf(deit, sizeof deit, "%s/deit.safetensors", dir);
+    snprintf(seg, sizeof seg, "%s/seg.safetensors", dir);
+    tm_file_t f;
+    tm_vit_every_variant(&f);
+    cr_assert(tm_write(&f, vit));
+    tm_free(&f);
+    write_tiny_vit(deit, 1);
+    memset(&f, 0, sizeof f);
+    snprintf(f.config, sizeof f.config, "%s", tiny_seg_config);
+    const int64_t dims[2] = {16, 32}, depths[2] = {1, 1}, sr[2] = {2, 1}, patch[2] = {7, 3};
+    tm_segformer_tensors(&f, 2, dims, depths, sr, patch, 3, 24, 5);
+    cr_assert(tm_write(&f, seg));
+    tm_free(&f);
+    const batch_case_t cases[3] = {{vit, false}, {deit, false}, {seg, true}};
+    for (int i = 0; i < 3; i++) each_column(run_batch_vs_single, (void*)&cases[i]);
+    xf_model_options_t opt;
+    xf_model_options_init(&opt);
+    opt.batch = XF_MODEL_MAX_BATCH + 1;
+    xf_context_t* ctx = cpu_context();
+    xf_model_t* m;
+    cr_expect(xf_model_load(ctx, deit, &opt, &m) == XF_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(xf_context_error(ctx), "batch"), "%s", xf_context_error(ctx));
+    xf_context_destroy(ctx);
+    unlink(vit);
+    unlink(deit);
+    unlink(seg);
+    rmdir(dir);
+}
+
+//===----------------------------------------------------------------------===//
+// Strict configs: no key that may shape a model is ignored
+//===----------------------------------------------------------------------===//
 
 // Loads the tiny ViT or SegFormer whose config gains "|key|": |value| (JSON); returns the status and
 // copies the context's message into |err|.

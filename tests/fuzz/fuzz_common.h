@@ -44,24 +44,7 @@ static __attribute__((unused)) void fuzz_seed_model(int which, tm_file_t* f) {
                  chans == 3 ? "0.485,0.456,0.406" : "0.5", chans == 3 ? "0.229,0.224,0.225" : "0.25");
         tm_vit_tensors(f, 32, 8, chans, 8, 1, 3, distilled);
     } else if (which == 4) {
-        // Every ViT variant at once: registers, LayerScale, qk_norm, norm_pre, average pooling, fc_norm.
-        snprintf(f->config, sizeof f->config,
-                 "{\"architecture\":\"vit\",\"img_size\":32,\"patch_size\":8,\"in_chans\":1,\"embed_dim\":8,"
-                 "\"depth\":1,\"num_heads\":2,\"mlp_ratio\":4.0,\"num_classes\":3,\"global_pool\":\"avg\","
-                 "\"reg_tokens\":2,\"no_embed_class\":true,\"init_values\":0.1,\"qk_norm\":true,"
-                 "\"pre_norm\":true,\"act_layer\":\"quick_gelu\",\"mean\":[0.5],\"std\":[0.25]}");
-        tm_vit_tensors(f, 32, 8, 1, 8, 1, 3, 0);
-        const char* gone[] = {"patch_embed.proj.bias", "pos_embed", "norm.weight", "norm.bias"};
-        for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) tm_remove(f, gone[i]);
-        tm_add(f, "reg_token", 3, 1, 2, 8, 0);
-        tm_add(f, "pos_embed", 3, 1, 16, 8, 0);
-        const char* vectors[] = {"norm_pre.weight", "norm_pre.bias", "fc_norm.weight", "fc_norm.bias",
-                                 "blocks.0.ls1.gamma", "blocks.0.ls2.gamma"};
-        for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) tm_add(f, vectors[i], 1, 8, 0, 0, 0);
-        const char* head_vectors[] = {"blocks.0.attn.q_norm.weight", "blocks.0.attn.q_norm.bias",
-                                      "blocks.0.attn.k_norm.weight", "blocks.0.attn.k_norm.bias"};
-        for (size_t i = 0; i < sizeof head_vectors / sizeof head_vectors[0]; i++)
-            tm_add(f, head_vectors[i], 1, 4, 0, 0, 0);
+        tm_vit_every_variant(f);
     } else {
         snprintf(f->config, sizeof f->config,
                  "{\"model_type\":\"segformer\",\"num_channels\":3,\"depths\":[1,1],\"sr_ratios\":[2,1],"
