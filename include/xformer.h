@@ -634,6 +634,13 @@ XF_API void xf_model_options_init(xf_model_options_t* out_options);
 
 typedef struct xf_model_s xf_model_t;
 
+// How xf_model_preprocess resizes (the config's "interpolation"; docs/MODELS.md).
+typedef enum xf_interpolation_e {
+    XF_INTERPOLATION_DEFAULT = 0,  // libxformer's tensor pipeline: bilinear on f32, no antialiasing
+    XF_INTERPOLATION_BICUBIC,      // timm / Hugging Face evaluation on Pillow: antialiased bicubic on 8 bits
+    XF_INTERPOLATION_BILINEAR,     // the same with Pillow's antialiased bilinear
+} xf_interpolation_t;
+
 // What a loaded model is and what it expects. Strings are owned by the model.
 typedef struct xf_model_info_s {
     xf_model_arch_t arch;
@@ -651,6 +658,7 @@ typedef struct xf_model_info_s {
     float mean[4];            // per-channel normalisation used by xf_model_preprocess
     float std[4];
     float crop_pct;      // ViT: resize the short side to floor(size / crop_pct), then crop
+    xf_interpolation_t interpolation;
     int64_t parameters;  // weights loaded, in elements
     bool has_labels;     // labels came with the config or xf_model_load_labels
 } xf_model_info_t;
@@ -682,12 +690,14 @@ XF_API const char* xf_model_label(const xf_model_t* model, int64_t index);
 XF_API xf_status_t xf_model_load_labels(xf_model_t* model, const char* path);
 
 // Turns a decoded 8-bit image (|height| rows of |width| pixels, |channels| interleaved bytes per
-// pixel: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA; rows packed) into the model's input tensor
-// [1, C, H, W] in |out| (|count| = info.input_elements floats), exactly as the reference tooling
-// does: channel conversion (BT.601 luma for grey models, replication for RGB models, alpha
-// dropped), /255, bilinear resize (align_corners = false, no antialiasing; ViT: short side to
-// floor(size / crop_pct) then a centre crop; SegFormer: straight to the input size) and
-// per-channel (x - mean) / std. Runs on the host; all arithmetic in f32.
+// pixel: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA; rows packed) into one image of the model's input,
+// [C, H, W] in |out| (|count| = info.input_elements floats), exactly as the reference does. With
+// info.interpolation XF_INTERPOLATION_DEFAULT, as tools/preprocess.py: channel conversion (BT.601 luma
+// for grey models, replication for RGB models, alpha dropped), /255, bilinear resize on f32
+// (align_corners = false, no antialiasing; ViT: short side to floor(size / crop_pct) then a centre
+// crop; SegFormer: straight to the input size) and per-channel (x - mean) / std. With BICUBIC or
+// BILINEAR, timm's / Hugging Face's evaluation transform on Pillow, bit for bit (docs/MODELS.md). Runs on
+// the host; only the crop is computed.
 XF_API xf_status_t xf_model_preprocess(const xf_model_t* model, const uint8_t* pixels, int width, int height,
                                        int channels, float* out, size_t count);
 

@@ -319,6 +319,13 @@ static xf_status_t cfg_labels(cfg_t* c, int64_t classes) {
 
 static xf_status_t cfg_norm(cfg_t* c, int64_t channels) {
     xf_model_t* m = c->m;
+    static const char* const interpolations[] = {"bicubic", "bilinear", NULL};
+    int interpolation;
+    xf_status_t ist = cfg_choice(c, "interpolation", interpolations, &interpolation);
+    if (ist != XF_OK) return ist;
+    m->info.interpolation = interpolation < 0   ? XF_INTERPOLATION_DEFAULT
+                            : interpolation == 0 ? XF_INTERPOLATION_BICUBIC
+                                                 : XF_INTERPOLATION_BILINEAR;
     static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f},
                        imagenet_std[3] = {0.229f, 0.224f, 0.225f};
     if (channels > 4)
@@ -354,7 +361,7 @@ static const char* const vit_keys[] = {
     "architecture", "model_type", "img_size", "patch_size", "in_chans", "embed_dim", "depth", "num_heads",
     "num_classes", "num_features", "mlp_ratio", "norm_eps", "qkv_bias", "qk_norm", "init_values", "class_token",
     "no_embed_class", "reg_tokens", "pre_norm", "fc_norm", "global_pool", "act_layer", "norm_layer", "distilled",
-    "dynamic_img_size", "dynamic_img_pad", "crop_pct", "mean", "std", "labels", "id2label",
+    "dynamic_img_size", "dynamic_img_pad", "crop_pct", "interpolation", "mean", "std", "labels", "id2label",
     // Training only.
     "drop_rate", "pos_drop_rate", "patch_drop_rate", "proj_drop_rate", "attn_drop_rate", "drop_path_rate",
     "weight_init", "fix_init", NULL};
@@ -441,7 +448,7 @@ static xf_status_t parse_vit_config(cfg_t* c) {
 static const char* const seg_keys[] = {
     "architecture", "model_type", "num_channels", "num_encoder_blocks", "hidden_sizes", "depths", "sr_ratios",
     "patch_sizes", "strides", "num_attention_heads", "mlp_ratios", "hidden_act", "decoder_hidden_size",
-    "num_labels", "image_size", "reshape_last_stage", "mean", "std", "labels", "id2label",
+    "num_labels", "image_size", "reshape_last_stage", "interpolation", "mean", "std", "labels", "id2label",
     // Hugging Face builds every SegFormer LayerNorm with eps 1e-5 whatever this says (docs/MODELS.md).
     "layer_norm_eps",
     // Training only.
@@ -928,99 +935,4 @@ xf_status_t xf_model_mask(xf_model_t* m, int32_t* out_mask, size_t count) {
     if (st == XF_OK) st = xf_graph_compute(m->mask_graph);
     if (st == XF_OK) st = xf_tensor_download(m->mask_output, out_mask, count * sizeof(int32_t));
     return st;
-}
-
-//===----------------------------------------------------------------------===//
-// Preprocessing (mirrors the reference tooling in f32, see docs/MODELS.md)
-//===----------------------------------------------------------------------===//
-
-// PyTorch's F.interpolate(mode="bilinear", align_corners=False, antialias=False) source index and
-// weight for one output coordinate, computed in f32 as PyTorch does for f32 tensors.
-static void bilinear_coord(int64_t out_i, int64_t in_size, int64_t out_size, int64_t* i0, int64_t* i1,
-                           float* l0, float* l1) {
-    float scale = (float)in_size / (float)out_size;
-    float src = scale * ((float)out_i + 0.5f) - 0.5f;
-    if (src < 0) src = 0;
-    int64_t a = (int64_t)src;
-    if (a > in_size - 1) a = in_size - 1;
-    *i0 = a;
-    *i1 = a + (a < in_size - 1 ? 1 : 0);
-    *l1 = src - (float)a;
-    *l0 = 1.0f - *l1;
-}
-
-// Channel |k| of pixel |px| as the model sees it, in [0, 1].
-static float pixel_value(const uint8_t* px, int channels, int64_t model_channels, int64_t k) {
-    const int colour = channels >= 3;
-    float v;
-    if (model_channels == 1 && colour)
-        v = 0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2];
-    else if (colour && k < 3)
-        v = px[k];
-    else if (!colour)
-        v = px[0];
-    else
-        v = px[k < channels ? k : 0];
-    return v / 255.0f;
-}
-
-xf_status_t xf_model_preprocess(const xf_model_t* m, const uint8_t* pixels, int width, int height,
-                                int channels, float* out, size_t count) {
-    if (!m) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_preprocess: model is NULL");
-    if (!pixels || !out || width < 1 || height < 1 || channels < 1 || channels > 4 || width > (1 << 16) ||
-        height > (1 << 16))
-        return xf_ctx_fail(
-            m->ctx, XF_ERR_INVALID_ARGUMENT,
-            "xf_model_preprocess: need pixels and out, 1..65536 pixels per side and 1..4 channels "
-            "(got %dx%d, %d channels)",
-            width, height, channels);
-    if (count != (size_t)m->info.input_elements)
-        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
-                           "xf_model_preprocess: out must be %lld floats, got %zu",
-                           (long long)m->info.input_elements, count);
-    const int64_t c = m->info.input_channels, w = width, h = height;
-    const int64_t oh = m->info.input_height, ow = m->info.input_width;
-
-    // The resized size (ViT: short side to floor(size / crop_pct); SegFormer: the input size). Only
-    // the centre crop of it is computed, straight from the source pixels, so neither time nor memory
-    // depends on the image size or crop_pct. Bounded sizes (65536 per side, crop_pct >= 1e-3) keep
-    // every product below 2^53.
-    int64_t rh = oh, rw = ow;
-    if (m->info.arch == XF_MODEL_ARCH_VIT) {
-        int64_t size = oh > ow ? oh : ow;
-        int64_t s = (int64_t)floor((double)size / (double)m->info.crop_pct);
-        if (h <= w) {
-            rh = s;
-            rw = (int64_t)floor((double)w * (double)s / (double)h + 0.5);
-        } else {
-            rw = s;
-            rh = (int64_t)floor((double)h * (double)s / (double)w + 0.5);
-        }
-        if (rh < oh) rh = oh;
-        if (rw < ow) rw = ow;
-    }
-    const int64_t top = (rh - oh) / 2, left = (rw - ow) / 2;
-    const bool resize = rh != h || rw != w;
-    for (int64_t y = 0; y < oh; y++) {
-        int64_t y0 = y + top, y1 = y0;
-        float ly0 = 1, ly1 = 0;
-        if (resize) bilinear_coord(y + top, h, rh, &y0, &y1, &ly0, &ly1);
-        for (int64_t x = 0; x < ow; x++) {
-            int64_t x0 = x + left, x1 = x0;
-            float lx0 = 1, lx1 = 0;
-            if (resize) bilinear_coord(x + left, w, rw, &x0, &x1, &lx0, &lx1);
-            const uint8_t* p00 = pixels + (y0 * w + x0) * channels;
-            const uint8_t* p01 = pixels + (y0 * w + x1) * channels;
-            const uint8_t* p10 = pixels + (y1 * w + x0) * channels;
-            const uint8_t* p11 = pixels + (y1 * w + x1) * channels;
-            for (int64_t k = 0; k < c; k++) {
-                float v = pixel_value(p00, channels, c, k);
-                if (resize)
-                    v = ly0 * (lx0 * v + lx1 * pixel_value(p01, channels, c, k)) +
-                        ly1 * (lx0 * pixel_value(p10, channels, c, k) + lx1 * pixel_value(p11, channels, c, k));
-                out[(k * oh + y) * ow + x] = (v - m->info.mean[k]) / m->info.std[k];
-            }
-        }
-    }
-    return XF_OK;
 }

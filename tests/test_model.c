@@ -748,6 +748,97 @@ Test(model, preprocess_crops_before_resizing) {
 // Regression: the smallest crop_pct the loader accepts with images of extreme aspect made the resize
 // size arithmetic wrap (a heap overflow) and cost memory in proportion to the resized image. Now
 // the cost follows the model's input size and every output is the image's constant colour.
+// Writes a tiny model for the Pillow-pipeline |config| (ViT or SegFormer).
+static void write_pil_model(const char* config, const char* path) {
+    xf_json_doc_t* doc;
+    size_t pos;
+    char why[128];
+    cr_assert(xf_json_parse(NULL, config, strlen(config), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
+    const xf_json_t* root = xf_json_root(doc);
+    tm_file_t f = {0};
+    snprintf(f.config, sizeof f.config, "%s", config);
+    if (strcmp(xf_json_get(root, "architecture")->u.s, "vit") == 0) {
+        const xf_json_t* size = xf_json_get(root, "img_size");
+        int64_t h = size->type == XF_JSON_ARRAY ? size->u.items[0].u.i : size->u.i;
+        int64_t w = size->type == XF_JSON_ARRAY ? size->u.items[1].u.i : size->u.i;
+        int64_t chans = xf_json_get(root, "in_chans")->u.i;
+        tm_vit_tensors(&f, h, 8, chans, 8, 1, 3, 0);
+        tm_remove(&f, "pos_embed");
+        tm_add(&f, "pos_embed", 3, 1, 1 + (h / 8) * (w / 8), 8, 0);
+    } else {
+        const int64_t dims[2] = {16, 32}, depths[2] = {1, 1}, sr[2] = {2, 1}, patch[2] = {7, 3};
+        tm_segformer_tensors(&f, 2, dims, depths, sr, patch, 3, 24, 150);
+    }
+    xf_json_free(doc);
+    cr_assert(tm_write(&f, path));
+    tm_free(&f);
+}
+
+// With an "interpolation" in the config, preprocessing is timm's (and Hugging Face's) evaluation transform on
+// Pillow, bit for bit: antialiased bicubic and bilinear resizing in 8-bit fixed point, torchvision's resize
+// rounding and CenterCrop (padding when the image is smaller), Pillow's luma for grey models.
+Test(model, preprocess_matches_pillow_and_timm) {
+    char refpath[1100], dir[512], path[700];
+    snprintf(refpath, sizeof refpath, "%s/tests/data/pil_preprocess_refs.safetensors", src_dir());
+    tm_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    xf_st_file_t* ref = open_ref(refpath);
+    const char* list = xf_st_metadata(ref, "cases");
+    cr_assert(list);
+    xf_json_doc_t* doc;
+    size_t pos;
+    char why[128];
+    cr_assert(xf_json_parse(NULL, list, strlen(list), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
+    const xf_json_t* cases = xf_json_root(doc);
+    cr_assert(cases->count >= 10);
+    xf_context_t* ctx = cpu_context();
+    for (size_t i = 0; i < cases->count; i++) {
+        const char* name = cases->u.items[i].u.s;
+        char key[128];
+        snprintf(key, sizeof key, "%s.config", name);
+        write_pil_model(xf_st_metadata(ref, key), path);
+        xf_model_t* m;
+        cr_assert(xf_model_load(ctx, path, NULL, &m) == XF_OK, "%s: %s", name, xf_context_error(ctx));
+        xf_model_info_t info;
+        xf_model_info(m, &info);
+        cr_assert_neq(info.interpolation, XF_INTERPOLATION_DEFAULT);
+        snprintf(key, sizeof key, "%s.image", name);
+        xf_st_tensor_t* t = xf_st_find(ref, key);
+        cr_assert(t && t->ndim == 3);
+        int32_t* wide = malloc((size_t)t->elements * sizeof(int32_t));
+        uint8_t* px = malloc((size_t)t->elements);
+        cr_assert(xf_st_read_i32(t, wide, (size_t)t->elements) == XF_OK);
+        for (int64_t k = 0; k < t->elements; k++) px[k] = (uint8_t)wide[k];
+        size_t n;
+        snprintf(key, sizeof key, "%s.want", name);
+        float* want = ref_f32(ref, key, &n);
+        cr_assert_eq(n, (size_t)info.input_elements, "%s", name);
+        float* got = malloc(n * sizeof(float));
+        cr_assert(xf_model_preprocess(m, px, (int)t->shape[1], (int)t->shape[0], (int)t->shape[2], got, n) == XF_OK,
+                  "%s: %s", name, xf_context_error(ctx));
+        // Hugging Face rescales in double before rounding to f32: at most an ulp apart.
+        int64_t off = 0;
+        float worst = 0;
+        for (size_t k = 0; k < n; k++) {
+            float d = fabsf(got[k] - want[k]);
+            if (d > 1e-6f) off++;
+            if (d > worst) worst = d;
+        }
+        cr_expect(off == 0, "%s: %lld of %zu values differ from timm / Hugging Face (worst by %g, %.1f grey levels)",
+                  name, (long long)off, n, worst, worst * 255);
+        free(wide);
+        free(px);
+        free(want);
+        free(got);
+        xf_model_destroy(m);
+    }
+    xf_context_destroy(ctx);
+    xf_json_free(doc);
+    xf_st_close(ref);
+    unlink(path);
+    rmdir(dir);
+}
+
 Test(model, preprocess_extreme_aspect_and_crop_pct) {
     char dir[512];
     tm_tmpdir(dir, sizeof dir);

@@ -230,14 +230,15 @@ static __attribute__((unused)) void tm_vit_tensors(tm_file_t* f, int64_t img, in
 }
 
 // A tiny grey 32x32 ViT with every variant at once: registers, no_embed_class, LayerScale, qk_norm,
-// norm_pre (no patch bias), quick GELU, average pooling with fc_norm.
+// norm_pre (no patch bias), quick GELU, average pooling with fc_norm, Pillow bicubic preprocessing.
 static __attribute__((unused)) void tm_vit_every_variant(tm_file_t* f) {
     memset(f, 0, sizeof *f);
     snprintf(f->config, sizeof f->config,
              "{\"architecture\":\"vit\",\"img_size\":32,\"patch_size\":8,\"in_chans\":1,\"embed_dim\":8,"
              "\"depth\":1,\"num_heads\":2,\"mlp_ratio\":4.0,\"num_classes\":3,\"global_pool\":\"avg\","
              "\"reg_tokens\":2,\"no_embed_class\":true,\"init_values\":0.1,\"qk_norm\":true,"
-             "\"pre_norm\":true,\"act_layer\":\"quick_gelu\",\"mean\":[0.5],\"std\":[0.25]}");
+             "\"pre_norm\":true,\"act_layer\":\"quick_gelu\",\"interpolation\":\"bicubic\",\"crop_pct\":0.9,"
+             "\"mean\":[0.5],\"std\":[0.25]}");
     tm_vit_tensors(f, 32, 8, 1, 8, 1, 3, 0);
     const char* gone[] = {"patch_embed.proj.bias", "pos_embed", "norm.weight", "norm.bias"};
     for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) tm_remove(f, gone[i]);

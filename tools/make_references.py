@@ -11,6 +11,10 @@
                                                 __metadata__ has each variant's config and tensor shapes, and the
                                                 model keys timm's VisionTransformer and transformers' SegformerConfig
                                                 take (the loader must understand or refuse every one)
+  tests/data/pil_preprocess_refs.safetensors    timm's and Hugging Face's evaluation transforms (Pillow resize,
+                                                torchvision CenterCrop) on synthetic images: "<case>.image" (I32
+                                                HxWxC), "<case>.want" (F32 [C,H,W], mean 0 and std 1);
+                                                __metadata__ "<case>.config" is the libxformer config
 Extra "debug.*" tensors are intermediate activations (for locating a mismatch); "<file>" is the image's file name
 (e.g. "sneaker.png"); __metadata__["images"] lists the files in order.
 Run with the venv python (timm + transformers): `.../xf-venv/bin/python tools/make_references.py [--only KIND]`.
@@ -224,9 +228,80 @@ def vit_variants_ref():
     print(f"wrote {dst}")
 
 
+# name -> (image height, width, channels, libxformer config fields)
+PIL_CASES = {
+    "vit_bicubic_crop": (37, 53, 3, {"architecture": "vit", "img_size": 32, "in_chans": 3, "crop_pct": 0.875,
+                                     "interpolation": "bicubic"}),
+    "vit_bilinear_tall": (90, 20, 3, {"architecture": "vit", "img_size": 32, "in_chans": 3, "crop_pct": 1.0,
+                                      "interpolation": "bilinear"}),
+    "vit_bicubic_rgba_down": (100, 77, 4, {"architecture": "vit", "img_size": 24, "in_chans": 3, "crop_pct": 0.9,
+                                           "interpolation": "bicubic"}),
+    "vit_grey_model_rgb": (64, 48, 3, {"architecture": "vit", "img_size": 24, "in_chans": 1, "crop_pct": 0.9,
+                                       "interpolation": "bicubic"}),
+    "vit_grey_image_up": (12, 10, 1, {"architecture": "vit", "img_size": 32, "in_chans": 3, "crop_pct": 0.95,
+                                      "interpolation": "bicubic"}),
+    "vit_rect": (50, 61, 3, {"architecture": "vit", "img_size": [32, 24], "in_chans": 3, "crop_pct": 0.95,
+                             "interpolation": "bicubic"}),
+    "vit_pad": (45, 38, 3, {"architecture": "vit", "img_size": 40, "in_chans": 3, "crop_pct": 1.2,
+                            "interpolation": "bicubic"}),
+    "vit_same_size": (32, 32, 3, {"architecture": "vit", "img_size": 32, "in_chans": 3, "crop_pct": 1.0,
+                                  "interpolation": "bicubic"}),
+    "segformer_bilinear": (57, 43, 3, {"architecture": "segformer", "image_size": [32, 40],
+                                       "interpolation": "bilinear"}),
+    "segformer_bicubic_up": (20, 25, 3, {"architecture": "segformer", "image_size": [32, 40],
+                                         "interpolation": "bicubic"}),
+}
+
+
+def pil_preprocess_refs():
+    import timm
+    import transformers
+    from PIL import Image
+    from timm.data import create_transform
+    from transformers import SegformerImageProcessor
+    rng = np.random.RandomState(7)
+    out, meta = {}, {"cases": json.dumps(list(PIL_CASES)), "timm": timm.__version__,
+                     "transformers": transformers.__version__}
+    for name, (h, w, c, cfg) in PIL_CASES.items():
+        # Smooth gradients plus noise: resampling errors show, and the values span 0..255.
+        yy, xx = np.mgrid[0:h, 0:w]
+        base = (yy * 255.0 / max(h - 1, 1) + xx * 97.0 / max(w - 1, 1))[:, :, None] * np.ones((1, 1, c))
+        img = np.clip(base % 256 + rng.randint(-40, 41, size=(h, w, c)), 0, 255).astype(np.uint8)
+        pil = Image.fromarray(img[:, :, 0] if c == 1 else img, {1: "L", 3: "RGB", 4: "RGBA"}[c])
+        interp = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR}[cfg["interpolation"]]
+        if cfg["architecture"] == "vit":
+            chans = cfg["in_chans"]
+            size = cfg["img_size"]
+            t = create_transform(input_size=(chans, *(size if isinstance(size, list) else [size, size])),
+                                 interpolation=cfg["interpolation"], crop_pct=cfg["crop_pct"], mean=(0.0,) * chans,
+                                 std=(1.0,) * chans)
+            if isinstance(size, list) and size[0] != size[1]:
+                # timm 0.9 builds ResizeKeepRatio for a non-square input without the interpolation (always
+                # bilinear); libxformer honours the config's.
+                from timm.data.transforms import ResizeKeepRatio
+                t.transforms[0] = ResizeKeepRatio(t.transforms[0].size, interpolation=cfg["interpolation"])
+            want = t(pil.convert("L" if chans == 1 else "RGB")).numpy()
+            cfg = dict(cfg, patch_size=8, embed_dim=8, depth=1, num_heads=2, num_classes=3, mean=[0.0], std=[1.0])
+        else:
+            hh, ww = cfg["image_size"]
+            proc = SegformerImageProcessor(size={"height": hh, "width": ww}, resample=interp, image_mean=[0.0] * 3,
+                                           image_std=[1.0] * 3, do_reduce_labels=False)
+            want = proc(pil.convert("RGB"), return_tensors="np")["pixel_values"][0]
+            cfg = dict(cfg, num_channels=3, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[16, 32], patch_sizes=[7, 3],
+                       strides=[4, 2], num_attention_heads=[1, 2], mlp_ratios=[4, 4], decoder_hidden_size=24,
+                       num_labels=150, mean=[0.0], std=[1.0])
+        out[name + ".image"] = img.astype(np.int32)  # safetensors U8 is not read by libxformer
+        out[name + ".want"] = want.astype(np.float32)
+        meta[name + ".config"] = json.dumps(cfg)
+        print(f"  {name}: image {img.shape} -> {list(want.shape)}")
+    dst = os.path.join(DATA, "pil_preprocess_refs.safetensors")
+    xfsafetensors.save(dst, out, meta)
+    print(f"wrote {dst}")
+
+
 def main():
     kinds = {"vit-fmnist": vit_fmnist_refs, "segformer-fmnist": segformer_fmnist_refs, "deit-tiny": deit_tiny_ref,
-             "segformer-b0": segformer_b0_ref, "vit-variants": vit_variants_ref}
+             "segformer-b0": segformer_b0_ref, "vit-variants": vit_variants_ref, "pil-preprocess": pil_preprocess_refs}
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", choices=sorted(kinds), action="append")
     ap.add_argument("--threads", type=int, default=1)
