@@ -663,7 +663,8 @@ typedef struct xf_model_info_s {
     bool has_labels;     // labels came with the config or xf_model_load_labels
 } xf_model_info_t;
 
-// Loads the safetensors model at |path| into |context|: validates the file and its config, uploads
+// Loads the safetensors model at |path| (a file, or a directory holding model.safetensors and
+// config.json, as Hugging Face saves them) into |context|: validates the file and its config, uploads
 // every weight as a context tensor named as in the file and builds the graph for the input size.
 // |options| may be NULL. Every problem is reported in xf_context_error naming the file, tensor or
 // config key: XF_ERR_NOT_FOUND (missing file or tensor), XF_ERR_DATA_LOSS (corrupt file),

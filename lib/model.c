@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "json.h"
 #include "model_internal.h"
@@ -445,6 +446,152 @@ static xf_status_t parse_vit_config(cfg_t* c) {
     return cfg_labels(c, v->classes);
 }
 
+// Hugging Face's ViTConfig / DeiTConfig fields.
+static const char* const hf_vit_keys[] = {
+    "model_type", "architectures", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+    "hidden_act", "layer_norm_eps", "image_size", "patch_size", "num_channels", "qkv_bias", "id2label", "labels",
+    // Only the masked-image-modelling head uses it.
+    "encoder_stride",
+    // Training only.
+    "hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range", NULL};
+
+static const char* const hf_acts[] = {"gelu", "gelu_new", "gelu_pytorch_tanh", "quick_gelu", "relu", "silu", NULL};
+static const xf_activation_t hf_act_of[] = {XF_ACT_GELU, XF_ACT_GELU_TANH, XF_ACT_GELU_TANH, XF_ACT_QUICK_GELU,
+                                            XF_ACT_RELU, XF_ACT_SILU};
+
+// ViTForImageClassification, DeiTForImageClassification and DeiTForImageClassificationWithTeacher with their
+// own tensor names (a Hugging Face directory).
+static xf_status_t parse_hf_vit_config(cfg_t* c, bool deit) {
+    xf_model_t* m = c->m;
+    xf_vit_config_t* v = &m->cfg.vit;
+    const int64_t big = 1 << 20;
+    xf_status_t st;
+    if ((st = cfg_strict(c, deit ? "Hugging Face DeiT" : "Hugging Face ViT", hf_vit_keys)) != XF_OK) return st;
+    const xf_json_t* archs = cfg_get(c, "architectures");
+    const char* head = deit ? "DeiTForImageClassificationWithTeacher" : "ViTForImageClassification";
+    if (archs) {
+        if (archs->type != XF_JSON_ARRAY || archs->count != 1 || archs->u.items[0].type != XF_JSON_STRING)
+            return cfg_bad(c, "architectures", "must hold one class name");
+        head = archs->u.items[0].u.s;
+    } else if (deit) {
+        return cfg_bad(c, "architectures", "is missing: DeiTForImageClassification or ...WithTeacher?");
+    }
+    const bool teacher = deit && strcmp(head, "DeiTForImageClassificationWithTeacher") == 0;
+    if (strcmp(head, deit ? "DeiTForImageClassification" : "ViTForImageClassification") != 0 && !teacher)
+        return cfg_refuse(c, "architectures", "only the image classification heads are supported");
+    v->hf = deit ? "deit." : "vit.";
+    v->patch = 16;
+    v->img_h = v->img_w = 224;
+    v->in_chans = 3;
+    v->qkv_bias = true;
+    v->class_token = true;
+    v->distilled = deit;
+    v->dist_head = teacher;
+    v->act = XF_ACT_GELU;
+    double eps = 1e-12;
+    if ((st = cfg_int(c, "hidden_size", true, 1, big, &v->dim)) != XF_OK) return st;
+    if ((st = cfg_int(c, "num_hidden_layers", true, 0, 4096, &v->depth)) != XF_OK) return st;
+    if ((st = cfg_int(c, "num_attention_heads", true, 1, v->dim, &v->heads)) != XF_OK) return st;
+    if ((st = cfg_int(c, "intermediate_size", true, 1, big, &v->mlp_hidden)) != XF_OK) return st;
+    if ((st = cfg_int(c, "patch_size", false, 1, 1024, &v->patch)) != XF_OK) return st;
+    if ((st = cfg_int(c, "num_channels", false, 1, 4, &v->in_chans)) != XF_OK) return st;
+    if ((st = cfg_size(c, "image_size", &v->img_h, &v->img_w)) != XF_OK) return st;
+    if ((st = cfg_double(c, "layer_norm_eps", 0, 1, &eps)) != XF_OK) return st;
+    if ((st = cfg_bool(c, "qkv_bias", &v->qkv_bias)) != XF_OK) return st;
+    int act;
+    if ((st = cfg_choice(c, "hidden_act", hf_acts, &act)) != XF_OK) return st;
+    if (act >= 0) v->act = hf_act_of[act];
+    if (v->dim % v->heads != 0) return cfg_bad(c, "num_attention_heads", "must divide hidden_size");
+    v->eps = (float)eps;
+    // The head's size is the checkpoint's (id2label may be absent).
+    char name[64];
+    snprintf(name, sizeof name, "%s", teacher ? "cls_classifier.weight" : "classifier.weight");
+    const xf_st_tensor_t* t = xf_st_find(m->file, name);
+    if (!t || t->ndim != 2)
+        return xf_ctx_fail(m->ctx, XF_ERR_NOT_FOUND,
+                           "%s: tensor '%s' is missing or not a matrix: a %s checkpoint has an image classification "
+                           "head",
+                           m->path, name, head);
+    v->classes = t->shape[0];
+    if (v->classes < 1 || v->classes > big) return cfg_bad(c, "id2label", "the head's size is out of range");
+    m->info.crop_pct = 1.0f;
+    if ((st = cfg_norm(c, v->in_chans)) != XF_OK) return st;
+    // Hugging Face's processors default to a plain resize to the model's size with Pillow's bilinear filter.
+    m->info.interpolation = XF_INTERPOLATION_BILINEAR;
+    m->resize_h = v->img_h;
+    m->resize_w = v->img_w;
+    m->crop_floor = true;
+    for (int i = 0; i < v->in_chans; i++) m->info.mean[i] = m->info.std[i] = 0.5f;
+    return cfg_labels(c, v->classes);
+}
+
+// Reads a {"height": H, "width": W} size of an image processor config (ViT's and DeiT's take no other).
+static xf_status_t cfg_hf_size(cfg_t* c, const char* key, int64_t* h, int64_t* w) {
+    const xf_json_t* v = cfg_get(c, key);
+    *h = *w = 0;
+    if (!v) return XF_OK;
+    if (v->type != XF_JSON_OBJECT || v->count != 2)
+        return cfg_bad(c, key, "must be {\"height\": H, \"width\": W}");
+    cfg_t sub = {c->m, v, c->where};
+    xf_status_t st = cfg_int(&sub, "height", true, 1, 1 << 16, h);
+    if (st == XF_OK) st = cfg_int(&sub, "width", true, 1, 1 << 16, w);
+    return st;
+}
+
+static const char* const hf_processor_keys[] = {
+    "do_resize", "size", "resample", "do_center_crop", "crop_size", "do_rescale", "rescale_factor", "do_normalize",
+    "image_mean", "image_std", "image_processor_type", "feature_extractor_type", "processor_class",
+    "_processor_class", NULL};
+
+// Hugging Face's preprocessor_config.json (ViTImageProcessor, DeiTImageProcessor): the Pillow pipeline's
+// geometry, filter, mean and std.
+static xf_status_t parse_hf_processor(cfg_t* c) {
+    xf_model_t* m = c->m;
+    const int64_t chans = m->info.input_channels;
+    xf_status_t st = cfg_strict(c, "Hugging Face image processor", hf_processor_keys);
+    bool resize = true, crop = false, rescale = true, normalize = true;
+    if (st == XF_OK) st = cfg_bool(c, "do_resize", &resize);
+    if (st == XF_OK) st = cfg_bool(c, "do_center_crop", &crop);
+    if (st == XF_OK) st = cfg_bool(c, "do_rescale", &rescale);
+    if (st == XF_OK) st = cfg_bool(c, "do_normalize", &normalize);
+    if (st != XF_OK) return st;
+    double factor = 1.0 / 255.0;
+    if ((st = cfg_double(c, "rescale_factor", 0, 1, &factor)) != XF_OK) return st;
+    if (!rescale || fabs(factor * 255.0 - 1.0) > 1e-9)
+        return cfg_refuse(c, "rescale_factor", "only rescaling by 1/255 is supported");
+    int64_t rh, rw, ch, cw;
+    if ((st = cfg_hf_size(c, "size", &rh, &rw)) != XF_OK) return st;
+    if ((st = cfg_hf_size(c, "crop_size", &ch, &cw)) != XF_OK) return st;
+    const int64_t oh = m->info.input_height, ow = m->info.input_width;
+    if (crop && ch && (ch != oh || cw != ow)) return cfg_bad(c, "crop_size", "must be the model's image_size");
+    if (!resize) return cfg_refuse(c, "do_resize", "false (no resize) is not supported");
+    if (!crop && rh && (rh != oh || rw != ow))
+        return cfg_bad(c, "size", "must be the model's image_size when there is no centre crop");
+    m->resize_h = rh ? rh : oh;
+    m->resize_w = rw ? rw : ow;
+    const xf_json_t* r = cfg_get(c, "resample");
+    if (r) {
+        if (r->type != XF_JSON_INT || (r->u.i != 2 && r->u.i != 3))
+            return cfg_refuse(c, "resample", "only Pillow's bilinear (2) and bicubic (3) filters are supported");
+        m->info.interpolation = r->u.i == 3 ? XF_INTERPOLATION_BICUBIC : XF_INTERPOLATION_BILINEAR;
+    }
+    static const char* const keys[2] = {"image_mean", "image_std"};
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; !normalize && i < chans; i++) (k ? m->info.std : m->info.mean)[i] = k ? 1.0f : 0.0f;
+        if (!normalize || !cfg_get(c, keys[k])) continue;
+        double v[4];
+        int n = 0;
+        if ((st = cfg_numbers(c, keys[k], true, false, -1, 4, v, &n)) != XF_OK) return st;
+        if (n != chans && n != 1) return cfg_bad(c, keys[k], "needs one value per channel");
+        for (int i = 0; i < chans; i++) {
+            float x = (float)v[n == 1 ? 0 : i];
+            if (k == 1 && !(x > 0)) return cfg_bad(c, keys[k], "must hold positive numbers");
+            (k ? m->info.std : m->info.mean)[i] = x;
+        }
+    }
+    return XF_OK;
+}
+
 static const char* const seg_keys[] = {
     "architecture", "model_type", "num_channels", "num_encoder_blocks", "hidden_sizes", "depths", "sr_ratios",
     "patch_sizes", "strides", "num_attention_heads", "mlp_ratios", "hidden_act", "decoder_hidden_size",
@@ -620,6 +767,30 @@ static xf_status_t load_config(xf_model_t* m, const char* path, const xf_model_o
     return st;
 }
 
+// A Hugging Face directory's preprocessor_config.json, when there is one beside the model file.
+static xf_status_t load_hf_processor(xf_model_t* m) {
+    const xf_vit_config_t* v = &m->cfg.vit;
+    m->info.input_channels = v->in_chans;
+    m->info.input_height = v->img_h;
+    m->info.input_width = v->img_w;
+    const char* slash = strrchr(m->path, '/');
+    char where[1100];
+    snprintf(where, sizeof where, "%.*s/preprocessor_config.json", slash ? (int)(slash - m->path) : 1,
+             slash ? m->path : ".");
+    char* text = NULL;
+    xf_status_t st = read_text_file(m->ctx, where, XF_MODEL_MAX_CONFIG, &text);
+    if (st == XF_ERR_NOT_FOUND) return XF_OK;
+    if (st != XF_OK) return st;
+    xf_json_doc_t* doc = NULL;
+    st = parse_json_text(m->ctx, where, text, &doc);
+    xf_free(text);
+    if (st != XF_OK) return st;
+    cfg_t c = {m, xf_json_root(doc), where};
+    st = parse_hf_processor(&c);
+    xf_json_free(doc);
+    return st;
+}
+
 // Picks a name prefix so that this model's weights do not collide with tensors already in the context.
 static xf_status_t choose_prefix(xf_model_t* m) {
     for (int k = 1; k < 1000; k++) {
@@ -702,6 +873,14 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
     if (options && (options->batch < 0 || options->batch > XF_MODEL_MAX_BATCH))
         return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_load: batch %lld is out of range (0..%lld)",
                            (long long)options->batch, (long long)XF_MODEL_MAX_BATCH);
+    // A directory (Hugging Face or timm layout) holds model.safetensors beside its config.json.
+    char in_dir[1024];
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        if ((size_t)snprintf(in_dir, sizeof in_dir, "%s/model.safetensors", path) >= sizeof in_dir)
+            return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_load: the path is too long");
+        path = in_dir;
+    }
     xf_model_t* m = xf_calloc(1, sizeof *m);
     if (!m) return xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     m->ctx = ctx;
@@ -725,6 +904,12 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
         if (!arch) {
             st = xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT,
                              "%s: config key 'architecture' is missing (\"vit\" or \"segformer\")", where);
+        } else if ((strcmp(arch, "vit") == 0 || strcmp(arch, "deit") == 0) && xf_json_get(c.obj, "hidden_size")) {
+            m->info.arch = XF_MODEL_ARCH_VIT;
+            m->info.task = XF_MODEL_TASK_CLASSIFICATION;
+            m->info.architecture = "vit";
+            st = parse_hf_vit_config(&c, strcmp(arch, "deit") == 0);
+            if (st == XF_OK) st = load_hf_processor(m);
         } else if (strcmp(arch, "vit") == 0 || strcmp(arch, "deit") == 0) {
             m->info.arch = XF_MODEL_ARCH_VIT;
             m->info.task = XF_MODEL_TASK_CLASSIFICATION;

@@ -16,8 +16,10 @@ typedef struct xf_vit_config_s {
     bool layer_scale;  // blocks.N.ls1/ls2.gamma, folded into attn.proj and mlp.fc2 at load
     bool avg_pool;     // global_pool "avg" (mean of the patch tokens), else the class token
     bool fc_norm;      // the final norm after pooling (fc_norm) instead of before (norm)
+    bool dist_head;    // distilled: the distillation token's head is averaged in (else only the class head)
     xf_activation_t act;
     float eps;
+    const char* hf;    // Hugging Face tensor names under this prefix ("vit." or "deit."), NULL for timm names
 } xf_vit_config_t;
 
 // Tokens before the patch tokens: class, distillation and register tokens.
@@ -52,6 +54,12 @@ struct xf_model_s {
     xf_tensor_t* mask_output;
     float* logits;  // host copy of the last run's logits
     bool have_logits;
+
+    // Geometry of the Pillow preprocessing pipeline (info.interpolation set): resize to resize_h x
+    // resize_w when set, else timm's crop_pct rule; then a centre crop at floor offsets (Hugging Face)
+    // or rounded half to even (torchvision).
+    int64_t resize_h, resize_w;
+    bool crop_floor;
 
     // Load-time only.
     xf_st_file_t* file;

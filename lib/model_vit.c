@@ -7,6 +7,55 @@
 
 #include "model_internal.h"
 
+// Tensor names of a ViT: timm's, or Hugging Face's under "vit." / "deit.".
+typedef struct vit_names_s {
+    char patch[64], cls[64], dist[64], pos[64], norm[64], head[64], head_dist[64], pooler[64];
+    char block[64];  // printf format of a block's prefix, with its index
+    xf_block_names_t b;
+} vit_names_t;
+
+static const xf_block_names_t hf_block_names = {
+    .norm1 = "layernorm_before",
+    .qkv = "",
+    .q = "attention.attention.query",
+    .k = "attention.attention.key",
+    .v = "attention.attention.value",
+    .proj = "attention.output.dense",
+    .norm2 = "layernorm_after",
+    .fc1 = "intermediate.dense",
+    .fc2 = "output.dense",
+};
+
+static const xf_block_names_t timm_block_names = {
+    .norm1 = "norm1",
+    .qkv = "attn.qkv",
+    .proj = "attn.proj",
+    .norm2 = "norm2",
+    .fc1 = "mlp.fc1",
+    .fc2 = "mlp.fc2",
+    .q_norm = "attn.q_norm",
+    .k_norm = "attn.k_norm",
+};
+
+static void vit_names(const xf_vit_config_t* v, vit_names_t* n) {
+    const char* p = v->hf;
+    if (!p) {
+        *n = (vit_names_t){"patch_embed.proj", "cls_token", "dist_token", "pos_embed", "norm",
+                           "head",             "head_dist", "",           "blocks.%d.",  timm_block_names};
+        return;
+    }
+    snprintf(n->patch, sizeof n->patch, "%sembeddings.patch_embeddings.projection", p);
+    snprintf(n->cls, sizeof n->cls, "%sembeddings.cls_token", p);
+    snprintf(n->dist, sizeof n->dist, "%sembeddings.distillation_token", p);
+    snprintf(n->pos, sizeof n->pos, "%sembeddings.position_embeddings", p);
+    snprintf(n->norm, sizeof n->norm, "%slayernorm", p);
+    snprintf(n->head, sizeof n->head, "%s", v->dist_head ? "cls_classifier" : "classifier");
+    snprintf(n->head_dist, sizeof n->head_dist, "distillation_classifier");
+    snprintf(n->pooler, sizeof n->pooler, "%spooler.dense", p);
+    snprintf(n->block, sizeof n->block, "%sencoder.layer.%%d.", p);
+    n->b = hf_block_names;
+}
+
 // PyTorch's antialiased cubic filter (the one PIL uses, a = -0.5).
 static double aa_cubic(double x) {
     const double a = -0.5;
@@ -78,14 +127,20 @@ void xf_model_resample_bicubic_aa(const float* src, int64_t gh0, int64_t gw0, in
 }
 
 // pos_embed covers the prefix tokens too, unless no_embed_class.
-static xf_status_t vit_pos_embed(xf_model_t* m, int64_t gh, int64_t gw, xf_tensor_t** out) {
+static xf_status_t vit_pos_embed(xf_model_t* m, const char* name, int64_t gh, int64_t gw, xf_tensor_t** out) {
     const xf_vit_config_t* v = &m->cfg.vit;
     const int64_t gh0 = v->img_h / v->patch, gw0 = v->img_w / v->patch;
     const int64_t prefix = v->no_embed_class ? 0 : xf_vit_prefix_tokens(v);
     int64_t shape0[3] = {1, prefix + gh0 * gw0, v->dim};
-    if (gh == gh0 && gw == gw0) return xf_model_weight(m, "pos_embed", 3, shape0, out);
+    if (gh == gh0 && gw == gw0) return xf_model_weight(m, name, 3, shape0, out);
+    // Hugging Face resamples differently (interpolate_pos_encoding) and only when asked to.
+    if (v->hf)
+        return xf_ctx_fail(m->ctx, XF_ERR_UNIMPLEMENTED,
+                           "%s: a Hugging Face ViT runs at its config's image_size (%lldx%lld); resampling its "
+                           "position embeddings is not supported",
+                           m->path, (long long)v->img_h, (long long)v->img_w);
     float* src;
-    xf_status_t st = xf_model_weight_host(m, "pos_embed", 3, shape0, &src);
+    xf_status_t st = xf_model_weight_host(m, name, 3, shape0, &src);
     if (st != XF_OK) return st;
     int64_t shape[3] = {1, prefix + gh * gw, v->dim};
     float* dst = xf_malloc((size_t)(shape[1] * v->dim) * sizeof(float));
@@ -97,7 +152,7 @@ static xf_status_t vit_pos_embed(xf_model_t* m, int64_t gh, int64_t gw, xf_tenso
     xf_model_resample_bicubic_aa(src + prefix * v->dim, gh0, gw0, v->dim, dst + prefix * v->dim, gh, gw);
     xf_log(m->ctx, XF_LOG_INFO, "pos_embed resampled from a %lldx%lld to a %lldx%lld grid", (long long)gh0,
            (long long)gw0, (long long)gh, (long long)gw);
-    st = xf_model_weight_upload(m, "pos_embed", 3, shape, dst, out);
+    st = xf_model_weight_upload(m, name, 3, shape, dst, out);
     xf_free(src);
     xf_free(dst);
     return st;
@@ -129,29 +184,46 @@ static xf_status_t vit_scaled_linear(xf_model_t* m, int i, const char* layer, co
     return st;
 }
 
-static xf_status_t vit_block_weights(xf_model_t* m, int i) {
+static xf_status_t vit_block_weights(xf_model_t* m, const vit_names_t* n, int i) {
     const xf_vit_config_t* v = &m->cfg.vit;
+    const xf_block_names_t* b = &n->b;
     const int64_t d = v->dim, hid = v->mlp_hidden, hd = v->dim / v->heads;
-    const bool ls = v->layer_scale;
+    const bool ls = v->layer_scale, fused = b->qkv[0] != '\0';
     struct {
-        const char* name;
+        const char *layer, *suffix;
         int ndim;
         int64_t s0, s1;
         bool present;
     } w[] = {
-        {"norm1.weight", 1, d, 0, true},         {"norm1.bias", 1, d, 0, true},
-        {"attn.qkv.weight", 2, 3 * d, d, true},  {"attn.qkv.bias", 1, 3 * d, 0, v->qkv_bias},
-        {"attn.q_norm.weight", 1, hd, 0, v->qk_norm}, {"attn.q_norm.bias", 1, hd, 0, v->qk_norm},
-        {"attn.k_norm.weight", 1, hd, 0, v->qk_norm}, {"attn.k_norm.bias", 1, hd, 0, v->qk_norm},
-        {"attn.proj.weight", 2, d, d, !ls},      {"attn.proj.bias", 1, d, 0, !ls},
-        {"norm2.weight", 1, d, 0, true},         {"norm2.bias", 1, d, 0, true},
-        {"mlp.fc1.weight", 2, hid, d, true},     {"mlp.fc1.bias", 1, hid, 0, true},
-        {"mlp.fc2.weight", 2, d, hid, !ls},      {"mlp.fc2.bias", 1, d, 0, !ls},
+        {b->norm1, "weight", 1, d, 0, true},
+        {b->norm1, "bias", 1, d, 0, true},
+        {b->qkv, "weight", 2, 3 * d, d, fused},
+        {b->qkv, "bias", 1, 3 * d, 0, fused && v->qkv_bias},
+        {b->q, "weight", 2, d, d, !fused},
+        {b->q, "bias", 1, d, 0, !fused && v->qkv_bias},
+        {b->k, "weight", 2, d, d, !fused},
+        {b->k, "bias", 1, d, 0, !fused && v->qkv_bias},
+        {b->v, "weight", 2, d, d, !fused},
+        {b->v, "bias", 1, d, 0, !fused && v->qkv_bias},
+        {b->q_norm, "weight", 1, hd, 0, v->qk_norm},
+        {b->q_norm, "bias", 1, hd, 0, v->qk_norm},
+        {b->k_norm, "weight", 1, hd, 0, v->qk_norm},
+        {b->k_norm, "bias", 1, hd, 0, v->qk_norm},
+        {b->proj, "weight", 2, d, d, !ls},
+        {b->proj, "bias", 1, d, 0, !ls},
+        {b->norm2, "weight", 1, d, 0, true},
+        {b->norm2, "bias", 1, d, 0, true},
+        {b->fc1, "weight", 2, hid, d, true},
+        {b->fc1, "bias", 1, hid, 0, true},
+        {b->fc2, "weight", 2, d, hid, !ls},
+        {b->fc2, "bias", 1, d, 0, !ls},
     };
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, n->block, i);
     for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) {
         if (!w[k].present) continue;
-        char name[128];
-        snprintf(name, sizeof name, "blocks.%d.%s", i, w[k].name);
+        char name[192];
+        snprintf(name, sizeof name, "%s%s.%s", prefix, w[k].layer, w[k].suffix);
         int64_t shape[2] = {w[k].s0, w[k].s1};
         xf_status_t st = xf_model_weight(m, name, w[k].ndim, shape, NULL);
         if (st != XF_OK) return st;
@@ -210,25 +282,40 @@ xf_status_t xf_model_build_vit(xf_model_t* m) {
                            "dynamic_img_pad (padding the image), which is not supported; choose a multiple",
                            (long long)h, (long long)w, (long long)p);
     const int64_t prefix = xf_vit_prefix_tokens(v);
+    vit_names_t n;
+    vit_names(v, &n);
+    char wn[96], bn[96];
+    snprintf(wn, sizeof wn, "%s.weight", n.patch);
+    snprintf(bn, sizeof bn, "%s.bias", n.patch);
 
     xf_tensor_t *pw, *pb = NULL, *cls = NULL, *dist = NULL, *reg = NULL, *pos, *hw, *hb, *hdw = NULL, *hdb = NULL;
     xf_status_t st;
     const int64_t batch = m->info.batch;
     int64_t s4[4] = {d, c, p, p}, s1[1] = {d}, sh[2] = {v->classes, d}, shb[1] = {v->classes};
-    if ((st = xf_model_weight(m, "patch_embed.proj.weight", 4, s4, &pw)) != XF_OK) return st;
+    if ((st = xf_model_weight(m, wn, 4, s4, &pw)) != XF_OK) return st;
     // timm drops the patch embedding's bias when norm_pre follows it.
-    if (!v->pre_norm && (st = xf_model_weight(m, "patch_embed.proj.bias", 1, s1, &pb)) != XF_OK) return st;
-    if (v->class_token && (st = vit_tokens(m, "cls_token", 1, &cls)) != XF_OK) return st;
-    if (v->distilled && (st = vit_tokens(m, "dist_token", 1, &dist)) != XF_OK) return st;
+    if (!v->pre_norm && (st = xf_model_weight(m, bn, 1, s1, &pb)) != XF_OK) return st;
+    if (v->class_token && (st = vit_tokens(m, n.cls, 1, &cls)) != XF_OK) return st;
+    if (v->distilled && (st = vit_tokens(m, n.dist, 1, &dist)) != XF_OK) return st;
     if (v->reg_tokens && (st = vit_tokens(m, "reg_token", v->reg_tokens, &reg)) != XF_OK) return st;
-    if ((st = vit_pos_embed(m, gh, gw, &pos)) != XF_OK) return st;
+    if ((st = vit_pos_embed(m, n.pos, gh, gw, &pos)) != XF_OK) return st;
     for (int i = 0; i < v->depth; i++)
-        if ((st = vit_block_weights(m, i)) != XF_OK) return st;
-    if ((st = xf_model_weight(m, "head.weight", 2, sh, &hw)) != XF_OK) return st;
-    if ((st = xf_model_weight(m, "head.bias", 1, shb, &hb)) != XF_OK) return st;
-    if (v->distilled) {
-        if ((st = xf_model_weight(m, "head_dist.weight", 2, sh, &hdw)) != XF_OK) return st;
-        if ((st = xf_model_weight(m, "head_dist.bias", 1, shb, &hdb)) != XF_OK) return st;
+        if ((st = vit_block_weights(m, &n, i)) != XF_OK) return st;
+    snprintf(wn, sizeof wn, "%s.weight", n.head);
+    snprintf(bn, sizeof bn, "%s.bias", n.head);
+    if ((st = xf_model_weight(m, wn, 2, sh, &hw)) != XF_OK) return st;
+    if ((st = xf_model_weight(m, bn, 1, shb, &hb)) != XF_OK) return st;
+    if (v->dist_head || (v->distilled && !v->hf)) {
+        snprintf(wn, sizeof wn, "%s.weight", n.head_dist);
+        snprintf(bn, sizeof bn, "%s.bias", n.head_dist);
+        if ((st = xf_model_weight(m, wn, 2, sh, &hdw)) != XF_OK) return st;
+        if ((st = xf_model_weight(m, bn, 1, shb, &hdb)) != XF_OK) return st;
+    }
+    // ViTModel's pooler, which the classification heads do not use.
+    for (int k = 0; k < 2 && n.pooler[0]; k++) {
+        snprintf(wn, sizeof wn, "%s.%s", n.pooler, k ? "bias" : "weight");
+        xf_st_tensor_t* t = xf_st_find(m->file, wn);
+        if (t) t->used = 1;
     }
 
     if ((st = xf_graph_create(m->ctx, &m->graph)) != XF_OK) return st;
@@ -259,12 +346,14 @@ xf_status_t xf_model_build_vit(xf_model_t* m) {
     desc.qkv_bias = v->qkv_bias;
     desc.qk_norm = v->qk_norm;
     desc.activation = v->act;
+    desc.names = &n.b;
     for (int i = 0; i < v->depth; i++) {
-        char prefix_name[96];
-        xf_model_name(m, prefix_name, sizeof prefix_name, "blocks.%d.", i);
+        char block[64], prefix_name[96];
+        snprintf(block, sizeof block, n.block, i);
+        xf_model_name(m, prefix_name, sizeof prefix_name, "%s", block);
         if ((st = xf_graph_block(g, &desc, prefix_name, x, 0, 0, &x)) != XF_OK) return st;
     }
-    if (!v->fc_norm && (st = vit_norm(m, "norm", x, &x)) != XF_OK) return st;
+    if (!v->fc_norm && (st = vit_norm(m, n.norm, x, &x)) != XF_OK) return st;
     xf_tensor_t* pooled;
     if (v->avg_pool) {
         if ((st = xf_slice(g, x, 1, prefix, prefix + gh * gw, &t)) != XF_OK) return st;
@@ -275,7 +364,7 @@ xf_status_t xf_model_build_vit(xf_model_t* m) {
     if (v->fc_norm && (st = vit_norm(m, "fc_norm", pooled, &pooled)) != XF_OK) return st;
     xf_tensor_t* logits;
     if ((st = xf_linear(g, pooled, hw, hb, &logits)) != XF_OK) return st;
-    if (v->distilled) {
+    if (hdw) {
         xf_tensor_t* ld;
         if ((st = xf_slice(g, x, 1, 1, 2, &t)) != XF_OK) return st;
         if ((st = xf_linear(g, t, hdw, hdb, &ld)) != XF_OK) return st;

@@ -184,10 +184,13 @@ static xf_status_t preprocess_pil(const xf_model_t* m, const uint8_t* pixels, in
                                   float* out) {
     const int64_t c = m->info.input_channels, w = width, h = height;
     const int64_t oh = m->info.input_height, ow = m->info.input_width;
-    // The resized size: timm's eval transform for a ViT (Resize of the short side to floor(size / crop_pct) for
+    // The resized size: fixed (Hugging Face's processors), or timm's eval transform for a ViT (Resize of the short side to floor(size / crop_pct) for
     // a square input, ResizeKeepRatio otherwise, then CenterCrop); straight to the input size for SegFormer.
     int64_t rh = oh, rw = ow;
-    if (m->info.arch == XF_MODEL_ARCH_VIT) {
+    if (m->resize_h > 0) {
+        rh = m->resize_h;
+        rw = m->resize_w;
+    } else if (m->info.arch == XF_MODEL_ARCH_VIT) {
         const int64_t sh = (int64_t)floor((double)oh / (double)m->info.crop_pct),
                       sw = (int64_t)floor((double)ow / (double)m->info.crop_pct);
         if (sh == sw) {
@@ -204,9 +207,13 @@ static xf_status_t preprocess_pil(const xf_model_t* m, const uint8_t* pixels, in
         if (rw < 1) rw = 1;
     }
     // torchvision's CenterCrop: zero padding centred (floor) when the image is smaller, else an offset
-    // rounded half to even.
-    const int64_t top = rh < oh ? -((oh - rh) / 2) : round_half_even((double)(rh - oh) / 2.0);
-    const int64_t left = rw < ow ? -((ow - rw) / 2) : round_half_even((double)(rw - ow) / 2.0);
+    // rounded half to even; Hugging Face's center_crop takes the floor.
+    const int64_t top = rh < oh ? -((oh - rh) / 2)
+                        : m->crop_floor ? (rh - oh) / 2
+                                        : round_half_even((double)(rh - oh) / 2.0);
+    const int64_t left = rw < ow ? -((ow - rw) / 2)
+                         : m->crop_floor ? (rw - ow) / 2
+                                         : round_half_even((double)(rw - ow) / 2.0);
     const bool cubic = m->info.interpolation == XF_INTERPOLATION_BICUBIC;
     const bool horizontal = rw != w, vertical = rh != h;
 

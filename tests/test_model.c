@@ -1084,6 +1084,159 @@ static const char tiny_seg_config[] =
     "\"id2label\":{\"0\":\"bg\",\"1\":\"a\",\"2\":\"b\",\"3\":\"c\",\"4\":\"d\"}}";
 
 //===----------------------------------------------------------------------===//
+// Hugging Face directories (tests/data/hf_dirs_ref.safetensors)
+//===----------------------------------------------------------------------===//
+
+// Writes |model| of the reference as a Hugging Face directory in |dir|: model.safetensors (hash-initialised,
+// the reference's names and shapes), config.json and, unless |config| replaces the config, its
+// preprocessor_config.json.
+static void write_hf_dir(xf_st_file_t* ref, const char* model, const char* dir, const char* config) {
+    char key[128], path[700];
+    snprintf(key, sizeof key, "%s.tensors", model);
+    const char* shapes = xf_st_metadata(ref, key);
+    snprintf(key, sizeof key, "%s.config", model);
+    const char* cfg = config ? config : xf_st_metadata(ref, key);
+    snprintf(key, sizeof key, "%s.processor", model);
+    const char* processor = xf_st_metadata(ref, key);
+    cr_assert(shapes && cfg && processor, "%s: the reference is incomplete", model);
+    xf_json_doc_t* doc;
+    size_t pos;
+    char why[128];
+    cr_assert(xf_json_parse(NULL, shapes, strlen(shapes), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
+    const xf_json_t* root = xf_json_root(doc);
+    tm_file_t f = {0};
+    for (size_t i = 0; i < root->count; i++) {
+        const xf_json_t* dims = &root->u.members[i].value;
+        int64_t sh[4] = {0};
+        for (size_t d = 0; d < dims->count && d < 4; d++) sh[d] = dims->u.items[d].u.i;
+        tm_add(&f, root->u.members[i].key, (int)dims->count, sh[0], sh[1], sh[2], sh[3]);
+    }
+    xf_json_free(doc);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    cr_assert(tm_write(&f, path));
+    tm_free(&f);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    cr_assert(tm_write_bytes(path, cfg, strlen(cfg)));
+    snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
+    if (config) unlink(path);
+    else cr_assert(tm_write_bytes(path, processor, strlen(processor)));
+}
+
+typedef struct {
+    const char* dir;
+    const char* model;
+    const float *input, *want;
+    size_t nin, nout;
+} hf_case_t;
+
+static void run_hf_dir(xf_context_t* ctx, const char* column, void* user) {
+    const hf_case_t* c = user;
+    variant_case_t v = {c->model, c->dir, c->input, c->want, c->nin, c->nout};
+    run_variant(ctx, column, &v);
+}
+
+// ViTForImageClassification (GELU and tanh GELU without q/k/v biases), DeiTForImageClassification and
+// DeiTForImageClassificationWithTeacher load from their directories as transformers saves them, match
+// transformers on every column, and preprocess as their image processors do.
+Test(model, hugging_face_directories, .timeout = 900) {
+    char refpath[1100], dir[512];
+    snprintf(refpath, sizeof refpath, "%s/tests/data/hf_dirs_ref.safetensors", src_dir());
+    tm_tmpdir(dir, sizeof dir);
+    xf_st_file_t* ref = open_ref(refpath);
+    const char* list = xf_st_metadata(ref, "models");
+    cr_assert(list);
+    xf_json_doc_t* doc;
+    size_t pos;
+    char why[128];
+    cr_assert(xf_json_parse(NULL, list, strlen(list), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
+    const xf_json_t* models = xf_json_root(doc);
+    cr_assert(models->count >= 4);
+    size_t nin;
+    float* input = ref_f32(ref, "input", &nin);
+    for (size_t i = 0; i < models->count; i++) {
+        const char* name = models->u.items[i].u.s;
+        write_hf_dir(ref, name, dir, NULL);
+        char key[128];
+        snprintf(key, sizeof key, "%s.logits", name);
+        hf_case_t c = {dir, name, input, NULL, nin, 0};
+        float* want = ref_f32(ref, key, &c.nout);
+        c.want = want;
+        each_column(run_hf_dir, &c);
+        free(want);
+
+        xf_context_t* ctx = cpu_context();
+        xf_model_t* m;
+        cr_assert(xf_model_load(ctx, dir, NULL, &m) == XF_OK, "%s: %s", name, xf_context_error(ctx));
+        snprintf(key, sizeof key, "%s.image", name);
+        xf_st_tensor_t* t = xf_st_find(ref, key);
+        cr_assert(t && t->ndim == 3);
+        int32_t* wide = malloc((size_t)t->elements * sizeof(int32_t));
+        uint8_t* px = malloc((size_t)t->elements);
+        cr_assert(xf_st_read_i32(t, wide, (size_t)t->elements) == XF_OK);
+        for (int64_t k = 0; k < t->elements; k++) px[k] = (uint8_t)wide[k];
+        size_t n;
+        snprintf(key, sizeof key, "%s.pixels", name);
+        float* pixels = ref_f32(ref, key, &n);
+        float* got = malloc(n * sizeof(float));
+        cr_assert(xf_model_preprocess(m, px, (int)t->shape[1], (int)t->shape[0], 3, got, n) == XF_OK, "%s: %s",
+                  name, xf_context_error(ctx));
+        float worst = 0;
+        for (size_t k = 0; k < n; k++) worst = fmaxf(worst, fabsf(got[k] - pixels[k]));
+        cr_expect(worst <= 1e-5f, "%s: preprocessing differs from the image processor by %g", name, worst);
+        free(wide);
+        free(px);
+        free(pixels);
+        free(got);
+        xf_model_destroy(m);
+        xf_context_destroy(ctx);
+    }
+    free(input);
+    xf_json_free(doc);
+
+    // Every ViTConfig field transformers has is understood or refused by name.
+    const char* keys_json = xf_st_metadata(ref, "hf_vit_keys");
+    cr_assert(keys_json);
+    cr_assert(xf_json_parse(NULL, keys_json, strlen(keys_json), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
+    const xf_json_t* keys = xf_json_root(doc);
+    const char* base = xf_st_metadata(ref, "hf_vit.config");
+    static const char* const accepted[] = {"encoder_stride", "hidden_dropout_prob", "attention_probs_dropout_prob",
+                                           "initializer_range", NULL};
+    for (size_t i = 0; i < keys->count; i++) {
+        const char* key = keys->u.items[i].u.s;
+        char config[8192];
+        const char* close = strrchr(base, '}');
+        snprintf(config, sizeof config, "%.*s, \"%s\": {\"unexpected\": 1}}", (int)(close - base), base, key);
+        // A key given twice is refused as such; replace it instead.
+        char quoted[160];
+        snprintf(quoted, sizeof quoted, "\"%s\":", key);
+        if (strstr(base, quoted)) continue;
+        write_hf_dir(ref, "hf_vit", dir, config);
+        xf_context_t* ctx = cpu_context();
+        xf_model_t* m = NULL;
+        xf_status_t st = xf_model_load(ctx, dir, NULL, &m);
+        bool ignored = false;
+        for (const char* const* a = accepted; *a; a++) ignored |= strcmp(*a, key) == 0;
+        snprintf(quoted, sizeof quoted, "'%s'", key);
+        if (ignored)
+            cr_expect_eq(st, XF_OK, "'%s' is refused: %s", key, xf_context_error(ctx));
+        else
+            cr_expect(st != XF_OK && strstr(xf_context_error(ctx), quoted), "'%s' with an object value: %s", key,
+                      xf_context_error(ctx));
+        xf_model_destroy(m);
+        xf_context_destroy(ctx);
+    }
+    xf_json_free(doc);
+    xf_st_close(ref);
+    char path[700];
+    const char* files[] = {"model.safetensors", "config.json", "preprocessor_config.json"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+//===----------------------------------------------------------------------===//
 // Batches
 //===----------------------------------------------------------------------===//
 

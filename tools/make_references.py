@@ -15,6 +15,10 @@
                                                 torchvision CenterCrop) on synthetic images: "<case>.image" (I32
                                                 HxWxC), "<case>.want" (F32 [C,H,W], mean 0 and std 1);
                                                 __metadata__ "<case>.config" is the libxformer config
+  tests/data/hf_dirs_ref.safetensors            hash-init Hugging Face ViT / DeiT classifiers as directories users
+                                                have: "input", "<model>.logits", "<model>.image" (I32 HxWxC) and
+                                                "<model>.pixels" (the image processor's output); __metadata__ has
+                                                each model's config.json, preprocessor_config.json and tensor shapes
 Extra "debug.*" tensors are intermediate activations (for locating a mismatch); "<file>" is the image's file name
 (e.g. "sneaker.png"); __metadata__["images"] lists the files in order.
 Run with the venv python (timm + transformers): `.../xf-venv/bin/python tools/make_references.py [--only KIND]`.
@@ -299,9 +303,57 @@ def pil_preprocess_refs():
     print(f"wrote {dst}")
 
 
+# name -> (config class, model class, config fields, image processor class, processor fields)
+HF_DIRS = {
+    "hf_vit": ("ViTConfig", "ViTForImageClassification", {}, "ViTImageProcessor", {"size": {"height": 32, "width": 32}}),
+    "hf_vit_gelu_new": ("ViTConfig", "ViTForImageClassification", {"hidden_act": "gelu_new", "qkv_bias": False},
+                        "ViTImageProcessor", {"size": {"height": 32, "width": 32}, "resample": 3,
+                                              "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}),
+    "hf_deit": ("DeiTConfig", "DeiTForImageClassification", {}, "DeiTImageProcessor",
+                {"size": {"height": 37, "width": 37}, "crop_size": {"height": 32, "width": 32}}),
+    "hf_deit_teacher": ("DeiTConfig", "DeiTForImageClassificationWithTeacher", {}, "DeiTImageProcessor",
+                        {"size": {"height": 36, "width": 41}, "crop_size": {"height": 32, "width": 32}, "resample": 2}),
+}
+
+
+@torch.no_grad()
+def hf_dirs_ref():
+    import transformers
+    from PIL import Image
+    base = {"hidden_size": 48, "num_hidden_layers": 2, "num_attention_heads": 3, "intermediate_size": 80,
+            "image_size": 32, "patch_size": 8, "num_labels": 10}
+    x = hashinit.input_tensor((1, 3, 32, 32))
+    rng = np.random.RandomState(11)
+    out = {"input": x}
+    meta = {"models": json.dumps(list(HF_DIRS)), "transformers": transformers.__version__, "torch": torch.__version__}
+    vit_keys = sorted(set(transformers.ViTConfig().to_dict()) - set(transformers.PretrainedConfig().to_dict()))
+    meta["hf_vit_keys"] = json.dumps(vit_keys)
+    for name, (cfg_cls, model_cls, fields, proc_cls, proc_fields) in HF_DIRS.items():
+        cfg = getattr(transformers, cfg_cls)(**base, **fields)
+        cfg.architectures = [model_cls]
+        torch.manual_seed(0)
+        model = getattr(transformers, model_cls)(cfg).eval()
+        hashinit.init_module(model)
+        logits = model(pixel_values=torch.from_numpy(x)).logits
+        out[name + ".logits"] = logits
+        meta[name + ".config"] = cfg.to_json_string(use_diff=True)
+        meta[name + ".tensors"] = json.dumps({k: list(v.shape) for k, v in model.state_dict().items()})
+        proc = getattr(transformers, proc_cls)(**proc_fields)
+        meta[name + ".processor"] = proc.to_json_string()
+        img = rng.randint(0, 256, size=(45, 59, 3)).astype(np.uint8)
+        img[:, :, 1] = np.linspace(0, 255, 59).astype(np.uint8)[None, :]
+        out[name + ".image"] = img.astype(np.int32)
+        out[name + ".pixels"] = proc(Image.fromarray(img), return_tensors="np")["pixel_values"][0].astype(np.float32)
+        print(f"  {name}: {len(model.state_dict())} tensors, logits[:3] {logits[0, :3].tolist()}")
+    dst = os.path.join(DATA, "hf_dirs_ref.safetensors")
+    xfsafetensors.save(dst, out, meta)
+    print(f"wrote {dst}")
+
+
 def main():
     kinds = {"vit-fmnist": vit_fmnist_refs, "segformer-fmnist": segformer_fmnist_refs, "deit-tiny": deit_tiny_ref,
-             "segformer-b0": segformer_b0_ref, "vit-variants": vit_variants_ref, "pil-preprocess": pil_preprocess_refs}
+             "segformer-b0": segformer_b0_ref, "vit-variants": vit_variants_ref, "pil-preprocess": pil_preprocess_refs,
+             "hf-dirs": hf_dirs_ref}
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", choices=sorted(kinds), action="append")
     ap.add_argument("--threads", type=int, default=1)
