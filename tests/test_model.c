@@ -50,6 +50,8 @@ static const char* src_dir(void) {
     return g_src;
 }
 
+static xf_context_t* cpu_context(void);
+
 static bool file_exists(const char* path) {
     struct stat sb;
     return stat(path, &sb) == 0;
@@ -192,6 +194,18 @@ Test(model, deit_tiny_hash_init, .timeout = 1800) {
 
     std_case_t c = {model, ref, 2e-3f, 2e-3f};
     each_column(run_std, &c);
+
+    // The shipped ImageNet-1k labels (tools/imagenet_labels.py) fit a 1000-class checkpoint.
+    char labels[1100];
+    snprintf(labels, sizeof labels, "%s/models/imagenet1k.labels", src_dir());
+    xf_context_t* ctx = cpu_context();
+    xf_model_t* m;
+    cr_assert(xf_model_load(ctx, model, NULL, &m) == XF_OK, "%s", xf_context_error(ctx));
+    cr_assert(xf_model_load_labels(m, labels) == XF_OK, "%s", xf_context_error(ctx));
+    cr_expect_str_eq(xf_model_label(m, 0), "tench");
+    cr_expect_str_eq(xf_model_label(m, 999), "toilet tissue");
+    xf_model_destroy(m);
+    xf_context_destroy(ctx);
     unlink(model);
     rmdir(dir);
 }
