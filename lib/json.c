@@ -505,3 +505,63 @@ void xf_json_snippet(const xf_json_t* v, char* buf, size_t size) {
     snippet(&s, v, 0);
     if (s.n >= size && size > 4) memcpy(buf + size - 4, "...", 4);
 }
+
+// Appends |n| bytes, counting what does not fit.
+static void emit(snippet_t* s, const char* p, size_t n) {
+    if (s->n < s->size) memcpy(s->buf + s->n, p, s->n + n <= s->size ? n : s->size - s->n);
+    s->n += n;
+}
+
+static void write_string(snippet_t* s, const char* p, size_t len) {
+    emit(s, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            emit(s, esc, 2);
+        } else if (c < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            emit(s, esc, 6);
+        } else {
+            emit(s, (const char*)&p[i], 1);
+        }
+    }
+    emit(s, "\"", 1);
+}
+
+static void write_value(snippet_t* s, const xf_json_t* v) {
+    char num[40];
+    switch (v->type) {
+        case XF_JSON_NULL: emit(s, "null", 4); break;
+        case XF_JSON_BOOL: emit(s, v->u.b ? "true" : "false", v->u.b ? 4 : 5); break;
+        case XF_JSON_INT: emit(s, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)v->u.i)); break;
+        case XF_JSON_REAL: emit(s, num, (size_t)snprintf(num, sizeof num, "%.17g", v->u.d)); break;
+        case XF_JSON_STRING: write_string(s, v->u.s, v->count); break;
+        case XF_JSON_ARRAY:
+            emit(s, "[", 1);
+            for (size_t i = 0; i < v->count; i++) {
+                if (i) emit(s, ",", 1);
+                write_value(s, &v->u.items[i]);
+            }
+            emit(s, "]", 1);
+            break;
+        case XF_JSON_OBJECT:
+            emit(s, "{", 1);
+            for (size_t i = 0; i < v->count; i++) {
+                if (i) emit(s, ",", 1);
+                write_string(s, v->u.members[i].key, strlen(v->u.members[i].key));
+                emit(s, ":", 1);
+                write_value(s, &v->u.members[i].value);
+            }
+            emit(s, "}", 1);
+            break;
+    }
+}
+
+size_t xf_json_write(const xf_json_t* v, char* buf, size_t size) {
+    snippet_t s = {buf, size, 0};
+    write_value(&s, v);
+    return s.n;
+}

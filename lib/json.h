@@ -68,5 +68,8 @@ bool xf_json_number(const xf_json_t* v, double* out);
 const char* xf_json_type_name(const xf_json_t* v);
 // Writes |v| compactly into |buf| for messages, cut with "..." when longer than |size| - 1.
 void xf_json_snippet(const xf_json_t* v, char* buf, size_t size);
+// Writes |v| as JSON text that parses back to the same value (no NUL is added); returns its length, which is
+// more than |size| when it did not fit. xf_json_write(v, NULL, 0) measures.
+size_t xf_json_write(const xf_json_t* v, char* buf, size_t size);
 
 #endif  // XF_LIB_JSON_H_

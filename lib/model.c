@@ -767,6 +767,150 @@ static xf_status_t load_config(xf_model_t* m, const char* path, const xf_model_o
     return st;
 }
 
+//===----------------------------------------------------------------------===//
+// timm directories: config.json naming a registered timm model
+//===----------------------------------------------------------------------===//
+
+typedef struct timm_model_s {
+    const char *name, *args;
+} timm_model_t;
+
+static const timm_model_t timm_models[] = {
+#define XF_TIMM_MODEL(name, args) {name, args},
+#include "timm_models.h"
+#undef XF_TIMM_MODEL
+};
+
+static const char* const timm_dir_keys[] = {"architecture", "num_classes",   "num_features",       "global_pool",
+                                            "model_args",   "pretrained_cfg", "label_names", "label_descriptions",
+                                            NULL};
+static const char* const timm_pretrained_keys[] = {
+    "tag",        "custom_load", "hf_hub_id",  "hf_hub_filename", "url",          "file",
+    "license",    "description", "origin_url", "paper_ids",       "paper_name",   "notes",
+    "first_conv", "classifier",  "pool_size",  "fixed_input_size", "test_input_size", "test_crop_pct",
+    "min_input_size", "crop_mode", "input_size", "interpolation", "crop_pct",  "mean",
+    "std",        "num_classes", "label_offset", NULL};
+
+// Keys the flat config takes from the directory's config and pretrained_cfg, over the model's arguments
+// (which set img_size and in_chans when they differ from pretrained_cfg's input_size).
+static const char* const timm_set_keys[] = {"num_classes", "num_features", "global_pool", "crop_pct",
+                                            "interpolation", "mean",       "std",         "labels",  NULL};
+
+typedef struct text_s {
+    char* p;
+    size_t n, cap;
+    bool oom;
+} text_t;
+
+static void text_add(text_t* t, const char* s, size_t n) {
+    if (t->oom) return;
+    if (t->n + n + 1 > t->cap) {
+        size_t cap = (t->n + n + 1) * 2;
+        char* p = xf_realloc(t->p, cap);
+        if (!p) {
+            t->oom = true;
+            return;
+        }
+        t->p = p;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->n, s, n);
+    t->n += n;
+    t->p[t->n] = '\0';
+}
+
+static void text_member(text_t* t, const char* key, const xf_json_t* v) {
+    text_add(t, ",\"", 2);
+    text_add(t, key, strlen(key));
+    text_add(t, "\":", 2);
+    size_t n = xf_json_write(v, NULL, 0);
+    if (t->oom) return;
+    char* buf = xf_malloc(n + 1);
+    if (!buf) {
+        t->oom = true;
+        return;
+    }
+    xf_json_write(v, buf, n);
+    text_add(t, buf, n);
+    xf_free(buf);
+}
+
+// A timm directory's config.json (timm's push_to_hf_hub layout: "architecture" names a registered model,
+// "model_args" overrides its arguments, "pretrained_cfg" holds the input size and preprocessing) as the
+// flat ViT config of the same model, in *out (xf_free).
+static xf_status_t timm_flat_config(cfg_t* c, char** out) {
+    xf_model_t* m = c->m;
+    xf_status_t st = cfg_strict(c, "timm", timm_dir_keys);
+    if (st != XF_OK) return st;
+    const xf_json_t* a = cfg_get(c, "architecture");
+    if (!a || a->type != XF_JSON_STRING) return cfg_bad(c, "architecture", "must name a timm model");
+    const char* dot = strchr(a->u.s, '.');
+    size_t len = dot ? (size_t)(dot - a->u.s) : strlen(a->u.s);
+    const timm_model_t* model = NULL;
+    for (size_t i = 0; i < sizeof timm_models / sizeof timm_models[0] && !model; i++)
+        if (strlen(timm_models[i].name) == len && strncmp(timm_models[i].name, a->u.s, len) == 0)
+            model = &timm_models[i];
+    if (!model)
+        return xf_ctx_fail(m->ctx, XF_ERR_UNIMPLEMENTED,
+                           "%s: timm architecture '%.*s' is not supported (the ViTs and DeiTs timm 0.9 registers are, "
+                           "lib/timm_models.h)",
+                           c->where, (int)len, a->u.s);
+    const xf_json_t* args = cfg_get(c, "model_args");
+    const xf_json_t* pre = cfg_get(c, "pretrained_cfg");
+    if (args && args->type != XF_JSON_OBJECT) return cfg_bad(c, "model_args", "must be an object");
+    if (!pre || pre->type != XF_JSON_OBJECT) return cfg_bad(c, "pretrained_cfg", "must be an object");
+    cfg_t p = {m, pre, c->where};
+    if ((st = cfg_strict(&p, "timm pretrained_cfg", timm_pretrained_keys)) != XF_OK) return st;
+    static const char* const modes[] = {"center", NULL};
+    int mode;
+    if ((st = cfg_choice(&p, "crop_mode", modes, &mode)) != XF_OK) return st;
+    int64_t offset = 0;
+    if ((st = cfg_int(&p, "label_offset", false, 0, 0, &offset)) != XF_OK) return st;
+    double size[3];
+    if ((st = cfg_numbers(&p, "input_size", true, true, 3, 3, size, NULL)) != XF_OK) return st;
+    int64_t classes = 0, pre_classes = 0;
+    if ((st = cfg_int(c, "num_classes", true, 1, 1 << 20, &classes)) != XF_OK) return st;
+    if ((st = cfg_int(&p, "num_classes", false, 0, 1 << 20, &pre_classes)) != XF_OK) return st;
+
+    xf_json_doc_t* base = NULL;
+    if ((st = parse_json_text(m->ctx, model->name, model->args, &base)) != XF_OK) return st;
+    text_t t = {0};
+    text_add(&t, "{\"architecture\":\"vit\"", 21);
+    const xf_json_t* b = xf_json_root(base);
+    for (size_t i = 0; i < b->count; i++) {
+        const char* key = b->u.members[i].key;
+        if (!in_list(key, timm_set_keys) && !(args && xf_json_get(args, key)))
+            text_member(&t, key, &b->u.members[i].value);
+    }
+    for (size_t i = 0; args && i < args->count; i++)
+        if (!in_list(args->u.members[i].key, timm_set_keys))
+            text_member(&t, args->u.members[i].key, &args->u.members[i].value);
+    xf_json_free(base);
+    static const char* const top[] = {"num_classes", "num_features", "global_pool"};
+    for (size_t i = 0; i < 3; i++)
+        if (cfg_get(c, top[i])) text_member(&t, top[i], cfg_get(c, top[i]));
+    static const char* const from_pre[] = {"crop_pct", "interpolation", "mean", "std"};
+    for (size_t i = 0; i < 4; i++)
+        if (cfg_get(&p, from_pre[i])) text_member(&t, from_pre[i], cfg_get(&p, from_pre[i]));
+    const xf_json_t* input = cfg_get(&p, "input_size");
+    if (!(args && xf_json_get(args, "in_chans"))) text_member(&t, "in_chans", &input->u.items[0]);
+    xf_json_t hw = {.type = XF_JSON_ARRAY, .count = 2, .u.items = input->u.items + 1};
+    if (!(args && xf_json_get(args, "img_size"))) text_member(&t, "img_size", &hw);
+    const xf_json_t* names = cfg_get(c, "label_names");
+    if (names && names->type == XF_JSON_ARRAY) text_member(&t, "labels", names);
+    text_add(&t, "}", 1);
+    if (t.oom) {
+        xf_free(t.p);
+        return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+    }
+    if (pre_classes && pre_classes != classes) {
+        xf_log(m->ctx, XF_LOG_INFO, "%s: pretrained_cfg has %lld classes; the model has num_classes %lld", c->where,
+               (long long)pre_classes, (long long)classes);
+    }
+    *out = t.p;
+    return XF_OK;
+}
+
 // A Hugging Face directory's preprocessor_config.json, when there is one beside the model file.
 static xf_status_t load_hf_processor(xf_model_t* m) {
     const xf_vit_config_t* v = &m->cfg.vit;
@@ -898,10 +1042,25 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
     st = load_config(m, path, options, &config, where, sizeof where);
     if (st == XF_OK) {
         cfg_t c = {m, xf_json_root(config), where};
+        if (xf_json_get(c.obj, "pretrained_cfg")) {
+            // A timm directory: read as the flat config of the model it names.
+            char* flat = NULL;
+            st = timm_flat_config(&c, &flat);
+            xf_json_doc_t* flat_doc = NULL;
+            if (st == XF_OK) st = parse_json_text(ctx, where, flat, &flat_doc);
+            xf_free(flat);
+            if (st == XF_OK) {
+                xf_json_free(config);
+                config = flat_doc;
+                c.obj = xf_json_root(config);
+            }
+        }
         const xf_json_t* a = xf_json_get(c.obj, "architecture");
         if (!a) a = xf_json_get(c.obj, "model_type");
         const char* arch = a && a->type == XF_JSON_STRING ? a->u.s : NULL;
-        if (!arch) {
+        if (st != XF_OK) {
+            // The timm directory's config was refused.
+        } else if (!arch) {
             st = xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT,
                              "%s: config key 'architecture' is missing (\"vit\" or \"segformer\")", where);
         } else if ((strcmp(arch, "vit") == 0 || strcmp(arch, "deit") == 0) && xf_json_get(c.obj, "hidden_size")) {

@@ -88,6 +88,33 @@ ParameterizedTest(bad_t* c, json, refused) {
 }
 
 // Integers past int64 are numbers (the accumulation once overflowed: found by fuzz_model_load).
+// xf_json_write gives text that parses back to the same values, and writes it again identically.
+Test(json, written_text_parses_back) {
+    const char* text = "{\"i\":-9223372036854775808,\"r\":0.1,\"e\":-2.5e-300,\"t\":true,\"f\":false,\"n\":null,"
+                       "\"s\":\"q\\\"b\\\\c\\u0001\\n\xc3\xa9\",\"a\":[[],{},[1,[2]]],\"o\":{\"k\":{}}}";
+    xf_json_doc_t *doc, *again;
+    char err[128], first[512], second[512];
+    size_t pos;
+    cr_assert_eq(parse(text, &doc, err, sizeof err, &pos), XF_OK, "%s at %zu", err, pos);
+    size_t n = xf_json_write(xf_json_root(doc), NULL, 0);
+    cr_assert(n > 0 && n < sizeof first);
+    cr_assert_eq(xf_json_write(xf_json_root(doc), first, sizeof first), n);
+    first[n] = '\0';
+    cr_assert_eq(xf_json_write(xf_json_root(doc), first, 5), n, "a short buffer still measures");
+    cr_assert_eq(xf_json_parse(NULL, first, n, &again, &pos, err, sizeof err), XF_OK, "%s at %zu in %s", err, pos,
+                 first);
+    const xf_json_t* r = xf_json_root(again);
+    cr_assert_eq(xf_json_get(r, "i")->u.i, INT64_MIN);
+    cr_assert_eq(xf_json_get(r, "r")->u.d, 0.1);
+    cr_assert_eq(xf_json_get(r, "e")->u.d, -2.5e-300);
+    cr_assert_str_eq(xf_json_get(r, "s")->u.s, "q\"b\\c\x01\n\xc3\xa9");
+    cr_assert_eq(xf_json_write(r, second, sizeof second), n);
+    second[n] = '\0';
+    cr_assert_str_eq(first, second);
+    xf_json_free(doc);
+    xf_json_free(again);
+}
+
 Test(json, integers_past_int64_are_numbers) {
     xf_json_doc_t* doc;
     char err[128];

@@ -1111,8 +1111,8 @@ static void write_hf_dir(xf_st_file_t* ref, const char* model, const char* dir, 
     snprintf(key, sizeof key, "%s.config", model);
     const char* cfg = config ? config : xf_st_metadata(ref, key);
     snprintf(key, sizeof key, "%s.processor", model);
-    const char* processor = xf_st_metadata(ref, key);
-    cr_assert(shapes && cfg && processor, "%s: the reference is incomplete", model);
+    const char* processor = xf_st_metadata(ref, key);  // none in a timm directory
+    cr_assert(shapes && cfg, "%s: the reference is incomplete", model);
     xf_json_doc_t* doc;
     size_t pos;
     char why[128];
@@ -1132,7 +1132,7 @@ static void write_hf_dir(xf_st_file_t* ref, const char* model, const char* dir, 
     snprintf(path, sizeof path, "%s/config.json", dir);
     cr_assert(tm_write_bytes(path, cfg, strlen(cfg)));
     snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
-    if (config) unlink(path);
+    if (config || !processor) unlink(path);
     else cr_assert(tm_write_bytes(path, processor, strlen(processor)));
 }
 
@@ -1149,22 +1149,9 @@ static void run_hf_dir(xf_context_t* ctx, const char* column, void* user) {
     run_variant(ctx, column, &v);
 }
 
-// ViTForImageClassification (GELU and tanh GELU without q/k/v biases), DeiTForImageClassification and
-// DeiTForImageClassificationWithTeacher load from their directories as transformers saves them, match
-// transformers on every column, and preprocess as their image processors do.
-Test(model, hugging_face_directories, .timeout = 900) {
-    char refpath[1100], dir[512];
-    snprintf(refpath, sizeof refpath, "%s/tests/data/hf_dirs_ref.safetensors", src_dir());
-    tm_tmpdir(dir, sizeof dir);
-    xf_st_file_t* ref = open_ref(refpath);
-    const char* list = xf_st_metadata(ref, "models");
-    cr_assert(list);
-    xf_json_doc_t* doc;
-    size_t pos;
-    char why[128];
-    cr_assert(xf_json_parse(NULL, list, strlen(list), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
-    const xf_json_t* models = xf_json_root(doc);
-    cr_assert(models->count >= 4);
+// Each model of |models| (in the reference |ref|) written as a directory in |dir|: loaded by its directory,
+// its logits match the reference on every column and its preprocessing the reference's pixels.
+static void check_directories(xf_st_file_t* ref, const xf_json_t* models, const char* dir) {
     size_t nin;
     float* input = ref_f32(ref, "input", &nin);
     for (size_t i = 0; i < models->count; i++) {
@@ -1205,6 +1192,25 @@ Test(model, hugging_face_directories, .timeout = 900) {
         xf_context_destroy(ctx);
     }
     free(input);
+}
+
+// ViTForImageClassification (GELU and tanh GELU without q/k/v biases), DeiTForImageClassification and
+// DeiTForImageClassificationWithTeacher load from their directories as transformers saves them, match
+// transformers on every column, and preprocess as their image processors do.
+Test(model, hugging_face_directories, .timeout = 900) {
+    char refpath[1100], dir[512];
+    snprintf(refpath, sizeof refpath, "%s/tests/data/hf_dirs_ref.safetensors", src_dir());
+    tm_tmpdir(dir, sizeof dir);
+    xf_st_file_t* ref = open_ref(refpath);
+    const char* list = xf_st_metadata(ref, "models");
+    cr_assert(list);
+    xf_json_doc_t* doc;
+    size_t pos;
+    char why[128];
+    cr_assert(xf_json_parse(NULL, list, strlen(list), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
+    const xf_json_t* models = xf_json_root(doc);
+    cr_assert(models->count >= 4);
+    check_directories(ref, models, dir);
     xf_json_free(doc);
 
     // Every ViTConfig field transformers has is understood or refused by name.
@@ -1240,6 +1246,60 @@ Test(model, hugging_face_directories, .timeout = 900) {
         xf_context_destroy(ctx);
     }
     xf_json_free(doc);
+    xf_st_close(ref);
+    char path[700];
+    const char* files[] = {"model.safetensors", "config.json", "preprocessor_config.json"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+// timm directories as push_to_hf_hub saves them (config.json naming the architecture, model_args,
+// pretrained_cfg): plain, DeiT III, OpenAI CLIP, registers with average pooling and distilled DeiT.
+Test(model, timm_directories, .timeout = 900) {
+    char refpath[1100], dir[512];
+    snprintf(refpath, sizeof refpath, "%s/tests/data/timm_dirs_ref.safetensors", src_dir());
+    tm_tmpdir(dir, sizeof dir);
+    xf_st_file_t* ref = open_ref(refpath);
+    const char* list = xf_st_metadata(ref, "models");
+    cr_assert(list);
+    xf_json_doc_t* doc;
+    size_t pos;
+    char why[128];
+    cr_assert(xf_json_parse(NULL, list, strlen(list), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
+    cr_assert(xf_json_root(doc)->count >= 5);
+    check_directories(ref, xf_json_root(doc), dir);
+    xf_json_free(doc);
+
+    // An architecture timm does not register, or one the loader does not build, is refused by name.
+    static const struct {
+        const char *config, *needle;
+    } bad[] = {
+        {"{\"architecture\":\"resnet50.a1_in1k\",\"num_classes\":10,\"pretrained_cfg\":{\"input_size\":[3,32,32]}}",
+         "'resnet50'"},
+        {"{\"architecture\":\"vit_base_patch16_siglip_224\",\"num_classes\":10,\"pretrained_cfg\":"
+         "{\"input_size\":[3,32,32]},\"model_args\":{\"embed_dim\":48,\"depth\":2,\"num_heads\":3,\"img_size\":32,"
+         "\"patch_size\":8}}",
+         "'global_pool'"},
+        {"{\"architecture\":\"vit_base_patch16_224\",\"num_classes\":10,\"pretrained_cfg\":{\"input_size\":[3,32,32],"
+         "\"crop_mode\":\"squash\"}}",
+         "'crop_mode'"},
+        {"{\"architecture\":\"vit_base_patch16_224\",\"num_classes\":10,\"pretrained_cfg\":{\"input_size\":[3,32,32],"
+         "\"mystery\":1}}",
+         "'mystery'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_hf_dir(ref, "vit_base_patch16_224.augreg2_in21k_ft_in1k", dir, bad[i].config);
+        xf_context_t* ctx = cpu_context();
+        xf_model_t* m = NULL;
+        xf_status_t st = xf_model_load(ctx, dir, NULL, &m);
+        cr_expect(st != XF_OK && strstr(xf_context_error(ctx), bad[i].needle), "%s: %s", bad[i].config,
+                  xf_context_error(ctx));
+        xf_model_destroy(m);
+        xf_context_destroy(ctx);
+    }
     xf_st_close(ref);
     char path[700];
     const char* files[] = {"model.safetensors", "config.json", "preprocessor_config.json"};

@@ -19,6 +19,10 @@
                                                 have: "input", "<model>.logits", "<model>.image" (I32 HxWxC) and
                                                 "<model>.pixels" (the image processor's output); __metadata__ has
                                                 each model's config.json, preprocessor_config.json and tensor shapes
+  tests/data/timm_dirs_ref.safetensors          hash-init timm models shrunk through model_args, as timm's
+                                                push_to_hf_hub saves their config.json: "input", "<model>.logits",
+                                                "<model>.image", "<model>.pixels" (timm's eval transform);
+                                                __metadata__ has each config.json and the tensor shapes
 Extra "debug.*" tensors are intermediate activations (for locating a mismatch); "<file>" is the image's file name
 (e.g. "sneaker.png"); __metadata__["images"] lists the files in order.
 Run with the venv python (timm + transformers): `.../xf-venv/bin/python tools/make_references.py [--only KIND]`.
@@ -350,10 +354,51 @@ def hf_dirs_ref():
     print(f"wrote {dst}")
 
 
+TIMM_DIRS = ["vit_base_patch16_224.augreg2_in21k_ft_in1k", "deit3_small_patch16_224.fb_in1k",
+             "vit_base_patch16_clip_quickgelu_224.openai", "vit_base_patch16_reg4_gap_256",
+             "deit_tiny_distilled_patch16_224.fb_in1k"]
+
+
+@torch.no_grad()
+def timm_dirs_ref():
+    import pathlib
+    import tempfile
+
+    import timm
+    from PIL import Image
+    from timm.models._hub import save_config_for_hf
+    small = {"embed_dim": 48, "depth": 2, "num_heads": 3, "img_size": 32, "patch_size": 8}
+    x = hashinit.input_tensor((1, 3, 32, 32))
+    rng = np.random.RandomState(5)
+    out = {"input": x}
+    meta = {"models": json.dumps(TIMM_DIRS), "timm": timm.__version__, "torch": torch.__version__}
+    for name in TIMM_DIRS:
+        torch.manual_seed(0)
+        model = timm.create_model(name, pretrained=False, num_classes=10, **small,
+                                  pretrained_cfg_overlay={"input_size": (3, 32, 32)}).eval()
+        hashinit.init_module(model)
+        logits = model(torch.from_numpy(x))
+        with tempfile.TemporaryDirectory() as d:
+            path = pathlib.Path(d) / "config.json"
+            save_config_for_hf(model, path, model_args=dict(small))
+            meta[name + ".config"] = path.read_text()
+        meta[name + ".tensors"] = json.dumps({k: list(v.shape) for k, v in model.state_dict().items()})
+        transform = timm.data.create_transform(**timm.data.resolve_data_config({}, model=model))
+        img = rng.randint(0, 256, size=(41, 50, 3)).astype(np.uint8)
+        img[:, :, 0] = np.linspace(0, 255, 41).astype(np.uint8)[:, None]
+        out[name + ".logits"] = logits
+        out[name + ".image"] = img.astype(np.int32)
+        out[name + ".pixels"] = transform(Image.fromarray(img)).numpy().astype(np.float32)
+        print(f"  {name}: {len(model.state_dict())} tensors, logits[:3] {logits[0, :3].tolist()}")
+    dst = os.path.join(DATA, "timm_dirs_ref.safetensors")
+    xfsafetensors.save(dst, out, meta)
+    print(f"wrote {dst}")
+
+
 def main():
     kinds = {"vit-fmnist": vit_fmnist_refs, "segformer-fmnist": segformer_fmnist_refs, "deit-tiny": deit_tiny_ref,
              "segformer-b0": segformer_b0_ref, "vit-variants": vit_variants_ref, "pil-preprocess": pil_preprocess_refs,
-             "hf-dirs": hf_dirs_ref}
+             "hf-dirs": hf_dirs_ref, "timm-dirs": timm_dirs_ref}
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", choices=sorted(kinds), action="append")
     ap.add_argument("--threads", type=int, default=1)
