@@ -31,7 +31,7 @@ static __attribute__((unused)) void fuzz_model_options(xf_model_options_t* o) {
 }
 
 // The seed models: a tiny ViT (plain and distilled, grey and RGB, with crop_pct) and a tiny SegFormer.
-enum { FUZZ_SEEDS = 5 };
+enum { FUZZ_SEEDS = 6 };
 static __attribute__((unused)) void fuzz_seed_model(int which, tm_file_t* f) {
     memset(f, 0, sizeof *f);
     if (which < 3) {
@@ -45,6 +45,15 @@ static __attribute__((unused)) void fuzz_seed_model(int which, tm_file_t* f) {
         tm_vit_tensors(f, 32, 8, chans, 8, 1, 3, distilled);
     } else if (which == 4) {
         tm_vit_every_variant(f);
+    } else if (which == 5) {
+        // A timm directory's config: a registered architecture shrunk through model_args.
+        snprintf(f->config, sizeof f->config,
+                 "{\"architecture\":\"vit_base_patch16_224.augreg_in21k\",\"num_classes\":3,\"num_features\":8,"
+                 "\"global_pool\":\"token\",\"model_args\":{\"embed_dim\":8,\"depth\":1,\"num_heads\":2,"
+                 "\"img_size\":32,\"patch_size\":8,\"in_chans\":1},\"pretrained_cfg\":{\"tag\":\"augreg_in21k\","
+                 "\"input_size\":[1,32,32],\"interpolation\":\"bicubic\",\"crop_pct\":0.9,\"crop_mode\":\"center\","
+                 "\"mean\":[0.5],\"std\":[0.25],\"num_classes\":3},\"label_names\":[\"a\",\"b\",\"c\"]}");
+        tm_vit_tensors(f, 32, 8, 1, 8, 1, 3, 0);
     } else {
         snprintf(f->config, sizeof f->config,
                  "{\"model_type\":\"segformer\",\"num_channels\":3,\"depths\":[1,1],\"sr_ratios\":[2,1],"
