@@ -1098,6 +1098,12 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
         }
         if (options && options->input_height) m->info.input_height = options->input_height;
         if (options && options->input_width) m->info.input_width = options->input_width;
+        // A Hugging Face processor at another input size resizes straight to it.
+        if (m->resize_h && m->info.arch == XF_MODEL_ARCH_VIT &&
+            (m->info.input_height != m->cfg.vit.img_h || m->info.input_width != m->cfg.vit.img_w)) {
+            m->resize_h = m->info.input_height;
+            m->resize_w = m->info.input_width;
+        }
         m->info.input_elements = m->info.input_channels * m->info.input_height * m->info.input_width;
         st = check_limits(m, options);
     }

@@ -126,6 +126,51 @@ void xf_model_resample_bicubic_aa(const float* src, int64_t gh0, int64_t gw0, in
     xf_free(tmp);
 }
 
+// PyTorch's cubic convolution (A = -0.75), as F.interpolate(mode="bicubic", antialias=False) weights it.
+static void cubic_weights(double t, double w[4]) {
+    const double a = -0.75;
+    double x = t + 1;
+    w[0] = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+    w[1] = ((a + 2) * t - (a + 3)) * t * t + 1;
+    x = 1 - t;
+    w[2] = ((a + 2) * x - (a + 3)) * x * x + 1;
+    x = 2 - t;
+    w[3] = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+}
+
+// Hugging Face's interpolate_pos_encoding: F.interpolate(mode="bicubic", align_corners=False) of the
+// [g0, g0, C] grid with scale factors (gh + 0.1) / g0 and (gw + 0.1) / g0, no antialiasing, edges clamped.
+static void resample_bicubic_hf(const float* src, int64_t g0, int64_t c, float* dst, int64_t gh, int64_t gw) {
+    const double sy = (double)g0 / ((double)gh + 0.1), sx = (double)g0 / ((double)gw + 0.1);
+    for (int64_t y = 0; y < gh; y++) {
+        const double ry = sy * ((double)y + 0.5) - 0.5;
+        const int64_t iy = (int64_t)floor(ry);
+        double wy[4];
+        cubic_weights(ry - (double)iy, wy);
+        for (int64_t x = 0; x < gw; x++) {
+            const double rx = sx * ((double)x + 0.5) - 0.5;
+            const int64_t ix = (int64_t)floor(rx);
+            double wx[4];
+            cubic_weights(rx - (double)ix, wx);
+            for (int64_t k = 0; k < c; k++) {
+                double acc = 0;
+                for (int i = 0; i < 4; i++) {
+                    int64_t yy = iy - 1 + i;
+                    yy = yy < 0 ? 0 : yy >= g0 ? g0 - 1 : yy;
+                    double row = 0;
+                    for (int j = 0; j < 4; j++) {
+                        int64_t xx = ix - 1 + j;
+                        xx = xx < 0 ? 0 : xx >= g0 ? g0 - 1 : xx;
+                        row += wx[j] * src[(yy * g0 + xx) * c + k];
+                    }
+                    acc += wy[i] * row;
+                }
+                dst[(y * gw + x) * c + k] = (float)acc;
+            }
+        }
+    }
+}
+
 // pos_embed covers the prefix tokens too, unless no_embed_class.
 static xf_status_t vit_pos_embed(xf_model_t* m, const char* name, int64_t gh, int64_t gw, xf_tensor_t** out) {
     const xf_vit_config_t* v = &m->cfg.vit;
@@ -133,12 +178,11 @@ static xf_status_t vit_pos_embed(xf_model_t* m, const char* name, int64_t gh, in
     const int64_t prefix = v->no_embed_class ? 0 : xf_vit_prefix_tokens(v);
     int64_t shape0[3] = {1, prefix + gh0 * gw0, v->dim};
     if (gh == gh0 && gw == gw0) return xf_model_weight(m, name, 3, shape0, out);
-    // Hugging Face resamples differently (interpolate_pos_encoding) and only when asked to.
-    if (v->hf)
+    // Hugging Face's interpolate_pos_encoding starts from a square grid.
+    if (v->hf && gh0 != gw0)
         return xf_ctx_fail(m->ctx, XF_ERR_UNIMPLEMENTED,
-                           "%s: a Hugging Face ViT runs at its config's image_size (%lldx%lld); resampling its "
-                           "position embeddings is not supported",
-                           m->path, (long long)v->img_h, (long long)v->img_w);
+                           "%s: a Hugging Face ViT with a %lldx%lld patch grid runs only at its config's image_size",
+                           m->path, (long long)gh0, (long long)gw0);
     float* src;
     xf_status_t st = xf_model_weight_host(m, name, 3, shape0, &src);
     if (st != XF_OK) return st;
@@ -149,9 +193,13 @@ static xf_status_t vit_pos_embed(xf_model_t* m, const char* name, int64_t gh, in
         return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     }
     memcpy(dst, src, (size_t)(prefix * v->dim) * sizeof(float));
-    xf_model_resample_bicubic_aa(src + prefix * v->dim, gh0, gw0, v->dim, dst + prefix * v->dim, gh, gw);
-    xf_log(m->ctx, XF_LOG_INFO, "pos_embed resampled from a %lldx%lld to a %lldx%lld grid", (long long)gh0,
-           (long long)gw0, (long long)gh, (long long)gw);
+    if (v->hf)
+        resample_bicubic_hf(src + prefix * v->dim, gh0, v->dim, dst + prefix * v->dim, gh, gw);
+    else
+        xf_model_resample_bicubic_aa(src + prefix * v->dim, gh0, gw0, v->dim, dst + prefix * v->dim, gh, gw);
+    xf_log(m->ctx, XF_LOG_INFO, "%s resampled from a %lldx%lld to a %lldx%lld grid (%s)", name, (long long)gh0,
+           (long long)gw0, (long long)gh, (long long)gw,
+           v->hf ? "Hugging Face's interpolate_pos_encoding" : "timm's resample_abs_pos_embed");
     st = xf_model_weight_upload(m, name, 3, shape, dst, out);
     xf_free(src);
     xf_free(dst);

@@ -340,6 +340,11 @@ def hf_dirs_ref():
         hashinit.init_module(model)
         logits = model(pixel_values=torch.from_numpy(x)).logits
         out[name + ".logits"] = logits
+        if name == "hf_vit":
+            # At another size, with transformers' own position-embedding interpolation.
+            x2 = hashinit.input_tensor((1, 3, 48, 40), name="input_48x40")
+            out["input_48x40"] = x2
+            out[name + ".logits_48x40"] = model(pixel_values=torch.from_numpy(x2), interpolate_pos_encoding=True).logits
         meta[name + ".config"] = cfg.to_json_string(use_diff=True)
         meta[name + ".tensors"] = json.dumps({k: list(v.shape) for k, v in model.state_dict().items()})
         proc = getattr(transformers, proc_cls)(**proc_fields)
