@@ -840,7 +840,7 @@ static void text_member(text_t* t, const char* key, const xf_json_t* v) {
 // flat ViT config of the same model, in *out (xf_free).
 static xf_status_t timm_flat_config(cfg_t* c, char** out) {
     xf_model_t* m = c->m;
-    xf_status_t st = cfg_strict(c, "timm", timm_dir_keys);
+    xf_status_t st = cfg_strict(c, "timm directory (a config with 'pretrained_cfg')", timm_dir_keys);
     if (st != XF_OK) return st;
     const xf_json_t* a = cfg_get(c, "architecture");
     if (!a || a->type != XF_JSON_STRING) return cfg_bad(c, "architecture", "must name a timm model");

@@ -114,6 +114,48 @@ static xf_st_file_t* open_ref(const char* path) {
     return f;
 }
 
+// Parses JSON text the test relies on (a reference's metadata, a config it writes).
+static xf_json_doc_t* parse_json(const char* text) {
+    xf_json_doc_t* doc = NULL;
+    size_t pos;
+    char why[128];
+    cr_assert(text, "JSON text is missing");
+    cr_assert(xf_json_parse(NULL, text, strlen(text), &doc, &pos, why, sizeof why) == XF_OK, "%s at %zu", why, pos);
+    return doc;
+}
+
+// The reference's __metadata__[|key|], parsed.
+static xf_json_doc_t* ref_json(xf_st_file_t* ref, const char* key) {
+    const char* text = xf_st_metadata(ref, key);
+    cr_assert(text, "the reference has no __metadata__ '%s'", key);
+    return parse_json(text);
+}
+
+// Adds hash-initialised F32 tensors with the names and shapes of the JSON object |shapes| ({name: [dims]}).
+static void add_shaped_tensors(tm_file_t* f, const char* shapes) {
+    xf_json_doc_t* doc = parse_json(shapes);
+    const xf_json_t* root = xf_json_root(doc);
+    for (size_t i = 0; i < root->count; i++) {
+        const xf_json_t* dims = &root->u.members[i].value;
+        int64_t sh[4] = {0};
+        cr_assert(dims->count >= 1 && dims->count <= 4);
+        for (size_t d = 0; d < dims->count; d++) sh[d] = dims->u.items[d].u.i;
+        tm_add(f, root->u.members[i].key, (int)dims->count, sh[0], sh[1], sh[2], sh[3]);
+    }
+    xf_json_free(doc);
+}
+
+// Removes a model directory the tests wrote and what they put in it.
+static void remove_model_dir(const char* dir) {
+    const char* files[] = {"model.safetensors", "config.json", "preprocessor_config.json"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 // Logits within atol = |ref|max * rel_atol and rtol of the reference, and identical top-1.
 static void check_logits(const char* what, const char* column, const float* got, const float* want, size_t n,
                          float rel_atol, float rtol) {
@@ -293,21 +335,9 @@ static void write_variant(xf_st_file_t* ref, const char* variant, const char* pa
     snprintf(key, sizeof key, "%s.config", variant);
     const char* config = xf_st_metadata(ref, key);
     cr_assert(shapes && config, "%s: the reference lacks its config or tensor list", variant);
-    xf_json_doc_t* doc;
-    size_t pos;
-    char why[128];
-    cr_assert(xf_json_parse(NULL, shapes, strlen(shapes), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
-    const xf_json_t* root = xf_json_root(doc);
     tm_file_t f = {0};
     snprintf(f.config, sizeof f.config, "%s", config);
-    for (size_t i = 0; i < root->count; i++) {
-        const xf_json_t* dims = &root->u.members[i].value;
-        int64_t s[4] = {0};
-        cr_assert(dims->count >= 1 && dims->count <= 4);
-        for (size_t d = 0; d < dims->count; d++) s[d] = dims->u.items[d].u.i;
-        tm_add(&f, root->u.members[i].key, (int)dims->count, s[0], s[1], s[2], s[3]);
-    }
-    xf_json_free(doc);
+    add_shaped_tensors(&f, shapes);
     cr_assert(tm_write(&f, path));
     tm_free(&f);
 }
@@ -322,12 +352,7 @@ Test(model, vit_variants_match_timm, .timeout = 900) {
     snprintf(model, sizeof model, "%s/variant.safetensors", dir);
     snprintf(refpath, sizeof refpath, "%s/tests/data/vit_variants_ref.safetensors", src_dir());
     xf_st_file_t* ref = open_ref(refpath);
-    const char* list = xf_st_metadata(ref, "variants");
-    cr_assert(list, "the reference lists no variants");
-    xf_json_doc_t* doc;
-    size_t pos;
-    char why[128];
-    cr_assert(xf_json_parse(NULL, list, strlen(list), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
+    xf_json_doc_t* doc = ref_json(ref, "variants");
     const xf_json_t* names = xf_json_root(doc);
     cr_assert(names->type == XF_JSON_ARRAY && names->count >= 9);
     size_t nin;
@@ -764,10 +789,7 @@ Test(model, preprocess_crops_before_resizing) {
 // the cost follows the model's input size and every output is the image's constant colour.
 // Writes a tiny model for the Pillow-pipeline |config| (ViT or SegFormer).
 static void write_pil_model(const char* config, const char* path) {
-    xf_json_doc_t* doc;
-    size_t pos;
-    char why[128];
-    cr_assert(xf_json_parse(NULL, config, strlen(config), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
+    xf_json_doc_t* doc = parse_json(config);
     const xf_json_t* root = xf_json_root(doc);
     tm_file_t f = {0};
     snprintf(f.config, sizeof f.config, "%s", config);
@@ -797,12 +819,7 @@ Test(model, preprocess_matches_pillow_and_timm) {
     tm_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
     xf_st_file_t* ref = open_ref(refpath);
-    const char* list = xf_st_metadata(ref, "cases");
-    cr_assert(list);
-    xf_json_doc_t* doc;
-    size_t pos;
-    char why[128];
-    cr_assert(xf_json_parse(NULL, list, strlen(list), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
+    xf_json_doc_t* doc = ref_json(ref, "cases");
     const xf_json_t* cases = xf_json_root(doc);
     cr_assert(cases->count >= 10);
     xf_context_t* ctx = cpu_context();
@@ -1113,19 +1130,8 @@ static void write_hf_dir(xf_st_file_t* ref, const char* model, const char* dir, 
     snprintf(key, sizeof key, "%s.processor", model);
     const char* processor = xf_st_metadata(ref, key);  // none in a timm directory
     cr_assert(shapes && cfg, "%s: the reference is incomplete", model);
-    xf_json_doc_t* doc;
-    size_t pos;
-    char why[128];
-    cr_assert(xf_json_parse(NULL, shapes, strlen(shapes), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
-    const xf_json_t* root = xf_json_root(doc);
     tm_file_t f = {0};
-    for (size_t i = 0; i < root->count; i++) {
-        const xf_json_t* dims = &root->u.members[i].value;
-        int64_t sh[4] = {0};
-        for (size_t d = 0; d < dims->count && d < 4; d++) sh[d] = dims->u.items[d].u.i;
-        tm_add(&f, root->u.members[i].key, (int)dims->count, sh[0], sh[1], sh[2], sh[3]);
-    }
-    xf_json_free(doc);
+    add_shaped_tensors(&f, shapes);
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     cr_assert(tm_write(&f, path));
     tm_free(&f);
@@ -1202,12 +1208,7 @@ Test(model, hugging_face_directories, .timeout = 900) {
     snprintf(refpath, sizeof refpath, "%s/tests/data/hf_dirs_ref.safetensors", src_dir());
     tm_tmpdir(dir, sizeof dir);
     xf_st_file_t* ref = open_ref(refpath);
-    const char* list = xf_st_metadata(ref, "models");
-    cr_assert(list);
-    xf_json_doc_t* doc;
-    size_t pos;
-    char why[128];
-    cr_assert(xf_json_parse(NULL, list, strlen(list), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
+    xf_json_doc_t* doc = ref_json(ref, "models");
     const xf_json_t* models = xf_json_root(doc);
     cr_assert(models->count >= 4);
     check_directories(ref, models, dir);
@@ -1235,9 +1236,7 @@ Test(model, hugging_face_directories, .timeout = 900) {
     xf_json_free(doc);
 
     // Every ViTConfig field transformers has is understood or refused by name.
-    const char* keys_json = xf_st_metadata(ref, "hf_vit_keys");
-    cr_assert(keys_json);
-    cr_assert(xf_json_parse(NULL, keys_json, strlen(keys_json), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
+    doc = ref_json(ref, "hf_vit_keys");
     const xf_json_t* keys = xf_json_root(doc);
     const char* base = xf_st_metadata(ref, "hf_vit.config");
     static const char* const accepted[] = {"encoder_stride", "hidden_dropout_prob", "attention_probs_dropout_prob",
@@ -1246,8 +1245,7 @@ Test(model, hugging_face_directories, .timeout = 900) {
         const char* key = keys->u.items[i].u.s;
         char config[8192];
         // The base config with |key| set to an object (replaced where the config has it).
-        xf_json_doc_t* bdoc;
-        cr_assert(xf_json_parse(NULL, base, strlen(base), &bdoc, &pos, why, sizeof why) == XF_OK, "%s", why);
+        xf_json_doc_t* bdoc = parse_json(base);
         const xf_json_t* broot = xf_json_root(bdoc);
         size_t n = (size_t)snprintf(config, sizeof config, "{\"%s\":{\"unexpected\":1}", key);
         for (size_t k = 0; k < broot->count && n < sizeof config; k++) {
@@ -1277,13 +1275,7 @@ Test(model, hugging_face_directories, .timeout = 900) {
     }
     xf_json_free(doc);
     xf_st_close(ref);
-    char path[700];
-    const char* files[] = {"model.safetensors", "config.json", "preprocessor_config.json"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        unlink(path);
-    }
-    rmdir(dir);
+    remove_model_dir(dir);
 }
 
 // timm directories as push_to_hf_hub saves them (config.json naming the architecture, model_args,
@@ -1293,12 +1285,7 @@ Test(model, timm_directories, .timeout = 900) {
     snprintf(refpath, sizeof refpath, "%s/tests/data/timm_dirs_ref.safetensors", src_dir());
     tm_tmpdir(dir, sizeof dir);
     xf_st_file_t* ref = open_ref(refpath);
-    const char* list = xf_st_metadata(ref, "models");
-    cr_assert(list);
-    xf_json_doc_t* doc;
-    size_t pos;
-    char why[128];
-    cr_assert(xf_json_parse(NULL, list, strlen(list), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
+    xf_json_doc_t* doc = ref_json(ref, "models");
     cr_assert(xf_json_root(doc)->count >= 5);
     check_directories(ref, xf_json_root(doc), dir);
     xf_json_free(doc);
@@ -1331,13 +1318,7 @@ Test(model, timm_directories, .timeout = 900) {
         xf_context_destroy(ctx);
     }
     xf_st_close(ref);
-    char path[700];
-    const char* files[] = {"model.safetensors", "config.json", "preprocessor_config.json"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        unlink(path);
-    }
-    rmdir(dir);
+    remove_model_dir(dir);
 }
 
 //===----------------------------------------------------------------------===//
@@ -1515,12 +1496,7 @@ Test(model, every_model_key_is_understood_or_refused, .timeout = 300) {
     xf_st_file_t* ref = open_ref(refpath);
     const char* which[2] = {"timm_vit_keys", "hf_segformer_keys"};
     for (int seg = 0; seg < 2; seg++) {
-        const char* list = xf_st_metadata(ref, which[seg]);
-        cr_assert(list, "the reference lacks %s", which[seg]);
-        xf_json_doc_t* doc;
-        size_t pos;
-        char why[128];
-        cr_assert(xf_json_parse(NULL, list, strlen(list), &doc, &pos, why, sizeof why) == XF_OK, "%s", why);
+        xf_json_doc_t* doc = ref_json(ref, which[seg]);
         check_keys(seg, xf_json_root(doc));
         xf_json_free(doc);
     }
