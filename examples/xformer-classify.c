@@ -14,7 +14,8 @@ static const char synopsis[] = "usage: " PROG " [OPTION]... MODEL IMAGE...\n";
 
 static void usage(void) {
     printf("%s\n"
-           "Classifies each IMAGE (PNG, JPEG, BMP, ...) with the ViT/DeiT safetensors MODEL and prints the\n"
+           "Classifies each IMAGE (PNG, JPEG, BMP, ...) with the ViT/DeiT MODEL (a safetensors file, or a timm\n"
+           "or Hugging Face checkpoint directory) and prints the\n"
            "top K (default 5) classes with their softmax probabilities, the backend and device used and the\n"
            "time taken. Labels come from the model's config, or from FILE (one per line). An image that\n"
            "cannot be read, or has more than 65536 pixels on a side, is reported and the others still\n"

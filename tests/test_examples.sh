@@ -140,6 +140,31 @@ if grep -E '^(cpu|opencl|vulkan) ' "$work/out" | grep -E -v ' 0\.6718 +(-|100\.0
     fail "mean IoU: a backend differs from PyTorch's 0.6718 or from the first backend's masks"
 fi
 
+# The bundled classifier as a timm checkpoint directory (config.json naming vit_tiny_patch16_224 with model_args,
+# no config in the file): xformer-classify takes the directory and gives the bundled model's answer.
+if python3 - "$models/vit-fmnist.safetensors" "$work/timm-dir" <<'PYEOF'
+import json, os, struct, sys
+blob = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", blob[:8])[0]
+header = json.loads(blob[8:8 + n])
+cfg = json.loads(header["__metadata__"].pop("config"))
+text = json.dumps(header).encode()
+text += b" " * (-len(text) % 8)
+os.makedirs(sys.argv[2], exist_ok=True)
+open(os.path.join(sys.argv[2], "model.safetensors"), "wb").write(struct.pack("<Q", len(text)) + text + blob[8 + n:])
+args = {k: cfg[k] for k in ("img_size", "patch_size", "in_chans", "embed_dim", "depth", "num_heads", "mlp_ratio")}
+timm = {"architecture": "vit_tiny_patch16_224.custom", "num_classes": cfg["num_classes"], "model_args": args,
+        "label_names": cfg["labels"],
+        "pretrained_cfg": {"input_size": [1, 28, 28], "crop_pct": 1.0, "mean": cfg["mean"], "std": cfg["std"]}}
+json.dump(timm, open(os.path.join(sys.argv[2], "config.json"), "w"))
+PYEOF
+then
+    expect 0 '^ +[0-9.]+% +Sneaker' "classify with a timm checkpoint directory" -- \
+        "$classify" "$work/timm-dir" "$images/sneaker.png" --backend cpu
+else
+    fail "could not write a timm directory from the bundled model"
+fi
+
 printf 'not an image\n' >"$work/text.png"
 expect 1 'nope\.safetensors.*(No such file|cannot open)' "missing model" -- \
     "$classify" "$work/nope.safetensors" "$images/sneaker.png"
