@@ -541,7 +541,9 @@ static xf_status_t cfg_hf_size(cfg_t* c, const char* key, int64_t* h, int64_t* w
 static const char* const hf_processor_keys[] = {
     "do_resize", "size", "resample", "do_center_crop", "crop_size", "do_rescale", "rescale_factor", "do_normalize",
     "image_mean", "image_std", "image_processor_type", "feature_extractor_type", "processor_class",
-    "_processor_class", NULL};
+    "_processor_class",
+    // SegformerImageProcessor: only the training labels.
+    "do_reduce_labels", "reduce_labels", NULL};
 
 // Hugging Face's preprocessor_config.json (ViTImageProcessor, DeiTImageProcessor): the Pillow pipeline's
 // geometry, filter, mean and std.
@@ -562,6 +564,10 @@ static xf_status_t parse_hf_processor(cfg_t* c) {
     int64_t rh, rw, ch, cw;
     if ((st = cfg_hf_size(c, "size", &rh, &rw)) != XF_OK) return st;
     if ((st = cfg_hf_size(c, "crop_size", &ch, &cw)) != XF_OK) return st;
+    if (m->size_from_processor && rh && !crop) {
+        m->cfg.seg.img_h = m->info.input_height = rh;
+        m->cfg.seg.img_w = m->info.input_width = rw;
+    }
     const int64_t oh = m->info.input_height, ow = m->info.input_width;
     if (crop && ch && (ch != oh || cw != ow)) return cfg_bad(c, "crop_size", "must be the model's image_size");
     if (!resize) return cfg_refuse(c, "do_resize", "false (no resize) is not supported");
@@ -912,11 +918,13 @@ static xf_status_t timm_flat_config(cfg_t* c, char** out) {
 }
 
 // A Hugging Face directory's preprocessor_config.json, when there is one beside the model file.
-static xf_status_t load_hf_processor(xf_model_t* m) {
-    const xf_vit_config_t* v = &m->cfg.vit;
-    m->info.input_channels = v->in_chans;
-    m->info.input_height = v->img_h;
-    m->info.input_width = v->img_w;
+// |size_from_processor|: a SegFormer config without image_size takes the processor's size.
+static xf_status_t load_hf_processor(xf_model_t* m, bool size_from_processor) {
+    const bool vit = m->info.arch == XF_MODEL_ARCH_VIT;
+    m->info.input_channels = vit ? m->cfg.vit.in_chans : m->cfg.seg.channels;
+    m->info.input_height = vit ? m->cfg.vit.img_h : m->cfg.seg.img_h;
+    m->info.input_width = vit ? m->cfg.vit.img_w : m->cfg.seg.img_w;
+    m->size_from_processor = size_from_processor;
     const char* slash = strrchr(m->path, '/');
     char where[1100];
     snprintf(where, sizeof where, "%.*s/preprocessor_config.json", slash ? (int)(slash - m->path) : 1,
@@ -1068,7 +1076,7 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
             m->info.task = XF_MODEL_TASK_CLASSIFICATION;
             m->info.architecture = "vit";
             st = parse_hf_vit_config(&c, strcmp(arch, "deit") == 0);
-            if (st == XF_OK) st = load_hf_processor(m);
+            if (st == XF_OK) st = load_hf_processor(m, false);
         } else if (strcmp(arch, "vit") == 0 || strcmp(arch, "deit") == 0) {
             m->info.arch = XF_MODEL_ARCH_VIT;
             m->info.task = XF_MODEL_TASK_CLASSIFICATION;
@@ -1079,6 +1087,23 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
             m->info.task = XF_MODEL_TASK_SEGMENTATION;
             m->info.architecture = "segformer";
             st = parse_seg_config(&c);
+            // A Hugging Face directory (config.json as transformers saves it): its image processor's Pillow
+            // pipeline, by default a bilinear resize to 512x512.
+            const xf_json_t* archs = cfg_get(&c, "architectures");
+            if (st == XF_OK && archs) {
+                if (archs->type != XF_JSON_ARRAY || archs->count != 1 || archs->u.items[0].type != XF_JSON_STRING ||
+                    strcmp(archs->u.items[0].u.s, "SegformerForSemanticSegmentation") != 0)
+                    st = cfg_refuse(&c, "architectures", "only SegformerForSemanticSegmentation is supported");
+                m->info.interpolation = XF_INTERPOLATION_BILINEAR;
+                m->resize_h = m->cfg.seg.img_h;
+                m->resize_w = m->cfg.seg.img_w;
+                m->crop_floor = true;
+                if (st == XF_OK) st = load_hf_processor(m, !cfg_get(&c, "image_size"));
+                if (st == XF_OK) {
+                    m->resize_h = m->cfg.seg.img_h;
+                    m->resize_w = m->cfg.seg.img_w;
+                }
+            }
         } else {
             st = xf_ctx_fail(ctx, XF_ERR_UNIMPLEMENTED,
                              "%s: architecture '%.64s' is not supported (\"vit\" and \"segformer\" are)",

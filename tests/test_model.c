@@ -138,7 +138,12 @@ static void add_shaped_tensors(tm_file_t* f, const char* shapes) {
     for (size_t i = 0; i < root->count; i++) {
         const xf_json_t* dims = &root->u.members[i].value;
         int64_t sh[4] = {0};
-        cr_assert(dims->count >= 1 && dims->count <= 4);
+        if (dims->count == 0) {  // BatchNorm's num_batches_tracked: an integer scalar
+            int64_t zero = 0;
+            tm_add_raw(f, root->u.members[i].key, "I64", 0, NULL, &zero, sizeof zero);
+            continue;
+        }
+        cr_assert(dims->count <= 4);
         for (size_t d = 0; d < dims->count; d++) sh[d] = dims->u.items[d].u.i;
         tm_add(f, root->u.members[i].key, (int)dims->count, sh[0], sh[1], sh[2], sh[3]);
     }

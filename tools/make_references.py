@@ -15,7 +15,7 @@
                                                 torchvision CenterCrop) on synthetic images: "<case>.image" (I32
                                                 HxWxC), "<case>.want" (F32 [C,H,W], mean 0 and std 1);
                                                 __metadata__ "<case>.config" is the libxformer config
-  tests/data/hf_dirs_ref.safetensors            hash-init Hugging Face ViT / DeiT classifiers as directories users
+  tests/data/hf_dirs_ref.safetensors            hash-init Hugging Face ViT / DeiT / SegFormer models as directories users
                                                 have: "input", "<model>.logits", "<model>.image" (I32 HxWxC) and
                                                 "<model>.pixels" (the image processor's output); __metadata__ has
                                                 each model's config.json, preprocessor_config.json and tensor shapes
@@ -317,7 +317,12 @@ HF_DIRS = {
                 {"size": {"height": 37, "width": 37}, "crop_size": {"height": 32, "width": 32}}),
     "hf_deit_teacher": ("DeiTConfig", "DeiTForImageClassificationWithTeacher", {}, "DeiTImageProcessor",
                         {"size": {"height": 36, "width": 41}, "crop_size": {"height": 32, "width": 32}, "resample": 2}),
+    "hf_segformer": ("SegformerConfig", "SegformerForSemanticSegmentation", {}, "SegformerImageProcessor",
+                     {"size": {"height": 32, "width": 32}}),
 }
+HF_SEGFORMER_BASE = {"hidden_sizes": [16, 32], "depths": [1, 1], "num_encoder_blocks": 2, "sr_ratios": [2, 1],
+                     "num_attention_heads": [1, 2], "patch_sizes": [7, 3], "strides": [4, 2], "mlp_ratios": [4, 4],
+                     "decoder_hidden_size": 24, "num_labels": 5}
 
 
 @torch.no_grad()
@@ -333,7 +338,7 @@ def hf_dirs_ref():
     vit_keys = sorted(set(transformers.ViTConfig().to_dict()) - set(transformers.PretrainedConfig().to_dict()))
     meta["hf_vit_keys"] = json.dumps(vit_keys)
     for name, (cfg_cls, model_cls, fields, proc_cls, proc_fields) in HF_DIRS.items():
-        cfg = getattr(transformers, cfg_cls)(**base, **fields)
+        cfg = getattr(transformers, cfg_cls)(**(HF_SEGFORMER_BASE if cfg_cls == "SegformerConfig" else base), **fields)
         cfg.architectures = [model_cls]
         torch.manual_seed(0)
         model = getattr(transformers, model_cls)(cfg).eval()
