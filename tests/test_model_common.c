@@ -252,6 +252,19 @@ static __attribute__((unused)) void tm_vit_every_variant(tm_file_t* f) {
     for (size_t i = 0; i < sizeof head_vectors / sizeof head_vectors[0]; i++) tm_add(f, head_vectors[i], 1, 4, 0, 0, 0);
 }
 
+// A tiny grey 32x32 ViT whose config is a timm directory's (a registered architecture shrunk through
+// model_args, pretrained_cfg with Pillow bicubic preprocessing, label_names).
+static __attribute__((unused)) void tm_vit_timm_config(tm_file_t* f) {
+    memset(f, 0, sizeof *f);
+    snprintf(f->config, sizeof f->config,
+             "{\"architecture\":\"vit_base_patch16_224.augreg_in21k\",\"num_classes\":3,\"num_features\":8,"
+             "\"global_pool\":\"token\",\"model_args\":{\"embed_dim\":8,\"depth\":1,\"num_heads\":2,"
+             "\"img_size\":32,\"patch_size\":8,\"in_chans\":1},\"pretrained_cfg\":{\"tag\":\"augreg_in21k\","
+             "\"input_size\":[1,32,32],\"interpolation\":\"bicubic\",\"crop_pct\":0.9,\"crop_mode\":\"center\","
+             "\"mean\":[0.5],\"std\":[0.25],\"num_classes\":3},\"label_names\":[\"a\",\"b\",\"c\"]}");
+    tm_vit_tensors(f, 32, 8, 1, 8, 1, 3, 0);
+}
+
 // Tensors of a Hugging Face SegformerForSemanticSegmentation.
 static __attribute__((unused)) void tm_segformer_tensors(tm_file_t* f, int stages, const int64_t* dims,
                                                          const int64_t* depths, const int64_t* sr,

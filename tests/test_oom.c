@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Out of host memory: a context whose allocator fails its N-th allocation, for every N of a context
-// creation, model load, forward pass and teardown on the CPU reference (a spread sample of N on the GPU
+// creation, model loads (a plain ViT, one with every variant as a batch, a timm directory's config),
+// preprocessing on Pillow's pipeline, forward passes and teardown on the CPU reference (a spread sample of N on the GPU
 // backends, whose runs take longer). Every call must return XF_OK or XF_ERR_OUT_OF_MEMORY (never another
 // status, never a crash), and nothing may stay allocated. CI runs this under ASan and LSan too.
 #include <criterion/criterion.h>
@@ -44,12 +45,15 @@ static void counting_free(void* user, void* ptr) {
     free(ptr);
 }
 
-static char model_path[700];
+static char dir_path[512], model_path[700], variants_path[700], timm_path[700];
 
-static void write_model(void) {
-    char dir[512];
-    tm_tmpdir(dir, sizeof dir);
-    snprintf(model_path, sizeof model_path, "%s/oom.safetensors", dir);
+// A plain ViT, one with every variant (run as a batch, with Pillow preprocessing) and one with a timm
+// directory's config.
+static void write_models(void) {
+    tm_tmpdir(dir_path, sizeof dir_path);
+    snprintf(model_path, sizeof model_path, "%s/oom.safetensors", dir_path);
+    snprintf(variants_path, sizeof variants_path, "%s/variants.safetensors", dir_path);
+    snprintf(timm_path, sizeof timm_path, "%s/timm.safetensors", dir_path);
     tm_file_t f = {0};
     snprintf(f.config, sizeof f.config,
              "{\"architecture\":\"vit\",\"img_size\":32,\"patch_size\":8,\"in_chans\":1,\"embed_dim\":16,\"depth\":1,"
@@ -57,6 +61,19 @@ static void write_model(void) {
     tm_vit_tensors(&f, 32, 8, 1, 16, 1, 3, 0);
     cr_assert(tm_write(&f, model_path));
     tm_free(&f);
+    tm_vit_every_variant(&f);
+    cr_assert(tm_write(&f, variants_path));
+    tm_free(&f);
+    tm_vit_timm_config(&f);
+    cr_assert(tm_write(&f, timm_path));
+    tm_free(&f);
+}
+
+static void remove_models(void) {
+    unlink(model_path);
+    unlink(variants_path);
+    unlink(timm_path);
+    rmdir(dir_path);
 }
 
 // Creates a context, loads the model, runs it and tears everything down; the first failing status.
@@ -71,12 +88,25 @@ static xf_status_t scenario(const xf_test_column_t* col, counting_t* count, bool
     xf_status_t st = xf_context_create(&o, &ctx);
     *skip = st == XF_ERR_UNAVAILABLE && !col->requested;
     if (st != XF_OK) return st;
-    xf_model_t* m = NULL;
+    xf_model_t *m = NULL, *v = NULL, *t = NULL;
     st = xf_model_load(ctx, model_path, NULL, &m);
-    float in[32 * 32], out[3];
+    float in[2 * 32 * 32], out[2 * 3];
     tm_input(in, 32 * 32);
     if (st == XF_OK) st = xf_model_run(m, in, 32 * 32, out, 3);
     if (st == XF_OK) st = xf_model_run(m, in, 32 * 32, out, 3);
+    xf_model_options_t opt;
+    xf_model_options_init(&opt);
+    opt.batch = 2;
+    if (st == XF_OK) st = xf_model_load(ctx, variants_path, &opt, &v);
+    uint8_t pixels[45 * 37];
+    for (size_t i = 0; i < sizeof pixels; i++) pixels[i] = (uint8_t)(i * 37);
+    for (int k = 0; k < 2 && st == XF_OK; k++) st = xf_model_preprocess(v, pixels, 45, 37, 1, in + k * 1024, 1024);
+    if (st == XF_OK) st = xf_model_run(v, in, 2 * 32 * 32, out, 2 * 3);
+    if (st == XF_OK) st = xf_model_load(ctx, timm_path, NULL, &t);
+    if (st == XF_OK) st = xf_model_preprocess(t, pixels, 37, 45, 1, in, 1024);
+    if (st == XF_OK) st = xf_model_run(t, in, 32 * 32, out, 3);
+    xf_model_destroy(t);
+    xf_model_destroy(v);
     xf_model_destroy(m);
     xf_context_destroy(ctx);
     return st;
@@ -86,7 +116,7 @@ ParameterizedTestParameters(oom, every_allocation_fails_in_turn) { return xf_tes
 
 ParameterizedTest(int* index, oom, every_allocation_fails_in_turn, .timeout = 1200) {
     const xf_test_column_t col = xf_test_base_column(*index, "how host memory is allocated");
-    write_model();
+    write_models();
     counting_t count = {0, 0, 0, 0};
     bool skip = false;
     xf_status_t st = scenario(&col, &count, &skip);
@@ -113,7 +143,5 @@ ParameterizedTest(int* index, oom, every_allocation_fails_in_turn, .timeout = 12
     }
     cr_log_info("[%s] %ld allocations in a run; failed each of %ld in turn: %ld runs out of memory, %ld absorbed",
                 col.name, total, ran, refused, ran - refused);
-    unlink(model_path);
-    *strrchr(model_path, '/') = '\0';
-    rmdir(model_path);
+    remove_models();
 }

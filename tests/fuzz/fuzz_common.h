@@ -46,14 +46,7 @@ static __attribute__((unused)) void fuzz_seed_model(int which, tm_file_t* f) {
     } else if (which == 4) {
         tm_vit_every_variant(f);
     } else if (which == 5) {
-        // A timm directory's config: a registered architecture shrunk through model_args.
-        snprintf(f->config, sizeof f->config,
-                 "{\"architecture\":\"vit_base_patch16_224.augreg_in21k\",\"num_classes\":3,\"num_features\":8,"
-                 "\"global_pool\":\"token\",\"model_args\":{\"embed_dim\":8,\"depth\":1,\"num_heads\":2,"
-                 "\"img_size\":32,\"patch_size\":8,\"in_chans\":1},\"pretrained_cfg\":{\"tag\":\"augreg_in21k\","
-                 "\"input_size\":[1,32,32],\"interpolation\":\"bicubic\",\"crop_pct\":0.9,\"crop_mode\":\"center\","
-                 "\"mean\":[0.5],\"std\":[0.25],\"num_classes\":3},\"label_names\":[\"a\",\"b\",\"c\"]}");
-        tm_vit_tensors(f, 32, 8, 1, 8, 1, 3, 0);
+        tm_vit_timm_config(f);
     } else {
         snprintf(f->config, sizeof f->config,
                  "{\"model_type\":\"segformer\",\"num_channels\":3,\"depths\":[1,1],\"sr_ratios\":[2,1],"
