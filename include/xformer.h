@@ -591,6 +591,8 @@ typedef enum xf_model_arch_e {
     XF_MODEL_ARCH_VIT = 1,
     // SegFormer (MiT encoder + all-MLP decoder) with Hugging Face transformers tensor names.
     XF_MODEL_ARCH_SEGFORMER,
+    // Swin Transformer image classifier with timm tensor names.
+    XF_MODEL_ARCH_SWIN,
 } xf_model_arch_t;
 
 typedef enum xf_model_task_e {
@@ -645,7 +647,7 @@ typedef enum xf_interpolation_e {
 typedef struct xf_model_info_s {
     xf_model_arch_t arch;
     xf_model_task_t task;
-    const char* architecture;  // "vit" or "segformer"
+    const char* architecture;  // "vit", "segformer" or "swin"
     int64_t batch;             // images per xf_model_run (xf_model_options_t.batch)
     int64_t input_channels;    // C of the input tensor [batch, C, H, W]
     int64_t input_height;      // H, W the graph was built for

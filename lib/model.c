@@ -598,6 +598,73 @@ static xf_status_t parse_hf_processor(cfg_t* c) {
     return XF_OK;
 }
 
+static const char* const swin_keys[] = {
+    "architecture", "img_size", "patch_size", "in_chans", "num_classes", "num_features", "embed_dim", "depths",
+    "num_heads", "window_size", "mlp_ratio", "qkv_bias", "global_pool", "head_dim", "norm_eps", "crop_pct",
+    "interpolation", "mean", "std", "labels", "id2label",
+    // Training only.
+    "drop_rate", "proj_drop_rate", "attn_drop_rate", "drop_path_rate", "weight_init", NULL};
+
+// timm's SwinTransformer keyword arguments (defaults: swin_tiny_patch4_window7_224).
+static xf_status_t parse_swin_config(cfg_t* c) {
+    xf_swin_config_t* s = &c->m->cfg.swin;
+    xf_status_t st;
+    if ((st = cfg_strict(c, "Swin", swin_keys)) != XF_OK) return st;
+    s->img_h = s->img_w = 224;
+    s->patch = 4;
+    s->in_chans = 3;
+    s->classes = 1000;
+    s->dim = 96;
+    s->window = 7;
+    s->mlp_ratio = 4.0;
+    s->qkv_bias = true;
+    s->stages = 4;
+    static const int64_t depths[4] = {2, 2, 6, 2}, heads[4] = {3, 6, 12, 24};
+    memcpy(s->depths, depths, sizeof depths);
+    memcpy(s->heads, heads, sizeof heads);
+    double eps = 1e-5, crop = 1.0, a[XF_SEG_MAX_STAGES];
+    int n = 0;
+    if ((st = cfg_size(c, "img_size", &s->img_h, &s->img_w)) != XF_OK) return st;
+    if ((st = cfg_int(c, "patch_size", false, 1, 1024, &s->patch)) != XF_OK) return st;
+    if ((st = cfg_int(c, "in_chans", false, 1, 4, &s->in_chans)) != XF_OK) return st;
+    if ((st = cfg_int(c, "num_classes", false, 1, 1 << 20, &s->classes)) != XF_OK) return st;
+    if ((st = cfg_int(c, "embed_dim", false, 1, 1 << 16, &s->dim)) != XF_OK) return st;
+    if ((st = cfg_int(c, "window_size", false, 1, 64, &s->window)) != XF_OK) return st;
+    if ((st = cfg_double(c, "mlp_ratio", 1e-3, 1e3, &s->mlp_ratio)) != XF_OK) return st;
+    if ((st = cfg_double(c, "norm_eps", 0, 1, &eps)) != XF_OK) return st;
+    if ((st = cfg_double(c, "crop_pct", 1e-3, 1e3, &crop)) != XF_OK) return st;
+    if ((st = cfg_bool(c, "qkv_bias", &s->qkv_bias)) != XF_OK) return st;
+    if (cfg_get(c, "depths")) {
+        if ((st = cfg_numbers(c, "depths", true, true, -1, XF_SEG_MAX_STAGES, a, &n)) != XF_OK) return st;
+        s->stages = n;
+        for (int i = 0; i < n; i++) {
+            if (a[i] < 1 || a[i] > 1024) return cfg_bad(c, "depths", "holds an out-of-range value");
+            s->depths[i] = (int64_t)a[i];
+        }
+    }
+    if ((st = cfg_numbers(c, "num_heads", cfg_get(c, "depths") != NULL, true, (int)s->stages, XF_SEG_MAX_STAGES, a,
+                          NULL)) != XF_OK)
+        return st;
+    if (cfg_get(c, "num_heads"))
+        for (int i = 0; i < s->stages; i++) s->heads[i] = (int64_t)a[i];
+    for (int i = 0; i < s->stages; i++) {
+        const int64_t dim = s->dim << i;
+        if (s->heads[i] < 1 || dim % s->heads[i]) return cfg_bad(c, "num_heads", "must divide each stage's width");
+    }
+    static const char* const pools[] = {"avg", NULL};
+    int pool;
+    if ((st = cfg_choice(c, "global_pool", pools, &pool)) != XF_OK) return st;
+    const xf_json_t* head_dim = cfg_get(c, "head_dim");
+    if (head_dim) return cfg_refuse(c, "head_dim", "a head width other than width / heads is not supported");
+    int64_t features = s->dim << (s->stages - 1);
+    if ((st = cfg_int(c, "num_features", false, 1, 1 << 20, &features)) != XF_OK) return st;
+    if (features != s->dim << (s->stages - 1)) return cfg_bad(c, "num_features", "must be the last stage's width");
+    s->eps = (float)eps;
+    c->m->info.crop_pct = (float)crop;
+    if ((st = cfg_norm(c, s->in_chans)) != XF_OK) return st;
+    return cfg_labels(c, s->classes);
+}
+
 static const char* const seg_keys[] = {
     "architecture", "model_type", "num_channels", "num_encoder_blocks", "hidden_sizes", "depths", "sr_ratios",
     "patch_sizes", "strides", "num_attention_heads", "mlp_ratios", "hidden_act", "decoder_hidden_size",
@@ -858,8 +925,8 @@ static xf_status_t timm_flat_config(cfg_t* c, char** out) {
             model = &timm_models[i];
     if (!model)
         return xf_ctx_fail(m->ctx, XF_ERR_UNIMPLEMENTED,
-                           "%s: timm architecture '%.*s' is not supported (the ViTs and DeiTs timm 0.9 registers are, "
-                           "lib/timm_models.h)",
+                           "%s: timm architecture '%.*s' is not supported (the ViTs, DeiTs and Swins timm 0.9 registers "
+                           "are, lib/timm_models.h)",
                            c->where, (int)len, a->u.s);
     const xf_json_t* args = cfg_get(c, "model_args");
     const xf_json_t* pre = cfg_get(c, "pretrained_cfg");
@@ -881,11 +948,15 @@ static xf_status_t timm_flat_config(cfg_t* c, char** out) {
     xf_json_doc_t* base = NULL;
     if ((st = parse_json_text(m->ctx, model->name, model->args, &base)) != XF_OK) return st;
     text_t t = {0};
-    text_add(&t, "{\"architecture\":\"vit\"", 21);
     const xf_json_t* b = xf_json_root(base);
+    const xf_json_t* family = xf_json_get(b, "architecture");
+    text_add(&t, "{\"architecture\":", 16);
+    text_add(&t, "\"", 1);
+    text_add(&t, family->u.s, family->count);
+    text_add(&t, "\"", 1);
     for (size_t i = 0; i < b->count; i++) {
         const char* key = b->u.members[i].key;
-        if (!in_list(key, timm_set_keys) && !(args && xf_json_get(args, key)))
+        if (strcmp(key, "architecture") != 0 && !in_list(key, timm_set_keys) && !(args && xf_json_get(args, key)))
             text_member(&t, key, &b->u.members[i].value);
     }
     for (size_t i = 0; args && i < args->count; i++)
@@ -990,6 +1061,8 @@ static xf_status_t check_limits(xf_model_t* m, const xf_model_options_t* o) {
     if (m->info.arch == XF_MODEL_ARCH_VIT) {
         const xf_vit_config_t* v = &m->cfg.vit;
         tokens = (h / v->patch) * (w / v->patch) + xf_vit_prefix_tokens(v);
+    } else if (m->info.arch == XF_MODEL_ARCH_SWIN) {
+        tokens = (h / m->cfg.swin.patch) * (w / m->cfg.swin.patch);
     } else {
         const int64_t s = m->cfg.seg.stride[0];
         tokens = ((h + s - 1) / s) * ((w + s - 1) / s);
@@ -1082,6 +1155,11 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
             m->info.task = XF_MODEL_TASK_CLASSIFICATION;
             m->info.architecture = "vit";
             st = parse_vit_config(&c);
+        } else if (strcmp(arch, "swin") == 0) {
+            m->info.arch = XF_MODEL_ARCH_SWIN;
+            m->info.task = XF_MODEL_TASK_CLASSIFICATION;
+            m->info.architecture = "swin";
+            st = parse_swin_config(&c);
         } else if (strcmp(arch, "segformer") == 0) {
             m->info.arch = XF_MODEL_ARCH_SEGFORMER;
             m->info.task = XF_MODEL_TASK_SEGMENTATION;
@@ -1106,7 +1184,7 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
             }
         } else {
             st = xf_ctx_fail(ctx, XF_ERR_UNIMPLEMENTED,
-                             "%s: architecture '%.64s' is not supported (\"vit\" and \"segformer\" are)",
+                             "%s: architecture '%.64s' is not supported (\"vit\", \"swin\" and \"segformer\" are)",
                              where, arch);
         }
         xf_json_free(config);
@@ -1116,6 +1194,10 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
             m->info.input_channels = m->cfg.vit.in_chans;
             m->info.input_height = m->cfg.vit.img_h;
             m->info.input_width = m->cfg.vit.img_w;
+        } else if (m->info.arch == XF_MODEL_ARCH_SWIN) {
+            m->info.input_channels = m->cfg.swin.in_chans;
+            m->info.input_height = m->cfg.swin.img_h;
+            m->info.input_width = m->cfg.swin.img_w;
         } else {
             m->info.input_channels = m->cfg.seg.channels;
             m->info.input_height = m->cfg.seg.img_h;
@@ -1134,7 +1216,9 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
     }
     if (st == XF_OK) st = choose_prefix(m);
     if (st == XF_OK)
-        st = m->info.arch == XF_MODEL_ARCH_VIT ? xf_model_build_vit(m) : xf_model_build_segformer(m);
+        st = m->info.arch == XF_MODEL_ARCH_VIT    ? xf_model_build_vit(m)
+             : m->info.arch == XF_MODEL_ARCH_SWIN ? xf_model_build_swin(m)
+                                                  : xf_model_build_segformer(m);
     for (size_t i = 0; st == XF_OK && i < m->file->count; i++) {
         const xf_st_tensor_t* t = &m->file->tensors[i];
         if (!t->used && !ignored_tensor(t->name))

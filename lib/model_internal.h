@@ -27,6 +27,15 @@ static inline int64_t xf_vit_prefix_tokens(const xf_vit_config_t* v) {
     return (v->class_token ? 1 : 0) + (v->distilled ? 1 : 0) + v->reg_tokens;
 }
 
+// A timm SwinTransformer.
+typedef struct xf_swin_config_s {
+    int64_t img_h, img_w, patch, in_chans, dim, stages, window, classes;
+    int64_t depths[XF_SEG_MAX_STAGES], heads[XF_SEG_MAX_STAGES];
+    double mlp_ratio;
+    bool qkv_bias;
+    float eps;
+} xf_swin_config_t;
+
 typedef struct xf_seg_config_s {
     int64_t channels, stages, decoder_dim, classes, img_h, img_w;
     int64_t depths[XF_SEG_MAX_STAGES], sr[XF_SEG_MAX_STAGES], dims[XF_SEG_MAX_STAGES];
@@ -69,6 +78,7 @@ struct xf_model_s {
     union {
         xf_vit_config_t vit;
         xf_seg_config_t seg;
+        xf_swin_config_t swin;
     } cfg;
 };
 
@@ -90,6 +100,7 @@ void xf_model_name(const xf_model_t* m, char* buf, size_t size, const char* fmt,
 // Architecture builders: upload weights and build m->graph / m->input / m->output.
 xf_status_t xf_model_build_vit(xf_model_t* m);
 xf_status_t xf_model_build_segformer(xf_model_t* m);
+xf_status_t xf_model_build_swin(xf_model_t* m);
 
 // Resamples a [gh0, gw0, C] grid to [gh, gw, C] like PyTorch's F.interpolate(mode="bicubic",
 // antialias=True, align_corners=False), which timm's resample_abs_pos_embed uses.

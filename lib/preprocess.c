@@ -51,7 +51,7 @@ static void preprocess_tensor(const xf_model_t* m, const uint8_t* pixels, int wi
     // depends on the image size or crop_pct. Bounded sizes (65536 per side, crop_pct >= 1e-3) keep
     // every product below 2^53.
     int64_t rh = oh, rw = ow;
-    if (m->info.arch == XF_MODEL_ARCH_VIT) {
+    if (m->info.task == XF_MODEL_TASK_CLASSIFICATION) {
         int64_t size = oh > ow ? oh : ow;
         int64_t s = (int64_t)floor((double)size / (double)m->info.crop_pct);
         if (h <= w) {
@@ -190,7 +190,7 @@ static xf_status_t preprocess_pil(const xf_model_t* m, const uint8_t* pixels, in
     if (m->resize_h > 0) {
         rh = m->resize_h;
         rw = m->resize_w;
-    } else if (m->info.arch == XF_MODEL_ARCH_VIT) {
+    } else if (m->info.task == XF_MODEL_TASK_CLASSIFICATION) {
         const int64_t sh = (int64_t)floor((double)oh / (double)m->info.crop_pct),
                       sw = (int64_t)floor((double)ow / (double)m->info.crop_pct);
         if (sh == sw) {

@@ -67,10 +67,14 @@ def input_tensor(shape, name="input"):
 def init_module(module):
     """Overwrite every parameter and floating buffer of a torch module with hash-init values.
 
-    num_batches_tracked is left as is (the runtime ignores it)."""
+    num_batches_tracked is left as is (the runtime ignores it), and so are buffers that are not saved
+    (persistent=False: derived from the config, such as Swin's attention masks)."""
     import torch
+    saved = set(module.state_dict())
     with torch.no_grad():
         for name, t in list(module.named_parameters()) + list(module.named_buffers()):
+            if name not in saved:
+                continue
             v = tensor(name, t.shape)
             if v is None or not t.is_floating_point():
                 continue

@@ -366,7 +366,10 @@ def hf_dirs_ref():
 
 TIMM_DIRS = ["vit_base_patch16_224.augreg2_in21k_ft_in1k", "deit3_small_patch16_224.fb_in1k",
              "vit_base_patch16_clip_quickgelu_224.openai", "vit_base_patch16_reg4_gap_256",
-             "deit_tiny_distilled_patch16_224.fb_in1k"]
+             "deit_tiny_distilled_patch16_224.fb_in1k", "swin_tiny_patch4_window7_224.ms_in1k"]
+TIMM_SMALL = {"vit": {"embed_dim": 48, "depth": 2, "num_heads": 3, "img_size": 32, "patch_size": 8},
+              "swin": {"embed_dim": 24, "depths": [2, 2], "num_heads": [2, 4], "window_size": 4, "img_size": 32,
+                       "patch_size": 2}}
 
 
 @torch.no_grad()
@@ -377,12 +380,12 @@ def timm_dirs_ref():
     import timm
     from PIL import Image
     from timm.models._hub import save_config_for_hf
-    small = {"embed_dim": 48, "depth": 2, "num_heads": 3, "img_size": 32, "patch_size": 8}
     x = hashinit.input_tensor((1, 3, 32, 32))
     rng = np.random.RandomState(5)
     out = {"input": x}
     meta = {"models": json.dumps(TIMM_DIRS), "timm": timm.__version__, "torch": torch.__version__}
     for name in TIMM_DIRS:
+        small = TIMM_SMALL["swin" if name.startswith("swin") else "vit"]
         torch.manual_seed(0)
         model = timm.create_model(name, pretrained=False, num_classes=10, **small,
                                   pretrained_cfg_overlay={"input_size": (3, 32, 32)}).eval()
@@ -405,10 +408,48 @@ def timm_dirs_ref():
     print(f"wrote {dst}")
 
 
+# name -> timm SwinTransformer keyword arguments (and the same as libxformer's flat config)
+SWIN_MODELS = {
+    "swin_small_windows": {"img_size": 32, "patch_size": 2, "embed_dim": 24, "depths": [2, 2], "num_heads": [2, 4],
+                           "window_size": 4, "num_classes": 10},
+    "swin_padded_windows": {"img_size": 32, "patch_size": 2, "embed_dim": 24, "depths": [2, 2], "num_heads": [2, 3],
+                            "window_size": 5, "num_classes": 10, "mlp_ratio": 2.0},
+    "swin_three_stages": {"img_size": [32, 48], "patch_size": 2, "embed_dim": 16, "depths": [1, 2, 2],
+                          "num_heads": [1, 2, 4], "window_size": 4, "num_classes": 7, "qkv_bias": False},
+    # timm's swin_tiny_patch4_window7_224 at its own size (28 M parameters).
+    "swin_tiny_patch4_window7_224": {"img_size": 224, "patch_size": 4, "embed_dim": 96, "depths": [2, 2, 6, 2],
+                                     "num_heads": [3, 6, 12, 24], "window_size": 7, "num_classes": 1000},
+}
+
+
+@torch.no_grad()
+def swin_ref():
+    import timm
+    from timm.models.swin_transformer import SwinTransformer
+    out = {}
+    meta = {"models": json.dumps(list(SWIN_MODELS)), "timm": timm.__version__, "torch": torch.__version__}
+    for name, args in SWIN_MODELS.items():
+        size = args["img_size"] if isinstance(args["img_size"], list) else [args["img_size"]] * 2
+        torch.manual_seed(0)
+        model = SwinTransformer(**args).eval()
+        hashinit.init_module(model)
+        x = hashinit.input_tensor((1, 3, *size), name=name + ".input")
+        logits = model(torch.from_numpy(x))
+        out[name + ".input"] = x
+        out[name + ".logits"] = logits
+        meta[name + ".config"] = json.dumps({"architecture": "swin", **args})
+        meta[name + ".tensors"] = json.dumps({k: list(v.shape) for k, v in model.state_dict().items()})
+        print(f"  {name}: {len(model.state_dict())} tensors, logits[:3] {logits[0, :3].tolist()}")
+    dst = os.path.join(DATA, "swin_ref.safetensors")
+    xfsafetensors.save(dst, out, meta)
+    print(f"wrote {dst}")
+
+
 def main():
     kinds = {"vit-fmnist": vit_fmnist_refs, "segformer-fmnist": segformer_fmnist_refs, "deit-tiny": deit_tiny_ref,
              "segformer-b0": segformer_b0_ref, "vit-variants": vit_variants_ref, "pil-preprocess": pil_preprocess_refs,
-             "hf-dirs": hf_dirs_ref, "timm-dirs": timm_dirs_ref}
+             "hf-dirs": hf_dirs_ref, "timm-dirs": timm_dirs_ref,
+             "swin": swin_ref}
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", choices=sorted(kinds), action="append")
     ap.add_argument("--threads", type=int, default=1)
