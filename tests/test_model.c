@@ -51,6 +51,7 @@ static const char* src_dir(void) {
 }
 
 static xf_context_t* cpu_context(void);
+static bool is_training_key(const char* key);
 
 static bool file_exists(const char* path) {
     struct stat sb;
@@ -159,6 +160,22 @@ static void remove_model_dir(const char* dir) {
         unlink(path);
     }
     rmdir(dir);
+}
+
+// |base| (a JSON object) with |key| set to an object, which no config key takes, replacing it where |base| has it.
+static void config_with_object(const char* base, const char* key, char* out, size_t size) {
+    xf_json_doc_t* doc = parse_json(base);
+    const xf_json_t* root = xf_json_root(doc);
+    size_t n = (size_t)snprintf(out, size, "{\"%s\":{\"unexpected\":1}", key);
+    for (size_t k = 0; k < root->count && n < size; k++) {
+        if (strcmp(root->u.members[k].key, key) == 0) continue;
+        n += (size_t)snprintf(out + n, size - n, ",\"%s\":", root->u.members[k].key);
+        if (n < size) n += xf_json_write(&root->u.members[k].value, out + n, size - n);
+    }
+    cr_assert(n + 2 < size);
+    out[n++] = '}';
+    out[n] = '\0';
+    xf_json_free(doc);
 }
 
 // Logits within atol = |ref|max * rel_atol and rtol of the reference, and identical top-1.
@@ -333,18 +350,23 @@ static void run_variant(xf_context_t* ctx, const char* column, void* user) {
 }
 
 // Writes the hash-initialised model of |variant| (tensor names and shapes as the reference lists them).
-static void write_variant(xf_st_file_t* ref, const char* variant, const char* path) {
+// |config| replaces the reference's config when not NULL.
+static void write_variant_with(xf_st_file_t* ref, const char* variant, const char* path, const char* config) {
     char key[128];
     snprintf(key, sizeof key, "%s.tensors", variant);
     const char* shapes = xf_st_metadata(ref, key);
     snprintf(key, sizeof key, "%s.config", variant);
-    const char* config = xf_st_metadata(ref, key);
+    if (!config) config = xf_st_metadata(ref, key);
     cr_assert(shapes && config, "%s: the reference lacks its config or tensor list", variant);
     tm_file_t f = {0};
     snprintf(f.config, sizeof f.config, "%s", config);
     add_shaped_tensors(&f, shapes);
     cr_assert(tm_write(&f, path));
     tm_free(&f);
+}
+
+static void write_variant(xf_st_file_t* ref, const char* variant, const char* path) {
+    write_variant_with(ref, variant, path, NULL);
 }
 
 // Every variant matches timm's VisionTransformer on every column: LayerScale, average pooling with and
@@ -406,6 +428,30 @@ Test(model, swin_matches_timm, .timeout = 900) {
         each_column_of(run_variant, &c, strncmp(c.variant, "swin_tiny", 9) == 0);
         free(input);
         free(want);
+    }
+    xf_json_free(doc);
+
+    // Every keyword of timm's SwinTransformer is understood or refused by name (training-only ones load).
+    doc = ref_json(ref, "timm_swin_keys");
+    const xf_json_t* keys = xf_json_root(doc);
+    cr_assert(keys->count > 10);
+    const char* base = xf_st_metadata(ref, "swin_small_windows.config");
+    for (size_t i = 0; i < keys->count; i++) {
+        const char* key = keys->u.items[i].u.s;
+        char config[8192], quoted[160];
+        config_with_object(base, key, config, sizeof config);
+        write_variant_with(ref, "swin_small_windows", model, config);
+        xf_context_t* ctx = cpu_context();
+        xf_model_t* m = NULL;
+        xf_status_t st = xf_model_load(ctx, model, NULL, &m);
+        snprintf(quoted, sizeof quoted, "'%s'", key);
+        if (is_training_key(key))
+            cr_expect_eq(st, XF_OK, "training-only key '%s' is refused: %s", key, xf_context_error(ctx));
+        else
+            cr_expect(st != XF_OK && strstr(xf_context_error(ctx), quoted), "Swin key '%s' with an object value: %s",
+                      key, xf_context_error(ctx));
+        xf_model_destroy(m);
+        xf_context_destroy(ctx);
     }
     xf_json_free(doc);
     xf_st_close(ref);
@@ -1283,19 +1329,7 @@ Test(model, hugging_face_directories, .timeout = 900) {
     for (size_t i = 0; i < keys->count; i++) {
         const char* key = keys->u.items[i].u.s;
         char config[8192];
-        // The base config with |key| set to an object (replaced where the config has it).
-        xf_json_doc_t* bdoc = parse_json(base);
-        const xf_json_t* broot = xf_json_root(bdoc);
-        size_t n = (size_t)snprintf(config, sizeof config, "{\"%s\":{\"unexpected\":1}", key);
-        for (size_t k = 0; k < broot->count && n < sizeof config; k++) {
-            if (strcmp(broot->u.members[k].key, key) == 0) continue;
-            n += (size_t)snprintf(config + n, sizeof config - n, ",\"%s\":", broot->u.members[k].key);
-            if (n < sizeof config) n += xf_json_write(&broot->u.members[k].value, config + n, sizeof config - n);
-        }
-        cr_assert(n + 2 < sizeof config);
-        config[n++] = '}';
-        config[n] = '\0';
-        xf_json_free(bdoc);
+        config_with_object(base, key, config, sizeof config);
         write_hf_dir(ref, "hf_vit", dir, config);
         xf_context_t* kctx = cpu_context();
         xf_model_t* km = NULL;

@@ -424,6 +424,8 @@ SWIN_MODELS = {
 
 @torch.no_grad()
 def swin_ref():
+    import inspect
+
     import timm
     from timm.models.swin_transformer import SwinTransformer
     out = {}
@@ -440,6 +442,8 @@ def swin_ref():
         meta[name + ".config"] = json.dumps({"architecture": "swin", **args})
         meta[name + ".tensors"] = json.dumps({k: list(v.shape) for k, v in model.state_dict().items()})
         print(f"  {name}: {len(model.state_dict())} tensors, logits[:3] {logits[0, :3].tolist()}")
+    meta["timm_swin_keys"] = json.dumps([k for k in inspect.signature(SwinTransformer.__init__).parameters
+                                         if k not in ("self", "kwargs")])
     dst = os.path.join(DATA, "swin_ref.safetensors")
     xfsafetensors.save(dst, out, meta)
     print(f"wrote {dst}")
