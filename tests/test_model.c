@@ -178,6 +178,18 @@ static void config_with_object(const char* base, const char* key, char* out, siz
     xf_json_free(doc);
 }
 
+// The verdict on a load whose config set |key| to an object: loaded when the key is |accepted| (training-only or
+// descriptive), else refused with a message naming the key.
+static void expect_key_verdict(const char* what, const char* key, bool accepted, xf_status_t st, const char* err) {
+    char quoted[160];
+    snprintf(quoted, sizeof quoted, "'%s'", key);
+    if (accepted)
+        cr_expect_eq(st, XF_OK, "%s key '%s' is refused: %s", what, key, err);
+    else
+        cr_expect(st != XF_OK && strstr(err, quoted), "%s key '%s' with an object value: %s (%s)", what, key,
+                  xf_status_string(st), err);
+}
+
 // Logits within atol = |ref|max * rel_atol and rtol of the reference, and identical top-1.
 static void check_logits(const char* what, const char* column, const float* got, const float* want, size_t n,
                          float rel_atol, float rtol) {
@@ -438,18 +450,13 @@ Test(model, swin_matches_timm, .timeout = 900) {
     const char* base = xf_st_metadata(ref, "swin_small_windows.config");
     for (size_t i = 0; i < keys->count; i++) {
         const char* key = keys->u.items[i].u.s;
-        char config[8192], quoted[160];
+        char config[8192];
         config_with_object(base, key, config, sizeof config);
         write_variant_with(ref, "swin_small_windows", model, config);
         xf_context_t* ctx = cpu_context();
         xf_model_t* m = NULL;
         xf_status_t st = xf_model_load(ctx, model, NULL, &m);
-        snprintf(quoted, sizeof quoted, "'%s'", key);
-        if (is_training_key(key))
-            cr_expect_eq(st, XF_OK, "training-only key '%s' is refused: %s", key, xf_context_error(ctx));
-        else
-            cr_expect(st != XF_OK && strstr(xf_context_error(ctx), quoted), "Swin key '%s' with an object value: %s",
-                      key, xf_context_error(ctx));
+        expect_key_verdict("Swin", key, is_training_key(key), st, xf_context_error(ctx));
         xf_model_destroy(m);
         xf_context_destroy(ctx);
     }
@@ -1334,15 +1341,9 @@ Test(model, hugging_face_directories, .timeout = 900) {
         xf_context_t* kctx = cpu_context();
         xf_model_t* km = NULL;
         xf_status_t st = xf_model_load(kctx, dir, NULL, &km);
-        char quoted[160];
         bool ignored = false;
         for (const char* const* a = accepted; *a; a++) ignored |= strcmp(*a, key) == 0;
-        snprintf(quoted, sizeof quoted, "'%s'", key);
-        if (ignored)
-            cr_expect_eq(st, XF_OK, "'%s' is refused: %s", key, xf_context_error(kctx));
-        else
-            cr_expect(st != XF_OK && strstr(xf_context_error(kctx), quoted), "'%s' with an object value: %s", key,
-                      xf_context_error(kctx));
+        expect_key_verdict("ViTConfig", key, ignored, st, xf_context_error(kctx));
         xf_model_destroy(km);
         xf_context_destroy(kctx);
     }
@@ -1549,15 +1550,9 @@ static void check_keys(bool seg, const xf_json_t* keys) {
     cr_assert(keys && keys->type == XF_JSON_ARRAY && keys->count > 5);
     for (size_t i = 0; i < keys->count; i++) {
         const char* key = keys->u.items[i].u.s;
-        char err[1024], quoted[160];
+        char err[1024];
         xf_status_t st = load_with_key(seg, key, "{\"unexpected\":1}", err, sizeof err);
-        if (is_training_key(key)) {
-            cr_expect_eq(st, XF_OK, "training-only key '%s' is refused: %s", key, err);
-            continue;
-        }
-        snprintf(quoted, sizeof quoted, "'%s'", key);
-        cr_expect(st != XF_OK && strstr(err, quoted), "%s key '%s' with an object value: %s (%s)",
-                  seg ? "SegFormer" : "ViT", key, xf_status_string(st), err);
+        expect_key_verdict(seg ? "SegFormer" : "ViT", key, is_training_key(key), st, err);
     }
 }
 
