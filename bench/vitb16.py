@@ -2,7 +2,10 @@
 at the same thread counts, in one run.
 
   ~/xf-venv/bin/python bench/vitb16.py --model OUTDIR/vit_b_16.safetensors --bench build/bench/xformer-bench \
-      [--threads 1,2] [--backends opencl,vulkan] [--iters 10] [--warmup 2] [--impl torchvision|timm]
+      [--threads 1,2] [--backends opencl,vulkan] [--iters 10] [--warmup 2] [--impl torchvision|timm|swin_t]
+
+--impl swin_t times timm's swin_tiny_patch4_window7_224 instead (hash-init); --write-model FILE writes it as a
+libxformer model file first (flat config in __metadata__) and times that.
 
 OUTDIR/vit_b_16.safetensors comes from tools/make_vitb16_reference.py: torchvision's vit_b_16 with the hash-init
 weights, which is also the model the peers build here, so all runtimes compute the same function (the peers'
@@ -32,6 +35,11 @@ import make_vitb16_reference  # noqa: E402
 
 
 def build(impl):
+    if impl == "swin_t":
+        import timm
+        model = timm.create_model("swin_tiny_patch4_window7_224", pretrained=False).eval()
+        hashinit.init_module(model)
+        return model
     if impl == "timm":
         import timm
         model = timm.create_model("vit_base_patch16_224", pretrained=False).eval()
@@ -90,7 +98,8 @@ def main():
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--impl", choices=["torchvision", "timm"], default="torchvision")
+    ap.add_argument("--impl", choices=["torchvision", "timm", "swin_t"], default="torchvision")
+    ap.add_argument("--write-model", help="with --impl swin_t: write the libxformer model file here and time it")
     ap.add_argument("--model", help="libxformer model file (tools/make_vitb16_reference.py); omit for peers only")
     ap.add_argument("--bench", default="build/bench/xformer-bench", help="the xformer-bench executable")
     ap.add_argument("--backends", default="opencl,vulkan",
@@ -109,13 +118,22 @@ def main():
     torch.set_num_interop_threads(1)
     model = build(args.impl)
     x = torch.from_numpy(hashinit.input_tensor((1, 3, 224, 224)))
+    if args.write_model:
+        import json
+        import xfsafetensors
+        cfg = {"architecture": "swin", "img_size": 224, "patch_size": 4, "embed_dim": 96, "depths": [2, 2, 6, 2],
+               "num_heads": [3, 6, 12, 24], "window_size": 7, "num_classes": 1000}
+        xfsafetensors.save(args.write_model, {k: v for k, v in model.state_dict().items()},
+                           {"config": json.dumps(cfg)})
+        args.model = args.write_model
     tmp = tempfile.TemporaryDirectory()
-    onnx_path = os.path.join(tmp.name, "vit_b_16.onnx")
+    onnx_path = os.path.join(tmp.name, "model.onnx")
     # Grad enabled on purpose: it keeps nn.MultiheadAttention off its fused fast path, which has no ONNX export.
     torch.onnx.export(model, (x,), onnx_path, opset_version=14, input_names=["input"], output_names=["logits"],
                       do_constant_folding=True)
 
-    print(f"ViT-B/16 224x224, batch 1, f32; {args.iters} timed runs after {args.warmup} warm-up; "
+    title = "Swin-T (timm swin_tiny_patch4_window7_224)" if args.impl == "swin_t" else "ViT-B/16"
+    print(f"{title} 224x224, batch 1, f32; {args.iters} timed runs after {args.warmup} warm-up; "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} CPUs online; "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '')} OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     print()
