@@ -12,7 +12,7 @@
         if (check_st_ != XF_OK) return check_st_; \
     } while (0)
 
-static const xf_block_names_t timm_names = {
+const xf_block_names_t xf_block_timm_names = {
     .norm1 = "norm1",
     .qkv = "attn.qkv",
     .q = "attn.q",
@@ -199,7 +199,7 @@ static xf_status_t mlp(block_t* b, xf_tensor_t* h, xf_tensor_t* residual, int64_
 }
 
 static void fill_names(xf_block_names_t* n, const xf_block_names_t* user) {
-    *n = timm_names;
+    *n = xf_block_timm_names;
     if (!user) return;
     const char** dst = (const char**)n;
     const char* const* src = (const char* const*)user;

@@ -115,6 +115,9 @@ xf_status_t xf_graph_append(xf_graph_t* graph, xf_op_t op, xf_tensor_t* const* s
 xf_status_t xf_graph_check_tensor(xf_graph_t* graph, const xf_tensor_t* t, const char* what);
 
 // Makes a view of |x| (a view of a view reads the same base) with element strides and offset.
+// The block weight names xf_graph_block uses for NULL members of xf_block_names_t (timm's).
+extern const xf_block_names_t xf_block_timm_names;
+
 xf_status_t xf_graph_view(xf_graph_t* graph, xf_tensor_t* x, int ndim, const int64_t* shape, const int64_t* stride,
                           int64_t offset, xf_tensor_t** out);
 

@@ -318,6 +318,30 @@ static xf_status_t cfg_labels(cfg_t* c, int64_t classes) {
     return XF_OK;
 }
 
+// Per-channel |mean_key| and |std_key| (1 value for every channel, as the reference tooling allows, or
+// one per channel) into the model's normalisation; absent keys keep it.
+static xf_status_t cfg_mean_std(cfg_t* c, const char* mean_key, const char* std_key, int64_t channels) {
+    const char* keys[2] = {mean_key, std_key};
+    for (int k = 0; k < 2; k++) {
+        if (!cfg_get(c, keys[k])) continue;
+        double v[4];
+        int n = 0;
+        xf_status_t st = cfg_numbers(c, keys[k], true, false, -1, 4, v, &n);
+        if (st != XF_OK) return st;
+        if (n != 1 && n != channels) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "has %d entries, expected 1 or %lld", n, (long long)channels);
+            return cfg_bad(c, keys[k], msg);
+        }
+        for (int i = 0; i < channels; i++) {
+            float x = (float)v[n == 1 ? 0 : i];
+            if (k == 1 && !(x > 0)) return cfg_bad(c, keys[k], "must hold positive numbers");
+            (k == 0 ? c->m->info.mean : c->m->info.std)[i] = x;
+        }
+    }
+    return XF_OK;
+}
+
 static xf_status_t cfg_norm(cfg_t* c, int64_t channels) {
     xf_model_t* m = c->m;
     static const char* const interpolations[] = {"bicubic", "bilinear", NULL};
@@ -336,26 +360,7 @@ static xf_status_t cfg_norm(cfg_t* c, int64_t channels) {
         m->info.mean[i] = channels == 3 ? imagenet_mean[i] : 0.5f;
         m->info.std[i] = channels == 3 ? imagenet_std[i] : 0.5f;
     }
-    // One value applies to every channel, as the reference tooling allows.
-    static const char* const keys[2] = {"mean", "std"};
-    for (int k = 0; k < 2; k++) {
-        if (!cfg_get(c, keys[k])) continue;
-        double v[4];
-        int n = 0;
-        xf_status_t st = cfg_numbers(c, keys[k], true, false, -1, 4, v, &n);
-        if (st != XF_OK) return st;
-        if (n != 1 && n != channels) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "has %d entries, expected 1 or %lld", n, (long long)channels);
-            return cfg_bad(c, keys[k], msg);
-        }
-        for (int i = 0; i < channels; i++) {
-            float x = (float)v[n == 1 ? 0 : i];
-            if (k == 1 && !(x > 0)) return cfg_bad(c, "std", "must hold positive numbers");
-            (k == 0 ? m->info.mean : m->info.std)[i] = x;
-        }
-    }
-    return XF_OK;
+    return cfg_mean_std(c, "mean", "std", channels);
 }
 
 static const char* const vit_keys[] = {
@@ -547,7 +552,7 @@ static const char* const hf_processor_keys[] = {
 
 // Hugging Face's preprocessor_config.json (ViTImageProcessor, DeiTImageProcessor): the Pillow pipeline's
 // geometry, filter, mean and std.
-static xf_status_t parse_hf_processor(cfg_t* c) {
+static xf_status_t parse_hf_processor(cfg_t* c, bool size_from_processor) {
     xf_model_t* m = c->m;
     const int64_t chans = m->info.input_channels;
     xf_status_t st = cfg_strict(c, "Hugging Face image processor", hf_processor_keys);
@@ -564,7 +569,7 @@ static xf_status_t parse_hf_processor(cfg_t* c) {
     int64_t rh, rw, ch, cw;
     if ((st = cfg_hf_size(c, "size", &rh, &rw)) != XF_OK) return st;
     if ((st = cfg_hf_size(c, "crop_size", &ch, &cw)) != XF_OK) return st;
-    if (m->size_from_processor && rh && !crop) {
+    if (size_from_processor && rh && !crop) {
         m->cfg.seg.img_h = m->info.input_height = rh;
         m->cfg.seg.img_w = m->info.input_width = rw;
     }
@@ -581,21 +586,14 @@ static xf_status_t parse_hf_processor(cfg_t* c) {
             return cfg_refuse(c, "resample", "only Pillow's bilinear (2) and bicubic (3) filters are supported");
         m->info.interpolation = r->u.i == 3 ? XF_INTERPOLATION_BICUBIC : XF_INTERPOLATION_BILINEAR;
     }
-    static const char* const keys[2] = {"image_mean", "image_std"};
-    for (int k = 0; k < 2; k++) {
-        for (int i = 0; !normalize && i < chans; i++) (k ? m->info.std : m->info.mean)[i] = k ? 1.0f : 0.0f;
-        if (!normalize || !cfg_get(c, keys[k])) continue;
-        double v[4];
-        int n = 0;
-        if ((st = cfg_numbers(c, keys[k], true, false, -1, 4, v, &n)) != XF_OK) return st;
-        if (n != chans && n != 1) return cfg_bad(c, keys[k], "needs one value per channel");
+    if (!normalize) {
         for (int i = 0; i < chans; i++) {
-            float x = (float)v[n == 1 ? 0 : i];
-            if (k == 1 && !(x > 0)) return cfg_bad(c, keys[k], "must hold positive numbers");
-            (k ? m->info.std : m->info.mean)[i] = x;
+            m->info.mean[i] = 0.0f;
+            m->info.std[i] = 1.0f;
         }
+        return XF_OK;
     }
-    return XF_OK;
+    return cfg_mean_std(c, "image_mean", "image_std", chans);
 }
 
 static const char* const swin_keys[] = {
@@ -892,8 +890,9 @@ static void text_add(text_t* t, const char* s, size_t n) {
     t->p[t->n] = '\0';
 }
 
+// Appends "key": value to an object opened with "{".
 static void text_member(text_t* t, const char* key, const xf_json_t* v) {
-    text_add(t, ",\"", 2);
+    text_add(t, t->n > 1 ? ",\"" : "\"", t->n > 1 ? 2 : 1);
     text_add(t, key, strlen(key));
     text_add(t, "\":", 2);
     size_t n = xf_json_write(v, NULL, 0);
@@ -949,14 +948,11 @@ static xf_status_t timm_flat_config(cfg_t* c, char** out) {
     if ((st = parse_json_text(m->ctx, model->name, model->args, &base)) != XF_OK) return st;
     text_t t = {0};
     const xf_json_t* b = xf_json_root(base);
-    const xf_json_t* family = xf_json_get(b, "architecture");
-    text_add(&t, "{\"architecture\":", 16);
-    text_add(&t, "\"", 1);
-    text_add(&t, family->u.s, family->count);
-    text_add(&t, "\"", 1);
+    text_add(&t, "{", 1);
+    // The table's arguments start with the family ("vit" or "swin") as "architecture".
     for (size_t i = 0; i < b->count; i++) {
         const char* key = b->u.members[i].key;
-        if (strcmp(key, "architecture") != 0 && !in_list(key, timm_set_keys) && !(args && xf_json_get(args, key)))
+        if (!in_list(key, timm_set_keys) && !(args && xf_json_get(args, key)))
             text_member(&t, key, &b->u.members[i].value);
     }
     for (size_t i = 0; args && i < args->count; i++)
@@ -995,7 +991,6 @@ static xf_status_t load_hf_processor(xf_model_t* m, bool size_from_processor) {
     m->info.input_channels = vit ? m->cfg.vit.in_chans : m->cfg.seg.channels;
     m->info.input_height = vit ? m->cfg.vit.img_h : m->cfg.seg.img_h;
     m->info.input_width = vit ? m->cfg.vit.img_w : m->cfg.seg.img_w;
-    m->size_from_processor = size_from_processor;
     const char* slash = strrchr(m->path, '/');
     char where[1100];
     snprintf(where, sizeof where, "%.*s/preprocessor_config.json", slash ? (int)(slash - m->path) : 1,
@@ -1009,7 +1004,7 @@ static xf_status_t load_hf_processor(xf_model_t* m, bool size_from_processor) {
     xf_free(text);
     if (st != XF_OK) return st;
     cfg_t c = {m, xf_json_root(doc), where};
-    st = parse_hf_processor(&c);
+    st = parse_hf_processor(&c, size_from_processor);
     xf_json_free(doc);
     return st;
 }
@@ -1177,10 +1172,6 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
                 m->resize_w = m->cfg.seg.img_w;
                 m->crop_floor = true;
                 if (st == XF_OK) st = load_hf_processor(m, !cfg_get(&c, "image_size"));
-                if (st == XF_OK) {
-                    m->resize_h = m->cfg.seg.img_h;
-                    m->resize_w = m->cfg.seg.img_w;
-                }
             }
         } else {
             st = xf_ctx_fail(ctx, XF_ERR_UNIMPLEMENTED,

@@ -69,7 +69,6 @@ struct xf_model_s {
     // or rounded half to even (torchvision).
     int64_t resize_h, resize_w;
     bool crop_floor;
-    bool size_from_processor;  // load time: a SegFormer's input size comes from preprocessor_config.json
 
     // Load-time only.
     xf_st_file_t* file;

@@ -26,22 +26,11 @@ static const xf_block_names_t hf_block_names = {
     .fc2 = "output.dense",
 };
 
-static const xf_block_names_t timm_block_names = {
-    .norm1 = "norm1",
-    .qkv = "attn.qkv",
-    .proj = "attn.proj",
-    .norm2 = "norm2",
-    .fc1 = "mlp.fc1",
-    .fc2 = "mlp.fc2",
-    .q_norm = "attn.q_norm",
-    .k_norm = "attn.k_norm",
-};
-
 static void vit_names(const xf_vit_config_t* v, vit_names_t* n) {
     const char* p = v->hf;
     if (!p) {
         *n = (vit_names_t){"patch_embed.proj", "cls_token", "dist_token", "pos_embed", "norm",
-                           "head",             "head_dist", "",           "blocks.%d.",  timm_block_names};
+                           "head",             "head_dist", "",           "blocks.%d.",  xf_block_timm_names};
         return;
     }
     snprintf(n->patch, sizeof n->patch, "%sembeddings.patch_embeddings.projection", p);
