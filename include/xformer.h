@@ -466,6 +466,28 @@ XF_API xf_status_t xf_glu(xf_graph_t* graph, xf_tensor_t* x, xf_activation_t act
 XF_API xf_status_t xf_attention(xf_graph_t* graph, xf_tensor_t* q, xf_tensor_t* k, xf_tensor_t* v,
                                 xf_tensor_t* bias, float scale, xf_tensor_t** out);
 
+typedef struct xf_window_attention_params_s {
+    int window[2];     // window (h, w) in tokens
+    int shift[2];      // cyclic shift (h, w), each in [0, window); 0 along an axis: no shift there
+    int heads;         // C / heads is the head size
+    float scale;       // applied to q; 0 means 1 / sqrt(head size)
+    float mask_value;  // added to the scores of token pairs from different regions of a shifted window
+                       // (timm: -100)
+} xf_window_attention_params_t;
+
+// Shifted-window multi-head self-attention (Swin W-MSA / SW-MSA) on a token grid, in one kernel.
+// |qkv| [B, H, W, 3C] holds each token's q, k and v (C each, head h at channels h*C/heads..);
+// |table| [(2wh-1)(2ww-1), heads] is the relative-position bias table; |index| NULL for timm's
+// relative-position index, or i32 [wh*ww, wh*ww] of rows of |table|; |pad_qkv| NULL or [3C]: the
+// qkv of the tokens that pad the grid to whole windows (a zero token's projection: the qkv bias).
+// As timm: the grid is rolled by -shift, padded at the end to whole windows, split into windows;
+// scores q.k^T * scale + bias (+ mask_value across the regions a shift brings together) go through
+// a softmax to weight v. Result [B, H, W, C] in the grid's own order (rolled back, padding dropped).
+// Nothing is materialised: windows, roll, bias and mask are computed in the kernel.
+XF_API xf_status_t xf_window_attention(xf_graph_t* graph, xf_tensor_t* qkv, xf_tensor_t* table, xf_tensor_t* index,
+                                       xf_tensor_t* pad_qkv, const xf_window_attention_params_t* params,
+                                       xf_tensor_t** out);
+
 typedef struct xf_conv2d_params_s {
     int stride[2];    // (h, w); 0 means 1
     int padding[2];   // (h, w), zero padding on both sides

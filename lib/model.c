@@ -33,8 +33,9 @@ static void shape_str(char* buf, size_t size, int ndim, const int64_t* shape) {
     if (n < size) snprintf(buf + n, size - n, "]");
 }
 
-static xf_status_t model_file_tensor(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
-                                     xf_st_tensor_t** out) {
+// The file tensor |name| checked for |shape| and a float dtype (|integer|: I32 or I64). Marks it used.
+static xf_status_t model_file_tensor_of(xf_model_t* m, const char* name, bool integer, int ndim,
+                                        const int64_t* shape, xf_st_tensor_t** out) {
     xf_st_tensor_t* t = xf_st_find(m->file, name);
     if (!t)
         return xf_ctx_fail(m->ctx, XF_ERR_NOT_FOUND, "%s: tensor '%s' is missing from the model file",
@@ -42,10 +43,13 @@ static xf_status_t model_file_tensor(xf_model_t* m, const char* name, int ndim, 
     char want[96], have[96];
     shape_str(want, sizeof want, ndim, shape);
     shape_str(have, sizeof have, t->ndim, t->shape);
-    if (!xf_st_dtype_is_float(t->dtype))
+    if (!integer && !xf_st_dtype_is_float(t->dtype))
         return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
                            "%s: tensor '%s' has dtype %s; weights must be F32, F16 or BF16", m->path, name,
                            xf_st_dtype_name(t->dtype));
+    if (integer && t->dtype != XF_ST_I32 && t->dtype != XF_ST_I64)
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "%s: tensor '%s' has dtype %s; an index must be I32 or I64",
+                           m->path, name, xf_st_dtype_name(t->dtype));
     bool same = t->ndim == ndim;
     for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
     if (!same)
@@ -56,6 +60,28 @@ static xf_status_t model_file_tensor(xf_model_t* m, const char* name, int ndim, 
             m->path, name, have, want);
     t->used = 1;
     *out = t;
+    return XF_OK;
+}
+
+static xf_status_t model_file_tensor(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
+                                     xf_st_tensor_t** out) {
+    return model_file_tensor_of(m, name, false, ndim, shape, out);
+}
+
+xf_status_t xf_model_index_host(xf_model_t* m, const char* name, int ndim, const int64_t* shape, int32_t** out) {
+    *out = NULL;
+    if (!xf_st_find(m->file, name)) return XF_OK;
+    xf_st_tensor_t* t = NULL;
+    xf_status_t st = model_file_tensor_of(m, name, true, ndim, shape, &t);
+    if (st != XF_OK) return st;
+    int32_t* data = xf_malloc((size_t)(t->elements ? t->elements : 1) * sizeof(int32_t));
+    if (!data) return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory reading tensor '%s'", name);
+    st = xf_st_read_i32(t, data, (size_t)t->elements);
+    if (st != XF_OK) {
+        xf_free(data);
+        return xf_ctx_fail(m->ctx, st, "reading tensor '%s': %s", name, m->file->error);
+    }
+    *out = data;
     return XF_OK;
 }
 
@@ -78,6 +104,16 @@ xf_status_t xf_model_weight_host(xf_model_t* m, const char* name, int ndim, cons
 
 xf_status_t xf_model_weight_upload(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
                                    const float* data, xf_tensor_t** out) {
+    xf_tensor_t* t;
+    xf_status_t st = xf_model_constant_upload(m, name, XF_DTYPE_F32, ndim, shape, data, &t);
+    if (st != XF_OK) return st;
+    m->info.parameters += xf_tensor_elements(t);
+    if (out) *out = t;
+    return XF_OK;
+}
+
+xf_status_t xf_model_constant_upload(xf_model_t* m, const char* name, xf_dtype_t dtype, int ndim,
+                                     const int64_t* shape, const void* data, xf_tensor_t** out) {
     if (m->nweights == m->capweights) {
         size_t cap = m->capweights ? 2 * m->capweights : 64;
         xf_tensor_t** w = xf_realloc(m->weights, cap * sizeof *w);
@@ -88,13 +124,13 @@ xf_status_t xf_model_weight_upload(xf_model_t* m, const char* name, int ndim, co
     char full[256];
     xf_model_name(m, full, sizeof full, "%s", name);
     xf_tensor_t* t;
-    xf_status_t st = xf_tensor_create(m->ctx, full, XF_DTYPE_F32, ndim, shape, &t);
+    xf_status_t st = xf_tensor_create(m->ctx, full, dtype, ndim, shape, &t);
     if (st != XF_OK) return st;
     m->weights[m->nweights++] = t;
-    st = xf_tensor_upload_f32(t, data, (size_t)xf_tensor_elements(t));
+    st = dtype == XF_DTYPE_F32 ? xf_tensor_upload_f32(t, data, (size_t)xf_tensor_elements(t))
+                               : xf_tensor_upload(t, data, xf_tensor_bytes(t));
     if (st != XF_OK) return st;
-    m->info.parameters += xf_tensor_elements(t);
-    if (out) *out = t;
+    *out = t;
     return XF_OK;
 }
 

@@ -89,9 +89,15 @@ xf_status_t xf_model_weight(xf_model_t* m, const char* name, int ndim, const int
 // frees. Marks it used.
 xf_status_t xf_model_weight_host(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
                                  float** out);
+// Reads the optional integer file tensor |name| (I32 or I64, checked for |shape|) into a new host array
+// the caller frees; *out is NULL when the file has no such tensor. Marks it used.
+xf_status_t xf_model_index_host(xf_model_t* m, const char* name, int ndim, const int64_t* shape, int32_t** out);
 // Creates the context tensor |name| (prefixed) from host data.
 xf_status_t xf_model_weight_upload(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
                                    const float* data, xf_tensor_t** out);
+// Uploads |data| (|dtype|, dense) as a model-owned tensor that is not a parameter (an index, a table).
+xf_status_t xf_model_constant_upload(xf_model_t* m, const char* name, xf_dtype_t dtype, int ndim,
+                                     const int64_t* shape, const void* data, xf_tensor_t** out);
 // Writes prefix + a formatted name into |buf|.
 void xf_model_name(const xf_model_t* m, char* buf, size_t size, const char* fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -3,9 +3,10 @@
 // backend registry's test_variants) and dtype, against a naive reference written here (independent
 // of any backend), on random inputs with awkward shapes and NaN-poisoned outputs. A new op's test is
 // a new row of |cases|; a new backend is a new column. XFORMER_TEST_SMALL=1 keeps the rows not marked
-// big (the oclgrind run).
+// big (the oclgrind run); XFORMER_TEST_OPS=TEXT keeps the rows whose name contains TEXT.
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -402,6 +403,96 @@ static xf_tensor_t* case_attention(tc_t* tc, const int* p) {
     return out;
 }
 
+// Python's s[start:stop] bounds on an axis of |n| (negative: from the end; INT_MAX: open end).
+static void py_slice(int64_t n, int64_t start, int64_t stop, int64_t* lo, int64_t* hi) {
+    *lo = start < 0 ? start + n : start;
+    *hi = stop == INT_MAX ? n : stop < 0 ? stop + n : stop;
+}
+
+// Written as timm's SwinTransformerBlock._attn runs it: roll the grid, pad it, cut windows, build the
+// mask from img_mask slices and the relative-position index from coordinates, attend, paste back.
+// p: B, H, W, C, heads, wh, ww, sh, sw, flags (1: an explicit index, 2: pad qkv), mask value
+static xf_tensor_t* case_window_attention(tc_t* tc, const int* p) {
+    int64_t B = p[0], H = p[1], W = p[2], C = p[3], heads = p[4], wh = p[5], ww = p[6], sh = p[7], sw = p[8];
+    bool has_index = p[9] & 1, has_pad = p[9] & 2;
+    float mask_value = (float)p[10];
+    int64_t hd = C / heads, area = wh * ww, rel = (2 * wh - 1) * (2 * ww - 1), rows = has_index ? rel + 5 : rel;
+    int64_t hp = (H + wh - 1) / wh * wh, wp = (W + ww - 1) / ww * ww;
+    xf_tensor_t* qkv = input(tc, 4, (int64_t[]){B, H, W, 3 * C}, -1, 1);
+    xf_tensor_t* table = input(tc, 2, (int64_t[]){rows, heads}, -2, 2);
+    int32_t* index = malloc(sizeof(int32_t) * (size_t)(area * area));
+    for (int64_t i = 0; i < area; ++i)
+        for (int64_t j = 0; j < area; ++j) {
+            int64_t dy = i / ww - j / ww + wh - 1, dx = i % ww - j % ww + ww - 1;
+            index[i * area + j] = has_index ? (int32_t)((i * 7 + j * 13) % rows) : (int32_t)(dy * (2 * ww - 1) + dx);
+        }
+    xf_tensor_t* idx = NULL;
+    if (has_index) {
+        OK(xf_graph_input(tc->g, "index", XF_DTYPE_I32, 2, (int64_t[]){area, area}, &idx));
+        OK(xf_tensor_upload(idx, index, sizeof(int32_t) * (size_t)(area * area)));
+    }
+    xf_tensor_t* pad = has_pad ? input(tc, 1, (int64_t[]){3 * C}, -1, 1) : NULL;
+    const float *X = tc->host[0], *T = tc->host[1], *P = has_pad ? tc->host[2] : NULL;
+    // The rolled, padded grid [hp, wp, 3C] of one image, and its regions.
+    float* grid = malloc(sizeof(float) * (size_t)(hp * wp * 3 * C));
+    int* region = calloc((size_t)(hp * wp), sizeof(int));
+    int cnt = 0;
+    int64_t hs[3][2] = {{0, -wh}, {-wh, -sh}, {-sh, INT_MAX}}, ws[3][2] = {{0, -ww}, {-ww, -sw}, {-sw, INT_MAX}};
+    for (int a = 0; a < 3; ++a)
+        for (int c = 0; c < 3; ++c, ++cnt) {
+            int64_t y0, y1, x0, x1;
+            py_slice(hp, hs[a][0], hs[a][1], &y0, &y1);
+            py_slice(wp, ws[c][0], ws[c][1], &x0, &x1);
+            for (int64_t y = y0; y < y1; ++y)
+                for (int64_t x = x0; x < x1; ++x) region[y * wp + x] = cnt;
+        }
+    float* w = expect(tc, B * H * W * C);
+    double* s = malloc(sizeof(double) * (size_t)area);
+    for (int64_t b = 0; b < B; ++b) {
+        for (int64_t y = 0; y < hp; ++y)
+            for (int64_t x = 0; x < wp; ++x)
+                for (int64_t c = 0; c < 3 * C; ++c) {
+                    float v = y < H && x < W ? X[((b * H + (y + sh) % H) * W + (x + sw) % W) * 3 * C + c]
+                                             : has_pad ? P[c] : 0.0f;
+                    grid[(y * wp + x) * 3 * C + c] = v;
+                }
+        for (int64_t wy = 0; wy < hp; wy += wh)
+            for (int64_t wx = 0; wx < wp; wx += ww)
+                for (int64_t h = 0; h < heads; ++h)
+                    for (int64_t i = 0; i < area; ++i) {
+                        int64_t qy = wy + i / ww, qx = wx + i % ww;
+                        const float* q = grid + (qy * wp + qx) * 3 * C + h * hd;
+                        double mx = -INFINITY, sum = 0;
+                        for (int64_t j = 0; j < area; ++j) {
+                            int64_t ky = wy + j / ww, kx = wx + j % ww;
+                            const float* k = grid + (ky * wp + kx) * 3 * C + C + h * hd;
+                            double acc = 0;
+                            for (int64_t c = 0; c < hd; ++c) acc += (double)q[c] * k[c];
+                            s[j] = acc / sqrt((double)hd) + T[index[i * area + j] * heads + h];
+                            if ((sh || sw) && region[qy * wp + qx] != region[ky * wp + kx]) s[j] += mask_value;
+                            mx = s[j] > mx ? s[j] : mx;
+                        }
+                        for (int64_t j = 0; j < area; ++j) sum += (s[j] = exp(s[j] - mx));
+                        if (qy >= H || qx >= W) continue;
+                        int64_t oy = (qy + sh) % H, ox = (qx + sw) % W;
+                        for (int64_t c = 0; c < hd; ++c) {
+                            double acc = 0;
+                            for (int64_t j = 0; j < area; ++j)
+                                acc += s[j] * grid[((wy + j / ww) * wp + wx + j % ww) * 3 * C + 2 * C + h * hd + c];
+                            w[((b * H + oy) * W + ox) * C + h * hd + c] = (float)(acc / sum);
+                        }
+                    }
+    }
+    free(s);
+    free(grid);
+    free(region);
+    free(index);
+    xf_window_attention_params_t wp_ = {{(int)wh, (int)ww}, {(int)sh, (int)sw}, (int)heads, 0.0f, mask_value};
+    xf_tensor_t* out;
+    OK(xf_window_attention(tc->g, qkv, table, idx, pad, &wp_, &out));
+    return out;
+}
+
 // p: N, C, H, W, O, K, stride, pad, dilation, groups, bias
 static xf_tensor_t* case_conv(tc_t* tc, const int* p) {
     int64_t N = p[0], C = p[1], H = p[2], W = p[3], O = p[4], K = p[5];
@@ -636,6 +727,11 @@ static const op_case_t cases[] = {
     {"attention [1,3,197,64]", case_attention, {1, 3, 197, 197, 64, 64, 0}, 1, true},
     {"attention Lq!=Lk [2,2,17|33,16], Dv 24, bias [1,H,Lq,Lk]", case_attention, {2, 2, 17, 33, 16, 24, 1}, 1, false},
     {"attention [1,1,50,13|5,8] bias [Lk]", case_attention, {1, 1, 50, 13, 8, 8, 2}, 1, false},
+    {"window attention Swin-T stage 1 [1,14,14,3x96], 3 heads, window 7", case_window_attention, {1, 14, 14, 96, 3, 7, 7, 0, 0, 0, -100}, 1, true},
+    {"shifted window attention [2,14,14,3x64], 2 heads, window 7 shift 3", case_window_attention, {2, 14, 14, 64, 2, 7, 7, 3, 3, 0, -100}, 1, true},
+    {"shifted window attention, padded 10x13 grid, pad qkv, window 4x3 shift 2x1, mask -5", case_window_attention, {1, 10, 13, 36, 3, 4, 3, 2, 1, 2, -5}, 1, false},
+    {"window attention 3x5 windows of a 9x25 grid, explicit index, shift along W only", case_window_attention, {1, 9, 25, 20, 4, 3, 5, 0, 2, 1, -100}, 1, false},
+    {"shifted window attention head size 130 (tiled kernels fall back), 3 windows", case_window_attention, {1, 5, 12, 130, 1, 5, 4, 2, 3, 3, -9}, 1, true},
     {"conv patch 16x16/16 [1,3,32,48] -> 19", case_conv, {1, 3, 32, 48, 19, 16, 16, 0, 1, 1, 1}, 2, false},
     {"conv 3x3 pad 1 [2,5,11,13] -> 7", case_conv, {2, 5, 11, 13, 7, 3, 1, 1, 1, 1, 1}, 1, false},
     {"conv 7x7/4 pad 3 [1,3,29,31] -> 8", case_conv, {1, 3, 29, 31, 8, 7, 4, 3, 1, 1, 0}, 1, false},
@@ -681,6 +777,7 @@ ParameterizedTestParameters(ops, conformance) {
     int ncol = xf_test_op_columns(cols, XF_TEST_MAX_COLUMNS);
     const char* small = getenv("XFORMER_TEST_SMALL");
     bool small_only = small && strcmp(small, "1") == 0;
+    const char* only = getenv("XFORMER_TEST_OPS");
     size_t n = NUM_CASES * (size_t)ncol * NUM_DTYPES;
     op_param_t* p = cr_malloc(sizeof *p * n);
     size_t k = 0;
@@ -688,6 +785,7 @@ ParameterizedTestParameters(ops, conformance) {
         for (int dt = 0; dt < (int)NUM_DTYPES; ++dt)
             for (size_t c = 0; c < NUM_CASES; ++c) {
                 if (!(xf_backend_dtypes(cols[col].backend) & (1u << dtypes[dt]))) continue;
+                if (only && *only && !strstr(cases[c].name, only)) continue;
                 if (!small_only || !cases[c].big) p[k++] = (op_param_t){(int)c, col, dt};
             }
     return cr_make_param_array(op_param_t, p, k, free_params);
@@ -747,5 +845,38 @@ ParameterizedTest(op_param_t* param, ops, conformance, .timeout = 120) {
     for (int i = 0; i < tc.nin; ++i) free(tc.host[i]);
     free(tc.want);
     xf_graph_destroy(tc.g);
+    xf_context_destroy(ctx);
+}
+
+// Swin's shifted-window attention is one kernel dispatch on every column (no partition, roll, bias or
+// mask passes), whatever the shift, padding or head size.
+ParameterizedTestParameters(ops, window_attention_is_one_dispatch) { return xf_test_column_params(); }
+
+ParameterizedTest(int* column, ops, window_attention_is_one_dispatch) {
+    xf_test_column_t col;
+    xf_context_t* ctx = xf_test_column_context(*column, &col);
+    static const int shapes[][6] = {{14, 14, 7, 7, 3, 3}, {10, 13, 4, 3, 2, 1}, {9, 25, 3, 5, 0, 2}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
+        const int* s = shapes[i];
+        xf_graph_t* g;
+        OK(xf_graph_create(ctx, &g));
+        xf_tensor_t *qkv, *table, *pad, *out;
+        OK(xf_graph_input(g, "qkv", XF_DTYPE_F32, 4, (int64_t[]){2, s[0], s[1], 3 * 48}, &qkv));
+        OK(xf_graph_input(g, "table", XF_DTYPE_F32, 2, (int64_t[]){(2 * s[2] - 1) * (2 * s[3] - 1), 3}, &table));
+        OK(xf_graph_input(g, "pad", XF_DTYPE_F32, 1, (int64_t[]){3 * 48}, &pad));
+        xf_window_attention_params_t p = {{s[2], s[3]}, {s[4], s[5]}, 3, 0.0f, -100.0f};
+        OK(xf_window_attention(g, qkv, table, NULL, pad, &p, &out));
+        OK(xf_graph_mark_output(g, out));
+        cr_assert(xf_test_poison(g));
+        OK(xf_graph_compute(g));
+        OK(xf_graph_compute(g));
+        xf_graph_stats_t st;
+        OK(xf_graph_stats(g, &st));
+        cr_expect_eq(st.nodes, 1, "[%s] %zu nodes", col.name, st.nodes);
+        if (col.backend != XF_BACKEND_CPU)
+            cr_expect_eq(st.dispatches, 2, "[%s] grid %dx%d window %dx%d: %llu dispatches in 2 computes", col.name,
+                         s[0], s[1], s[2], s[3], (unsigned long long)st.dispatches);
+        xf_graph_destroy(g);
+    }
     xf_context_destroy(ctx);
 }

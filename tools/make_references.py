@@ -416,6 +416,9 @@ SWIN_MODELS = {
                             "window_size": 5, "num_classes": 10, "mlp_ratio": 2.0},
     "swin_three_stages": {"img_size": [32, 48], "patch_size": 2, "embed_dim": 16, "depths": [1, 2, 2],
                           "num_heads": [1, 2, 4], "window_size": 4, "num_classes": 7, "qkv_bias": False},
+    # An 8x24 grid under window 12: timm clamps the window to 8x12 and shifts along W only.
+    "swin_oblong_windows": {"img_size": [16, 48], "patch_size": 2, "embed_dim": 16, "depths": [2, 2],
+                            "num_heads": [2, 2], "window_size": 12, "num_classes": 5},
     # timm's swin_tiny_patch4_window7_224 at its own size (28 M parameters).
     "swin_tiny_patch4_window7_224": {"img_size": 224, "patch_size": 4, "embed_dim": 96, "depths": [2, 2, 6, 2],
                                      "num_heads": [3, 6, 12, 24], "window_size": 7, "num_classes": 1000},

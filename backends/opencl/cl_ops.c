@@ -8,7 +8,7 @@
 #include "cl_internal.h"
 
 // Register-block sizes of the fixed CPU-style kernels; they must match the defaults in the .cl files.
-enum { CV_CO = 4, CV_WO = 16, ATT_GPU_DMAX = 128 };
+enum { CV_CO = 4, CV_WO = 16, ATT_GPU_DMAX = 128, WA_GPU_DMAX = 128, WA_WG = 64 };
 
 typedef struct args_s {
     cl_kernel kernel;
@@ -120,6 +120,12 @@ static variant_t choose_variant(const xf_device_t* dev, const xf_exec_node_t* no
                    : dev->attention == XF_ATTENTION_SPLIT ||
                            (dev->attention == XF_ATTENTION_AUTO && attn_scores_bytes(node) <= XF_CL_ATTN_SCRATCH_MAX)
                        ? VARIANT_CPU_SPLIT
+                       : VARIANT_CPU;
+        case XF_OP_WINDOW_ATTENTION:
+            return gpu && node->dst.ne[3] / node->params.window_attention.heads <= WA_GPU_DMAX &&
+                           dev->max_wg >= WA_WG && dev->max_item[0] >= WA_WG &&
+                           dev->local_mem >= 2 * t * WA_GPU_DMAX * sizeof(float)
+                       ? VARIANT_TILED
                        : VARIANT_CPU;
         default:
             return VARIANT_CPU;
@@ -758,6 +764,39 @@ static xf_status_t prep_attention(xf_device_t* dev, const xf_exec_node_t* nd, xf
     return XF_OK;
 }
 
+static xf_status_t prep_window_attention(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
+                                         xf_err_t* err) {
+    const xf_tref_t *qkv = &nd->src[0], *o = &nd->dst;
+    const bool tiled = use_tiled(dev, nd);
+    xf_status_t st = make_kernel(dev, o->dtype, tiled ? "wattn_gpu" : "wattn_cpu", l, a, err);
+    if (st != XF_OK) return st;
+    const int* win = nd->params.window_attention.window;
+    const int* shift = nd->params.window_attention.shift;
+    const int64_t B = qkv->ne[0], H = qkv->ne[1], W = qkv->ne[2], heads = nd->params.window_attention.heads;
+    const bool has_index = nd->params.window_attention.has_index, has_pad = nd->params.window_attention.has_pad;
+    arg_tensor(a, qkv, NULL);
+    arg_tensor(a, &nd->src[1], NULL);
+    arg_int(a, nd->src[1].ne[2]);
+    // An absent index binds the table's buffer; the kernel does not read it then.
+    arg_tensor(a, has_index ? &nd->src[2] : &(xf_tref_t){0}, &nd->src[1]);
+    arg_int(a, has_index);
+    arg_tensor(a, has_pad ? &nd->src[3] : &(xf_tref_t){0}, qkv);
+    arg_int(a, has_pad);
+    arg_tensor(a, o, NULL);
+    arg_int4(a, (int64_t[4]){H, W, win[0], win[1]});
+    arg_int4(a, (int64_t[4]){shift[0], shift[1], heads, o->ne[3] / heads});
+    arg_float(a, nd->params.window_attention.scale);
+    arg_float(a, nd->params.window_attention.mask_value);
+    if (tiled) {
+        int64_t windows = ceil_div(H, win[0]) * ceil_div(W, win[1]), area = (int64_t)win[0] * win[1];
+        launch_3d(l, (size_t[3]){(size_t)(windows * ceil_div(area, WA_WG) * WA_WG), (size_t)heads, (size_t)B},
+                  (size_t[3]){WA_WG, 1, 1});
+    } else {
+        launch_3d(l, (size_t[3]){(size_t)(H * W), (size_t)heads, (size_t)B}, (size_t[3]){cpu_local(dev, 8), 1, 1});
+    }
+    return XF_OK;
+}
+
 // CONV2D as im2col written straight into packed panels (scratch [n*g][panels][C/g*KH*KW][NR]) and
 // out[o, pixel] = w[o, :] . col[pixel, :] (mm_packed, batched over images and groups), then the bias
 // as a broadcast add in place.
@@ -941,6 +980,7 @@ static const cl_op_entry_t cl_family_glu = {.prepare = prep_glu};
 static const cl_op_entry_t cl_family_norm = {.prepare = prep_norm};
 static const cl_op_entry_t cl_family_softmax = {.prepare = prep_softmax};
 static const cl_op_entry_t cl_family_attention = {.prepare = prep_attention};
+static const cl_op_entry_t cl_family_window_attention = {.prepare = prep_window_attention};
 static const cl_op_entry_t cl_family_conv2d = {.prepare = prep_conv2d};
 static const cl_op_entry_t cl_family_resize = {.prepare = prep_resize};
 static const cl_op_entry_t cl_family_concat = {.prepare = prep_concat};

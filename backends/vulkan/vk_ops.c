@@ -739,6 +739,60 @@ static xf_status_t xf_vk_op_attention(xf_device_t* dev, const xf_exec_node_t* n,
     return xf_vk_commit(dev, plan, "attention_gpu", o->dtype, NULL, spec, 6, &p, (uint64_t)Lq, (uint64_t)Z, 1, err);
 }
 
+// The window attention's GPU-style shader needs its work-group and two key/value tiles of shared memory.
+static bool xf_vk_window_attention_tiled(const xf_device_t* dev, const xf_exec_node_t* n, uint32_t* wg, uint32_t* kt) {
+    const uint32_t hd = (uint32_t)(n->dst.ne[3] / n->params.window_attention.heads);
+    *wg = 64;
+    *kt = 16;
+    while (*kt > 1 && 2u * *kt * hd * 4u > dev->props.limits.maxComputeSharedMemorySize) *kt /= 2;
+    return !dev->cpu_style && hd <= 256 && *wg <= xf_vk_wg(dev) &&
+           2u * *kt * hd * 4u <= dev->props.limits.maxComputeSharedMemorySize;
+}
+
+static xf_status_t xf_vk_op_window_attention(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan,
+                                             xf_err_t* err) {
+    const xf_tref_t *qkv = &n->src[0], *o = &n->dst;
+    const xf_op_params_t* pr = &n->params;
+    const int64_t heads = pr->window_attention.heads, hd = o->ne[3] / heads;
+    const int64_t B = qkv->ne[0], H = qkv->ne[1], W = qkv->ne[2];
+    const int* win = pr->window_attention.window;
+    const bool has_index = pr->window_attention.has_index, has_pad = pr->window_attention.has_pad;
+    xf_vk_dispatch_t* d = xf_vk_new_dispatch(plan, err);
+    if (!d) return XF_ERR_OUT_OF_MEMORY;
+    xf_status_t st = xf_vk_bind_all(dev, qkv, &d->bind[0], err);
+    if (st == XF_OK) st = xf_vk_bind_all(dev, &n->src[1], &d->bind[1], err);
+    if (st == XF_OK && has_index) st = xf_vk_bind_all(dev, &n->src[2], &d->bind[2], err);
+    if (st == XF_OK && has_pad) st = xf_vk_bind_all(dev, &n->src[3], &d->bind[3], err);
+    if (st == XF_OK) st = xf_vk_bind_all(dev, o, &d->bind[4], err);
+    if (st != XF_OK) return st;
+    xf_vk_push_t p = {0};
+    int64_t vals[] = {H, W, win[0], win[1], pr->window_attention.shift[0], pr->window_attention.shift[1], heads,
+                      n->src[1].ne[2]};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; ++i) xf_vk_pu(&p, vals[i]);
+    xf_vk_pu(&p, d->bind[0].elem_offset);
+    xf_vk_pu(&p, d->bind[1].elem_offset);
+    xf_vk_pu(&p, has_index ? d->bind[2].elem_offset : 0);
+    xf_vk_pu(&p, has_pad ? d->bind[3].elem_offset : 0);
+    xf_vk_pu(&p, d->bind[4].elem_offset);
+    xf_vk_pf(&p, pr->window_attention.scale);
+    xf_vk_pf(&p, pr->window_attention.mask_value);
+    uint32_t wg, kt;
+    if (xf_vk_window_attention_tiled(dev, n, &wg, &kt)) {
+        int64_t area = (int64_t)win[0] * win[1];
+        int64_t windows = ((H + win[0] - 1) / win[0]) * ((W + win[1] - 1) / win[1]);
+        uint32_t spec[5] = {wg, (uint32_t)hd, has_index, has_pad, kt};
+        return xf_vk_commit(dev, plan, "window_attention_gpu", o->dtype, NULL, spec, 5, &p,
+                            (uint64_t)(windows * ((area + wg - 1) / wg)), (uint64_t)heads, (uint64_t)B, err);
+    }
+    if (hd > 256)
+        return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "Vulkan: window attention head size %lld is over 256",
+                          (long long)hd);
+    wg = xf_vk_pow2_at_least((uint64_t)(H * W), 8, 32);
+    uint32_t spec[4] = {wg, (uint32_t)hd, has_index, has_pad};
+    return xf_vk_commit(dev, plan, "window_attention_cpu", o->dtype, NULL, spec, 4, &p,
+                        (uint64_t)(H * W + wg - 1) / wg, (uint64_t)heads, (uint64_t)B, err);
+}
+
 // Convolution as im2col + the subgroup A.B^T GEMM (weights [O, C*KH*KW] are already B^T), then a
 // transposing copy (or bias add) from [pixels, O] to [O, pixels].
 static xf_status_t xf_vk_conv_gemm(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
@@ -921,6 +975,7 @@ static const xf_vk_op_entry_t xf_vk_family_glu = {.record = xf_vk_op_glu};
 static const xf_vk_op_entry_t xf_vk_family_norm = {.record = xf_vk_op_norm};
 static const xf_vk_op_entry_t xf_vk_family_softmax = {.record = xf_vk_op_softmax};
 static const xf_vk_op_entry_t xf_vk_family_attention = {.record = xf_vk_op_attention};
+static const xf_vk_op_entry_t xf_vk_family_window_attention = {.record = xf_vk_op_window_attention};
 static const xf_vk_op_entry_t xf_vk_family_conv2d = {.record = xf_vk_op_conv2d};
 static const xf_vk_op_entry_t xf_vk_family_resize = {.record = xf_vk_op_simple};
 static const xf_vk_op_entry_t xf_vk_family_concat = {.record = xf_vk_op_concat};
@@ -977,6 +1032,11 @@ xf_status_t xf_vk_supports(xf_device_t* dev, const xf_exec_node_t* n, xf_err_t* 
             break;
         case XF_OP_GATHER:
             ok = n->src[1].dtype == XF_DTYPE_I32 && n->src[0].dtype == n->dst.dtype;
+            break;
+        case XF_OP_WINDOW_ATTENTION:
+            ok = xf_vk_float(n->dst.dtype) && n->src[0].dtype == n->dst.dtype && n->src[1].dtype == n->dst.dtype &&
+                 (!n->params.window_attention.has_index || n->src[2].dtype == XF_DTYPE_I32) &&
+                 (!n->params.window_attention.has_pad || n->src[3].dtype == n->dst.dtype);
             break;
         case XF_OP_WHERE:
             ok = (n->src[0].dtype == XF_DTYPE_I32 || n->src[0].dtype == n->dst.dtype) &&
