@@ -1,11 +1,13 @@
-"""ViT-B/16 (224x224, batch 1, f32) latency: libxformer on each backend next to PyTorch and ONNX Runtime (CPU),
-at the same thread counts, in one run.
+"""ViT-B/16 (224x224, f32) latency: libxformer on each backend next to PyTorch and ONNX Runtime (CPU), at the same
+thread counts and batch, in one run.
 
   ~/xf-venv/bin/python bench/vitb16.py --model OUTDIR/vit_b_16.safetensors --bench build/bench/xformer-bench \
       [--threads 1,2] [--backends opencl,vulkan] [--iters 10] [--warmup 2] [--impl torchvision|timm|swin_t]
+      [--batch N]
 
 --impl swin_t times timm's swin_tiny_patch4_window7_224 instead (hash-init); --write-model FILE writes it as a
-libxformer model file first (flat config in __metadata__) and times that.
+libxformer model file first (flat config in __metadata__) and times that. --batch N times N images per forward call
+(the ONNX model is exported for that batch; libxformer builds its graph for it).
 
 OUTDIR/vit_b_16.safetensors comes from tools/make_vitb16_reference.py: torchvision's vit_b_16 with the hash-init
 weights, which is also the model the peers build here, so all runtimes compute the same function (the peers'
@@ -79,9 +81,10 @@ def pin_blas_threads(threads):
         pass
 
 
-def xformer_row(bench, model, backend, threads, iters):
+def xformer_row(bench, model, backend, threads, iters, batch):
     env = dict(os.environ, POCL_MAX_PTHREAD_COUNT=str(threads), LP_NUM_THREADS=str(threads))
-    out = subprocess.run([bench, "--model", model, "--backend", backend, "--reps", str(iters)], env=env,
+    out = subprocess.run([bench, "--model", model, "--batch", str(batch), "--backend", backend, "--reps", str(iters)],
+                         env=env,
                          capture_output=True, text=True, check=False)
     for line in out.stdout.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -98,6 +101,7 @@ def main():
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=1, help="images per forward call")
     ap.add_argument("--impl", choices=["torchvision", "timm", "swin_t"], default="torchvision")
     ap.add_argument("--write-model", help="with --impl swin_t: write the libxformer model file here and time it")
     ap.add_argument("--model", help="libxformer model file (tools/make_vitb16_reference.py); omit for peers only")
@@ -117,7 +121,7 @@ def main():
     import onnxruntime as ort
     torch.set_num_interop_threads(1)
     model = build(args.impl)
-    x = torch.from_numpy(hashinit.input_tensor((1, 3, 224, 224)))
+    x = torch.from_numpy(hashinit.input_tensor((args.batch, 3, 224, 224)))
     if args.write_model:
         import json
         import xfsafetensors
@@ -133,7 +137,7 @@ def main():
                       do_constant_folding=True)
 
     title = "Swin-T (timm swin_tiny_patch4_window7_224)" if args.impl == "swin_t" else "ViT-B/16"
-    print(f"{title} 224x224, batch 1, f32; {args.iters} timed runs after {args.warmup} warm-up; "
+    print(f"{title} 224x224, batch {args.batch}, f32; {args.iters} timed runs after {args.warmup} warm-up; "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} CPUs online; "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '')} OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     print()
@@ -165,7 +169,7 @@ def main():
         rows.append(torch_row + (f"ORT max abs logit diff {float(np.abs(out - ref).max()):.1e}",))
         if args.model:
             for backend in args.backends.split(","):
-                r = xformer_row(args.bench, args.model, backend, threads, args.iters)
+                r = xformer_row(args.bench, args.model, backend, threads, args.iters, args.batch)
                 if r:
                     rows.append((r[0], r[1], r[2], f"load {r[3]:.2f} s"))
         for name, b, m, note in rows:

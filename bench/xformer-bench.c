@@ -51,6 +51,7 @@ typedef struct stats_s {
 } stats_t;
 
 static int reps = 10;
+static int64_t model_batch = 1;  // --batch: images per xf_model_run of --model
 // --f16: the libxformer GEMMs use f16 tensors (f32 accumulation); peers stay f32.
 static xf_dtype_t gemm_dtype = XF_DTYPE_F32;
 static double time_budget = 4.0;  // seconds per measurement after warm-up
@@ -266,7 +267,7 @@ typedef struct model_result_s {
 } model_result_t;
 
 // --model: whole-model latency (host input upload, graph, logits download) of the model file at |path|
-// on |be|, input [1, C, H, W] uniform in [-0.5, 0.5). Writes one Markdown row or JSON object; returns
+// on |be|, input [batch, C, H, W] uniform in [-0.5, 0.5). Writes one Markdown row or JSON object; returns
 // false when the model did not run.
 static bool bench_xf_model(xf_backend_t be, const char* path, ex_json_t* j) {
     xf_device_info_t info;
@@ -286,13 +287,17 @@ static bool bench_xf_model(xf_backend_t be, const char* path, ex_json_t* j) {
     xf_model_info_t mi;
     float *input = NULL, *logits = NULL;
     model_result_t res = {0};
-    if (xf_model_load(ctx, path, NULL, &model) == XF_OK && xf_model_info(model, &mi) == XF_OK) {
+    xf_model_options_t mo;
+    xf_model_options_init(&mo);
+    mo.batch = model_batch;
+    if (xf_model_load(ctx, path, &mo, &model) == XF_OK && xf_model_info(model, &mi) == XF_OK) {
         res.load_s = now() - t0;
-        input = malloc((size_t)mi.input_elements * sizeof(float));
-        logits = malloc((size_t)mi.output_elements * sizeof(float));
+        const size_t nin = (size_t)(mi.batch * mi.input_elements), nout = (size_t)(mi.batch * mi.output_elements);
+        input = malloc(nin * sizeof(float));
+        logits = malloc(nout * sizeof(float));
         if (input && logits) {
-            fill_random(input, (size_t)mi.input_elements, 7);
-            model_run_t r = {model, input, (size_t)mi.input_elements, logits, (size_t)mi.output_elements};
+            fill_random(input, nin, 7);
+            model_run_t r = {model, input, nin, logits, nout};
             double first0 = now();
             bool ok = model_run(&r);
             res.first_s = now() - first0;
@@ -524,7 +529,8 @@ static void gemm_result(ex_json_t* j, const shape_t* s, stats_t st, const char* 
 static const char synopsis[] =
     "usage: " PROG " [--backend cpu|opencl|vulkan|all] [--reps N] [--quick] [--first-result] [--f16]\n"
     "                     [--tune off|fast|full] [--json]\n"
-    "       " PROG " --model FILE [--backend cpu|opencl|vulkan|all] [--reps N] [--tune off|fast|full] [--json]\n";
+    "       " PROG " --model FILE [--batch N] [--backend cpu|opencl|vulkan|all] [--reps N] [--tune off|fast|full]\n"
+    "                     [--json]\n";
 
 static void usage(void) {
     printf("%s\n"
@@ -539,7 +545,8 @@ static void usage(void) {
            "  --f16              libxformer GEMMs on f16 tensors (f32 accumulation); the peers stay f32\n"
            "  --first-result     seconds from context creation to the first ViT-block result in a fresh\n"
            "                     process, with cold and with warm kernel caches\n"
-           "  --model FILE       whole-model latency of the safetensors FILE, batch 1\n"
+           "  --model FILE       whole-model latency of the model FILE (or directory)\n"
+           "  --batch N          with --model: images per run (default 1)\n"
            "  --tune MODE        kernel tuning for every context: off, fast or full (XFORMER_TUNE overrides);\n"
            "                     with --model it pre-tunes the model's kernels\n"
            "  --json             print one JSON document on stdout instead of Markdown (docs/TOOLS.md)\n"
@@ -558,7 +565,7 @@ typedef struct options_s {
 
 // Sets the global settings and |o|; returns -1 to go on, else the exit status.
 static int parse_args(int argc, char** argv, options_t* o) {
-    enum { OPT_BACKEND = 256, OPT_REPS, OPT_QUICK, OPT_F16, OPT_FIRST_RESULT, OPT_MODEL, OPT_TUNE, OPT_JSON };
+    enum { OPT_BACKEND = 256, OPT_REPS, OPT_QUICK, OPT_F16, OPT_FIRST_RESULT, OPT_MODEL, OPT_BATCH, OPT_TUNE, OPT_JSON };
     static const struct option longopts[] = {
         {"backend", required_argument, NULL, OPT_BACKEND},
         {"reps", required_argument, NULL, OPT_REPS},
@@ -566,6 +573,7 @@ static int parse_args(int argc, char** argv, options_t* o) {
         {"f16", no_argument, NULL, OPT_F16},
         {"first-result", no_argument, NULL, OPT_FIRST_RESULT},
         {"model", required_argument, NULL, OPT_MODEL},
+        {"batch", required_argument, NULL, OPT_BATCH},
         {"tune", required_argument, NULL, OPT_TUNE},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
@@ -596,6 +604,11 @@ static int parse_args(int argc, char** argv, options_t* o) {
             case OPT_F16: gemm_dtype = XF_DTYPE_F16; break;
             case OPT_FIRST_RESULT: o->first_result = true; break;
             case OPT_MODEL: o->model_path = optarg; break;
+            case OPT_BATCH:
+                if (!ex_parse_int(optarg, 1, 4096, &n))
+                    return ex_usage_error(PROG, NULL, "--batch needs an integer from 1 to 4096, got '%s'", optarg);
+                model_batch = n;
+                break;
             case OPT_TUNE:
                 if (strcmp(optarg, "off") == 0) {
                     tune_mode = XF_TUNE_OFF;
@@ -612,6 +625,7 @@ static int parse_args(int argc, char** argv, options_t* o) {
         }
     }
     if (optind < argc) return ex_usage_error(PROG, synopsis, "unexpected argument '%s'", argv[optind]);
+    if (model_batch != 1 && !o->model_path) return ex_usage_error(PROG, synopsis, "--batch needs --model");
     return -1;
 }
 
@@ -622,11 +636,12 @@ static bool bench_models(ex_json_t* j, const xf_backend_t* run, int nrun, const 
         ex_json_object(j, "model");
         ex_json_str(j, "path", path);
         ex_json_int(j, "reps", reps);
+        ex_json_int(j, "batch", model_batch);
         ex_json_array(j, "results");
     } else {
-        printf("\n%s, batch 1, f32: load s (context + file + upload + graph), first run s, then best and median "
+        printf("\n%s, batch %lld, f32: load s (context + file + upload + graph), first run s, then best and median "
                "ms of up to %d runs\n\n",
-               path, reps);
+               path, (long long)model_batch, reps);
         printf("| backend (device) | load s | first run s | best ms | median ms |\n|---|---|---|---|---|\n");
     }
     for (int i = 0; i < nrun; ++i) ok &= bench_xf_model(run[i], path, j);

@@ -639,11 +639,10 @@ static const char* const swin_keys[] = {
     // Training only.
     "drop_rate", "proj_drop_rate", "attn_drop_rate", "drop_path_rate", "weight_init", NULL};
 
-// timm's SwinTransformer keyword arguments (defaults: swin_tiny_patch4_window7_224).
-static xf_status_t parse_swin_config(cfg_t* c) {
-    xf_swin_config_t* s = &c->m->cfg.swin;
-    xf_status_t st;
-    if ((st = cfg_strict(c, "Swin", swin_keys)) != XF_OK) return st;
+static xf_status_t swin_stages(cfg_t* c, xf_swin_config_t* s);
+
+// swin_tiny_patch4_window7_224, the default of timm's SwinTransformer and transformers' SwinConfig.
+static void swin_defaults(xf_swin_config_t* s) {
     s->img_h = s->img_w = 224;
     s->patch = 4;
     s->in_chans = 3;
@@ -656,8 +655,15 @@ static xf_status_t parse_swin_config(cfg_t* c) {
     static const int64_t depths[4] = {2, 2, 6, 2}, heads[4] = {3, 6, 12, 24};
     memcpy(s->depths, depths, sizeof depths);
     memcpy(s->heads, heads, sizeof heads);
-    double eps = 1e-5, crop = 1.0, a[XF_SEG_MAX_STAGES];
-    int n = 0;
+}
+
+// timm's SwinTransformer keyword arguments (defaults: swin_tiny_patch4_window7_224).
+static xf_status_t parse_swin_config(cfg_t* c) {
+    xf_swin_config_t* s = &c->m->cfg.swin;
+    xf_status_t st;
+    if ((st = cfg_strict(c, "Swin", swin_keys)) != XF_OK) return st;
+    swin_defaults(s);
+    double eps = 1e-5, crop = 1.0;
     if ((st = cfg_size(c, "img_size", &s->img_h, &s->img_w)) != XF_OK) return st;
     if ((st = cfg_int(c, "patch_size", false, 1, 1024, &s->patch)) != XF_OK) return st;
     if ((st = cfg_int(c, "in_chans", false, 1, 4, &s->in_chans)) != XF_OK) return st;
@@ -668,6 +674,27 @@ static xf_status_t parse_swin_config(cfg_t* c) {
     if ((st = cfg_double(c, "norm_eps", 0, 1, &eps)) != XF_OK) return st;
     if ((st = cfg_double(c, "crop_pct", 1e-3, 1e3, &crop)) != XF_OK) return st;
     if ((st = cfg_bool(c, "qkv_bias", &s->qkv_bias)) != XF_OK) return st;
+    if ((st = swin_stages(c, s)) != XF_OK) return st;
+    static const char* const pools[] = {"avg", NULL};
+    int pool;
+    if ((st = cfg_choice(c, "global_pool", pools, &pool)) != XF_OK) return st;
+    const xf_json_t* head_dim = cfg_get(c, "head_dim");
+    if (head_dim) return cfg_refuse(c, "head_dim", "a head width other than width / heads is not supported");
+    int64_t features = s->dim << (s->stages - 1);
+    if ((st = cfg_int(c, "num_features", false, 1, 1 << 20, &features)) != XF_OK) return st;
+    if (features != s->dim << (s->stages - 1)) return cfg_bad(c, "num_features", "must be the last stage's width");
+    s->eps = (float)eps;
+    c->m->info.crop_pct = (float)crop;
+    if ((st = cfg_norm(c, s->in_chans)) != XF_OK) return st;
+    return cfg_labels(c, s->classes);
+}
+
+// Swin's "depths" and "num_heads" (timm's and Hugging Face's keys alike), each head count dividing its
+// stage's width.
+static xf_status_t swin_stages(cfg_t* c, xf_swin_config_t* s) {
+    double a[XF_SEG_MAX_STAGES];
+    int n = 0;
+    xf_status_t st;
     if (cfg_get(c, "depths")) {
         if ((st = cfg_numbers(c, "depths", true, true, -1, XF_SEG_MAX_STAGES, a, &n)) != XF_OK) return st;
         s->stages = n;
@@ -685,17 +712,68 @@ static xf_status_t parse_swin_config(cfg_t* c) {
         const int64_t dim = s->dim << i;
         if (s->heads[i] < 1 || dim % s->heads[i]) return cfg_bad(c, "num_heads", "must divide each stage's width");
     }
-    static const char* const pools[] = {"avg", NULL};
-    int pool;
-    if ((st = cfg_choice(c, "global_pool", pools, &pool)) != XF_OK) return st;
-    const xf_json_t* head_dim = cfg_get(c, "head_dim");
-    if (head_dim) return cfg_refuse(c, "head_dim", "a head width other than width / heads is not supported");
-    int64_t features = s->dim << (s->stages - 1);
-    if ((st = cfg_int(c, "num_features", false, 1, 1 << 20, &features)) != XF_OK) return st;
-    if (features != s->dim << (s->stages - 1)) return cfg_bad(c, "num_features", "must be the last stage's width");
+    return XF_OK;
+}
+
+// Hugging Face's SwinConfig.
+static const char* const hf_swin_keys[] = {
+    "model_type", "architectures", "image_size", "patch_size", "num_channels", "embed_dim", "depths", "num_heads",
+    "num_layers", "window_size", "mlp_ratio", "qkv_bias", "hidden_act", "hidden_size", "layer_norm_eps",
+    "use_absolute_embeddings", "id2label", "labels",
+    // Only the masked-image-modelling head and the backbone wrapper use them.
+    "encoder_stride", "out_features", "out_indices", "stage_names",
+    // Training only.
+    "hidden_dropout_prob", "attention_probs_dropout_prob", "drop_path_rate", "initializer_range", NULL};
+
+// SwinForImageClassification with its own tensor names (a Hugging Face directory).
+static xf_status_t parse_hf_swin_config(cfg_t* c) {
+    xf_model_t* m = c->m;
+    xf_swin_config_t* s = &m->cfg.swin;
+    xf_status_t st;
+    if ((st = cfg_strict(c, "Hugging Face Swin", hf_swin_keys)) != XF_OK) return st;
+    const xf_json_t* archs = cfg_get(c, "architectures");
+    if (archs && (archs->type != XF_JSON_ARRAY || archs->count != 1 || archs->u.items[0].type != XF_JSON_STRING ||
+                  strcmp(archs->u.items[0].u.s, "SwinForImageClassification") != 0))
+        return cfg_refuse(c, "architectures", "only SwinForImageClassification is supported");
+    s->hf = "swin.";
+    swin_defaults(s);
+    double eps = 1e-5;
+    bool absolute = false;
+    if ((st = cfg_size(c, "image_size", &s->img_h, &s->img_w)) != XF_OK) return st;
+    if ((st = cfg_int(c, "patch_size", false, 1, 1024, &s->patch)) != XF_OK) return st;
+    if ((st = cfg_int(c, "num_channels", false, 1, 4, &s->in_chans)) != XF_OK) return st;
+    if ((st = cfg_int(c, "embed_dim", false, 1, 1 << 16, &s->dim)) != XF_OK) return st;
+    if ((st = cfg_int(c, "window_size", false, 1, 64, &s->window)) != XF_OK) return st;
+    if ((st = cfg_double(c, "mlp_ratio", 1e-3, 1e3, &s->mlp_ratio)) != XF_OK) return st;
+    if ((st = cfg_double(c, "layer_norm_eps", 0, 1, &eps)) != XF_OK) return st;
+    if ((st = cfg_bool(c, "qkv_bias", &s->qkv_bias)) != XF_OK) return st;
+    if ((st = cfg_bool(c, "use_absolute_embeddings", &absolute)) != XF_OK) return st;
+    if (absolute) return cfg_refuse(c, "use_absolute_embeddings", "absolute position embeddings are not supported");
+    if ((st = swin_stages(c, s)) != XF_OK) return st;
+    int64_t layers = s->stages, hidden = s->dim << (s->stages - 1);
+    if ((st = cfg_int(c, "num_layers", false, 1, XF_SEG_MAX_STAGES, &layers)) != XF_OK) return st;
+    if (layers != s->stages) return cfg_bad(c, "num_layers", "must be the length of depths");
+    if ((st = cfg_int(c, "hidden_size", false, 1, 1 << 20, &hidden)) != XF_OK) return st;
+    if (hidden != s->dim << (s->stages - 1)) return cfg_bad(c, "hidden_size", "must be the last stage's width");
+    static const char* const acts[] = {"gelu", NULL};
+    int act;
+    if ((st = cfg_choice(c, "hidden_act", acts, &act)) != XF_OK) return st;
     s->eps = (float)eps;
-    c->m->info.crop_pct = (float)crop;
+    // The head's size is the checkpoint's (id2label may be absent).
+    const xf_st_tensor_t* t = xf_st_find(m->file, "classifier.weight");
+    if (!t || t->ndim != 2 || t->shape[0] < 1 || t->shape[0] > (1 << 20))
+        return xf_ctx_fail(m->ctx, XF_ERR_NOT_FOUND,
+                           "%s: tensor 'classifier.weight' is missing or not a matrix: a SwinForImageClassification "
+                           "checkpoint has an image classification head",
+                           m->path);
+    s->classes = t->shape[0];
+    m->info.crop_pct = 1.0f;
     if ((st = cfg_norm(c, s->in_chans)) != XF_OK) return st;
+    // The image processor (ViTImageProcessor) defaults to a plain bicubic resize to the model's size.
+    m->info.interpolation = XF_INTERPOLATION_BICUBIC;
+    m->resize_h = s->img_h;
+    m->resize_w = s->img_w;
+    m->crop_floor = true;
     return cfg_labels(c, s->classes);
 }
 
@@ -1022,11 +1100,25 @@ static xf_status_t timm_flat_config(cfg_t* c, char** out) {
 
 // A Hugging Face directory's preprocessor_config.json, when there is one beside the model file.
 // |size_from_processor|: a SegFormer config without image_size takes the processor's size.
+// The input tensor's channels and size as the config gives them.
+static void model_input_geometry(xf_model_t* m) {
+    if (m->info.arch == XF_MODEL_ARCH_VIT) {
+        m->info.input_channels = m->cfg.vit.in_chans;
+        m->info.input_height = m->cfg.vit.img_h;
+        m->info.input_width = m->cfg.vit.img_w;
+    } else if (m->info.arch == XF_MODEL_ARCH_SWIN) {
+        m->info.input_channels = m->cfg.swin.in_chans;
+        m->info.input_height = m->cfg.swin.img_h;
+        m->info.input_width = m->cfg.swin.img_w;
+    } else {
+        m->info.input_channels = m->cfg.seg.channels;
+        m->info.input_height = m->cfg.seg.img_h;
+        m->info.input_width = m->cfg.seg.img_w;
+    }
+}
+
 static xf_status_t load_hf_processor(xf_model_t* m, bool size_from_processor) {
-    const bool vit = m->info.arch == XF_MODEL_ARCH_VIT;
-    m->info.input_channels = vit ? m->cfg.vit.in_chans : m->cfg.seg.channels;
-    m->info.input_height = vit ? m->cfg.vit.img_h : m->cfg.seg.img_h;
-    m->info.input_width = vit ? m->cfg.vit.img_w : m->cfg.seg.img_w;
+    model_input_geometry(m);
     const char* slash = strrchr(m->path, '/');
     char where[1100];
     snprintf(where, sizeof where, "%.*s/preprocessor_config.json", slash ? (int)(slash - m->path) : 1,
@@ -1190,7 +1282,13 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
             m->info.arch = XF_MODEL_ARCH_SWIN;
             m->info.task = XF_MODEL_TASK_CLASSIFICATION;
             m->info.architecture = "swin";
-            st = parse_swin_config(&c);
+            // transformers' configs name the model_type; libxformer's and timm's the architecture.
+            if (xf_json_get(c.obj, "architecture")) {
+                st = parse_swin_config(&c);
+            } else {
+                st = parse_hf_swin_config(&c);
+                if (st == XF_OK) st = load_hf_processor(m, false);
+            }
         } else if (strcmp(arch, "segformer") == 0) {
             m->info.arch = XF_MODEL_ARCH_SEGFORMER;
             m->info.task = XF_MODEL_TASK_SEGMENTATION;
@@ -1217,19 +1315,7 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
         xf_json_free(config);
     }
     if (st == XF_OK) {
-        if (m->info.arch == XF_MODEL_ARCH_VIT) {
-            m->info.input_channels = m->cfg.vit.in_chans;
-            m->info.input_height = m->cfg.vit.img_h;
-            m->info.input_width = m->cfg.vit.img_w;
-        } else if (m->info.arch == XF_MODEL_ARCH_SWIN) {
-            m->info.input_channels = m->cfg.swin.in_chans;
-            m->info.input_height = m->cfg.swin.img_h;
-            m->info.input_width = m->cfg.swin.img_w;
-        } else {
-            m->info.input_channels = m->cfg.seg.channels;
-            m->info.input_height = m->cfg.seg.img_h;
-            m->info.input_width = m->cfg.seg.img_w;
-        }
+        model_input_geometry(m);
         if (options && options->input_height) m->info.input_height = options->input_height;
         if (options && options->input_width) m->info.input_width = options->input_width;
         // A Hugging Face processor at another input size resizes straight to it.

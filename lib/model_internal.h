@@ -34,6 +34,7 @@ typedef struct xf_swin_config_s {
     double mlp_ratio;
     bool qkv_bias;
     float eps;
+    const char* hf;  // "swin." for transformers' SwinForImageClassification names, NULL for timm's
 } xf_swin_config_t;
 
 typedef struct xf_seg_config_s {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Swin Transformer image classifiers with timm tensor names (timm 0.9 SwinTransformer): each block's
-// shifted-window attention is one fused operator on the token grid (xf_window_attention), which rolls,
-// pads, partitions and masks by index arithmetic.
+// Swin Transformer image classifiers with timm's tensor names (timm 0.9 SwinTransformer) or transformers'
+// (SwinForImageClassification): each block's shifted-window attention is one fused operator on the token
+// grid (xf_window_attention), which rolls, pads, partitions and masks by index arithmetic.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,20 +25,61 @@ typedef struct swin_stage_s {
 } swin_stage_t;
 
 // timm's _calc_window_shift per axis: a window no larger than the grid, no shift along an axis the window
-// covers.
-static void stage_geometry(const xf_model_t* m, int64_t h, int64_t w, swin_stage_t* g) {
+// covers. transformers' set_shift_and_window_size: square windows, no shift when the grid's smaller side is
+// no larger than the window; it pads before the shift, which matches timm's order only when nothing is padded
+// or nothing shifts.
+static xf_status_t stage_geometry(xf_model_t* m, int64_t h, int64_t w, swin_stage_t* g) {
     const int64_t win = m->cfg.swin.window;
     g->h = h;
     g->w = w;
-    g->wh = h <= win ? h : win;
-    g->ww = w <= win ? w : win;
-    g->sh = h <= g->wh ? 0 : win / 2;
-    g->sw = w <= g->ww ? 0 : win / 2;
+    if (!m->cfg.swin.hf) {
+        g->wh = h <= win ? h : win;
+        g->ww = w <= win ? w : win;
+        g->sh = h <= g->wh ? 0 : win / 2;
+        g->sw = w <= g->ww ? 0 : win / 2;
+        return XF_OK;
+    }
+    const int64_t side = h < w ? h : w;
+    g->wh = g->ww = side <= win ? side : win;
+    g->sh = g->sw = side <= win ? 0 : win / 2;
+    if (g->wh != win)
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
+                           "input %lldx%lld: a %lldx%lld stage grid is smaller than the %lld-token window, which "
+                           "transformers' Swin cannot run either",
+                           (long long)m->info.input_height, (long long)m->info.input_width, (long long)h,
+                           (long long)w, (long long)win);
+    if (g->sh && (h % win || w % win))
+        return xf_ctx_fail(m->ctx, XF_ERR_UNIMPLEMENTED,
+                           "input %lldx%lld: transformers' Swin pads the %lldx%lld stage grid before shifting its "
+                           "windows, which is not supported; use an input whose stage grids are multiples of %lld",
+                           (long long)m->info.input_height, (long long)m->info.input_width, (long long)h,
+                           (long long)w, (long long)win);
+    return XF_OK;
 }
+
+// Tensor names of one layout; blocks are "<block><name>" with <block> from |block| (stage, index).
+typedef struct swin_names_s {
+    const char *patch_proj, *patch_norm, *block, *norm1, *table, *index, *qkv, *q, *k, *v, *proj, *norm2, *fc1, *fc2,
+        *final_norm, *head;
+    const char* downsample;  // "%d": the stage it leads into (timm) or the stage it ends (transformers)
+    int downsample_stage;    // 0: the stage it leads into; -1: the one before
+} swin_names_t;
+
+static const swin_names_t timm_names = {
+    "patch_embed.proj.", "patch_embed.norm.", "layers.%d.blocks.%d.", "norm1.", "attn.relative_position_bias_table",
+    "attn.relative_position_index", "attn.qkv.", NULL, NULL, NULL, "attn.proj.", "norm2.", "mlp.fc1.", "mlp.fc2.",
+    "norm.", "head.fc.", "layers.%d.downsample.", 0};
+
+static const swin_names_t hf_names = {
+    "swin.embeddings.patch_embeddings.projection.", "swin.embeddings.norm.", "swin.encoder.layers.%d.blocks.%d.",
+    "layernorm_before.", "attention.self.relative_position_bias_table", "attention.self.relative_position_index",
+    NULL, "attention.self.query.", "attention.self.key.", "attention.self.value.", "attention.output.dense.",
+    "layernorm_after.", "intermediate.dense.", "output.dense.", "swin.layernorm.", "classifier.",
+    "swin.encoder.layers.%d.downsample.", -1};
 
 static xf_status_t weight(xf_model_t* m, const char* prefix, const char* name, int ndim, int64_t s0, int64_t s1,
                           xf_tensor_t** out) {
-    char full[192];
+    char full[320];
     snprintf(full, sizeof full, "%s%s", prefix, name);
     return xf_model_weight(m, full, ndim, (int64_t[]){s0, s1}, out);
 }
@@ -50,16 +91,17 @@ static xf_status_t layernorm(xf_model_t* m, const char* prefix, int64_t dim, xf_
     return xf_layernorm(m->graph, x, w, b, m->cfg.swin.eps, out);
 }
 
-// The block's relative_position_index when the file has one (older timm and the original Swin save it;
-// timm 0.9 computes it, and so does the operator), checked against the table; NULL otherwise. A saved
-// attn_mask is the same function of the geometry as the mask the operator computes.
-static xf_status_t saved_index(xf_model_t* m, const char* p, int64_t area, int64_t rows, xf_tensor_t** out) {
-    char name[192];
+// The block's relative_position_index when the file has one (transformers, older timm and the original Swin
+// save it; timm 0.9 computes it, and so does the operator), checked against the table; NULL otherwise. A
+// saved attn_mask is the same function of the geometry as the mask the operator computes.
+static xf_status_t saved_index(xf_model_t* m, const swin_names_t* nm, const char* p, int64_t area, int64_t rows,
+                               xf_tensor_t** out) {
+    char name[256];
     *out = NULL;
     snprintf(name, sizeof name, "%sattn_mask", p);
     xf_st_tensor_t* mask = xf_st_find(m->file, name);
     if (mask) mask->used = 1;
-    snprintf(name, sizeof name, "%sattn.relative_position_index", p);
+    snprintf(name, sizeof name, "%s%s", p, nm->index);
     int32_t* index;
     CHECK(xf_model_index_host(m, name, 2, (int64_t[]){area, area}, &index));
     if (!index) return XF_OK;
@@ -77,41 +119,83 @@ static xf_status_t saved_index(xf_model_t* m, const char* p, int64_t area, int64
     return st;
 }
 
+// transformers' separate query, key and value projections of block |p| as one [3C, C] weight and [3C] bias
+// (|b| NULL without biases), so the attention reads one qkv grid.
+static xf_status_t joined_qkv(xf_model_t* m, const swin_names_t* nm, const char* p, int64_t c, xf_tensor_t** w,
+                              xf_tensor_t** b) {
+    const char* parts[3] = {nm->q, nm->k, nm->v};
+    float* wj = xf_malloc((size_t)(3 * c * c) * sizeof(float));
+    float* bj = xf_malloc((size_t)(3 * c) * sizeof(float));
+    xf_status_t st = wj && bj ? XF_OK : xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+    char name[256];
+    for (int i = 0; st == XF_OK && i < 3; i++) {
+        float* t = NULL;
+        snprintf(name, sizeof name, "%s%sweight", p, parts[i]);
+        st = xf_model_weight_host(m, name, 2, (int64_t[]){c, c}, &t);
+        if (st == XF_OK) memcpy(wj + i * c * c, t, (size_t)(c * c) * sizeof(float));
+        xf_free(t);
+        t = NULL;
+        snprintf(name, sizeof name, "%s%sbias", p, parts[i]);
+        if (st == XF_OK && b) st = xf_model_weight_host(m, name, 1, (int64_t[]){c}, &t);
+        if (st == XF_OK && b) memcpy(bj + i * c, t, (size_t)c * sizeof(float));
+        xf_free(t);
+    }
+    if (st == XF_OK) {
+        snprintf(name, sizeof name, "%sattention.self.qkv.weight", p);
+        st = xf_model_weight_upload(m, name, 2, (int64_t[]){3 * c, c}, wj, w);
+    }
+    if (st == XF_OK && b) {
+        snprintf(name, sizeof name, "%sattention.self.qkv.bias", p);
+        st = xf_model_weight_upload(m, name, 1, (int64_t[]){3 * c}, bj, b);
+    }
+    xf_free(wj);
+    xf_free(bj);
+    return st;
+}
+
 // One Swin block on x [B, H, W, C]: x + proj(W-MSA/SW-MSA(qkv(norm1(x)))), then + MLP(norm2(·)).
-static xf_status_t swin_block(xf_model_t* m, const char* p, xf_tensor_t* x, int64_t c, int64_t heads,
-                              const swin_stage_t* s, bool shifted, xf_tensor_t** out) {
+static xf_status_t swin_block(xf_model_t* m, const swin_names_t* nm, const char* p, xf_tensor_t* x, int64_t c,
+                              int64_t heads, const swin_stage_t* s, bool shifted, xf_tensor_t** out) {
     xf_graph_t* g = m->graph;
     const int64_t hidden = (int64_t)((double)c * m->cfg.swin.mlp_ratio);
     const int64_t area = s->wh * s->ww, rows = (2 * s->wh - 1) * (2 * s->ww - 1);
     const bool padded = s->h % s->wh || s->w % s->ww;
-    char name[192];
+    char name[256];
     xf_tensor_t *h, *w, *b, *qkv, *table, *index, *o;
-    snprintf(name, sizeof name, "%snorm1.", p);
+    snprintf(name, sizeof name, "%s%s", p, nm->norm1);
     CHECK(layernorm(m, name, c, x, &h));
-    CHECK(weight(m, p, "attn.qkv.weight", 2, 3 * c, c, &w));
     b = NULL;
-    if (m->cfg.swin.qkv_bias) CHECK(weight(m, p, "attn.qkv.bias", 1, 3 * c, 0, &b));
+    if (nm->qkv) {
+        snprintf(name, sizeof name, "%s%s", p, nm->qkv);
+        CHECK(weight(m, name, "weight", 2, 3 * c, c, &w));
+        if (m->cfg.swin.qkv_bias) CHECK(weight(m, name, "bias", 1, 3 * c, 0, &b));
+    } else {
+        CHECK(joined_qkv(m, nm, p, c, &w, m->cfg.swin.qkv_bias ? &b : NULL));
+    }
     CHECK(xf_linear(g, h, w, b, &qkv));
-    CHECK(weight(m, p, "attn.relative_position_bias_table", 2, rows, heads, &table));
-    CHECK(saved_index(m, p, area, rows, &index));
+    CHECK(weight(m, p, nm->table, 2, rows, heads, &table));
+    CHECK(saved_index(m, nm, p, area, rows, &index));
     // Padding tokens are zeros after norm1, so their qkv is the projection's bias.
     xf_window_attention_params_t wa = {.window = {(int)s->wh, (int)s->ww},
                                        .shift = {shifted ? (int)s->sh : 0, shifted ? (int)s->sw : 0},
                                        .heads = (int)heads,
                                        .mask_value = SWIN_MASKED};
     CHECK(xf_window_attention(g, qkv, table, index, padded ? b : NULL, &wa, &o));
-    CHECK(weight(m, p, "attn.proj.weight", 2, c, c, &w));
-    CHECK(weight(m, p, "attn.proj.bias", 1, c, 0, &b));
+    snprintf(name, sizeof name, "%s%s", p, nm->proj);
+    CHECK(weight(m, name, "weight", 2, c, c, &w));
+    CHECK(weight(m, name, "bias", 1, c, 0, &b));
     xf_matmul_options_t proj = {.transpose_b = true, .bias = b, .residual = x};
     CHECK(xf_matmul(g, o, w, &proj, &x));
-    snprintf(name, sizeof name, "%snorm2.", p);
+    snprintf(name, sizeof name, "%s%s", p, nm->norm2);
     CHECK(layernorm(m, name, c, x, &h));
-    CHECK(weight(m, p, "mlp.fc1.weight", 2, hidden, c, &w));
-    CHECK(weight(m, p, "mlp.fc1.bias", 1, hidden, 0, &b));
+    snprintf(name, sizeof name, "%s%s", p, nm->fc1);
+    CHECK(weight(m, name, "weight", 2, hidden, c, &w));
+    CHECK(weight(m, name, "bias", 1, hidden, 0, &b));
     xf_matmul_options_t f1 = {.transpose_b = true, .bias = b, .activation = XF_ACT_GELU};
     CHECK(xf_matmul(g, h, w, &f1, &h));
-    CHECK(weight(m, p, "mlp.fc2.weight", 2, c, hidden, &w));
-    CHECK(weight(m, p, "mlp.fc2.bias", 1, c, 0, &b));
+    snprintf(name, sizeof name, "%s%s", p, nm->fc2);
+    CHECK(weight(m, name, "weight", 2, c, hidden, &w));
+    CHECK(weight(m, name, "bias", 1, c, 0, &b));
     xf_matmul_options_t f2 = {.transpose_b = true, .bias = b, .residual = x};
     return xf_matmul(g, h, w, &f2, out);
 }
@@ -131,38 +215,38 @@ static xf_status_t merge(xf_model_t* m, const char* p, xf_tensor_t* x, int64_t h
     // Column |k| of the gathered order (i, j, ch) is column (j, i, ch) of timm's.
     int64_t* from = xf_malloc((size_t)c4 * sizeof(int64_t));
     float *nw = NULL, *nb = NULL, *rw = NULL, *tmp = xf_malloc((size_t)(2 * c * c4) * sizeof(float));
-    char name[192];
+    char name[256];
     xf_status_t st = from && tmp ? XF_OK : xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     for (int64_t i = 0; st == XF_OK && i < 2; i++)
         for (int64_t j = 0; j < 2; j++)
             for (int64_t ch = 0; ch < c; ch++) from[(i * 2 + j) * c + ch] = (j * 2 + i) * c + ch;
     if (st == XF_OK) {
-        snprintf(name, sizeof name, "%sdownsample.norm.weight", p);
+        snprintf(name, sizeof name, "%snorm.weight", p);
         st = xf_model_weight_host(m, name, 1, (int64_t[]){c4}, &nw);
     }
     if (st == XF_OK) {
-        snprintf(name, sizeof name, "%sdownsample.norm.bias", p);
+        snprintf(name, sizeof name, "%snorm.bias", p);
         st = xf_model_weight_host(m, name, 1, (int64_t[]){c4}, &nb);
     }
     if (st == XF_OK) {
-        snprintf(name, sizeof name, "%sdownsample.reduction.weight", p);
+        snprintf(name, sizeof name, "%sreduction.weight", p);
         st = xf_model_weight_host(m, name, 2, (int64_t[]){2 * c, c4}, &rw);
     }
     xf_tensor_t *tnw = NULL, *tnb = NULL, *trw = NULL;
     if (st == XF_OK) {
         for (int64_t k = 0; k < c4; k++) tmp[k] = nw[from[k]];
-        snprintf(name, sizeof name, "%sdownsample.norm.weight", p);
+        snprintf(name, sizeof name, "%snorm.weight", p);
         st = xf_model_weight_upload(m, name, 1, (int64_t[]){c4}, tmp, &tnw);
     }
     if (st == XF_OK) {
         for (int64_t k = 0; k < c4; k++) tmp[k] = nb[from[k]];
-        snprintf(name, sizeof name, "%sdownsample.norm.bias", p);
+        snprintf(name, sizeof name, "%snorm.bias", p);
         st = xf_model_weight_upload(m, name, 1, (int64_t[]){c4}, tmp, &tnb);
     }
     if (st == XF_OK) {
         for (int64_t r = 0; r < 2 * c; r++)
             for (int64_t k = 0; k < c4; k++) tmp[r * c4 + k] = rw[r * c4 + from[k]];
-        snprintf(name, sizeof name, "%sdownsample.reduction.weight", p);
+        snprintf(name, sizeof name, "%sreduction.weight", p);
         st = xf_model_weight_upload(m, name, 2, (int64_t[]){2 * c, c4}, tmp, &trw);
     }
     xf_free(from);
@@ -190,41 +274,45 @@ xf_status_t xf_model_build_swin(xf_model_t* m) {
                                "input %lldx%lld: stage %d's %lldx%lld grid is odd, and patch merging needs it even",
                                (long long)H, (long long)W, i, (long long)(h >> (i - 1)), (long long)(w >> (i - 1)));
     }
+    const swin_names_t* nm = s->hf ? &hf_names : &timm_names;
+    char name[128];
     xf_tensor_t *pw, *pb, *x;
-    CHECK(xf_model_weight(m, "patch_embed.proj.weight", 4, (int64_t[]){c0, s->in_chans, p, p}, &pw));
-    CHECK(xf_model_weight(m, "patch_embed.proj.bias", 1, (int64_t[]){c0}, &pb));
+    snprintf(name, sizeof name, "%sweight", nm->patch_proj);
+    CHECK(xf_model_weight(m, name, 4, (int64_t[]){c0, s->in_chans, p, p}, &pw));
+    snprintf(name, sizeof name, "%sbias", nm->patch_proj);
+    CHECK(xf_model_weight(m, name, 1, (int64_t[]){c0}, &pb));
     CHECK(xf_graph_create(m->ctx, &m->graph));
     xf_graph_t* g = m->graph;
     CHECK(xf_graph_input(g, "pixels", XF_DTYPE_F32, 4, (int64_t[]){batch, s->in_chans, H, W}, &m->input));
     xf_conv2d_params_t cp = {.stride = {(int)p, (int)p}};
     CHECK(xf_conv2d(g, m->input, pw, pb, &cp, &x));
     CHECK(xf_permute(g, x, (int[]){0, 2, 3, 1}, &x));
-    CHECK(layernorm(m, "patch_embed.norm.", c0, x, &x));
+    CHECK(layernorm(m, nm->patch_norm, c0, x, &x));
     int64_t c = c0;
     for (int i = 0; i < s->stages; i++) {
-        char prefix[64];
-        snprintf(prefix, sizeof prefix, "layers.%d.", i);
         if (i > 0) {
-            CHECK(merge(m, prefix, x, h, w, c, &x));
+            snprintf(name, sizeof name, nm->downsample, i + nm->downsample_stage);
+            CHECK(merge(m, name, x, h, w, c, &x));
             h /= 2;
             w /= 2;
             c *= 2;
         }
         swin_stage_t geo = {0};
-        stage_geometry(m, h, w, &geo);
+        CHECK(stage_geometry(m, h, w, &geo));
         for (int j = 0; j < s->depths[i]; j++) {
-            char block[96];
-            snprintf(block, sizeof block, "%sblocks.%d.", prefix, j);
+            snprintf(name, sizeof name, nm->block, i, j);
             const bool shifted = (j % 2) == 1 && (geo.sh > 0 || geo.sw > 0);
-            CHECK(swin_block(m, block, x, c, s->heads[i], &geo, shifted, &x));
+            CHECK(swin_block(m, nm, name, x, c, s->heads[i], &geo, shifted, &x));
         }
     }
-    CHECK(layernorm(m, "norm.", c, x, &x));
+    CHECK(layernorm(m, nm->final_norm, c, x, &x));
     CHECK(xf_reshape(g, x, 3, (int64_t[]){batch, h * w, c}, &x));
     CHECK(xf_mean(g, x, 1, true, &x));
     xf_tensor_t *hw, *hb, *logits;
-    CHECK(xf_model_weight(m, "head.fc.weight", 2, (int64_t[]){s->classes, c}, &hw));
-    CHECK(xf_model_weight(m, "head.fc.bias", 1, (int64_t[]){s->classes}, &hb));
+    snprintf(name, sizeof name, "%sweight", nm->head);
+    CHECK(xf_model_weight(m, name, 2, (int64_t[]){s->classes, c}, &hw));
+    snprintf(name, sizeof name, "%sbias", nm->head);
+    CHECK(xf_model_weight(m, name, 1, (int64_t[]){s->classes}, &hb));
     CHECK(xf_linear(g, x, hw, hb, &logits));
     CHECK(xf_graph_mark_output(g, logits));
     m->output = logits;

@@ -165,6 +165,60 @@ else
     fail "could not write a timm directory from the bundled model"
 fi
 
+# The bundled classifier as a Hugging Face ViTForImageClassification directory (transformers' names, q/k/v
+# apart, config.json and preprocessor_config.json): xformer-classify takes it as it is.
+if python3 - "$models/vit-fmnist.safetensors" "$work/hf-dir" <<'PYEOF'
+import json, os, re, struct, sys
+blob = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", blob[:8])[0]
+header = json.loads(blob[8:8 + n])
+cfg = json.loads(header.pop("__metadata__")["config"])
+data = blob[8 + n:]
+fixed = {"cls_token": "vit.embeddings.cls_token", "pos_embed": "vit.embeddings.position_embeddings",
+         "patch_embed.proj": "vit.embeddings.patch_embeddings.projection", "norm": "vit.layernorm", "head": "classifier"}
+block = {"norm1": "layernorm_before", "attn.proj": "attention.output.dense", "norm2": "layernorm_after",
+         "mlp.fc1": "intermediate.dense", "mlp.fc2": "output.dense"}
+out, chunks, at = {}, [], 0
+def put(name, dtype, shape, raw):
+    global at
+    out[name] = {"dtype": dtype, "shape": shape, "data_offsets": [at, at + len(raw)]}
+    chunks.append(raw)
+    at += len(raw)
+for name, t in header.items():
+    raw = data[t["data_offsets"][0]:t["data_offsets"][1]]
+    base, _, leaf = name.rpartition(".")
+    m = re.match(r"blocks\.(\d+)\.(.*)", base)
+    if m and m.group(2) == "attn.qkv":
+        third = len(raw) // 3
+        for i, part in enumerate(("query", "key", "value")):
+            shape = [t["shape"][0] // 3] + t["shape"][1:]
+            put(f"vit.encoder.layer.{m.group(1)}.attention.attention.{part}.{leaf}", t["dtype"], shape,
+                raw[i * third:(i + 1) * third])
+    elif m:
+        put(f"vit.encoder.layer.{m.group(1)}.{block[m.group(2)]}.{leaf}", t["dtype"], t["shape"], raw)
+    else:
+        put(fixed[base] + ("." + leaf if base else "") if base else fixed[name], t["dtype"], t["shape"], raw)
+text = json.dumps(out).encode()
+text += b" " * (-len(text) % 8)
+d = sys.argv[2]
+os.makedirs(d, exist_ok=True)
+open(os.path.join(d, "model.safetensors"), "wb").write(struct.pack("<Q", len(text)) + text + b"".join(chunks))
+hf = {"model_type": "vit", "architectures": ["ViTForImageClassification"], "hidden_size": cfg["embed_dim"],
+      "num_hidden_layers": cfg["depth"], "num_attention_heads": cfg["num_heads"],
+      "intermediate_size": int(cfg["embed_dim"] * cfg["mlp_ratio"]), "image_size": cfg["img_size"],
+      "patch_size": cfg["patch_size"], "num_channels": cfg["in_chans"], "layer_norm_eps": cfg["norm_eps"],
+      "id2label": {str(i): label for i, label in enumerate(cfg["labels"])}}
+json.dump(hf, open(os.path.join(d, "config.json"), "w"))
+json.dump({"image_processor_type": "ViTImageProcessor", "size": {"height": cfg["img_size"], "width": cfg["img_size"]},
+           "image_mean": cfg["mean"], "image_std": cfg["std"]}, open(os.path.join(d, "preprocessor_config.json"), "w"))
+PYEOF
+then
+    expect 0 '^ +[0-9.]+% +Sneaker' "classify with a Hugging Face directory" -- \
+        "$classify" "$work/hf-dir" "$images/sneaker.png" --backend cpu
+else
+    fail "could not write a Hugging Face directory from the bundled model"
+fi
+
 printf 'not an image\n' >"$work/text.png"
 expect 1 'nope\.safetensors.*(No such file|cannot open)' "missing model" -- \
     "$classify" "$work/nope.safetensors" "$images/sneaker.png"

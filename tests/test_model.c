@@ -146,7 +146,21 @@ static void add_shaped_tensors(tm_file_t* f, const char* shapes) {
         }
         cr_assert(dims->count <= 4);
         for (size_t d = 0; d < dims->count; d++) sh[d] = dims->u.items[d].u.i;
-        tm_add(f, root->u.members[i].key, (int)dims->count, sh[0], sh[1], sh[2], sh[3]);
+        const char* key = root->u.members[i].key;
+        const char* suffix = "relative_position_index";
+        if (strlen(key) > strlen(suffix) && strcmp(key + strlen(key) - strlen(suffix), suffix) == 0) {
+            // Swin's saved index of a square window: (dy + ws - 1) * (2 ws - 1) + dx + ws - 1, as I64.
+            int64_t n = sh[0], ws = (int64_t)lround(sqrt((double)n));
+            cr_assert(dims->count == 2 && sh[1] == n && ws * ws == n, "%s: not a square window's index", key);
+            int64_t* idx = malloc(sizeof(int64_t) * (size_t)(n * n));
+            for (int64_t a = 0; a < n; a++)
+                for (int64_t b = 0; b < n; b++)
+                    idx[a * n + b] = (a / ws - b / ws + ws - 1) * (2 * ws - 1) + (a % ws - b % ws + ws - 1);
+            tm_add_raw(f, key, "I64", 2, sh, idx, sizeof(int64_t) * (size_t)(n * n));
+            free(idx);
+            continue;
+        }
+        tm_add(f, key, (int)dims->count, sh[0], sh[1], sh[2], sh[3]);
     }
     xf_json_free(doc);
 }
@@ -1292,9 +1306,10 @@ static void check_directories(xf_st_file_t* ref, const xf_json_t* models, const 
     free(input);
 }
 
-// ViTForImageClassification (GELU and tanh GELU without q/k/v biases), DeiTForImageClassification and
-// DeiTForImageClassificationWithTeacher load from their directories as transformers saves them, match
-// transformers on every column, and preprocess as their image processors do.
+// ViTForImageClassification (GELU and tanh GELU without q/k/v biases), DeiTForImageClassification,
+// DeiTForImageClassificationWithTeacher, SegformerForSemanticSegmentation and SwinForImageClassification load
+// from their directories as transformers saves them, match transformers on every column, and preprocess as
+// their image processors do.
 Test(model, hugging_face_directories, .timeout = 900) {
     char refpath[1100], dir[512];
     snprintf(refpath, sizeof refpath, "%s/tests/data/hf_dirs_ref.safetensors", src_dir());
@@ -1344,6 +1359,29 @@ Test(model, hugging_face_directories, .timeout = 900) {
         bool ignored = false;
         for (const char* const* a = accepted; *a; a++) ignored |= strcmp(*a, key) == 0;
         expect_key_verdict("ViTConfig", key, ignored, st, xf_context_error(kctx));
+        xf_model_destroy(km);
+        xf_context_destroy(kctx);
+    }
+    xf_json_free(doc);
+
+    // And every SwinConfig field.
+    doc = ref_json(ref, "hf_swin_keys");
+    keys = xf_json_root(doc);
+    base = xf_st_metadata(ref, "hf_swin.config");
+    static const char* const swin_accepted[] = {"encoder_stride", "out_features", "out_indices", "stage_names",
+                                                "hidden_dropout_prob", "attention_probs_dropout_prob",
+                                                "drop_path_rate", "initializer_range", NULL};
+    for (size_t i = 0; i < keys->count; i++) {
+        const char* key = keys->u.items[i].u.s;
+        char config[8192];
+        config_with_object(base, key, config, sizeof config);
+        write_hf_dir(ref, "hf_swin", dir, config);
+        xf_context_t* kctx = cpu_context();
+        xf_model_t* km = NULL;
+        xf_status_t st = xf_model_load(kctx, dir, NULL, &km);
+        bool ignored = false;
+        for (const char* const* a = swin_accepted; *a; a++) ignored |= strcmp(*a, key) == 0;
+        expect_key_verdict("SwinConfig", key, ignored, st, xf_context_error(kctx));
         xf_model_destroy(km);
         xf_context_destroy(kctx);
     }

@@ -319,7 +319,11 @@ HF_DIRS = {
                         {"size": {"height": 36, "width": 41}, "crop_size": {"height": 32, "width": 32}, "resample": 2}),
     "hf_segformer": ("SegformerConfig", "SegformerForSemanticSegmentation", {}, "SegformerImageProcessor",
                      {"size": {"height": 32, "width": 32}}),
+    "hf_swin": ("SwinConfig", "SwinForImageClassification", {}, "ViTImageProcessor",
+                {"size": {"height": 32, "width": 32}, "resample": 3}),
 }
+HF_SWIN_BASE = {"image_size": 32, "patch_size": 2, "embed_dim": 16, "depths": [2, 2], "num_heads": [2, 4],
+                "window_size": 4, "num_labels": 6}
 HF_SEGFORMER_BASE = {"hidden_sizes": [16, 32], "depths": [1, 1], "num_encoder_blocks": 2, "sr_ratios": [2, 1],
                      "num_attention_heads": [1, 2], "patch_sizes": [7, 3], "strides": [4, 2], "mlp_ratios": [4, 4],
                      "decoder_hidden_size": 24, "num_labels": 5}
@@ -337,8 +341,11 @@ def hf_dirs_ref():
     meta = {"models": json.dumps(list(HF_DIRS)), "transformers": transformers.__version__, "torch": torch.__version__}
     vit_keys = sorted(set(transformers.ViTConfig().to_dict()) - set(transformers.PretrainedConfig().to_dict()))
     meta["hf_vit_keys"] = json.dumps(vit_keys)
+    meta["hf_swin_keys"] = json.dumps(sorted(set(transformers.SwinConfig().to_dict()) -
+                                             set(transformers.PretrainedConfig().to_dict())))
     for name, (cfg_cls, model_cls, fields, proc_cls, proc_fields) in HF_DIRS.items():
-        cfg = getattr(transformers, cfg_cls)(**(HF_SEGFORMER_BASE if cfg_cls == "SegformerConfig" else base), **fields)
+        bases = {"SegformerConfig": HF_SEGFORMER_BASE, "SwinConfig": HF_SWIN_BASE}
+        cfg = getattr(transformers, cfg_cls)(**bases.get(cfg_cls, base), **fields)
         cfg.architectures = [model_cls]
         torch.manual_seed(0)
         model = getattr(transformers, model_cls)(cfg).eval()
