@@ -122,6 +122,8 @@ static variant_t choose_variant(const xf_device_t* dev, const xf_exec_node_t* no
                        ? VARIANT_CPU_SPLIT
                        : VARIANT_CPU;
         case XF_OP_WINDOW_ATTENTION:
+            // One launch either way: on CPU devices the vectorised per-query kernel runs as fast as scores
+            // through the packed GEMM did (docs/PERFORMANCE.md), without their scratch and copies.
             return gpu && node->dst.ne[3] / node->params.window_attention.heads <= WA_GPU_DMAX &&
                            dev->max_wg >= WA_WG && dev->max_item[0] >= WA_WG &&
                            dev->local_mem >= 2 * t * WA_GPU_DMAX * sizeof(float)
@@ -768,7 +770,12 @@ static xf_status_t prep_window_attention(xf_device_t* dev, const xf_exec_node_t*
                                          xf_err_t* err) {
     const xf_tref_t *qkv = &nd->src[0], *o = &nd->dst;
     const bool tiled = use_tiled(dev, nd);
-    xf_status_t st = make_kernel(dev, o->dtype, tiled ? "wattn_gpu" : "wattn_cpu", l, a, err);
+    const int64_t hd = o->ne[3] / nd->params.window_attention.heads;
+    // The CPU-style kernel is compiled for the head size, walked in the widest vectors that divide it.
+    char defines[64];
+    snprintf(defines, sizeof defines, "-DWA_HD=%lld -DWA_VW=%d", (long long)hd, hd % 8 == 0 ? 8 : hd % 4 == 0 ? 4 : 1);
+    xf_status_t st = make_kernel_with(dev, o->dtype, tiled ? "wattn_gpu" : "wattn_cpu", tiled ? NULL : defines, l, a,
+                                      err);
     if (st != XF_OK) return st;
     const int* win = nd->params.window_attention.window;
     const int* shift = nd->params.window_attention.shift;
@@ -787,13 +794,17 @@ static xf_status_t prep_window_attention(xf_device_t* dev, const xf_exec_node_t*
     arg_int4(a, (int64_t[4]){shift[0], shift[1], heads, o->ne[3] / heads});
     arg_float(a, nd->params.window_attention.scale);
     arg_float(a, nd->params.window_attention.mask_value);
-    if (tiled) {
-        int64_t windows = ceil_div(H, win[0]) * ceil_div(W, win[1]), area = (int64_t)win[0] * win[1];
-        launch_3d(l, (size_t[3]){(size_t)(windows * ceil_div(area, WA_WG) * WA_WG), (size_t)heads, (size_t)B},
-                  (size_t[3]){WA_WG, 1, 1});
-    } else {
-        launch_3d(l, (size_t[3]){(size_t)(H * W), (size_t)heads, (size_t)B}, (size_t[3]){cpu_local(dev, 8), 1, 1});
+    // Window-major: each work-group holds queries of one window (CPU style: a group per window up to 64).
+    const int64_t windows = ceil_div(H, win[0]) * ceil_div(W, win[1]), area = (int64_t)win[0] * win[1];
+    size_t wg = WA_WG;
+    if (!tiled) {
+        wg = 8;
+        while (wg < (size_t)area && wg < WA_WG) wg *= 2;
+        if (wg > dev->max_wg) wg = dev->max_wg;
+        if (wg > dev->max_item[0]) wg = dev->max_item[0];
     }
+    launch_3d(l, (size_t[3]){(size_t)windows * (size_t)ceil_div(area, (int64_t)wg) * wg, (size_t)heads, (size_t)B},
+              (size_t[3]){wg, 1, 1});
     return XF_OK;
 }
 

@@ -787,10 +787,22 @@ static xf_status_t xf_vk_op_window_attention(xf_device_t* dev, const xf_exec_nod
     if (hd > 256)
         return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "Vulkan: window attention head size %lld is over 256",
                           (long long)hd);
-    wg = xf_vk_pow2_at_least((uint64_t)(H * W), 8, 32);
+    const bool vec = hd % 4 == 0 && d->bind[0].elem_offset % 4 == 0 && (!has_pad || d->bind[3].elem_offset % 4 == 0);
+    if (dev->cpu_style && dev->use_shuffle && vec && hd <= 256) {
+        const uint32_t sg = dev->feat.subgroup_size;
+        const int64_t area = (int64_t)win[0] * win[1];
+        const int64_t windows = ((H + win[0] - 1) / win[0]) * ((W + win[1] - 1) / win[1]);
+        uint32_t spec[4] = {sg, (uint32_t)hd, has_index, has_pad};
+        return xf_vk_commit(dev, plan, "window_attention_sg", o->dtype, NULL, spec, 4, &p,
+                            (uint64_t)(windows * ((area + sg - 1) / sg)), (uint64_t)heads, (uint64_t)B, err);
+    }
+    // Window-major like the GPU style: a work-group per window (up to 64 queries).
+    const int64_t area = (int64_t)win[0] * win[1];
+    const int64_t windows = ((H + win[0] - 1) / win[0]) * ((W + win[1] - 1) / win[1]);
+    wg = xf_vk_pow2_at_least((uint64_t)area, 8, xf_vk_wg(dev) < 64 ? xf_vk_wg(dev) : 64);
     uint32_t spec[4] = {wg, (uint32_t)hd, has_index, has_pad};
     return xf_vk_commit(dev, plan, "window_attention_cpu", o->dtype, NULL, spec, 4, &p,
-                        (uint64_t)(H * W + wg - 1) / wg, (uint64_t)heads, (uint64_t)B, err);
+                        (uint64_t)(windows * ((area + wg - 1) / wg)), (uint64_t)heads, (uint64_t)B, err);
 }
 
 // Convolution as im2col + the subgroup A.B^T GEMM (weights [O, C*KH*KW] are already B^T), then a

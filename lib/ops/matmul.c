@@ -43,6 +43,18 @@ xf_status_t xf_matmul(xf_graph_t* graph, xf_tensor_t* a, xf_tensor_t* b, const x
         }
     }
     xf_op_params_t p = {.matmul = {opt.transpose_b, opt.bias != NULL, opt.residual != NULL, opt.activation}};
+    if (b->ndim == 2 && a->ndim > 2) {
+        // One matrix for every batch: a's batch dims fold into its rows, one GEMM of M = all rows (reshapes of
+        // dense tensors are views).
+        int64_t rows = 1;
+        for (int i = 0; i < a->ndim - 1; ++i) rows *= a->shape[i];
+        xf_tensor_t *a2, *r2 = NULL, *y;
+        XF_CHECK(xf_reshape(graph, a, 2, (int64_t[]){rows, k}, &a2));
+        if (opt.residual) XF_CHECK(xf_reshape(graph, opt.residual, 2, (int64_t[]){rows, n}, &r2));
+        xf_tensor_t* src[4] = {a2, b, opt.bias, r2};
+        XF_CHECK(xf_graph_append(graph, XF_OP_MATMUL, src, 4, &p, a->dtype, 2, (int64_t[]){rows, n}, &y));
+        return xf_reshape(graph, y, a->ndim, shape, out);
+    }
     xf_tensor_t* src[4] = {a, b, opt.bias, opt.residual};
     return xf_graph_append(graph, XF_OP_MATMUL, src, 4, &p, a->dtype, a->ndim, shape, out);
 }

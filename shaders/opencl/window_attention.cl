@@ -4,10 +4,8 @@
 // token (p + shift) mod size, positions past the size are padding tokens (qkv |pad|, or zeros). The
 // relative-position bias is read from |table| [rows, heads] at timm's index (or |index| [area, area]),
 // and token pairs from different bands of a shifted window get |mask|. Online softmax in f32.
-// |g| = (H, W, window h, window w), |sh| = (shift h, shift w, heads, head size).
-#ifndef WA_DV
-#define WA_DV 64  // output columns per pass of the CPU-style kernel
-#endif
+// |g| = (H, W, window h, window w), |sh| = (shift h, shift w, heads, head size). Both kernels are
+// window-major: a work-group takes queries of one window, head and image.
 #ifndef WA_GPU_DMAX
 #define WA_GPU_DMAX 128  // largest head size the GPU-style kernel holds in registers and local memory
 #endif
@@ -41,57 +39,113 @@ float wa_bias(__global const st_t* table, int t_off, int rows, __global const in
     return v;
 }
 
-// CPU-style: one work-item per (token, head, image), keys of its window in a loop, no barriers.
+// The query a work-item of a window-major launch takes: work-groups along dim 0 are windows x chunks of
+// |wg| queries; |*qy|, |*qx| its grid position, (*y0, *x0) its window's corner. False past the window or
+// on a padding token.
+bool wa_query(int wg, int4 g, int* i, int* y0, int* x0, int* qy, int* qx) {
+    int area = g.z * g.w, wp = (g.y + g.w - 1) / g.w * g.w;
+    int chunks = (area + wg - 1) / wg, win = get_group_id(0) / chunks;
+    *i = (get_group_id(0) - win * chunks) * wg + get_local_id(0);
+    *y0 = win / (wp / g.w) * g.z;
+    *x0 = win % (wp / g.w) * g.w;
+    int ic = min(*i, area - 1);
+    *qy = *y0 + ic / g.w;
+    *qx = *x0 + ic % g.w;
+    return *i < area && *qy < g.x && *qx < g.y;
+}
+
+// CPU-style: one work-item per query, the work-items of a group the queries of one window and head (every
+// key and value row read is the same for the whole group). The head size WA_HD is compiled in and walked in
+// vectors of WA_VW floats, so q and the output row stay in vector registers; keys are visited row by row
+// of the window, so the loop has no division. No barriers.
+#ifdef WA_HD
+#if WA_VW == 8
+typedef float8 wa_vec;
+#define WA_LD(p) LD8(p)
+#define WA_HSUM(v) ((v).s0 + (v).s1 + (v).s2 + (v).s3 + (v).s4 + (v).s5 + (v).s6 + (v).s7)
+#elif WA_VW == 4
+typedef float4 wa_vec;
+#define WA_LD(p) LD4(p)
+#define WA_HSUM(v) (((v).x + (v).y) + ((v).z + (v).w))
+#else
+typedef float wa_vec;
+#define WA_LD(p) LD(p, 0)
+#define WA_HSUM(v) (v)
+#endif
+#define WA_NV (WA_HD / WA_VW)
+
 __kernel void wattn_cpu(__global const st_t* qkv, int q_off, __global const st_t* table, int t_off, int rows,
                         __global const int* index, int i_off, int has_index, __global const st_t* pad, int p_off,
                         int has_pad, __global st_t* dst, int d_off, int4 g, int4 sh, float scale, float mask) {
-    int tok = get_global_id(0), h = get_global_id(1), b = get_global_id(2);
-    if (tok >= g.x * g.y) return;
-    int y = tok / g.y, x = tok - y * g.y, C = sh.z * sh.w, hd = sh.w;
-    int hp = (g.x + g.z - 1) / g.z * g.z, wp = (g.y + g.w - 1) / g.w * g.w, area = g.z * g.w;
-    int py = y - sh.x, px = x - sh.y;
-    py += py < 0 ? g.x : 0;
-    px += px < 0 ? g.y : 0;
-    int y0 = py / g.z * g.z, x0 = px / g.w * g.w, i = (py - y0) * g.w + (px - x0);
-    __global const st_t* qr = qkv + q_off + ((b * g.x + y) * g.y + x) * 3 * C + h * hd;
-    for (int d0 = 0; d0 < hd; d0 += WA_DV) {
-        int dn = min(WA_DV, hd - d0);
-        float acc[WA_DV];
-        for (int e = 0; e < WA_DV; ++e) acc[e] = 0.0f;
-        float mx = -INFINITY, sum = 0.0f;
-        for (int j = 0; j < area; ++j) {
-            int gy = y0 + j / g.w, gx = x0 + j % g.w, row = wa_row(b, gy, gx, g, sh);
-            if (row < 0 && !has_pad) row = -2;
-            __global const st_t* kr = row >= 0 ? qkv + q_off + row + C + h * hd : pad + p_off + C + h * hd;
-            float s = 0.0f;
-            if (row != -2) {
-                int c = 0;
-                for (; c + 4 <= hd; c += 4) {
-                    float4 p = LD4(qr + c) * LD4(kr + c);
-                    s += (p.x + p.y) + (p.z + p.w);
-                }
-                for (; c < hd; ++c) s = fma(LD(qr, c), LD(kr, c), s);
+    int h = get_global_id(1), b = get_global_id(2), i, y0, x0, py, px;
+    if (!wa_query(get_local_size(0), g, &i, &y0, &x0, &py, &px)) return;
+    const int C = sh.z * WA_HD, area = g.z * g.w, span = 2 * g.w - 1;
+    const int hp = (g.x + g.z - 1) / g.z * g.z, wp = (g.y + g.w - 1) / g.w * g.w;
+    const int iy = py - y0, ix = px - x0;
+    const int qband_y = wa_band(py, hp, g.z, sh.x), qband_x = wa_band(px, wp, g.w, sh.y);
+    __global const st_t* qr = qkv + q_off + wa_row(b, py, px, g, sh) + h * WA_HD;
+    wa_vec q[WA_NV], acc[WA_NV];
+    for (int v = 0; v < WA_NV; ++v) {
+        q[v] = WA_LD(qr + v * WA_VW) * scale;
+        acc[v] = 0.0f;
+    }
+    float mx = -INFINITY, sum = 0.0f;
+    // Keys eight at a time along a window row, all loops of constant length: eight independent dot products
+    // per step, and the softmax's exp, max and rescale on float8. A key past the row or a zero padding token
+    // reads some valid row and is weighted out.
+    for (int jy = 0; jy < g.z; ++jy) {
+        const int gy = y0 + jy;
+        const bool ymask = wa_band(gy, hp, g.z, sh.x) != qband_y;
+        for (int jx0 = 0; jx0 < g.w; jx0 += 8) {
+            __global const st_t* kp[8];
+            float keep[8], sc[8];
+            for (int k = 0; k < 8; ++k) {
+                const int jx = min(jx0 + k, g.w - 1), gx = x0 + jx, row = wa_row(b, gy, gx, g, sh);
+                kp[k] = (row >= 0 ? qkv + q_off + row : has_pad ? pad + p_off : qr - h * WA_HD) + C + h * WA_HD;
+                keep[k] = row >= 0 || has_pad ? 1.0f : 0.0f;
+                int r = has_index ? index[i_off + i * area + jy * g.w + jx]
+                                  : (iy - jy + g.z - 1) * span + (ix - jx + g.w - 1);
+                float bias = r >= 0 && r < rows ? LD(table, t_off + r * sh.z + h) : 0.0f;
+                sc[k] = jx0 + k >= g.w ? -INFINITY
+                        : ymask || wa_band(gx, wp, g.w, sh.y) != qband_x ? bias + mask : bias;
             }
-            s = s * scale + wa_bias(table, t_off, rows, index, i_off, has_index, i, j, h, g, sh, py, px, gy, gx, hp,
-                                    wp, mask);
-            if (s > mx) {
-                float corr = exp(mx - s);
-                sum *= corr;
-                for (int e = 0; e < dn; ++e) acc[e] *= corr;
-                mx = s;
-            }
-            float p = exp(s - mx);
-            sum += p;
-            if (row != -2) {
-                __global const st_t* vr = kr + C + d0;
-                for (int e = 0; e < dn; ++e) acc[e] = fma(p, LD(vr, e), acc[e]);
+            wa_vec d[8];
+            for (int k = 0; k < 8; ++k) d[k] = 0.0f;
+            for (int v = 0; v < WA_NV; ++v)
+                for (int k = 0; k < 8; ++k) d[k] = fma(q[v], WA_LD(kp[k] + v * WA_VW), d[k]);
+            for (int k = 0; k < 8; ++k) sc[k] += keep[k] * WA_HSUM(d[k]);
+            float8 s8 = vload8(0, sc);
+            float4 m4 = fmax(s8.lo, s8.hi);
+            float mn = fmax(mx, fmax(fmax(m4.x, m4.y), fmax(m4.z, m4.w)));
+            float corr = exp(mx - mn);
+            float8 p8 = exp(s8 - mn);
+            float4 p4 = p8.lo + p8.hi;
+            sum = sum * corr + ((p4.x + p4.y) + (p4.z + p4.w));
+            mx = mn;
+            float pc[8];
+            vstore8(p8 * vload8(0, keep), 0, pc);
+            for (int v = 0; v < WA_NV; ++v) {
+                wa_vec a = acc[v] * corr;
+                for (int k = 0; k < 8; ++k) a = fma(pc[k], WA_LD(kp[k] + C + v * WA_VW), a);
+                acc[v] = a;
             }
         }
-        float inv = 1.0f / sum;
-        __global st_t* o = dst + d_off + ((b * g.x + y) * g.y + x) * C + h * hd + d0;
-        for (int e = 0; e < dn; ++e) ST(o, e, acc[e] * inv);
+    }
+    int y = py + sh.x, x = px + sh.y;
+    y -= y >= g.x ? g.x : 0;
+    x -= x >= g.y ? g.y : 0;
+    float inv = 1.0f / sum;
+    __global st_t* o = dst + d_off + ((b * g.x + y) * g.y + x) * C + h * WA_HD;
+    for (int v = 0; v < WA_NV; ++v) {
+        wa_vec r = acc[v] * inv;
+#if WA_VW == 1
+        ST(o, v, r);
+#else
+        for (int e = 0; e < WA_VW; ++e) ST(o, v * WA_VW + e, ((float*)&r)[e]);
+#endif
     }
 }
+#endif
 
 // GPU-style: a work-group of WA_WG work-items takes WA_WG queries of one window, head and image
 // (windows of more than WA_WG tokens take several groups); the window's keys and values are staged in
@@ -101,15 +155,11 @@ __kernel void wattn_gpu(__global const st_t* qkv, int q_off, __global const st_t
                         int has_pad, __global st_t* dst, int d_off, int4 g, int4 sh, float scale, float mask) {
     __local float Ks[XF_TILE][WA_GPU_DMAX];
     __local float Vs[XF_TILE][WA_GPU_DMAX];
-    int t = get_local_id(0), h = get_global_id(1), b = get_global_id(2);
+    int t = get_local_id(0), h = get_global_id(1), b = get_global_id(2), i, y0, x0, py, px;
     int C = sh.z * sh.w, hd = sh.w, area = g.z * g.w;
     int hp = (g.x + g.z - 1) / g.z * g.z, wp = (g.y + g.w - 1) / g.w * g.w;
-    int chunks = (area + WA_WG - 1) / WA_WG, win = get_group_id(0) / chunks;
-    int i = (get_group_id(0) - win * chunks) * WA_WG + t;
-    int y0 = win / (wp / g.w) * g.z, x0 = win % (wp / g.w) * g.w;
+    bool active = wa_query(WA_WG, g, &i, &y0, &x0, &py, &px);
     int ic = min(i, area - 1);
-    int py = y0 + ic / g.w, px = x0 + ic % g.w;
-    bool active = i < area && py < g.x && px < g.y;
     int qrow = active ? wa_row(b, py, px, g, sh) : 0;
     float q[WA_GPU_DMAX];
     for (int c = 0; c < hd; ++c) q[c] = active ? LD(qkv, q_off + qrow + h * hd + c) * scale : 0.0f;

@@ -1,8 +1,11 @@
 #version 450
 // WINDOW_ATTENTION for CPU-like devices: Swin's shifted-window attention straight from the token grid,
-// qkv [B, H, W, 3C] -> o [B, H, W, C]. One invocation per (token, head, image): the keys of its window
-// in a loop with an online softmax (f32), no shared memory. Windows, roll, padding, relative-position
-// bias and mask are index arithmetic (window_attention.glsl). Tunables: WG; HD is specialised.
+// qkv [B, H, W, 3C] -> o [B, H, W, C]. One invocation per query; the invocations of a work-group are the
+// queries of one window, head and image, so every key and value row they read is the same for all of them
+// (one load per subgroup on SIMD devices, not a gather). Keys are visited row by row of the window (no
+// division in the loop), with an online softmax (f32). Roll, padding, relative-position bias and mask are
+// index arithmetic (window_attention.glsl). Groups: x = windows x query chunks, y = heads, z = images.
+// Tunables: WG; HD is specialised.
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
 #include "window_attention.glsl"
@@ -11,31 +14,42 @@ float qr[HD];
 float acc[HD];
 
 void main() {
-    uint tok = gl_GlobalInvocationID.x, hh = gl_GlobalInvocationID.y, b = gl_GlobalInvocationID.z;
-    if (tok >= p.h * p.w) return;
-    uint y = tok / p.w, x = tok % p.w, c3 = 3u * p.heads * HD;
-    uint py = y + p.h - p.sh, px = x + p.w - p.sw;
-    if (py >= p.h) py -= p.h;
-    if (px >= p.w) px -= p.w;
-    uint y0 = py / p.wh * p.wh, x0 = px / p.ww * p.ww, i = (py - y0) * p.ww + (px - x0), area = p.wh * p.ww;
-    uint qb = p.q_off + ((b * p.h + y) * p.w + x) * c3 + hh * HD;
+    uint hh = gl_WorkGroupID.y, b = gl_WorkGroupID.z, wg = XF_WG;
+    uint area = p.wh * p.ww, chunks = (area + wg - 1u) / wg, win = gl_WorkGroupID.x / chunks;
+    uint i = (gl_WorkGroupID.x % chunks) * wg + gl_LocalInvocationID.x, wn = wa_wp() / p.ww;
+    uint y0 = win / wn * p.wh, x0 = win % wn * p.ww, ic = min(i, area - 1u);
+    uint iy = ic / p.ww, ix = ic % p.ww, py = y0 + iy, px = x0 + ix;
+    if (i >= area || py >= p.h || px >= p.w) return;
+    uint hp = wa_hp(), wp = wa_wp(), span = 2u * p.ww - 1u;
+    uint qband_y = wa_band(py, hp, p.wh, p.sh), qband_x = wa_band(px, wp, p.ww, p.sw);
+    uint qb = p.q_off + uint(wa_row(b, py, px)) + hh * HD;
     for (uint c = 0u; c < HD; ++c) {
         qr[c] = float(qkv[qb + c]) * p.scale;
         acc[c] = 0.0;
     }
     float mx = -3.402823466e38, l = 0.0;
-    for (uint j = 0u; j < area; ++j) {
-        uint gy = y0 + j / p.ww, gx = x0 + j % p.ww;
-        int row = wa_row(b, gy, gx);
-        float s = 0.0;
-        for (uint c = 0u; c < HD; ++c) s = fma(qr[c], wa_kv(row, 1u, hh, c), s);
-        s += wa_bias(i, j, hh, py, px, gy, gx);
-        float mn = max(mx, s);
-        float corr = exp(mx - mn), pj = exp(s - mn);
-        mx = mn;
-        l = l * corr + pj;
-        for (uint c = 0u; c < HD; ++c) acc[c] = fma(acc[c], corr, pj * wa_kv(row, 2u, hh, c));
+    for (uint jy = 0u; jy < p.wh; ++jy) {
+        uint gy = y0 + jy;
+        bool ymask = wa_band(gy, hp, p.wh, p.sh) != qband_y;
+        for (uint jx = 0u; jx < p.ww; ++jx) {
+            uint gx = x0 + jx;
+            int row = wa_row(b, gy, gx);
+            float s = 0.0;
+            for (uint c = 0u; c < HD; ++c) s = fma(qr[c], wa_kv(row, 1u, hh, c), s);
+            int r = HAS_INDEX ? index[p.i_off + i * area + jy * p.ww + jx]
+                              : int((iy + p.wh - 1u - jy) * span + (ix + p.ww - 1u - jx));
+            s += r >= 0 && uint(r) < p.rows ? float(table[p.t_off + uint(r) * p.heads + hh]) : 0.0;
+            if (ymask || wa_band(gx, wp, p.ww, p.sw) != qband_x) s += p.mask;
+            float mn = max(mx, s);
+            float corr = exp(mx - mn), pj = exp(s - mn);
+            mx = mn;
+            l = l * corr + pj;
+            for (uint c = 0u; c < HD; ++c) acc[c] = fma(acc[c], corr, pj * wa_kv(row, 2u, hh, c));
+        }
     }
+    uint y = py + p.sh, x = px + p.sw;
+    if (y >= p.h) y -= p.h;
+    if (x >= p.w) x -= p.w;
     float inv = 1.0 / l;
     uint ob = p.d_off + ((b * p.h + y) * p.w + x) * p.heads * HD + hh * HD;
     for (uint c = 0u; c < HD; ++c) o[ob + c] = XF_ST(acc[c] * inv);
