@@ -230,6 +230,10 @@ typedef struct xf_context_options_s {
     xf_tune_t tune;
     // Host memory (see xf_allocator_t); must outlive the context.
     xf_allocator_t allocator;
+    // Bytes one kernel binding may address, below the device's own limit (Vulkan: maxStorageBufferRange);
+    // 0 (the default) means the device's. Operands larger than a binding run in pieces: tests set a small
+    // value so those paths run on small tensors. At least 4096.
+    uint64_t max_binding_bytes;
 } xf_context_options_t;
 
 // Fills |out_options| with defaults: backend and device from the environment, no log sink.

@@ -154,6 +154,7 @@ typedef struct xf_device_options_s {
     xf_attention_variant_t attention;
     unsigned disable;  // XF_FEATURE_* bits
     xf_tune_t tune;
+    uint64_t max_binding;  // 0 or the largest binding the context allows (xf_context_options_t.max_binding_bytes)
     // The context's log: slow work such as compiling and tuning reports progress at XF_LOG_INFO
     // through it (xf_sink_log), never on stdout/stderr.
     xf_log_sink_t log;

@@ -30,7 +30,7 @@ extern const xf_backend_vtable_t xf_vk_backend;
 static const xf_backend_entry_t registry[] = {
     {XF_BACKEND_CPU, "cpu", &xf_cpu_backend, 0, 0, "", XF_DTYPES_ANY},
     {XF_BACKEND_OPENCL, "opencl", XF_CL_VTABLE, 2, 1, "gpu fused tuned", XF_DTYPES_GPU},
-    {XF_BACKEND_VULKAN, "vulkan", XF_VK_VTABLE, 1, 2, "gpu nofp16+nosubgroup", XF_DTYPES_GPU},
+    {XF_BACKEND_VULKAN, "vulkan", XF_VK_VTABLE, 1, 2, "gpu nofp16+nosubgroup+smallbind", XF_DTYPES_GPU},
 };
 #define REGISTRY_SIZE (sizeof registry / sizeof registry[0])
 

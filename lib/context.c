@@ -115,7 +115,12 @@ static xf_status_t device_options(const xf_context_options_t* opts, xf_device_op
         out->attention = opts->attention;
         out->disable = opts->disable_features;
         out->tune = opts->tune;
+        out->max_binding = opts->max_binding_bytes;
     }
+    if (out->max_binding && out->max_binding < 4096)
+        return xf_set_last_error(XF_ERR_INVALID_ARGUMENT,
+                                 "xf_context_create: max_binding_bytes %llu is below 4096 (0 means the device's limit)",
+                                 (unsigned long long)out->max_binding);
     if ((unsigned)out->kernels > XF_KERNELS_GPU || (unsigned)out->attention > XF_ATTENTION_SPLIT ||
         (out->disable & ~(XF_FEATURE_FP16 | XF_FEATURE_SUBGROUP)) || (unsigned)out->tune > XF_TUNE_FULL) {
         return xf_set_last_error(XF_ERR_INVALID_ARGUMENT,

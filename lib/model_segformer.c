@@ -73,17 +73,28 @@ static xf_status_t seg_block_weights(xf_model_t* m, int stage, int j) {
 // Folds the eval-mode BatchNorm after linear_fuse into the 1x1 conv: w' = w * g / sqrt(var + eps),
 // b' = beta - mean * g / sqrt(var + eps). The folded weight keeps the file's name; the new bias is
 // "decode_head.linear_fuse.bias".
-static xf_status_t seg_fused_head(xf_model_t* m, int64_t in_ch, xf_tensor_t** out_w, xf_tensor_t** out_b) {
-    const int64_t dd = m->cfg.seg.decoder_dim;
+// The decode head's linear_c.i followed by its part of linear_fuse (BatchNorm folded in) as one linear per
+// stage. fuse(concat_k(resize(lc_k(f_k)))) = sum_k resize(W_k lc_k(f_k)) + b exactly, because bilinear resizing
+// (weights summing to one) commutes with mixing channels, and W_k lc_k(f) = (W_k W_lc) f + W_k b_lc. This drops
+// the [B, stages * dd, H/4, W/4] concatenation (268 MB for SegFormer-B1 at 1024x1024) and the convolution over
+// it (about half of SegFormer-B0's arithmetic at 512x512). Stage i takes fuse part n-1-i (the concatenation
+// runs last stage first); stage 0 also carries the fuse bias.
+static xf_status_t seg_decoder_weights(xf_model_t* m, xf_tensor_t** out_w, xf_tensor_t** out_b) {
+    const xf_seg_config_t* s = &m->cfg.seg;
+    const int64_t dd = s->decoder_dim, n = s->stages, in_ch = n * dd;
     int64_t wshape[4] = {dd, in_ch, 1, 1}, vshape[1] = {dd};
-    float *w = NULL, *g = NULL, *beta = NULL, *mean = NULL, *var = NULL;
+    float *w = NULL, *g = NULL, *beta = NULL, *mean = NULL, *var = NULL, *lw = NULL, *lb = NULL;
     xf_status_t st = xf_model_weight_host(m, "decode_head.linear_fuse.weight", 4, wshape, &w);
     if (st == XF_OK) st = xf_model_weight_host(m, "decode_head.batch_norm.weight", 1, vshape, &g);
     if (st == XF_OK) st = xf_model_weight_host(m, "decode_head.batch_norm.bias", 1, vshape, &beta);
     if (st == XF_OK) st = xf_model_weight_host(m, "decode_head.batch_norm.running_mean", 1, vshape, &mean);
     if (st == XF_OK) st = xf_model_weight_host(m, "decode_head.batch_norm.running_var", 1, vshape, &var);
+    int64_t widest = 0;
+    for (int i = 0; i < n; i++) widest = s->dims[i] > widest ? s->dims[i] : widest;
     float* bias = st == XF_OK ? xf_malloc((size_t)dd * sizeof(float)) : NULL;
-    if (st == XF_OK && !bias) st = xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+    float* fw = st == XF_OK ? xf_malloc((size_t)(dd * widest) * sizeof(float)) : NULL;
+    float* fb = st == XF_OK ? xf_malloc((size_t)dd * sizeof(float)) : NULL;
+    if (st == XF_OK && (!bias || !fw || !fb)) st = xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     if (st == XF_OK) {
         for (int64_t o = 0; o < dd; o++) {
             if (!(var[o] >= 0)) {
@@ -97,14 +108,40 @@ static xf_status_t seg_fused_head(xf_model_t* m, int64_t in_ch, xf_tensor_t** ou
             bias[o] = (float)((double)beta[o] - (double)mean[o] * k);
         }
     }
-    if (st == XF_OK) st = xf_model_weight_upload(m, "decode_head.linear_fuse.weight", 4, wshape, w, out_w);
-    if (st == XF_OK) st = xf_model_weight_upload(m, "decode_head.linear_fuse.bias", 1, vshape, bias, out_b);
+    for (int i = 0; st == XF_OK && i < n; i++) {
+        const int64_t d = s->dims[i], part = (n - 1 - i) * dd;
+        char name[96];
+        snprintf(name, sizeof name, "decode_head.linear_c.%d.proj.weight", i);
+        st = xf_model_weight_host(m, name, 2, (int64_t[]){dd, d}, &lw);
+        snprintf(name, sizeof name, "decode_head.linear_c.%d.proj.bias", i);
+        if (st == XF_OK) st = xf_model_weight_host(m, name, 1, (int64_t[]){dd}, &lb);
+        for (int64_t o = 0; st == XF_OK && o < dd; o++) {
+            const float* wo = w + o * in_ch + part;
+            double acc_b = i == 0 ? bias[o] : 0.0;
+            for (int64_t j = 0; j < dd; j++) acc_b += (double)wo[j] * lb[j];
+            fb[o] = (float)acc_b;
+            for (int64_t c = 0; c < d; c++) {
+                double acc = 0.0;
+                for (int64_t j = 0; j < dd; j++) acc += (double)wo[j] * lw[j * d + c];
+                fw[o * d + c] = (float)acc;
+            }
+        }
+        snprintf(name, sizeof name, "decode_head.linear_c.%d.fused.weight", i);
+        if (st == XF_OK) st = xf_model_weight_upload(m, name, 2, (int64_t[]){dd, d}, fw, &out_w[i]);
+        snprintf(name, sizeof name, "decode_head.linear_c.%d.fused.bias", i);
+        if (st == XF_OK) st = xf_model_weight_upload(m, name, 1, (int64_t[]){dd}, fb, &out_b[i]);
+        xf_free(lw);
+        xf_free(lb);
+        lw = lb = NULL;
+    }
     xf_free(w);
     xf_free(g);
     xf_free(beta);
     xf_free(mean);
     xf_free(var);
     xf_free(bias);
+    xf_free(fw);
+    xf_free(fb);
     return st;
 }
 
@@ -142,7 +179,7 @@ xf_status_t xf_model_build_segformer(xf_model_t* m) {
 
     xf_tensor_t *pe_w[XF_SEG_MAX_STAGES], *pe_b[XF_SEG_MAX_STAGES], *pe_nw[XF_SEG_MAX_STAGES],
         *pe_nb[XF_SEG_MAX_STAGES], *st_nw[XF_SEG_MAX_STAGES], *st_nb[XF_SEG_MAX_STAGES],
-        *lc_w[XF_SEG_MAX_STAGES], *lc_b[XF_SEG_MAX_STAGES], *fuse_w, *fuse_b, *cls_w, *cls_b;
+        *lc_w[XF_SEG_MAX_STAGES], *lc_b[XF_SEG_MAX_STAGES], *cls_w, *cls_b;
     for (int i = 0; i < n; i++) {
         char prefix[96];
         const int64_t d = s->dims[i], cin = i ? s->dims[i - 1] : s->channels, k = s->patch[i];
@@ -156,11 +193,8 @@ xf_status_t xf_model_build_segformer(xf_model_t* m) {
         snprintf(prefix, sizeof prefix, "segformer.encoder.layer_norm.%d.", i);
         if ((st = seg_weight(m, prefix, "weight", 1, d, 0, 0, 0, &st_nw[i])) != XF_OK) return st;
         if ((st = seg_weight(m, prefix, "bias", 1, d, 0, 0, 0, &st_nb[i])) != XF_OK) return st;
-        snprintf(prefix, sizeof prefix, "decode_head.linear_c.%d.", i);
-        if ((st = seg_weight(m, prefix, "proj.weight", 2, dd, d, 0, 0, &lc_w[i])) != XF_OK) return st;
-        if ((st = seg_weight(m, prefix, "proj.bias", 1, dd, 0, 0, 0, &lc_b[i])) != XF_OK) return st;
     }
-    if ((st = seg_fused_head(m, n * dd, &fuse_w, &fuse_b)) != XF_OK) return st;
+    if ((st = seg_decoder_weights(m, lc_w, lc_b)) != XF_OK) return st;
     if ((st = seg_weight(m, "decode_head.", "classifier.weight", 4, s->classes, dd, 1, 1, &cls_w)) != XF_OK)
         return st;
     if ((st = seg_weight(m, "decode_head.", "classifier.bias", 1, s->classes, 0, 0, 0, &cls_b)) != XF_OK)
@@ -202,26 +236,20 @@ xf_status_t xf_model_build_segformer(xf_model_t* m) {
         if (i + 1 < n && (st = tokens_to_nchw(g, t, d, gh[i], gw[i], &x)) != XF_OK) return st;
     }
 
-    // Decoder: per stage Linear -> NCHW -> bilinear to stage-1 size, concatenated last stage first.
-    xf_tensor_t* up[XF_SEG_MAX_STAGES];
-    for (int i = 0; i < n; i++) {
+    // Decoder: per stage linear_c with its part of linear_fuse (seg_decoder_weights) -> NCHW -> bilinear to the
+    // stage-1 size, summed.
+    xf_tensor_t* y = NULL;
+    for (int i = n - 1; i >= 0; i--) {
         xf_tensor_t* t;
         if ((st = xf_linear(g, feats[i], lc_w[i], lc_b[i], &t)) != XF_OK) return st;
         if ((st = tokens_to_nchw(g, t, dd, gh[i], gw[i], &t)) != XF_OK) return st;
         if ((gh[i] != gh[0] || gw[i] != gw[0]) &&
             (st = xf_resize_bilinear(g, t, gh[0], gw[0], false, &t)) != XF_OK)
             return st;
-        up[n - 1 - i] = t;
+        if (y && (st = xf_add(g, y, t, &t)) != XF_OK) return st;
+        y = t;
     }
-    xf_tensor_t* cat = up[0];
-    for (int i = 1; i < n;) {
-        xf_tensor_t* parts[4] = {cat};
-        int k = 1;
-        while (k < 4 && i < n) parts[k++] = up[i++];
-        if ((st = xf_concat(g, parts, k, 1, &cat)) != XF_OK) return st;
-    }
-    xf_tensor_t *y, *logits;
-    if ((st = xf_conv2d(g, cat, fuse_w, fuse_b, NULL, &y)) != XF_OK) return st;
+    xf_tensor_t* logits;
     if ((st = xf_activation(g, y, XF_ACT_RELU, &y)) != XF_OK) return st;
     if ((st = xf_conv2d(g, y, cls_w, cls_b, NULL, &logits)) != XF_OK) return st;
     if ((st = xf_graph_mark_output(g, logits)) != XF_OK) return st;

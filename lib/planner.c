@@ -111,6 +111,10 @@ xf_status_t xf_plan_memory(xf_graph_t* graph) {
         plan.intermediate_bytes_sum += xf_tensor_bytes(dst);
         int in = graph->reuse && !dst->is_output ? inplace_source(n) : -1;
         xf_tensor_t* victim = in >= 0 ? n->src[in] : NULL;
+        // A reshape (a dense view of a whole result) gives up its base's block.
+        if (victim && victim->kind == XF_TENSOR_VIEW && victim->view_offset == 0 && xf_tensor_is_dense(victim) &&
+            xf_tensor_bytes(victim) == xf_tensor_bytes(victim->base))
+            victim = victim->base;
         if (victim && victim->kind == XF_TENSOR_RESULT && !victim->is_output && victim->last_use == (int)i &&
             victim->dtype == dst->dtype && xf_tensor_bytes(victim) == xf_tensor_bytes(dst)) {
             dst->offset = victim->offset;

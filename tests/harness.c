@@ -29,6 +29,7 @@ static bool parse_column(const char* word, xf_test_column_t* col) {
         else if (strcmp(m, "nofp16") == 0) col->disable_features |= XF_FEATURE_FP16;
         else if (strcmp(m, "nosubgroup") == 0) col->disable_features |= XF_FEATURE_SUBGROUP;
         else if (strcmp(m, "tuned") == 0) col->tune = XF_TUNE_FAST;
+        else if (strcmp(m, "smallbind") == 0) col->max_binding_bytes = XF_TEST_SMALL_BINDING;
         else return false;
     }
     return true;
@@ -110,6 +111,7 @@ bool xf_test_open(const xf_test_column_t* col, xf_context_t** out, bool* skip, c
     opts.kernels = col->kernels;
     opts.attention = col->attention;
     opts.disable_features = col->disable_features;
+    opts.max_binding_bytes = col->max_binding_bytes;
     opts.tune = col->tune;
     xf_status_t st = xf_context_create(&opts, out);
     if (st == XF_OK) return true;

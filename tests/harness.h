@@ -11,10 +11,14 @@
 #include "xformer.h"
 
 #define XF_TEST_MAX_COLUMNS 16
+// The binding limit of "smallbind" columns: below most op-table operands, above the largest weight or
+// key/value block an operator must read whole.
+#define XF_TEST_SMALL_BINDING 65536
 
 // A backend column of the test table: a backend name and kernel-variant modifiers, each set through
 // the context options: "cpu", "opencl", "opencl+gpu" (GPU-style kernels), "opencl+fused" (fused
-// attention), "vulkan+nofp16+nosubgroup" (optional features off), ...
+// attention), "vulkan+nofp16+nosubgroup" (optional features off), "vulkan+smallbind" (a small binding
+// limit, xf_context_options_t.max_binding_bytes), ...
 typedef struct {
     char name[48];
     xf_backend_t backend;
@@ -22,6 +26,7 @@ typedef struct {
     xf_attention_variant_t attention;
     unsigned disable_features;
     xf_tune_t tune;
+    uint64_t max_binding_bytes;  // "smallbind": XF_TEST_SMALL_BINDING, so operands run in pieces
     bool requested;  // named in XFORMER_TEST_BACKENDS: a missing device is a failure, not a skip
 } xf_test_column_t;
 

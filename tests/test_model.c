@@ -321,6 +321,82 @@ Test(model, segformer_b0_hash_init, .timeout = 1800) {
     rmdir(dir);
 }
 
+static double cosine(const float* a, const float* b, size_t n);
+
+// Logits and mask of |model| at |size|x|size| on |col| (NULL when the column has no device and may skip).
+static bool segment_on(const xf_test_column_t* col, const char* model, int64_t size, const float* input,
+                       float* logits, size_t nout, int32_t* mask) {
+    char why[512];
+    bool skip;
+    xf_context_t* ctx;
+    if (!xf_test_open(col, &ctx, &skip, why, sizeof why)) {
+        cr_assert(skip, "%s", why);
+        return false;
+    }
+    xf_model_options_t opt;
+    xf_model_options_init(&opt);
+    opt.input_height = opt.input_width = size;
+    xf_model_t* m;
+    cr_assert(xf_model_load(ctx, model, &opt, &m) == XF_OK, "[%s] load: %s", col->name, xf_context_error(ctx));
+    xf_model_info_t mi;
+    cr_assert(xf_model_info(m, &mi) == XF_OK);
+    cr_assert(xf_model_run(m, input, (size_t)mi.input_elements, logits, nout) == XF_OK, "[%s] run: %s", col->name,
+              xf_context_error(ctx));
+    cr_assert(xf_model_mask(m, mask, (size_t)(size * size)) == XF_OK, "[%s] mask: %s", col->name,
+              xf_context_error(ctx));
+    xf_model_destroy(m);
+    xf_context_destroy(ctx);
+    return true;
+}
+
+// SegFormer with 150 classes at 512x512: its mask graph holds [1, 150, 512, 512] (157 MB), past lavapipe's
+// 128 MiB maxStorageBufferRange, so the resize, the permuting copy and the argmax run in pieces. Logits and
+// masks equal OpenCL's (which matches PyTorch on this model in segformer_b0_hash_init). The op table's
+// smallbind column runs every op family in pieces.
+Test(model, segformer_150_classes_past_one_binding, .timeout = 900) {
+    char dir[512], model[640], cfgpath[1100];
+    tm_tmpdir(dir, sizeof dir);
+    snprintf(model, sizeof model, "%s/segformer_b0.safetensors", dir);
+    snprintf(cfgpath, sizeof cfgpath, "%s/tests/data/segformer_b0_config.json", src_dir());
+    tm_file_t f = {0};
+    tm_read_file(cfgpath, f.config, sizeof f.config);
+    cr_assert(f.config[0], "cannot read %s", cfgpath);
+    const int64_t dims[4] = {32, 64, 160, 256}, depths[4] = {2, 2, 2, 2}, sr[4] = {8, 4, 2, 1},
+                  patch[4] = {7, 3, 3, 3};
+    tm_segformer_tensors(&f, 4, dims, depths, sr, patch, 3, 256, 150);
+    cr_assert(tm_write(&f, model));
+    tm_free(&f);
+    const int64_t size = 512, px = size * size;
+    const size_t nout = (size_t)(150 * (size / 4) * (size / 4));
+    float* input = malloc(sizeof(float) * (size_t)(3 * px));
+    tm_input(input, 3 * px);
+    float *want = malloc(sizeof(float) * nout), *got = malloc(sizeof(float) * nout);
+    int32_t *want_mask = malloc(sizeof(int32_t) * (size_t)px), *mask = malloc(sizeof(int32_t) * (size_t)px);
+    xf_test_column_t cl = {.name = "opencl", .backend = XF_BACKEND_OPENCL,
+                           .requested = xf_test_backend_required(XF_BACKEND_OPENCL)};
+    xf_test_column_t vk[1] = {{.name = "vulkan", .backend = XF_BACKEND_VULKAN}};
+    bool have_ref = segment_on(&cl, model, size, input, want, nout, want_mask);
+    for (int i = 0; i < 1 && have_ref; i++) {
+        vk[i].requested = xf_test_backend_required(XF_BACKEND_VULKAN);
+        if (!segment_on(&vk[i], model, size, input, got, nout, mask)) break;
+        double cos = cosine(got, want, nout);
+        cr_expect(cos >= 0.99999, "[%s] logits cosine %.7f against OpenCL", vk[i].name, cos);
+        check_logits("segformer 150 classes at 512", vk[i].name, got, want, nout, 1e-3f, 1e-3f);
+        int64_t differ = 0;
+        for (int64_t k = 0; k < px; k++) differ += mask[k] != want_mask[k];
+        cr_expect(differ <= px / 10000, "[%s] %lld of %lld mask pixels differ from OpenCL's", vk[i].name,
+                  (long long)differ, (long long)px);
+    }
+    if (!have_ref) cr_skip_test("no OpenCL device to compare with");
+    free(input);
+    free(want);
+    free(got);
+    free(want_mask);
+    free(mask);
+    unlink(model);
+    rmdir(dir);
+}
+
 //===----------------------------------------------------------------------===//
 // The ViT family as timm ships it (tests/data/vit_variants_ref.safetensors)
 //===----------------------------------------------------------------------===//

@@ -609,6 +609,11 @@ static xf_status_t xf_vk_device_open(int index, const xf_device_options_t* opts,
         dev->cpu_style = xf_vk_choose_cpu_style(opts->kernels, dev->props.deviceType);
         xf_vk_fill_info(&dev->vk, dev->phys, index, &dev->feat, dev->use_fp16, dev->use_subgroup, dev->cpu_style,
                         &dev->info);
+        // A smaller binding limit than the device's (tests): every binding decision reads this one field.
+        if (opts->max_binding && opts->max_binding < dev->props.limits.maxStorageBufferRange) {
+            dev->props.limits.maxStorageBufferRange = (uint32_t)opts->max_binding;
+            dev->info.max_buffer_bytes = opts->max_binding;
+        }
         st = xf_vk_choose_memory(dev, err);
     }
     xf_free(pds);

@@ -61,11 +61,13 @@ static xf_status_t xf_vk_bind(xf_device_t* dev, const xf_tref_t* t, int64_t firs
         return xf_err_set(err, XF_ERR_INCOMPATIBLE,
                           "Vulkan: a binding of %llu bytes exceeds the device's maxStorageBufferRange (%u bytes)",
                           (unsigned long long)range, dev->props.limits.maxStorageBufferRange);
+    // Barriers follow the bound range, which starts at the aligned offset: validation (and a driver) may
+    // take it as accessed, so pieces of one result whose ranges share an alignment block are ordered.
     *b = (xf_vk_binding_t){.buffer = t->buffer,
                            .offset = aligned,
                            .range = range,
                            .elem_offset = (uint32_t)((start - aligned) / es),
-                           .used_begin = start,
+                           .used_begin = aligned,
                            .used_end = end};
     return XF_OK;
 }
@@ -191,8 +193,9 @@ static void xf_vk_dense_strides(const int64_t* ne, int64_t* nb) {
 }
 
 static xf_status_t xf_vk_op_copy(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
+    // The destination's own strides: a piece of a split copy writes a strided block.
     int64_t nb[4];
-    xf_vk_dense_strides(n->dst.ne, nb);
+    xf_tref_elem_strides(&n->dst, nb);
     return xf_vk_copy(dev, &n->src[0], &n->dst, 0, nb, plan, err);
 }
 
@@ -1009,6 +1012,18 @@ bool xf_vk_op_coverage(xf_op_t op, const char** reason) {
     return e && (e->record || e->refused);
 }
 
+typedef enum { XF_VK_PIECES_CHECK, XF_VK_PIECES_SCRATCH, XF_VK_PIECES_RECORD } xf_vk_pieces_mode_t;
+
+typedef struct xf_vk_pieces_s {
+    xf_vk_pieces_mode_t mode;
+    xf_vk_plan_t* plan;       // RECORD
+    VkDeviceSize scratch_at;  // RECORD: where every piece's scratch starts (they run one after another)
+    size_t scratch;           // SCRATCH: the largest piece's
+} xf_vk_pieces_t;
+
+// Runs |n| as pieces whose operands each fit one binding (below).
+static xf_status_t xf_vk_pieces(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_pieces_t* pc, xf_err_t* err);
+
 xf_status_t xf_vk_supports(xf_device_t* dev, const xf_exec_node_t* n, xf_err_t* err) {
     const xf_vk_op_entry_t* e = (unsigned)n->op < XF_OP_COUNT ? xf_vk_ops[n->op] : NULL;
     if (!e || !e->record) {
@@ -1061,29 +1076,11 @@ xf_status_t xf_vk_supports(xf_device_t* dev, const xf_exec_node_t* n, xf_err_t* 
     }
     if (!ok) return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "Vulkan: %s does not support this dtype combination",
                                xf_op_name(n->op));
-    if (n->op == XF_OP_MATMUL && !xf_vk_matmul_fits(dev, n)) {
-        const xf_tref_t* c = &n->dst;
-        int64_t K = n->src[0].ne[3];
-        VkDeviceSize es = xf_dtype_size(c->dtype);
-        bool splittable = c->ne[0] * c->ne[1] == 1 && (n->params.matmul.transpose_b || xf_vk_fits(dev, &n->src[1])) &&
-                          (VkDeviceSize)(K + c->ne[3]) * es <= xf_vk_max_range(dev);
-        if (!splittable)
-            return xf_err_set(err, XF_ERR_INCOMPATIBLE,
-                              "Vulkan: a batched matmul operand exceeds maxStorageBufferRange (%u bytes)",
-                              dev->props.limits.maxStorageBufferRange);
-        return XF_OK;
-    }
-    for (int i = 0; i < cnt; ++i) {
-        if (!xf_vk_fits(dev, all[i]))
-            return xf_err_set(err, XF_ERR_INCOMPATIBLE,
-                              "Vulkan: a %s operand of %llu bytes exceeds maxStorageBufferRange (%u bytes)",
-                              xf_op_name(n->op), (unsigned long long)(xf_vk_span(all[i]) * (int64_t)xf_dtype_size(all[i]->dtype)),
-                              dev->props.limits.maxStorageBufferRange);
-    }
-    return XF_OK;
+    xf_vk_pieces_t pc = {.mode = XF_VK_PIECES_CHECK};
+    return xf_vk_pieces(dev, n, &pc, err);
 }
 
-size_t xf_vk_node_scratch(xf_device_t* dev, const xf_exec_node_t* n) {
+static size_t xf_vk_leaf_scratch(xf_device_t* dev, const xf_exec_node_t* n) {
     if (n->op == XF_OP_MATMUL && xf_vk_matmul_uses_bt(dev, n)) {
         const xf_tref_t* b = &n->src[1];
         return (size_t)xf_vk_scratch_size(b->dtype, (int64_t[]){b->ne[0], b->ne[1], b->ne[3], b->ne[2]});
@@ -1097,11 +1094,229 @@ size_t xf_vk_node_scratch(xf_device_t* dev, const xf_exec_node_t* n) {
     return 0;
 }
 
+//===----------------------------------------------------------------------===//
+// Operands past one binding (maxStorageBufferRange): a node runs as pieces, each a node of the same op on
+// slices of its operands that fit. A piece cuts the outermost dimension of the result that is not 1 (so the
+// result's slice stays contiguous for shaders that write densely); the sources that run along that dimension
+// are cut with it, the others are read whole. Copies (strided on both sides) are cut along any dimensions,
+// a concatenation becomes one copy per source, and a 2-D matmul splits itself into row and column blocks.
+//===----------------------------------------------------------------------===//
+
+
+static void xf_vk_cut(xf_tref_t* t, int dim, int64_t start, int64_t len) {
+    t->offset += (size_t)(start * t->nb[dim]);
+    t->ne[dim] = len;
+}
+
+// A convolution whose every output channel reads its own input channel.
+static bool xf_vk_depthwise(const xf_exec_node_t* n) {
+    return n->params.conv2d.groups == n->src[0].ne[1] && n->dst.ne[1] == n->src[0].ne[1];
+}
+
+// For a cut of dst dim |d| of |n|: the dim of each source that runs along it, or -1 when every piece reads
+// that source whole. False when |n| cannot be cut along |d|.
+static bool xf_vk_cut_dims(const xf_exec_node_t* n, int d, int f[XF_MAX_SRC]) {
+    const xf_tref_t* o = &n->dst;
+    const xf_op_params_t* pr = &n->params;
+    for (int i = 0; i < XF_MAX_SRC; ++i) f[i] = n->src[i].buffer && n->src[i].ne[d] == o->ne[d] ? d : -1;
+    switch (n->op) {
+        case XF_OP_MATMUL:
+            return d < 2;
+        case XF_OP_ATTENTION:
+            if (d == 2) f[1] = f[2] = -1;  // every query row reads all keys and values
+            return d < 3;
+        case XF_OP_WINDOW_ATTENTION:
+            f[1] = f[2] = f[3] = -1;
+            return d == 0;
+        case XF_OP_CONV2D: {
+            const bool pointwise = n->src[1].ne[2] == 1 && n->src[1].ne[3] == 1 && pr->conv2d.stride[0] == 1 &&
+                                   pr->conv2d.stride[1] == 1 && pr->conv2d.padding[0] == 0 && pr->conv2d.padding[1] == 0;
+            for (int i = 0; i < XF_MAX_SRC; ++i) f[i] = -1;
+            if (d == 0 || (d >= 2 && pointwise)) f[0] = d;
+            // Output channels, with the weights (and, depthwise, the input channels: piece.groups follows).
+            if (d == 1 && (pr->conv2d.groups == 1 || xf_vk_depthwise(n))) {
+                f[1] = 0;
+                if (pr->conv2d.has_bias) f[2] = 3;
+                if (pr->conv2d.groups > 1) f[0] = 1;
+            }
+            return f[0] >= 0 || f[1] >= 0;
+        }
+        case XF_OP_RESIZE:
+            return d < 2;
+        case XF_OP_CONCAT:
+            return d != pr->axis.axis;
+        case XF_OP_ROLL:
+            return pr->roll.shift[d] == 0;
+        case XF_OP_PAD:
+            return f[0] == d && pr->pad.before[d] == 0;
+        case XF_OP_GATHER:
+            f[1] = -1;
+            return d != pr->axis.axis;
+        case XF_OP_ARGMAX:  // over the last dim, which the result keeps as 1
+            f[0] = d;
+            return d < 3;
+        case XF_OP_SUM:
+        case XF_OP_MEAN:
+        case XF_OP_MAX:
+        case XF_OP_MIN:
+            f[0] = d;
+            return d != pr->axis.axis;
+        case XF_OP_LAYERNORM:
+        case XF_OP_RMSNORM:
+        case XF_OP_SOFTMAX:
+        case XF_OP_GLU:
+            if (n->op != XF_OP_SOFTMAX) f[1] = f[2] = -1;
+            f[0] = d;
+            return d < 3;
+        default:  // element-wise: sources broadcast along |d| (size 1) are read whole
+            return true;
+    }
+}
+
+static bool xf_vk_node_fits(const xf_device_t* dev, const xf_exec_node_t* n) { return xf_vk_matmul_fits(dev, n); }
+
+// The first operand of |n| past one binding, for messages.
+static const xf_tref_t* xf_vk_too_large(const xf_device_t* dev, const xf_exec_node_t* n) {
+    for (int i = 0; i < XF_MAX_SRC; ++i)
+        if (n->src[i].buffer && !xf_vk_fits(dev, &n->src[i])) return &n->src[i];
+    return &n->dst;
+}
+
+static xf_status_t xf_vk_unsplittable(const xf_device_t* dev, const xf_exec_node_t* n, const char* why, xf_err_t* err) {
+    const xf_tref_t* t = xf_vk_too_large(dev, n);
+    return xf_err_set(err, XF_ERR_INCOMPATIBLE,
+                      "Vulkan: a %s operand of %llu bytes exceeds maxStorageBufferRange (%u bytes) and %s",
+                      xf_op_name(n->op), (unsigned long long)(xf_vk_span(t) * (int64_t)xf_dtype_size(t->dtype)),
+                      dev->props.limits.maxStorageBufferRange, why);
+}
+
+static xf_status_t xf_vk_leaf(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_pieces_t* pc, xf_err_t* err) {
+    if (n->op == XF_OP_MATMUL && !xf_vk_matmul_fits(dev, n)) {
+        // A 2-D product: split into row and column blocks by its own recorder when each K-long row fits.
+        const xf_tref_t* c = &n->dst;
+        int64_t K = n->src[0].ne[3];
+        VkDeviceSize es = xf_dtype_size(c->dtype);
+        if (!((n->params.matmul.transpose_b || xf_vk_fits(dev, &n->src[1])) &&
+              (VkDeviceSize)(K + c->ne[3]) * es <= xf_vk_max_range(dev)))
+            return xf_vk_unsplittable(dev, n, "the product cannot be split into blocks that fit", err);
+    }
+    switch (pc->mode) {
+        case XF_VK_PIECES_CHECK: return XF_OK;
+        case XF_VK_PIECES_SCRATCH: {
+            size_t need = xf_vk_leaf_scratch(dev, n);
+            if (need > pc->scratch) pc->scratch = need;
+            return XF_OK;
+        }
+        default:
+            pc->plan->scratch_at = pc->scratch_at;
+            return xf_vk_ops[n->op]->record(dev, n, pc->plan, err);
+    }
+}
+
+// A copy cut along any dims (both sides strided) until both blocks fit, then block by block.
+static xf_status_t xf_vk_copy_pieces(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_pieces_t* pc, xf_err_t* err) {
+    const xf_tref_t *src = &n->src[0], *dst = &n->dst;
+    if (memcmp(src->ne, dst->ne, sizeof src->ne) != 0)
+        return xf_vk_unsplittable(dev, n, "a reshaping copy cannot be split", err);
+    int64_t cs[4] = {dst->ne[0], dst->ne[1], dst->ne[2], dst->ne[3]};
+    for (;;) {
+        xf_tref_t a = *src, b = *dst;
+        memcpy(a.ne, cs, sizeof cs);
+        memcpy(b.ne, cs, sizeof cs);
+        const bool fa = xf_vk_fits(dev, &a), fb = xf_vk_fits(dev, &b);
+        if (fa && fb) break;
+        const xf_tref_t* bad = fa ? &b : &a;
+        int best = -1;
+        int64_t widest = 0;
+        for (int d = 0; d < 4; ++d) {
+            if (cs[d] > 1 && (cs[d] - 1) * bad->nb[d] > widest) {
+                widest = (cs[d] - 1) * bad->nb[d];
+                best = d;
+            }
+        }
+        if (best < 0) return xf_vk_unsplittable(dev, n, "one element row does not fit", err);
+        cs[best] = (cs[best] + 1) / 2;
+    }
+    xf_status_t st = XF_OK;
+    int64_t at[4];
+    for (at[0] = 0; at[0] < dst->ne[0] && st == XF_OK; at[0] += cs[0])
+        for (at[1] = 0; at[1] < dst->ne[1] && st == XF_OK; at[1] += cs[1])
+            for (at[2] = 0; at[2] < dst->ne[2] && st == XF_OK; at[2] += cs[2])
+                for (at[3] = 0; at[3] < dst->ne[3] && st == XF_OK; at[3] += cs[3]) {
+                    xf_exec_node_t piece = *n;
+                    for (int d = 0; d < 4; ++d) {
+                        int64_t len = cs[d] < dst->ne[d] - at[d] ? cs[d] : dst->ne[d] - at[d];
+                        xf_vk_cut(&piece.src[0], d, at[d], len);
+                        xf_vk_cut(&piece.dst, d, at[d], len);
+                    }
+                    st = xf_vk_leaf(dev, &piece, pc, err);
+                }
+    return st;
+}
+
+static xf_status_t xf_vk_pieces(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_pieces_t* pc, xf_err_t* err) {
+    const xf_tref_t* o = &n->dst;
+    if (xf_vk_node_fits(dev, n) || (n->op == XF_OP_MATMUL && o->ne[0] * o->ne[1] == 1)) return xf_vk_leaf(dev, n, pc, err);
+    if (n->op == XF_OP_COPY) return xf_vk_copy_pieces(dev, n, pc, err);
+    int d = 0;
+    while (d < 4 && o->ne[d] == 1) ++d;
+    if (n->op == XF_OP_CONCAT && (d == 4 || d == n->params.axis.axis)) {
+        // One copy per source into its slice of the result.
+        xf_status_t st = XF_OK;
+        int ax = n->params.axis.axis;
+        int64_t at = 0;
+        for (int i = 0; i < n->params.axis.count && st == XF_OK; ++i) {
+            xf_exec_node_t piece = {.op = XF_OP_COPY, .nsrc = 1, .label = n->label, .dst = *o};
+            piece.src[0] = n->src[i];
+            xf_vk_cut(&piece.dst, ax, at, n->src[i].ne[ax]);
+            at += n->src[i].ne[ax];
+            st = xf_vk_pieces(dev, &piece, pc, err);
+        }
+        return st;
+    }
+    int f[XF_MAX_SRC];
+    if (d == 4 || !xf_vk_cut_dims(n, d, f))
+        return xf_vk_unsplittable(dev, n, "the operator cannot be split along its outermost dimension", err);
+    // The longest run of dst dim |d| whose cut operands fit; the operands read whole must fit on their own,
+    // else the pieces are single steps of |d| and are cut further inside.
+    int64_t c = o->ne[d];
+    for (;;) {
+        xf_exec_node_t piece = *n;
+        xf_vk_cut(&piece.dst, d, 0, c);
+        bool fit = xf_vk_fits(dev, &piece.dst);
+        for (int i = 0; i < XF_MAX_SRC; ++i) {
+            if (!n->src[i].buffer) continue;
+            if (f[i] >= 0) xf_vk_cut(&piece.src[i], f[i], 0, c);
+            fit = fit && xf_vk_fits(dev, &piece.src[i]);
+        }
+        if (fit || c == 1) break;
+        c = (c + 1) / 2;
+    }
+    xf_status_t st = XF_OK;
+    for (int64_t at = 0; at < o->ne[d] && st == XF_OK; at += c) {
+        xf_exec_node_t piece = *n;
+        int64_t len = c < o->ne[d] - at ? c : o->ne[d] - at;
+        xf_vk_cut(&piece.dst, d, at, len);
+        for (int i = 0; i < XF_MAX_SRC; ++i)
+            if (n->src[i].buffer && f[i] >= 0) xf_vk_cut(&piece.src[i], f[i], at, len);
+        if (n->op == XF_OP_CONV2D && d == 1 && n->params.conv2d.groups > 1) piece.params.conv2d.groups = (int)len;
+        st = xf_vk_pieces(dev, &piece, pc, err);
+    }
+    return st;
+}
+
+size_t xf_vk_node_scratch(xf_device_t* dev, const xf_exec_node_t* n) {
+    xf_vk_pieces_t pc = {.mode = XF_VK_PIECES_SCRATCH};
+    xf_err_t err;
+    return xf_vk_pieces(dev, n, &pc, &err) == XF_OK ? pc.scratch : 0;
+}
+
 // Records |n|, which xf_vk_supports accepted when the graph was planned.
 xf_status_t xf_vk_record_node(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
     if (xf_tref_elements(&n->dst) == 0) return XF_OK;
     plan->scratch = n->scratch;
     plan->scratch_at = n->scratch_offset;
     plan->scratch_end = n->scratch_offset + n->scratch_bytes;
-    return xf_vk_ops[n->op]->record(dev, n, plan, err);
+    xf_vk_pieces_t pc = {.mode = XF_VK_PIECES_RECORD, .plan = plan, .scratch_at = n->scratch_offset};
+    return xf_vk_pieces(dev, n, &pc, err);
 }
