@@ -91,6 +91,19 @@ static xf_status_t layernorm(xf_model_t* m, const char* prefix, int64_t dim, xf_
     return xf_layernorm(m->graph, x, w, b, m->cfg.swin.eps, out);
 }
 
+// x . W^T + b of the block |p|'s layer |layer| ("<p><layer>weight" [out, in] and "bias"), then |act|, plus
+// |residual| when given.
+static xf_status_t linear(xf_model_t* m, const char* p, const char* layer, xf_tensor_t* x, int64_t out_dim,
+                          int64_t in_dim, xf_activation_t act, xf_tensor_t* residual, xf_tensor_t** out) {
+    char name[256];
+    xf_tensor_t *w, *b;
+    snprintf(name, sizeof name, "%s%s", p, layer);
+    CHECK(weight(m, name, "weight", 2, out_dim, in_dim, &w));
+    CHECK(weight(m, name, "bias", 1, out_dim, 0, &b));
+    xf_matmul_options_t o = {.transpose_b = true, .bias = b, .activation = act, .residual = residual};
+    return xf_matmul(m->graph, x, w, &o, out);
+}
+
 // The block's relative_position_index when the file has one (transformers, older timm and the original Swin
 // save it; timm 0.9 computes it, and so does the operator), checked against the table; NULL otherwise. A
 // saved attn_mask is the same function of the geometry as the mask the operator computes.
@@ -181,23 +194,11 @@ static xf_status_t swin_block(xf_model_t* m, const swin_names_t* nm, const char*
                                        .heads = (int)heads,
                                        .mask_value = SWIN_MASKED};
     CHECK(xf_window_attention(g, qkv, table, index, padded ? b : NULL, &wa, &o));
-    snprintf(name, sizeof name, "%s%s", p, nm->proj);
-    CHECK(weight(m, name, "weight", 2, c, c, &w));
-    CHECK(weight(m, name, "bias", 1, c, 0, &b));
-    xf_matmul_options_t proj = {.transpose_b = true, .bias = b, .residual = x};
-    CHECK(xf_matmul(g, o, w, &proj, &x));
+    CHECK(linear(m, p, nm->proj, o, c, c, XF_ACT_NONE, x, &x));
     snprintf(name, sizeof name, "%s%s", p, nm->norm2);
     CHECK(layernorm(m, name, c, x, &h));
-    snprintf(name, sizeof name, "%s%s", p, nm->fc1);
-    CHECK(weight(m, name, "weight", 2, hidden, c, &w));
-    CHECK(weight(m, name, "bias", 1, hidden, 0, &b));
-    xf_matmul_options_t f1 = {.transpose_b = true, .bias = b, .activation = XF_ACT_GELU};
-    CHECK(xf_matmul(g, h, w, &f1, &h));
-    snprintf(name, sizeof name, "%s%s", p, nm->fc2);
-    CHECK(weight(m, name, "weight", 2, c, hidden, &w));
-    CHECK(weight(m, name, "bias", 1, c, 0, &b));
-    xf_matmul_options_t f2 = {.transpose_b = true, .bias = b, .residual = x};
-    return xf_matmul(g, h, w, &f2, out);
+    CHECK(linear(m, p, nm->fc1, h, hidden, c, XF_ACT_GELU, NULL, &h));
+    return linear(m, p, nm->fc2, h, c, hidden, XF_ACT_NONE, x, out);
 }
 
 // timm's PatchMerging: [B, H, W, C] -> 2x2 neighbourhoods [B, H/2, W/2, 4C] -> LayerNorm -> Linear(4C, 2C),

@@ -300,12 +300,9 @@ Test(model, deit_tiny_hash_init, .timeout = 1800) {
     rmdir(dir);
 }
 
-Test(model, segformer_b0_hash_init, .timeout = 1800) {
-    char dir[512], model[640], ref[1100], cfgpath[1100];
-    tm_tmpdir(dir, sizeof dir);
-    cr_assert(dir[0], "mkdtemp failed");
-    snprintf(model, sizeof model, "%s/segformer_b0.safetensors", dir);
-    snprintf(ref, sizeof ref, "%s/tests/data/segformer_b0_ref.safetensors", src_dir());
+// tests/data/segformer_b0_config.json (SegFormer-B0, 150 classes) with hash-initialised weights, at |path|.
+static void write_segformer_b0(const char* path) {
+    char cfgpath[1100];
     snprintf(cfgpath, sizeof cfgpath, "%s/tests/data/segformer_b0_config.json", src_dir());
     tm_file_t f = {0};
     tm_read_file(cfgpath, f.config, sizeof f.config);
@@ -313,8 +310,17 @@ Test(model, segformer_b0_hash_init, .timeout = 1800) {
     const int64_t dims[4] = {32, 64, 160, 256}, depths[4] = {2, 2, 2, 2}, sr[4] = {8, 4, 2, 1},
                   patch[4] = {7, 3, 3, 3};
     tm_segformer_tensors(&f, 4, dims, depths, sr, patch, 3, 256, 150);
-    cr_assert(tm_write(&f, model));
+    cr_assert(tm_write(&f, path));
     tm_free(&f);
+}
+
+Test(model, segformer_b0_hash_init, .timeout = 1800) {
+    char dir[512], model[640], ref[1100];
+    tm_tmpdir(dir, sizeof dir);
+    cr_assert(dir[0], "mkdtemp failed");
+    snprintf(model, sizeof model, "%s/segformer_b0.safetensors", dir);
+    snprintf(ref, sizeof ref, "%s/tests/data/segformer_b0_ref.safetensors", src_dir());
+    write_segformer_b0(model);
     std_case_t c = {model, ref, 2e-3f, 2e-3f};
     each_column(run_std, &c);
     unlink(model);
@@ -354,18 +360,10 @@ static bool segment_on(const xf_test_column_t* col, const char* model, int64_t s
 // masks equal OpenCL's (which matches PyTorch on this model in segformer_b0_hash_init). The op table's
 // smallbind column runs every op family in pieces.
 Test(model, segformer_150_classes_past_one_binding, .timeout = 900) {
-    char dir[512], model[640], cfgpath[1100];
+    char dir[512], model[640];
     tm_tmpdir(dir, sizeof dir);
     snprintf(model, sizeof model, "%s/segformer_b0.safetensors", dir);
-    snprintf(cfgpath, sizeof cfgpath, "%s/tests/data/segformer_b0_config.json", src_dir());
-    tm_file_t f = {0};
-    tm_read_file(cfgpath, f.config, sizeof f.config);
-    cr_assert(f.config[0], "cannot read %s", cfgpath);
-    const int64_t dims[4] = {32, 64, 160, 256}, depths[4] = {2, 2, 2, 2}, sr[4] = {8, 4, 2, 1},
-                  patch[4] = {7, 3, 3, 3};
-    tm_segformer_tensors(&f, 4, dims, depths, sr, patch, 3, 256, 150);
-    cr_assert(tm_write(&f, model));
-    tm_free(&f);
+    write_segformer_b0(model);
     const int64_t size = 512, px = size * size;
     const size_t nout = (size_t)(150 * (size / 4) * (size / 4));
     float* input = malloc(sizeof(float) * (size_t)(3 * px));
@@ -1382,6 +1380,32 @@ static void check_directories(xf_st_file_t* ref, const xf_json_t* models, const 
     free(input);
 }
 
+// Each field of the reference's list |keys| in |model|'s config, set to an object (which no field takes): the
+// directory loads when the field is in |accepted| (ignored fields), else the error names the field.
+static void check_hf_config_keys(xf_st_file_t* ref, const char* model, const char* keys_name, const char* what,
+                                 const char* const* accepted, const char* dir) {
+    xf_json_doc_t* doc = ref_json(ref, keys_name);
+    const xf_json_t* keys = xf_json_root(doc);
+    char cfg_key[96];
+    snprintf(cfg_key, sizeof cfg_key, "%s.config", model);
+    const char* base = xf_st_metadata(ref, cfg_key);
+    for (size_t i = 0; i < keys->count; i++) {
+        const char* key = keys->u.items[i].u.s;
+        char config[8192];
+        config_with_object(base, key, config, sizeof config);
+        write_hf_dir(ref, model, dir, config);
+        xf_context_t* ctx = cpu_context();
+        xf_model_t* m = NULL;
+        xf_status_t st = xf_model_load(ctx, dir, NULL, &m);
+        bool ignored = false;
+        for (const char* const* a = accepted; *a; a++) ignored |= strcmp(*a, key) == 0;
+        expect_key_verdict(what, key, ignored, st, xf_context_error(ctx));
+        xf_model_destroy(m);
+        xf_context_destroy(ctx);
+    }
+    xf_json_free(doc);
+}
+
 // ViTForImageClassification (GELU and tanh GELU without q/k/v biases), DeiTForImageClassification,
 // DeiTForImageClassificationWithTeacher, SegformerForSemanticSegmentation and SwinForImageClassification load
 // from their directories as transformers saves them, match transformers on every column, and preprocess as
@@ -1418,50 +1442,14 @@ Test(model, hugging_face_directories, .timeout = 900) {
     free(want);
     xf_json_free(doc);
 
-    // Every ViTConfig field transformers has is understood or refused by name.
-    doc = ref_json(ref, "hf_vit_keys");
-    const xf_json_t* keys = xf_json_root(doc);
-    const char* base = xf_st_metadata(ref, "hf_vit.config");
-    static const char* const accepted[] = {"encoder_stride", "hidden_dropout_prob", "attention_probs_dropout_prob",
-                                           "initializer_range", NULL};
-    for (size_t i = 0; i < keys->count; i++) {
-        const char* key = keys->u.items[i].u.s;
-        char config[8192];
-        config_with_object(base, key, config, sizeof config);
-        write_hf_dir(ref, "hf_vit", dir, config);
-        xf_context_t* kctx = cpu_context();
-        xf_model_t* km = NULL;
-        xf_status_t st = xf_model_load(kctx, dir, NULL, &km);
-        bool ignored = false;
-        for (const char* const* a = accepted; *a; a++) ignored |= strcmp(*a, key) == 0;
-        expect_key_verdict("ViTConfig", key, ignored, st, xf_context_error(kctx));
-        xf_model_destroy(km);
-        xf_context_destroy(kctx);
-    }
-    xf_json_free(doc);
-
-    // And every SwinConfig field.
-    doc = ref_json(ref, "hf_swin_keys");
-    keys = xf_json_root(doc);
-    base = xf_st_metadata(ref, "hf_swin.config");
+    // Every ViTConfig and SwinConfig field transformers has is understood or refused by name.
+    static const char* const vit_accepted[] = {"encoder_stride", "hidden_dropout_prob", "attention_probs_dropout_prob",
+                                               "initializer_range", NULL};
     static const char* const swin_accepted[] = {"encoder_stride", "out_features", "out_indices", "stage_names",
                                                 "hidden_dropout_prob", "attention_probs_dropout_prob",
                                                 "drop_path_rate", "initializer_range", NULL};
-    for (size_t i = 0; i < keys->count; i++) {
-        const char* key = keys->u.items[i].u.s;
-        char config[8192];
-        config_with_object(base, key, config, sizeof config);
-        write_hf_dir(ref, "hf_swin", dir, config);
-        xf_context_t* kctx = cpu_context();
-        xf_model_t* km = NULL;
-        xf_status_t st = xf_model_load(kctx, dir, NULL, &km);
-        bool ignored = false;
-        for (const char* const* a = swin_accepted; *a; a++) ignored |= strcmp(*a, key) == 0;
-        expect_key_verdict("SwinConfig", key, ignored, st, xf_context_error(kctx));
-        xf_model_destroy(km);
-        xf_context_destroy(kctx);
-    }
-    xf_json_free(doc);
+    check_hf_config_keys(ref, "hf_vit", "hf_vit_keys", "ViTConfig", vit_accepted, dir);
+    check_hf_config_keys(ref, "hf_swin", "hf_swin_keys", "SwinConfig", swin_accepted, dir);
     xf_st_close(ref);
     remove_model_dir(dir);
 }
