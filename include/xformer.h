@@ -151,6 +151,9 @@ typedef struct xf_device_info_s {
     uint32_t subgroup_size;
     uint64_t global_memory_bytes;
     uint64_t max_buffer_bytes;      // largest single buffer binding
+    // Largest single device allocation (OpenCL CL_DEVICE_MAX_MEM_ALLOC_SIZE, Vulkan maxMemoryAllocationSize);
+    // a graph's intermediates are spread over buffers of at most this size.
+    uint64_t max_allocation_bytes;
     uint64_t shared_memory_bytes;   // local / shared memory per work-group
     uint32_t max_workgroup_size;
     // Kernel style chosen for this device: "cpu" (barrier-free, wide vectors) or "gpu" (tiled).
@@ -230,9 +233,10 @@ typedef struct xf_context_options_s {
     xf_tune_t tune;
     // Host memory (see xf_allocator_t); must outlive the context.
     xf_allocator_t allocator;
-    // Bytes one kernel binding may address, below the device's own limit (Vulkan: maxStorageBufferRange);
-    // 0 (the default) means the device's. Operands larger than a binding run in pieces: tests set a small
-    // value so those paths run on small tensors. At least 4096.
+    // Bytes one kernel binding may address, below the device's own limit (Vulkan: maxStorageBufferRange,
+    // where larger operands run in pieces; OpenCL: CL_DEVICE_MAX_MEM_ALLOC_SIZE, the largest buffer, over
+    // which a graph's intermediates are spread); 0 (the default) means the device's. Tests set a small value
+    // so those paths run on small tensors. At least 4096.
     uint64_t max_binding_bytes;
 } xf_context_options_t;
 
@@ -368,6 +372,7 @@ typedef struct xf_graph_stats_s {
     size_t intermediates;          // tensors placed by the planner
     size_t intermediate_bytes_sum; // their sizes added up
     size_t peak_intermediate_bytes;// size of the planned pool, backend scratch included
+    size_t pool_buffers;           // device buffers the pool is spread over (xf_device_info_t.max_allocation_bytes)
     size_t peak_scratch_bytes;     // the largest temporary memory one node asked the backend for
     size_t inplace_reuses;         // results written over a dying input
     uint64_t computes;             // xf_graph_compute calls that succeeded

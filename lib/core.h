@@ -67,6 +67,7 @@ typedef struct xf_plan_s {
     size_t intermediate_bytes_sum;
     size_t inplace_reuses;
     size_t scratch_bytes_max;  // the largest scratch of one node
+    size_t segment;            // 0, or the size of the buffers the pool is cut into (none straddled)
 } xf_plan_t;
 
 struct xf_graph_s {
@@ -77,7 +78,9 @@ struct xf_graph_s {
     bool reuse;
     bool prepared;
     xf_plan_t plan;
-    xf_buffer_t* pool;
+    // The pool: one buffer, or |npools| buffers of plan.segment bytes (the last one shorter).
+    xf_buffer_t** pools;
+    size_t npools;
     xf_exec_node_t* exec;
     void* backend_state;
     uint64_t stored_generation;  // the context's count when the backend last saw the constants

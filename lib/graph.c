@@ -24,8 +24,10 @@ static void graph_unprepare(xf_graph_t* g) {
     xf_context_t* ctx = g->context;
     if (g->backend_state) ctx->backend->graph_release(ctx->device, g->backend_state);
     g->backend_state = NULL;
-    if (g->pool) ctx->backend->buffer_free(ctx->device, g->pool);
-    g->pool = NULL;
+    for (size_t i = 0; i < g->npools; ++i) ctx->backend->buffer_free(ctx->device, g->pools[i]);
+    xf_free(g->pools);
+    g->pools = NULL;
+    g->npools = 0;
     for (xf_tensor_t* t = g->tensors; t; t = t->next) {
         if (t->kind == XF_TENSOR_RESULT) t->buffer = NULL;
     }
@@ -211,6 +213,14 @@ xf_status_t xf_graph_set_memory_reuse(xf_graph_t* graph, bool enabled) {
     return XF_OK;
 }
 
+// The pool buffer holding pool offset |*offset|, which becomes the offset within that buffer.
+static xf_buffer_t* pool_at(const xf_graph_t* graph, size_t* offset) {
+    if (!graph->plan.segment) return graph->npools ? graph->pools[0] : NULL;
+    size_t i = *offset / graph->plan.segment;
+    *offset -= i * graph->plan.segment;
+    return i < graph->npools ? graph->pools[i] : NULL;
+}
+
 static void make_tref(const xf_tensor_t* t, xf_tref_t* r) {
     memset(r, 0, sizeof *r);
     bool view = t->kind == XF_TENSOR_VIEW;
@@ -243,8 +253,8 @@ static void make_exec_node(const xf_graph_t* graph, size_t i, xf_exec_node_t* e)
     }
     make_tref(n->dst, &e->dst);
     if (n->scratch_bytes) {
-        e->scratch = graph->pool;
         e->scratch_offset = n->scratch_offset;
+        e->scratch = pool_at(graph, &e->scratch_offset);
         e->scratch_bytes = n->scratch_bytes;
     }
 }
@@ -302,14 +312,23 @@ xf_status_t xf_graph_plan(xf_graph_t* graph) {
                            graph->pool_limit_what ? graph->pool_limit_what : "the limit");
     xf_err_t err = {{0}};
     if (graph->plan.pool_bytes) {
-        st = ctx->backend->buffer_alloc(ctx->device, graph->plan.pool_bytes, &graph->pool, &err);
+        const size_t seg = graph->plan.segment, total = graph->plan.pool_bytes;
+        const size_t count = seg ? (total + seg - 1) / seg : 1;
+        graph->pools = xf_calloc(count, sizeof *graph->pools);
+        if (!graph->pools) return xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+        for (size_t i = 0; i < count && st == XF_OK; ++i) {
+            size_t bytes = seg ? (i + 1 < count ? seg : total - i * seg) : total;
+            st = ctx->backend->buffer_alloc(ctx->device, bytes, &graph->pools[i], &err);
+            if (st == XF_OK) graph->npools++;
+        }
         if (st != XF_OK) {
-            return xf_ctx_fail(ctx, st, "allocating %zu bytes for the graph's intermediates: %s",
-                               graph->plan.pool_bytes, err.msg);
+            graph_unprepare(graph);
+            return xf_ctx_fail(ctx, st, "allocating %zu bytes for the graph's intermediates: %s", total, err.msg);
         }
     }
+    // From here a result's offset is within its buffer of the pool (the planner sets them afresh each plan).
     for (xf_tensor_t* t = graph->tensors; t; t = t->next) {
-        if (t->kind == XF_TENSOR_RESULT) t->buffer = graph->pool;
+        if (t->kind == XF_TENSOR_RESULT) t->buffer = pool_at(graph, &t->offset);
     }
     graph->exec = xf_calloc(graph->count, sizeof *graph->exec);
     if (!graph->exec) {
@@ -370,6 +389,7 @@ xf_status_t xf_graph_stats(const xf_graph_t* graph, xf_graph_stats_t* out_stats)
     out_stats->intermediates = graph->plan.intermediates;
     out_stats->intermediate_bytes_sum = graph->plan.intermediate_bytes_sum;
     out_stats->peak_intermediate_bytes = graph->plan.pool_bytes;
+    out_stats->pool_buffers = graph->npools;
     out_stats->inplace_reuses = graph->plan.inplace_reuses;
     out_stats->peak_scratch_bytes = graph->plan.scratch_bytes_max;
     out_stats->computes = graph->computes;

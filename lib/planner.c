@@ -16,8 +16,17 @@ typedef struct {
 typedef struct {
     block_t* free;
     size_t count, capacity;
-    size_t end;  // high-water mark of the pool
+    size_t end;      // high-water mark of the pool
+    size_t segment;  // 0, or the size of the device buffers the pool is cut into: no block straddles one
 } arena_t;
+
+// Where a block of |size| can start in the free range [off, off + len): |off|, or the next segment start when
+// the block would straddle a segment boundary; SIZE_MAX when it does not fit.
+static size_t place(const arena_t* a, size_t off, size_t len, size_t size) {
+    size_t at = off;
+    if (a->segment && at / a->segment != (at + size - 1) / a->segment) at = (at / a->segment + 1) * a->segment;
+    return at + size <= off + len ? at : SIZE_MAX;
+}
 
 static size_t align_up(size_t n) { return (n + XF_PLAN_ALIGN - 1) / XF_PLAN_ALIGN * XF_PLAN_ALIGN; }
 
@@ -40,27 +49,51 @@ static void arena_remove(arena_t* a, size_t at) {
     a->count--;
 }
 
+// Takes [at, at + size) out of free block |i|, keeping what lies before and after it free.
+static bool arena_take(arena_t* a, size_t i, size_t at, size_t size) {
+    block_t b = a->free[i];
+    size_t before = at - b.offset, after = b.offset + b.size - (at + size);
+    if (before == 0 && after == 0) {
+        arena_remove(a, i);
+        return true;
+    }
+    if (before == 0) {
+        a->free[i] = (block_t){at + size, after};
+        return true;
+    }
+    a->free[i].size = before;
+    return after == 0 || arena_insert(a, i + 1, (block_t){at + size, after});
+}
+
 // Best fit among free blocks; otherwise grow the pool (extending a free block at its end).
 static bool arena_alloc(arena_t* a, size_t size, size_t* out_offset) {
-    size_t best = SIZE_MAX;
+    size_t best = SIZE_MAX, best_at = 0;
     for (size_t i = 0; i < a->count; ++i) {
-        if (a->free[i].size >= size && (best == SIZE_MAX || a->free[i].size < a->free[best].size)) best = i;
+        size_t at = place(a, a->free[i].offset, a->free[i].size, size);
+        if (at != SIZE_MAX && (best == SIZE_MAX || a->free[i].size < a->free[best].size)) {
+            best = i;
+            best_at = at;
+        }
     }
     if (best != SIZE_MAX) {
-        *out_offset = a->free[best].offset;
-        a->free[best].offset += size;
-        a->free[best].size -= size;
-        if (a->free[best].size == 0) arena_remove(a, best);
+        *out_offset = best_at;
+        return arena_take(a, best, best_at, size);
+    }
+    size_t start = a->end;
+    bool tail = a->count && a->free[a->count - 1].offset + a->free[a->count - 1].size == a->end;
+    if (tail) start = a->free[a->count - 1].offset;
+    size_t at = place(a, start, SIZE_MAX - start, size);
+    if (tail) {
+        // The free tail up to |at| stays free (a segment boundary may skip part of it).
+        if (at == start) arena_remove(a, a->count - 1);
+        else a->free[a->count - 1].size = at - start;
+        *out_offset = at;
+        a->end = at + size;
         return true;
     }
-    if (a->count && a->free[a->count - 1].offset + a->free[a->count - 1].size == a->end) {
-        *out_offset = a->free[a->count - 1].offset;
-        a->end = *out_offset + size;
-        arena_remove(a, a->count - 1);
-        return true;
-    }
-    *out_offset = a->end;
-    a->end += size;
+    if (at > a->end && !arena_insert(a, a->count, (block_t){a->end, at - a->end})) return false;
+    *out_offset = at;
+    a->end = at + size;
     return true;
 }
 
@@ -101,7 +134,19 @@ xf_status_t xf_plan_memory(xf_graph_t* graph) {
             if (n->src[s]) storage_root(n->src[s])->last_use = (int)i;
         }
     }
-    arena_t arena = {0};
+    // Device buffers are limited in size (OpenCL CL_DEVICE_MAX_MEM_ALLOC_SIZE, Vulkan maxMemoryAllocationSize):
+    // a larger pool is cut into buffers of that size, and no block may straddle two.
+    const uint64_t max_alloc = graph->context->info.max_allocation_bytes;
+    arena_t arena = {.segment = max_alloc && max_alloc < SIZE_MAX / 2 ? (size_t)max_alloc / XF_PLAN_ALIGN * XF_PLAN_ALIGN : 0};
+    for (size_t i = 0; arena.segment && i < graph->count; ++i) {
+        const xf_node_t* n = &graph->nodes[i];
+        size_t need = align_up(xf_tensor_bytes(n->dst)), scratch = align_up(n->scratch_bytes);
+        if (need > arena.segment || scratch > arena.segment)
+            return xf_ctx_fail(graph->context, XF_ERR_INCOMPATIBLE,
+                               "%s needs %zu bytes in one buffer, over the device's largest allocation of %llu bytes",
+                               n->label, need > scratch ? need : scratch, (unsigned long long)max_alloc);
+    }
+    graph->plan.segment = arena.segment;
     bool ok = true;
     for (size_t i = 0; i < graph->count && ok; ++i) {
         xf_node_t* n = &graph->nodes[i];
@@ -148,6 +193,7 @@ xf_status_t xf_plan_memory(xf_graph_t* graph) {
     xf_free(arena.free);
     if (!ok) return xf_ctx_fail(graph->context, XF_ERR_OUT_OF_MEMORY, "memory planner: out of host memory");
     plan.pool_bytes = arena.end;
+    plan.segment = arena.segment;
     graph->plan = plan;
     return XF_OK;
 }

@@ -178,15 +178,19 @@ float xf_rng_uniform(xf_rng_t* rng, float lo, float hi) {
 
 bool xf_test_poison(xf_graph_t* graph) {
     if (xf_graph_plan(graph) != XF_OK) return false;
-    if (!graph->pool) return true;
+    if (!graph->npools) return true;
     xf_context_t* ctx = graph->context;
-    size_t n = graph->plan.pool_bytes;
-    unsigned char* nan = malloc(n);
+    size_t n = graph->plan.pool_bytes, seg = graph->plan.segment ? graph->plan.segment : n;
+    unsigned char* nan = malloc(seg);
     if (!nan) return false;
     // 0xFF bytes are NaN in f32 and f16 and -1 in i32.
-    memset(nan, 0xff, n);
+    memset(nan, 0xff, seg);
     xf_err_t err;
-    bool ok = ctx->backend->buffer_write(ctx->device, graph->pool, 0, nan, n, &err) == XF_OK;
+    bool ok = true;
+    for (size_t i = 0; i < graph->npools && ok; ++i) {
+        size_t bytes = i + 1 < graph->npools ? seg : n - i * seg;
+        ok = ctx->backend->buffer_write(ctx->device, graph->pools[i], 0, nan, bytes, &err) == XF_OK;
+    }
     free(nan);
     return ok;
 }

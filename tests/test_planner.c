@@ -136,3 +136,53 @@ ParameterizedTest(int* column, planner, scratch, .timeout = 300) {
     free(got[1]);
     xf_context_destroy(ctx);
 }
+
+// A device whose buffers are smaller than the graph's pool (OpenCL's CL_DEVICE_MAX_MEM_ALLOC_SIZE, here capped
+// with max_binding_bytes; fused attention, so no node needs more than that in one piece): the intermediates are
+// spread over several buffers, none straddled, and the results equal those of one buffer.
+Test(planner, pool_over_several_buffers, .timeout = 300) {
+    const size_t n = TOKENS * DIM;
+    float* in = malloc(sizeof(float) * n);
+    float* out[2] = {malloc(sizeof(float) * n), malloc(sizeof(float) * n)};
+    xf_rng_t rng = {11};
+    for (size_t i = 0; i < n; ++i) in[i] = xf_rng_uniform(&rng, -1, 1);
+    size_t pools[2] = {0, 0}, peak = 0;
+    for (int r = 0; r < 2; ++r) {
+        xf_test_column_t col = {.name = "opencl", .backend = XF_BACKEND_OPENCL,
+                                .requested = xf_test_backend_required(XF_BACKEND_OPENCL),
+                                .attention = XF_ATTENTION_FUSED, .max_binding_bytes = r ? 256u << 10 : 0};
+        char why[512];
+        bool skip;
+        xf_context_t* ctx;
+        if (!xf_test_open(&col, &ctx, &skip, why, sizeof why)) {
+            if (skip) cr_skip_test("%s", why);
+            cr_assert_fail("%s", why);
+        }
+        xf_rng_t wrng = {7};
+        xf_block_desc_t d;
+        xf_block_desc_init(&d, DIM, HEADS, 4 * DIM);
+        for (int b = 0; b < BLOCKS; ++b) {
+            char prefix[32];
+            snprintf(prefix, sizeof prefix, "blocks.%d.", b);
+            cr_assert(xf_test_block_weights(ctx, prefix, &d, XF_DTYPE_F32, &wrng));
+        }
+        xf_tensor_t *x, *y;
+        xf_graph_t* g = build(ctx, true, &x, &y);
+        OK(xf_tensor_upload(x, in, sizeof(float) * n));
+        cr_assert(xf_test_poison(g), "%s", xf_context_error(ctx));
+        cr_assert_eq(xf_graph_compute(g), XF_OK, "%s", xf_context_error(ctx));
+        OK(xf_tensor_download(y, out[r], sizeof(float) * n));
+        xf_graph_stats_t st;
+        OK(xf_graph_stats(g, &st));
+        pools[r] = st.pool_buffers;
+        peak = st.peak_intermediate_bytes;
+        xf_graph_destroy(g);
+        xf_context_destroy(ctx);
+    }
+    cr_expect_eq(pools[0], 1);
+    cr_expect_gt(pools[1], 1, "a %zu-byte pool in buffers of 256 KiB is one buffer", peak);
+    cr_expect(memcmp(out[0], out[1], sizeof(float) * n) == 0, "spreading the pool changed the results");
+    free(in);
+    free(out[0]);
+    free(out[1]);
+}

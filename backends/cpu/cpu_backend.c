@@ -31,6 +31,7 @@ static void cpu_fill_info(xf_device_info_t* info) {
     snprintf(info->kernel_style, sizeof info->kernel_style, "reference");
     info->fp16 = true;
     info->max_buffer_bytes = SIZE_MAX / 2;
+    info->max_allocation_bytes = SIZE_MAX / 2;
     info->max_workgroup_size = 1;
 }
 

@@ -150,8 +150,11 @@ static void describe(const xf_cl_found_t* f, int index, const xf_device_options_
     xf_cl.clGetDeviceInfo(f->device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof vw, &vw, NULL);
     d->float_width = vw ? (int)vw : 1;
     d->local_mem = lmem;
+    // A smaller limit than the device's (tests): buffers, the pool's included, stay below it.
+    if (opts->max_binding && opts->max_binding < maxalloc) maxalloc = opts->max_binding;
     info->global_memory_bytes = gmem;
     info->max_buffer_bytes = maxalloc;
+    info->max_allocation_bytes = maxalloc;
     info->shared_memory_bytes = lmem;
     info->max_workgroup_size = (uint32_t)d->max_wg;
     // f16 tensors are stored as half and converted with vload_half/vstore_half, which are core

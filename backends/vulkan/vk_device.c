@@ -419,7 +419,9 @@ static void xf_vk_fill_info(xf_vk_syms_t* vk, VkPhysicalDevice pd, int index, co
     VkPhysicalDeviceProperties p;
     vk->vkGetPhysicalDeviceProperties(pd, &p);
     bool has_drv = p.apiVersion >= VK_API_VERSION_1_2 || xf_vk_has_device_ext(vk, pd, "VK_KHR_driver_properties");
-    if (has_drv) p2.pNext = &drv;
+    VkPhysicalDeviceMaintenance3Properties m3 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+    p2.pNext = &m3;
+    if (has_drv) m3.pNext = &drv;
     vk->vkGetPhysicalDeviceProperties2(pd, &p2);
     out->backend = XF_BACKEND_VULKAN;
     out->index = index;
@@ -443,6 +445,7 @@ static void xf_vk_fill_info(xf_vk_syms_t* vk, VkPhysicalDevice pd, int index, co
         if (mp.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) out->global_memory_bytes += mp.memoryHeaps[i].size;
     }
     out->max_buffer_bytes = p.limits.maxStorageBufferRange;
+    out->max_allocation_bytes = m3.maxMemoryAllocationSize ? m3.maxMemoryAllocationSize : out->global_memory_bytes;
     out->shared_memory_bytes = p.limits.maxComputeSharedMemorySize;
     out->max_workgroup_size = p.limits.maxComputeWorkGroupInvocations;
     snprintf(out->kernel_style, sizeof out->kernel_style, "%s", cpu_style ? "cpu" : "gpu");
