@@ -13,6 +13,17 @@
 
 enum { TOKENS = 197, DIM = 64, HEADS = 4, BLOCKS = 4 };
 
+// Random weights of the BLOCKS blocks in |ctx|.
+static void block_weights(xf_context_t* ctx, xf_rng_t* rng) {
+    xf_block_desc_t d;
+    xf_block_desc_init(&d, DIM, HEADS, 4 * DIM);
+    for (int b = 0; b < BLOCKS; ++b) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "blocks.%d.", b);
+        cr_assert(xf_test_block_weights(ctx, prefix, &d, XF_DTYPE_F32, rng));
+    }
+}
+
 ParameterizedTestParameters(planner, vit4) { return xf_test_column_params(); }
 
 static xf_graph_t* build(xf_context_t* ctx, bool reuse, xf_tensor_t** x, xf_tensor_t** y) {
@@ -37,13 +48,7 @@ ParameterizedTest(int* column, planner, vit4, .timeout = 300) {
     xf_test_column_t col;
     xf_context_t* ctx = xf_test_column_context(*column, &col);
     xf_rng_t rng = {7};
-    xf_block_desc_t d;
-    xf_block_desc_init(&d, DIM, HEADS, 4 * DIM);
-    for (int b = 0; b < BLOCKS; ++b) {
-        char prefix[32];
-        snprintf(prefix, sizeof prefix, "blocks.%d.", b);
-        cr_assert(xf_test_block_weights(ctx, prefix, &d, XF_DTYPE_F32, &rng));
-    }
+    block_weights(ctx, &rng);
     size_t n = TOKENS * DIM;
     float* in = malloc(sizeof(float) * n);
     float* out[2] = {malloc(sizeof(float) * n), malloc(sizeof(float) * n)};
@@ -159,13 +164,7 @@ Test(planner, pool_over_several_buffers, .timeout = 300) {
             cr_assert_fail("%s", why);
         }
         xf_rng_t wrng = {7};
-        xf_block_desc_t d;
-        xf_block_desc_init(&d, DIM, HEADS, 4 * DIM);
-        for (int b = 0; b < BLOCKS; ++b) {
-            char prefix[32];
-            snprintf(prefix, sizeof prefix, "blocks.%d.", b);
-            cr_assert(xf_test_block_weights(ctx, prefix, &d, XF_DTYPE_F32, &wrng));
-        }
+        block_weights(ctx, &wrng);
         xf_tensor_t *x, *y;
         xf_graph_t* g = build(ctx, true, &x, &y);
         OK(xf_tensor_upload(x, in, sizeof(float) * n));
