@@ -180,7 +180,7 @@ bool xf_test_poison(xf_graph_t* graph) {
     if (xf_graph_plan(graph) != XF_OK) return false;
     if (!graph->npools) return true;
     xf_context_t* ctx = graph->context;
-    size_t n = graph->plan.pool_bytes, seg = graph->plan.segment ? graph->plan.segment : n;
+    size_t n = graph->plan.pool_bytes, seg = graph->plan.segment && graph->plan.segment < n ? graph->plan.segment : n;
     unsigned char* nan = malloc(seg);
     if (!nan) return false;
     // 0xFF bytes are NaN in f32 and f16 and -1 in i32.
