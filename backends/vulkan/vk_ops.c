@@ -610,7 +610,7 @@ static bool xf_vk_fits(const xf_device_t* dev, const xf_tref_t* t) {
     return (VkDeviceSize)xf_vk_span(t) * xf_dtype_size(t->dtype) <= xf_vk_max_range(dev);
 }
 
-static bool xf_vk_matmul_fits(const xf_device_t* dev, const xf_exec_node_t* n) {
+static bool xf_vk_node_fits(const xf_device_t* dev, const xf_exec_node_t* n) {
     for (int i = 0; i < 4; ++i) {
         if (n->src[i].buffer && !xf_vk_fits(dev, &n->src[i])) return false;
     }
@@ -672,14 +672,14 @@ static xf_status_t xf_vk_matmul_via_bt(xf_device_t* dev, const xf_exec_node_t* n
 // True when an A.B runs as a transposing copy of B into scratch, then the subgroup A.B^T GEMM.
 static bool xf_vk_matmul_uses_bt(const xf_device_t* dev, const xf_exec_node_t* n) {
     int64_t K = n->src[0].ne[3];
-    return xf_vk_matmul_fits(dev, n) && dev->cpu_style && dev->use_shuffle && !n->params.matmul.transpose_b &&
+    return xf_vk_node_fits(dev, n) && dev->cpu_style && dev->use_shuffle && !n->params.matmul.transpose_b &&
            K % 4 == 0 && K >= 64 && n->dst.ne[2] >= 32;
 }
 
 static xf_status_t xf_vk_op_matmul(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_plan_t* plan, xf_err_t* err) {
     int64_t K = n->src[0].ne[3];
     if (xf_vk_matmul_uses_bt(dev, n)) return xf_vk_matmul_via_bt(dev, n, plan, err);
-    if (xf_vk_matmul_fits(dev, n)) return xf_vk_gemm(dev, n, true, 0, 0, 0, 0, plan, err);
+    if (xf_vk_node_fits(dev, n)) return xf_vk_gemm(dev, n, true, 0, 0, 0, 0, plan, err);
     // Too large for one binding (maxStorageBufferRange): a 2-D problem is split into row and
     // column blocks, each bound at its own offset (supports() rejects the rest).
     const xf_tref_t* c = &n->dst;
@@ -1173,8 +1173,6 @@ static bool xf_vk_cut_dims(const xf_exec_node_t* n, int d, int f[XF_MAX_SRC]) {
     }
 }
 
-static bool xf_vk_node_fits(const xf_device_t* dev, const xf_exec_node_t* n) { return xf_vk_matmul_fits(dev, n); }
-
 // The first operand of |n| past one binding, for messages.
 static const xf_tref_t* xf_vk_too_large(const xf_device_t* dev, const xf_exec_node_t* n) {
     for (int i = 0; i < XF_MAX_SRC; ++i)
@@ -1191,7 +1189,7 @@ static xf_status_t xf_vk_unsplittable(const xf_device_t* dev, const xf_exec_node
 }
 
 static xf_status_t xf_vk_leaf(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_pieces_t* pc, xf_err_t* err) {
-    if (n->op == XF_OP_MATMUL && !xf_vk_matmul_fits(dev, n)) {
+    if (n->op == XF_OP_MATMUL && !xf_vk_node_fits(dev, n)) {
         // A 2-D product: split into row and column blocks by its own recorder when each K-long row fits.
         const xf_tref_t* c = &n->dst;
         int64_t K = n->src[0].ne[3];
