@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "core.h"
 #include "harness.h"
 
 #define MAX_IN 6
@@ -795,6 +796,34 @@ typedef struct {
 
 static void free_params(struct criterion_test_params* params) { cr_free(params->params); }
 
+// The node kinds a column modifier changes: "fused"/"split" attention only, "tuned" GEMM blockings only.
+enum { REACH_ATTENTION = 1, REACH_GEMM = 2 };
+
+static unsigned case_reach(const op_case_t* oc) {
+    if (oc->build == case_attention) return REACH_ATTENTION | REACH_GEMM;
+    return oc->build == case_matmul || oc->build == case_conv ? REACH_GEMM : 0;
+}
+
+static unsigned graph_reach(const xf_graph_t* g) {
+    unsigned reach = 0;
+    for (size_t i = 0; i < g->count; ++i) {
+        xf_op_t op = g->nodes[i].op;
+        if (op == XF_OP_ATTENTION) reach |= REACH_ATTENTION;
+        if (op == XF_OP_MATMUL || op == XF_OP_CONV2D || op == XF_OP_ATTENTION) reach |= REACH_GEMM;
+    }
+    return reach;
+}
+
+// False when every modifier of |col| leaves the row's nodes as the base column runs them: the row would
+// only repeat it there.
+static bool column_reaches(const xf_test_column_t* col, const op_case_t* oc) {
+    if (col->kernels != XF_KERNELS_AUTO || col->disable_features || col->max_binding_bytes) return true;
+    if (col->attention == XF_ATTENTION_AUTO && col->tune == XF_TUNE_OFF) return true;
+    unsigned reach = case_reach(oc);
+    return (col->attention != XF_ATTENTION_AUTO && (reach & REACH_ATTENTION)) ||
+           (col->tune != XF_TUNE_OFF && (reach & REACH_GEMM));
+}
+
 ParameterizedTestParameters(ops, conformance) {
     xf_test_column_t cols[XF_TEST_MAX_COLUMNS];
     int ncol = xf_test_op_columns(cols, XF_TEST_MAX_COLUMNS);
@@ -811,6 +840,7 @@ ParameterizedTestParameters(ops, conformance) {
                 if (only && *only && !strstr(cases[c].name, only)) continue;
                 if (cases[c].whole && cols[col].max_binding_bytes) continue;
                 if (cases[c].pieces && !cols[col].max_binding_bytes) continue;
+                if (!column_reaches(&cols[col], &cases[c])) continue;
                 if (!small_only || !cases[c].big) p[k++] = (op_param_t){(int)c, col, dt};
             }
     return cr_make_param_array(op_param_t, p, k, free_params);
@@ -838,6 +868,7 @@ ParameterizedTest(op_param_t* param, ops, conformance, .timeout = 120) {
     tc_t tc = {.dt = dt, .rng = {0x9e3779b97f4a7c15ULL ^ (uint64_t)param->c * 7919u}};
     OK(xf_graph_create(ctx, &tc.g));
     xf_tensor_t* out = oc->build(&tc, oc->p);
+    cr_assert_eq(graph_reach(tc.g), case_reach(oc), "%s: case_reach() is out of date for this row", oc->name);
     OK(xf_graph_mark_output(tc.g, out));
     xf_status_t planned = xf_graph_plan(tc.g);
     if (planned == XF_ERR_INCOMPATIBLE && !info.fp16) {
