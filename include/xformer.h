@@ -417,6 +417,8 @@ typedef struct xf_matmul_options_s {
 // Computes act(A·B + bias) + residual.
 // |a|: [..., M, K]; |b|: [..., K, N] (or [..., N, K] with transpose_b). Leading (batch) dims
 // broadcast: each of B's is 1 or equal to A's. Result: [..., M, N] with A's batch dims.
+// B alone may have its own float dtype (f32, f16 or bf16 weights under f32 or f16 activations) on
+// every backend: the kernels read it as stored and accumulate in f32, with no widened copy.
 XF_API xf_status_t xf_matmul(xf_graph_t* graph, xf_tensor_t* a, xf_tensor_t* b,
                              const xf_matmul_options_t* options, xf_tensor_t** out);
 

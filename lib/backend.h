@@ -230,12 +230,17 @@ typedef struct xf_backend_entry_s {
     // NAME+gpu and NAME+fused, so the op table runs every kernel variant.
     const char* test_variants;
     unsigned dtypes;  // storage types its kernels read and write (1 << xf_dtype_t)
+    // Further storage types a GEMM's B operand (a weight) may have: its kernels read them and
+    // convert in registers, whatever the other operands' type.
+    unsigned weight_dtypes;
 } xf_backend_entry_t;
 
 // Every backend libxformer knows, compiled or not.
 const xf_backend_entry_t* xf_backend_entries(size_t* out_count);
 // The storage types backend |kind| runs (1 << xf_dtype_t), 0 if unknown.
 unsigned xf_backend_dtypes(xf_backend_t kind);
+// The storage types backend |kind| reads as a matmul's B operand (1 << xf_dtype_t), 0 if unknown.
+unsigned xf_backend_weight_dtypes(xf_backend_t kind);
 // Writes "auto, cpu, opencl, ..." (the names this build accepts).
 void xf_backend_names(char* out, size_t size);
 // Returns the compiled-in backend of |kind|, or NULL.

@@ -28,9 +28,10 @@ extern const xf_backend_vtable_t xf_vk_backend;
 // On CPU-type devices PoCL's barrier-free kernels run 6-15x faster than lavapipe's shaders
 // (docs/PERFORMANCE.md), so OpenCL comes first there; on GPUs Vulkan does.
 static const xf_backend_entry_t registry[] = {
-    {XF_BACKEND_CPU, "cpu", &xf_cpu_backend, 0, 0, "", XF_DTYPES_ANY},
-    {XF_BACKEND_OPENCL, "opencl", XF_CL_VTABLE, 2, 1, "gpu fused tuned", XF_DTYPES_GPU},
-    {XF_BACKEND_VULKAN, "vulkan", XF_VK_VTABLE, 1, 2, "gpu nofp16+nosubgroup+smallbind", XF_DTYPES_GPU},
+    {XF_BACKEND_CPU, "cpu", &xf_cpu_backend, 0, 0, "", XF_DTYPES_ANY, XF_DTYPES_FLOAT},
+    {XF_BACKEND_OPENCL, "opencl", XF_CL_VTABLE, 2, 1, "gpu fused tuned", XF_DTYPES_GPU, XF_DTYPES_FLOAT},
+    {XF_BACKEND_VULKAN, "vulkan", XF_VK_VTABLE, 1, 2, "gpu nofp16+nosubgroup+smallbind", XF_DTYPES_GPU,
+     XF_DTYPES_FLOAT},
 };
 #define REGISTRY_SIZE (sizeof registry / sizeof registry[0])
 
@@ -49,6 +50,11 @@ static const xf_backend_entry_t* entry_of(xf_backend_t kind) {
 unsigned xf_backend_dtypes(xf_backend_t kind) {
     const xf_backend_entry_t* e = entry_of(kind);
     return e ? e->dtypes : 0;
+}
+
+unsigned xf_backend_weight_dtypes(xf_backend_t kind) {
+    const xf_backend_entry_t* e = entry_of(kind);
+    return e ? e->dtypes | e->weight_dtypes : 0;
 }
 
 const xf_backend_vtable_t* xf_backend_find(xf_backend_t kind) {

@@ -284,10 +284,11 @@ static xf_status_t query_scratch(xf_graph_t* graph) {
 // Every tensor of |e| must have a storage type the backend runs (its registry row).
 static xf_status_t check_dtypes(const xf_context_t* ctx, const xf_exec_node_t* e, xf_err_t* err) {
     unsigned ok = xf_backend_dtypes(ctx->backend->kind);
+    unsigned weight_ok = xf_backend_weight_dtypes(ctx->backend->kind);
     for (int i = -1; i < e->nsrc; ++i) {
         const xf_tref_t* t = i < 0 ? &e->dst : &e->src[i];
         if (i >= 0 && !t->buffer) continue;
-        if (!(ok & (1u << t->dtype))) {
+        if (!((e->op == XF_OP_MATMUL && i == 1 ? weight_ok : ok) & (1u << t->dtype))) {
             return xf_err_set(err, XF_ERR_UNIMPLEMENTED,
                               "the %s backend does not store %s tensors; cast to f16 or f32 (xf_cast) or use the "
                               "cpu backend", ctx->backend->name, xf_dtype_name(t->dtype));

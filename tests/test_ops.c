@@ -42,8 +42,8 @@ static float round_to(xf_dtype_t dt, float v) {
 static const xf_dtype_t dtypes[] = {XF_DTYPE_F32, XF_DTYPE_F16, XF_DTYPE_BF16};
 #define NUM_DTYPES (sizeof dtypes / sizeof dtypes[0])
 
-// A random graph input; values rounded to the dtype so the reference sees what the device sees.
-static xf_tensor_t* input(tc_t* tc, int ndim, const int64_t* shape, float lo, float hi) {
+// A random graph input of storage type |dt|; values rounded to it so the reference sees what the device sees.
+static xf_tensor_t* input_as(tc_t* tc, xf_dtype_t dt, int ndim, const int64_t* shape, float lo, float hi) {
     int i = tc->nin++;
     int64_t n = 1;
     for (int d = 0; d < 4; ++d) tc->shape[i][d] = d < 4 - ndim ? 1 : shape[d - (4 - ndim)];
@@ -51,11 +51,15 @@ static xf_tensor_t* input(tc_t* tc, int ndim, const int64_t* shape, float lo, fl
     tc->host[i] = malloc(sizeof(float) * (size_t)n);
     for (int64_t j = 0; j < n; ++j) {
         float v = xf_rng_uniform(&tc->rng, lo, hi);
-        tc->host[i][j] = round_to(tc->dt, v);
+        tc->host[i][j] = round_to(dt, v);
     }
-    cr_assert_eq(xf_graph_input(tc->g, "in", tc->dt, ndim, shape, &tc->in[i]), XF_OK, "%s", xf_last_error());
+    cr_assert_eq(xf_graph_input(tc->g, "in", dt, ndim, shape, &tc->in[i]), XF_OK, "%s", xf_last_error());
     cr_assert_eq(xf_tensor_upload_f32(tc->in[i], tc->host[i], (size_t)n), XF_OK, "%s", xf_last_error());
     return tc->in[i];
+}
+
+static xf_tensor_t* input(tc_t* tc, int ndim, const int64_t* shape, float lo, float hi) {
+    return input_as(tc, tc->dt, ndim, shape, lo, hi);
 }
 
 static float* expect(tc_t* tc, int64_t n) {
@@ -100,13 +104,16 @@ static double act_ref(xf_activation_t a, double x) {
 // Cases. Each builds its graph from random inputs, returns the result tensor and fills tc->want.
 //===----------------------------------------------------------------------===//
 
-// p: [batch0, batch1, M, K, N, b_batch0, b_batch1, flags]; flags: 1 transpose_b, 2 bias, 4 residual, act<<4
+// p: [batch0, batch1, M, K, N, b_batch0, b_batch1, flags, weight]; flags: 1 transpose_b, 2 bias, 4 residual,
+// act<<4; weight: B's own storage type (W_F32, W_F16, W_BF16), or 0 for the row's dtype.
+enum { W_F32 = 1, W_F16, W_BF16 };
 static xf_tensor_t* case_matmul(tc_t* tc, const int* p) {
     int64_t b0 = p[0], b1 = p[1], m = p[2], k = p[3], n = p[4], c0 = p[5], c1 = p[6];
     bool tb = p[7] & 1, has_bias = p[7] & 2, has_res = p[7] & 4;
     xf_activation_t act = (xf_activation_t)(p[7] >> 4);
+    xf_dtype_t wdt = p[8] == W_F32 ? XF_DTYPE_F32 : p[8] == W_F16 ? XF_DTYPE_F16 : p[8] == W_BF16 ? XF_DTYPE_BF16 : tc->dt;
     xf_tensor_t* a = input(tc, 4, (int64_t[]){b0, b1, m, k}, -1, 1);
-    xf_tensor_t* b = input(tc, 4, tb ? (int64_t[]){c0, c1, n, k} : (int64_t[]){c0, c1, k, n}, -1, 1);
+    xf_tensor_t* b = input_as(tc, wdt, 4, tb ? (int64_t[]){c0, c1, n, k} : (int64_t[]){c0, c1, k, n}, -1, 1);
     xf_matmul_options_t o = {.transpose_b = tb, .activation = act};
     if (has_bias) o.bias = input(tc, 1, (int64_t[]){n}, -1, 1);
     if (has_res) o.residual = input(tc, 4, (int64_t[]){b0, b1, m, n}, -1, 1);
@@ -701,6 +708,14 @@ static const op_case_t cases[] = {
     {"linear 1x200 * (33x200)^T, silu", case_matmul, {1, 1, 1, 200, 33, 1, 1, 1 | (XF_ACT_SILU << ACT_SHIFT)}, 1, false, false, false},
     {"batched matmul 2x3x17x19 * 1x3x19x23, relu + residual", case_matmul, {2, 3, 17, 19, 23, 1, 3, 4 | (XF_ACT_RELU << ACT_SHIFT)}, 1, false, false, false},
     {"batched matmul 2x2x65x31 * 2x1x(33x31)^T, gelu_tanh", case_matmul, {2, 2, 65, 31, 33, 2, 1, 1 | (XF_ACT_GELU_TANH << ACT_SHIFT)}, 1, true, false, false},
+    // B (a weight) in its own storage type under the row's activations: vector and scalar loads, both layouts.
+    {"linear 197x96 * (131x96)^T f16 weight + bias, gelu", case_matmul, {1, 1, 197, 96, 131, 1, 1, 1 | 2 | (XF_ACT_GELU << ACT_SHIFT), W_F16}, 1, true, false, false},
+    {"linear 37x45 * (53x45)^T bf16 weight + bias + residual", case_matmul, {1, 1, 37, 45, 53, 1, 1, 1 | 2 | 4, W_BF16}, 1, false, false, false},
+    {"matmul 65x64 * 64x36 f16 weight", case_matmul, {1, 1, 65, 64, 36, 1, 1, 0, W_F16}, 1, false, false, false},
+    {"matmul 65x64 * 64x36 bf16 weight", case_matmul, {1, 1, 65, 64, 36, 1, 1, 0, W_BF16}, 1, false, false, false},
+    {"batched matmul 2x3x17x19 * 1x3x19x23 bf16 weight, relu", case_matmul, {2, 3, 17, 19, 23, 1, 3, XF_ACT_RELU << ACT_SHIFT, W_BF16}, 1, false, false, false},
+    {"linear 19x40 * (29x40)^T f32 weight", case_matmul, {1, 1, 19, 40, 29, 1, 1, 1, W_F32}, 1, false, false, false},
+    {"linear 13x45 * (77x45)^T f16 weight", case_matmul, {1, 1, 13, 45, 77, 1, 1, 1, W_F16}, 1, false, false, false},
     {"add [2,197,37] + [37]", case_binary, {1, 2, 197, 37, 1, 1, 1, 37, 0}, 1, false, false, false},
     {"add [3,1,5,1] + [1,4,1,6]", case_binary, {3, 1, 5, 1, 1, 4, 1, 6, 0}, 1, false, false, false},
     {"mul [1,13,7,9] * [1,13,1,1]", case_binary, {1, 13, 7, 9, 1, 13, 1, 1, 1}, 1, false, false, false},
@@ -769,6 +784,8 @@ static const op_case_t cases[] = {
     {"gather tokens [2,197,37]", case_shape_op, {2, 197, 37, 1, 4}, 0, false, false, false},
     {"cast [2,3,17]", case_shape_op, {2, 3, 17, 0, 5}, 0, false, false, false},
     // Past 64 KiB in f32, so the "smallbind" column runs each family in pieces (only there).
+    {"linear 197x129 * (131x129)^T f16 weight (64 KiB+)", case_matmul, {1, 1, 197, 129, 131, 1, 1, 1, W_F16}, 1, true, false, true},
+    {"matmul 150x72 * 72x120 bf16 weight (64 KiB+)", case_matmul, {1, 1, 150, 72, 120, 1, 1, 0, W_BF16}, 1, true, false, true},
     {"add [4,197,37] + [37] (64 KiB+)", case_binary, {1, 4, 197, 37, 1, 1, 1, 37, 0}, 1, true, false, true},
     {"erf [197,129] (64 KiB+)", case_math, {197, 129, 2}, 1, true, false, true},
     {"gelu [211,97] (64 KiB+)", case_unary, {211, 97, XF_ACT_GELU, 0}, 1, true, false, true},

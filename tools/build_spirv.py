@@ -3,7 +3,7 @@
 
 usage: build_spirv.py --glslc GLSLC [--spirv-val SPIRV_VAL] --src DIR [-I DIR...] --depfile DEP OUT.c SYMBOL
 
-Each DIR/*.comp names its variants in a line `// variants: NAME[=DEF,DEF...] ...`; without one it is
+Each DIR/*.comp names its variants in lines `// variants: NAME[=DEF,DEF...] ...`; without any it is
 built as STEM_f32 and STEM_f16 (=XF_F16). Every variant is validated with spirv-val when given. The
 folder is found at build time, so a new shader needs no build edit; the depfile lists the sources,
 the included headers and the folders, so adding a file reruns the step.
@@ -22,16 +22,15 @@ import embed_files  # noqa: E402
 
 def variants(path):
     stem = os.path.splitext(os.path.basename(path))[0]
+    out = []
     with open(path) as f:
         for line in f:
             m = re.match(r'\s*//\s*variants:\s*(.*)', line)
             if m:
-                out = []
                 for word in m.group(1).split():
                     name, _, defs = word.partition('=')
                     out.append((name, [d for d in defs.split(',') if d]))
-                return out
-    return [(stem + '_f32', []), (stem + '_f16', ['XF_F16'])]
+    return out or [(stem + '_f32', []), (stem + '_f16', ['XF_F16'])]
 
 
 def main():

@@ -153,8 +153,15 @@ static gemm_cfg_t gemm_default(const xf_device_t* dev) {
     return (gemm_cfg_t){4, 8, 4};
 }
 
-static void gemm_defines(gemm_cfg_t c, char* out, size_t size) {
-    snprintf(out, size, "-DXF_MR=%d -DXF_NR=%d -DXF_VW=%d", c.mr, c.nr, c.vw);
+// "-DXF_BT=..." when a GEMM's B is stored apart from its other operands (common.cl), else "".
+static const char* b_storage_define(xf_dtype_t gemm_dtype, xf_dtype_t b_dtype) {
+    if (b_dtype == gemm_dtype) return "";
+    return b_dtype == XF_DTYPE_F16 ? "-DXF_BT=1" : b_dtype == XF_DTYPE_BF16 ? "-DXF_BT=2" : "-DXF_BT=0";
+}
+
+static void gemm_defines(gemm_cfg_t c, xf_dtype_t gemm_dtype, xf_dtype_t b_dtype, char* out, size_t size) {
+    const char* bt = b_storage_define(gemm_dtype, b_dtype);
+    snprintf(out, size, "-DXF_MR=%d -DXF_NR=%d -DXF_VW=%d%s%s", c.mr, c.nr, c.vw, bt[0] ? " " : "", bt);
 }
 
 static bool tune_gemm(xf_device_t* dev, int64_t M, int64_t N, int64_t K, xf_dtype_t dtype, gemm_cfg_t* out,
@@ -189,7 +196,7 @@ static size_t matmul_packed_scratch(xf_device_t* dev, const xf_exec_node_t* node
     if (node->constant_srcs & 2u) return 0;
     const xf_tref_t *A = &node->src[0], *B = &node->src[1];
     int64_t N = node->dst.ne[3], K = A->ne[3];
-    return (size_t)packed_elements(gemm_config(dev, A->ne[2], N, K, B->dtype), B->ne[0] * B->ne[1], K, N) *
+    return (size_t)packed_elements(gemm_config(dev, A->ne[2], N, K, A->dtype), B->ne[0] * B->ne[1], K, N) *
            xf_dtype_size(B->dtype);
 }
 
@@ -334,12 +341,14 @@ static void gemm_kernel_args(args_t* a, const xf_tref_t* A, const xf_tref_t* B, 
     arg_int(a, act);
 }
 
-// Launches mm_pack: |batches| dense matrices B ([N, K] when |trans|, else [K, N]) into panels at P.
-static xf_status_t launch_pack(xf_device_t* dev, const xf_tref_t* B, const xf_tref_t* P, int64_t batches, int64_t K,
-                               int64_t N, bool trans, gemm_cfg_t c, xf_cl_launch_t* l, args_t* a, xf_err_t* err) {
+// Launches mm_pack: |batches| dense matrices B ([N, K] when |trans|, else [K, N]) into panels at P, in
+// B's storage type, for a GEMM in |gemm_dtype|.
+static xf_status_t launch_pack(xf_device_t* dev, xf_dtype_t gemm_dtype, const xf_tref_t* B, const xf_tref_t* P,
+                               int64_t batches, int64_t K, int64_t N, bool trans, gemm_cfg_t c, xf_cl_launch_t* l,
+                               args_t* a, xf_err_t* err) {
     char defines[96];
-    gemm_defines(c, defines, sizeof defines);
-    xf_status_t st = make_kernel_with(dev, B->dtype, "mm_pack", defines, l, a, err);
+    gemm_defines(c, gemm_dtype, B->dtype, defines, sizeof defines);
+    xf_status_t st = make_kernel_with(dev, gemm_dtype, "mm_pack", defines, l, a, err);
     if (st != XF_OK) return st;
     arg_tensor(a, B, NULL);
     arg_tensor(a, P, NULL);
@@ -353,8 +362,9 @@ static xf_status_t launch_pack(xf_device_t* dev, const xf_tref_t* B, const xf_tr
 
 // The graph's packed copy of weight |B| (its cl_mem in |*out|), made at first use; its packing
 // launch runs when the graph is prepared and again when the weight is uploaded.
-static xf_status_t packed_weight(xf_device_t* dev, args_t* a, const xf_tref_t* B, int64_t batches, int64_t K,
-                                 int64_t N, bool trans, gemm_cfg_t c, cl_mem* out, xf_err_t* err) {
+static xf_status_t packed_weight(xf_device_t* dev, args_t* a, xf_dtype_t gemm_dtype, const xf_tref_t* B,
+                                 int64_t batches, int64_t K, int64_t N, bool trans, gemm_cfg_t c, cl_mem* out,
+                                 xf_err_t* err) {
     xf_cl_graph_t* g = a->graph;
     char layout[96];
     snprintf(layout, sizeof layout, "%d/%d/%d %lldx%lldx%lld%s %d", c.mr, c.nr, c.vw, (long long)batches,
@@ -388,8 +398,8 @@ static xf_status_t packed_weight(xf_device_t* dev, args_t* a, const xf_tref_t* B
     snprintf(p->layout, sizeof p->layout, "%s", layout);
     g->packed_bytes += bytes;
     args_t pa = {0};
-    xf_status_t st = launch_pack(dev, B, &(xf_tref_t){.buffer = &packed, .dtype = B->dtype}, batches, K, N, trans, c,
-                                 &p->pack, &pa, err);
+    xf_status_t st = launch_pack(dev, gemm_dtype, B, &(xf_tref_t){.buffer = &packed, .dtype = B->dtype}, batches, K,
+                                 N, trans, c, &p->pack, &pa, err);
     if (st != XF_OK) return st;
     if (pa.rc != CL_SUCCESS) return xf_cl_fail(err, pa.rc, pa.failed, "packing a weight");
     *out = p->mem;
@@ -402,7 +412,7 @@ static xf_status_t launch_packed_gemm(xf_device_t* dev, const xf_tref_t* A, cons
                                       int64_t N, int64_t K, int64_t nb1, const int64_t sa[2], const int64_t sp[2],
                                       int act, gemm_cfg_t c, xf_cl_launch_t* l, args_t* a, xf_err_t* err) {
     char defines[96];
-    gemm_defines(c, defines, sizeof defines);
+    gemm_defines(c, A->dtype, P->dtype, defines, sizeof defines);
     xf_status_t st = make_kernel_with(dev, A->dtype, "mm_packed", defines, l, a, err);
     if (st != XF_OK) return st;
     gemm_kernel_args(a, A, P, bias, R, C, M, N, K, nb1, sa, sp, act);
@@ -431,11 +441,11 @@ static xf_status_t packed_matmul(xf_device_t* dev, const xf_tref_t* A, const xf_
     xf_tref_t P = *scratch;
     P.dtype = B->dtype;
     if (b_constant) {
-        xf_status_t st = packed_weight(dev, a, B, batches, K, N, trans, c, &weight.mem, err);
+        xf_status_t st = packed_weight(dev, a, A->dtype, B, batches, K, N, trans, c, &weight.mem, err);
         if (st != XF_OK) return st;
         P = (xf_tref_t){.buffer = &weight, .dtype = B->dtype};
     } else {
-        xf_status_t st = launch_pack(dev, B, &P, batches, K, N, trans, c, l, a, err);
+        xf_status_t st = launch_pack(dev, A->dtype, B, &P, batches, K, N, trans, c, l, a, err);
         if (st != XF_OK || a->rc != CL_SUCCESS) return st;
         ++l;
     }
@@ -456,7 +466,7 @@ static xf_status_t prep_matmul(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
     int64_t M = A->ne[2], K = A->ne[3], N = C->ne[3];
     int64_t batch = C->ne[0] * C->ne[1];
     int64_t sb1 = B->ne[1] == 1 ? 0 : K * N, sb0 = B->ne[0] == 1 ? 0 : B->ne[1] * K * N;
-    xf_status_t st = make_kernel(dev, A->dtype, "mm_gpu", l, a, err);
+    xf_status_t st = make_kernel_with(dev, A->dtype, "mm_gpu", b_storage_define(A->dtype, B->dtype), l, a, err);
     if (st != XF_OK) return st;
     gemm_kernel_args(a, A, B, bias, R, C, M, N, K, C->ne[1], (int64_t[2]){C->ne[1] * M * K, M * K},
                      (int64_t[2]){sb0, sb1}, pr->matmul.activation);
@@ -543,7 +553,7 @@ static bool tune_gemm(xf_device_t* dev, int64_t M, int64_t N, int64_t K, xf_dtyp
         args_t a = {0};
         xf_err_t err = {{0}};
         double t = -1;
-        if (launch_pack(dev, &B, &P, 1, K, N, true, cands[i], &l[0], &a, &err) == XF_OK && a.rc == CL_SUCCESS &&
+        if (launch_pack(dev, dtype, &B, &P, 1, K, N, true, cands[i], &l[0], &a, &err) == XF_OK && a.rc == CL_SUCCESS &&
             launch_packed_gemm(dev, &A, &P, NULL, NULL, &C, M, N, K, 1, (int64_t[2]){0, 0}, (int64_t[2]){0, 0},
                                XF_ACT_NONE, cands[i], &l[1], &a, &err) == XF_OK &&
             a.rc == CL_SUCCESS && run_launches(dev, l, 2) >= 0) {
@@ -820,7 +830,7 @@ static xf_status_t prep_conv2d_split(xf_device_t* dev, const xf_exec_node_t* nd,
     conv_gemm_t g = conv_gemm(nd);
     gemm_cfg_t c = gemm_config(dev, g.M, g.N, g.K, x->dtype);
     char defines[96];
-    gemm_defines(c, defines, sizeof defines);
+    gemm_defines(c, x->dtype, x->dtype, defines, sizeof defines);
     xf_tref_t P = {.buffer = a->scratch.buffer, .offset = a->scratch.offset, .dtype = x->dtype};
     xf_status_t st = make_kernel_with(dev, x->dtype, "im2col_packed", defines, &l[0], a, err);
     if (st != XF_OK) return st;

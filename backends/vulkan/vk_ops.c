@@ -72,6 +72,27 @@ static xf_status_t xf_vk_bind(xf_device_t* dev, const xf_tref_t* t, int64_t firs
     return XF_OK;
 }
 
+// True when |t| is the B operand of a GEMM stored apart from its other operands in 16 bits: the shader
+// variant reads it as 32-bit words (no 16-bit storage needed).
+static bool xf_vk_b_in_words(const xf_exec_node_t* n, const xf_tref_t* t) {
+    return n->op == XF_OP_MATMUL && t == &n->src[1] && t->dtype != n->dst.dtype && xf_dtype_size(t->dtype) == 2;
+}
+
+// Widens a binding to whole 32-bit words for a shader that reads 16-bit elements in pairs.
+static void xf_vk_bind_words(xf_vk_binding_t* b) {
+    VkDeviceSize end = b->offset + (b->range + 3) / 4 * 4;
+    if (end > b->buffer->size) return;
+    b->range = end - b->offset;
+    if (end > b->used_end) b->used_end = end;
+}
+
+// The shader-variant suffix of a GEMM whose B is stored apart ("_wf16"...), or NULL.
+static const char* xf_vk_b_suffix(const xf_exec_node_t* n) {
+    xf_dtype_t b = n->src[1].dtype;
+    if (b == n->dst.dtype) return NULL;
+    return b == XF_DTYPE_F16 ? "_wf16" : b == XF_DTYPE_BF16 ? "_wbf16" : "_wf32";
+}
+
 static xf_status_t xf_vk_bind_all(xf_device_t* dev, const xf_tref_t* t, xf_vk_binding_t* b, xf_err_t* err) {
     return xf_vk_bind(dev, t, 0, xf_tref_elements(t), b, err);
 }
@@ -559,6 +580,8 @@ static xf_status_t xf_vk_gemm(xf_device_t* dev, const xf_exec_node_t* n, bool ba
         M = mc;
     }
     if (st != XF_OK) return st;
+    if (xf_vk_b_in_words(n, b)) xf_vk_bind_words(&d->bind[1]);
+    const char* suffix = xf_vk_b_suffix(n);
     int64_t B1 = c->ne[1], Z = c->ne[0] * c->ne[1];
     xf_vk_push_t p = {0};
     xf_vk_pu(&p, M);
@@ -587,14 +610,14 @@ static xf_status_t xf_vk_gemm(xf_device_t* dev, const xf_exec_node_t* n, bool ba
             uint32_t sg = dev->feat.subgroup_size, r = (uint32_t)bp[0], tn = (uint32_t)bp[1];
             uint32_t spec[8] = {sg, r, tn, tb, 0, act, hb, hr};
             uint64_t cols = (uint64_t)(ncols + tn - 1) / tn;
-            return xf_vk_commit(dev, plan, "matmul_sg", c->dtype, NULL, spec, 8, &p, (cols + sg - 1) / sg,
+            return xf_vk_commit(dev, plan, "matmul_sg", c->dtype, suffix, spec, 8, &p, (cols + sg - 1) / sg,
                                 (uint64_t)(M + sg * r - 1) / (sg * r), (uint64_t)Z, err);
         }
         uint32_t tm = (uint32_t)bp[0], tn = (uint32_t)bp[1];
         uint64_t bx = (uint64_t)(ncols + tn - 1) / tn;
         uint32_t wg = xf_vk_pow2_at_least(bx, 8, 64);
         uint32_t spec[8] = {wg, tm, tn, tb, vec, act, hb, hr};
-        return xf_vk_commit(dev, plan, "matmul_cpu", c->dtype, NULL, spec, 8, &p, (bx + wg - 1) / wg,
+        return xf_vk_commit(dev, plan, "matmul_cpu", c->dtype, suffix, spec, 8, &p, (bx + wg - 1) / wg,
                             (uint64_t)(M + tm - 1) / tm, (uint64_t)Z, err);
     }
     uint32_t ts = 16;
@@ -602,7 +625,7 @@ static xf_status_t xf_vk_gemm(xf_device_t* dev, const xf_exec_node_t* n, bool ba
                       2 * ts * ts * 4 > dev->props.limits.maxComputeSharedMemorySize))
         ts /= 2;
     uint32_t spec[8] = {ts, 0, 0, tb, 0, act, hb, hr};
-    return xf_vk_commit(dev, plan, "matmul_gpu", c->dtype, NULL, spec, 8, &p, (uint64_t)(ncols + ts - 1) / ts,
+    return xf_vk_commit(dev, plan, "matmul_gpu", c->dtype, suffix, spec, 8, &p, (uint64_t)(ncols + ts - 1) / ts,
                         (uint64_t)(M + ts - 1) / ts, (uint64_t)Z, err);
 }
 
@@ -673,6 +696,7 @@ static xf_status_t xf_vk_matmul_via_bt(xf_device_t* dev, const xf_exec_node_t* n
 static bool xf_vk_matmul_uses_bt(const xf_device_t* dev, const xf_exec_node_t* n) {
     int64_t K = n->src[0].ne[3];
     return xf_vk_node_fits(dev, n) && dev->cpu_style && dev->use_shuffle && !n->params.matmul.transpose_b &&
+           n->src[1].dtype == n->dst.dtype &&
            K % 4 == 0 && K >= 64 && n->dst.ne[2] >= 32;
 }
 
@@ -684,10 +708,10 @@ static xf_status_t xf_vk_op_matmul(xf_device_t* dev, const xf_exec_node_t* n, xf
     // column blocks, each bound at its own offset (supports() rejects the rest).
     const xf_tref_t* c = &n->dst;
     int64_t M = c->ne[2], N = c->ne[3];
-    VkDeviceSize es = xf_dtype_size(c->dtype), lim = xf_vk_max_range(dev);
+    VkDeviceSize es = xf_dtype_size(c->dtype), es_b = xf_dtype_size(n->src[1].dtype), lim = xf_vk_max_range(dev);
     int64_t nc = N;
     if (n->params.matmul.transpose_b) {
-        int64_t fit = (int64_t)(lim / ((VkDeviceSize)K * es));
+        int64_t fit = (int64_t)(lim / ((VkDeviceSize)K * es_b));
         if (fit < nc) nc = fit >= 8 ? fit / 8 * 8 : (fit > 0 ? fit : 1);
     }
     int64_t mc = M;
@@ -1037,7 +1061,7 @@ xf_status_t xf_vk_supports(xf_device_t* dev, const xf_exec_node_t* n, xf_err_t* 
     }
     all[cnt++] = &n->dst;
     for (int i = 0; i < cnt; ++i) {
-        if (all[i]->dtype == XF_DTYPE_F16 && !dev->use_fp16)
+        if (all[i]->dtype == XF_DTYPE_F16 && !dev->use_fp16 && !xf_vk_b_in_words(n, all[i]))
             return xf_err_set(err, XF_ERR_INCOMPATIBLE, "Vulkan: %s has no 16-bit storage%s; use f32 tensors",
                               dev->info.name,
                               dev->feat.storage16 ? " enabled (XFORMER_DISABLE=fp16 or disable_features)" : " (storageBuffer16BitAccess)");
@@ -1064,6 +1088,12 @@ xf_status_t xf_vk_supports(xf_device_t* dev, const xf_exec_node_t* n, xf_err_t* 
             ok = xf_vk_float(n->dst.dtype) && n->src[0].dtype == n->dst.dtype && n->src[1].dtype == n->dst.dtype &&
                  (!n->params.window_attention.has_index || n->src[2].dtype == XF_DTYPE_I32) &&
                  (!n->params.window_attention.has_pad || n->src[3].dtype == n->dst.dtype);
+            break;
+        case XF_OP_MATMUL:
+            ok = xf_vk_float(n->dst.dtype) && n->src[0].dtype == n->dst.dtype &&
+                 (xf_vk_float(n->src[1].dtype) || n->src[1].dtype == XF_DTYPE_BF16) &&
+                 (!n->params.matmul.has_bias || n->src[2].dtype == n->dst.dtype) &&
+                 (!n->params.matmul.has_residual || n->src[3].dtype == n->dst.dtype);
             break;
         case XF_OP_WHERE:
             ok = (n->src[0].dtype == XF_DTYPE_I32 || n->src[0].dtype == n->dst.dtype) &&
@@ -1193,7 +1223,8 @@ static xf_status_t xf_vk_leaf(xf_device_t* dev, const xf_exec_node_t* n, xf_vk_p
         // A 2-D product: split into row and column blocks by its own recorder when each K-long row fits.
         const xf_tref_t* c = &n->dst;
         int64_t K = n->src[0].ne[3];
-        VkDeviceSize es = xf_dtype_size(c->dtype);
+        VkDeviceSize es = xf_dtype_size(c->dtype), es_b = xf_dtype_size(n->src[1].dtype);
+        if (es_b > es) es = es_b;
         if (!((n->params.matmul.transpose_b || xf_vk_fits(dev, &n->src[1])) &&
               (VkDeviceSize)(K + c->ne[3]) * es <= xf_vk_max_range(dev)))
             return xf_vk_unsplittable(dev, n, "the product cannot be split into blocks that fit", err);

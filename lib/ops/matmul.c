@@ -13,7 +13,7 @@ xf_status_t xf_matmul(xf_graph_t* graph, xf_tensor_t* a, xf_tensor_t* b, const x
     if (options) opt = *options;
     XF_CHECK(xf_op_check_input(graph, XF_OP_MATMUL, fn, a, "a"));
     XF_CHECK(xf_op_check_input(graph, XF_OP_MATMUL, fn, b, "b"));
-    XF_CHECK(xf_op_check_same_dtype(graph, fn, a, b, "b"));
+    // b (a weight) may be stored apart: f16 or bf16 under f32 activations, read and widened by the kernels.
     if (a->ndim < 2 || b->ndim < 2) return xf_op_fail(graph, fn, "a and b need at least 2 dimensions");
     if ((unsigned)opt.activation > XF_ACT_QUICK_GELU) return xf_op_fail(graph, fn, "unknown activation %d", (int)opt.activation);
     int64_t k = a->shape[a->ndim - 1];

@@ -30,6 +30,23 @@ typedef float st_t;
 #define ST16(p, v) vstore16((v), 0, (p))
 #endif
 
+// A GEMM's B operand (a weight) may be stored apart from the other tensors: XF_BT 0 float, 1 half,
+// 2 bfloat16 (the top half of a float), read through LDB and widened in registers. Both 16-bit forms
+// move as ushort, so copying them (packing panels) needs no half arithmetic.
+#ifndef XF_BT
+#define XF_BT XF_F16
+#endif
+#if XF_BT == 0
+typedef float bt_t;
+#define LDB(p, i) ((p)[i])
+#elif XF_BT == 1
+typedef ushort bt_t;
+#define LDB(p, i) vload_half((i), (__global const half*)(p))
+#else
+typedef ushort bt_t;
+#define LDB(p, i) as_float((uint)(p)[i] << 16)
+#endif
+
 // The unary functions of shaders/xf_abi.h (prepended by the host). One body for the scalar and the
 // 16-lane form (OpenCL C has no user-defined overloads); the vector erf/tanh/exp are several times
 // faster than 16 scalar calls. |lo| and |hi| are XF_UFN_CLIP's bounds.

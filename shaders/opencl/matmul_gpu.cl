@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // MATMUL, GPU-style variant: XF_TILE x XF_TILE tiles of A and B staged in local memory, one output
 // per work-item. Work-group (XF_TILE, XF_TILE, 1); dim 0 = column, dim 1 = row, dim 2 = batch.
-// |trans_b|: B is [N, K] instead of [K, N]. Out-of-range tile elements load as zero.
-__kernel void mm_gpu(__global const st_t* A, int a_off, __global const st_t* B, int b_off,
+// |trans_b|: B is [N, K] instead of [K, N], stored as bt_t (common.cl). Out-of-range tile elements
+// load as zero.
+__kernel void mm_gpu(__global const st_t* A, int a_off, __global const bt_t* B, int b_off,
                      __global const st_t* bias, int bias_off, __global const st_t* R, int r_off,
                      __global st_t* C, int c_off, int M, int N, int K, int nb1, int sa0, int sa1, int sb0,
                      int sb1, int has_bias, int has_res, int act, int trans_b) {
@@ -20,7 +21,7 @@ __kernel void mm_gpu(__global const st_t* A, int a_off, __global const st_t* B, 
         // Bs[kk][nn]: work-item (tx, ty) loads k = k0 + ty, column n.
         int kb = k0 + ty;
         float bv = 0.0f;
-        if (n < N && kb < K) bv = LD(B, b_base + (trans_b ? n * K + kb : kb * N + n));
+        if (n < N && kb < K) bv = LDB(B, b_base + (trans_b ? n * K + kb : kb * N + n));
         Bs[ty][tx] = bv;
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int kk = 0; kk < XF_TILE; ++kk) acc = fma(As[ty][kk], Bs[kk][tx], acc);

@@ -7,6 +7,7 @@
 // per row and streams its panel with unit stride; the host picks the parameters from the device
 // (defaults by device class, or the tuning cache).
 //
+// B and its panels are stored as bt_t (common.cl: float, half or bfloat16 weights under any st_t).
 // mm_pack: P[bt][panel][k][j] = B(k, panel * XF_NR + j), zero past N, for B as [N, K] (trans, a
 //          linear weight) or [K, N]. Weights are packed once when a graph is prepared; other
 //          operands each run into the node's scratch.
@@ -28,6 +29,13 @@
 #define XF_CAT(a, b) XF_CAT_(a, b)
 #define vf XF_CAT(float, XF_VW)
 #define XF_NV (XF_NR / XF_VW)
+#if XF_BT == 0
+#define LDBV(p) XF_CAT(vload, XF_VW)(0, (p))
+#elif XF_BT == 1
+#define LDBV(p) XF_CAT(vload_half, XF_VW)(0, (__global const half*)(p))
+#else
+#define LDBV(p) XF_CAT(as_float, XF_VW)(XF_CAT(convert_uint, XF_VW)(XF_CAT(vload, XF_VW)(0, (p))) << 16)
+#endif
 #if XF_F16
 #define LDV(p) XF_CAT(vload_half, XF_VW)(0, (p))
 #define STV(p, v) XF_CAT(vstore_half, XF_VW)((v), 0, (p))
@@ -71,16 +79,16 @@
 __attribute__((noinline)) vf xf_actv(vf x, int act) { XF_UFN_BODY(x, act, 0.0f, 0.0f) }
 __attribute__((noinline)) float xf_act1(float x, int act) { return xf_act(x, act); }
 
-__kernel void mm_pack(__global const st_t* B, int b_off, __global st_t* P, int p_off, int K, int N, int trans) {
+__kernel void mm_pack(__global const bt_t* B, int b_off, __global bt_t* P, int p_off, int K, int N, int trans) {
     int k = get_global_id(0), panel = get_global_id(1), bt = get_global_id(2);
     int panels = (N + XF_NR - 1) / XF_NR;
     if (k >= K || panel >= panels) return;
-    __global const st_t* b = B + b_off + bt * K * N;
-    __global st_t* p = P + p_off + (bt * panels + panel) * K * XF_NR + k * XF_NR;
+    __global const bt_t* b = B + b_off + bt * K * N;
+    __global bt_t* p = P + p_off + (bt * panels + panel) * K * XF_NR + k * XF_NR;
     int n0 = panel * XF_NR;
     for (int j = 0; j < XF_NR; ++j) {
         int n = n0 + j;
-        ST(p, j, n < N ? LD(b, trans ? n * K + k : k * N + n) : 0.0f);
+        p[j] = n < N ? b[trans ? n * K + k : k * N + n] : (bt_t)0;
     }
 }
 
@@ -106,7 +114,7 @@ __kernel void im2col_packed(__global const st_t* x, int x_off, __global st_t* P,
     }
 }
 
-__kernel void mm_packed(__global const st_t* A, int a_off, __global const st_t* P, int p_off,
+__kernel void mm_packed(__global const st_t* A, int a_off, __global const bt_t* P, int p_off,
                         __global const st_t* bias, int bias_off, __global const st_t* R, int r_off,
                         __global st_t* C, int c_off, int M, int N, int K, int nb1, int sa0, int sa1, int sb0,
                         int sb1, int has_bias, int has_res, int act) {
@@ -115,7 +123,7 @@ __kernel void mm_packed(__global const st_t* A, int a_off, __global const st_t* 
     if (m0 >= M || n0 >= N) return;
     int bo = bt / nb1, bi = bt - bo * nb1;
     a_off += bo * sa0 + bi * sa1;
-    __global const st_t* p = P + p_off + bo * sb0 + bi * sb1 + panel * K * XF_NR;
+    __global const bt_t* p = P + p_off + bo * sb0 + bi * sb1 + panel * K * XF_NR;
     c_off += bt * M * N;
     r_off += bt * M * N;
 #define XF_PA(i) __global const st_t* a##i = A + a_off + min(m0 + i, M - 1) * K;
@@ -124,7 +132,7 @@ __kernel void mm_packed(__global const st_t* A, int a_off, __global const st_t* 
     XF_RM(XF_PA)
     XF_RM(XF_ACC)
     for (int k = 0; k < K; ++k) {
-#define XF_LB(_, j) vf b##j = LDV(p + j * XF_VW);
+#define XF_LB(_, j) vf b##j = LDBV(p + j * XF_VW);
 #define XF_FMA1(i, j) c##i##_##j = fma(av, b##j, c##i##_##j);
 #define XF_FMA(i)                 \
     {                             \

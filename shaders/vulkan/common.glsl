@@ -27,6 +27,31 @@ vec4 xf_unpack4(uvec2 u) { return vec4(unpackHalf2x16(u.x), unpackHalf2x16(u.y))
 vec4 xf_unpack4(vec4 v) { return v; }
 #endif
 
+// A GEMM's B operand (a weight) may be stored apart from the other tensors: variants with XF_B_F32,
+// XF_B_F16 or XF_B_BF16. The 16-bit forms are read as 32-bit words and widened in registers, so they need
+// no 16-bit storage; bfloat16 is the top half of an f32.
+#if defined(XF_B_F16) || defined(XF_B_BF16)
+#define XF_BST uint  // two elements per word
+#define XF_BPK4 uvec2
+#if defined(XF_B_F16)
+vec2 xf_b_unpack2(uint w) { return unpackHalf2x16(w); }
+#else
+vec2 xf_b_unpack2(uint w) { return vec2(uintBitsToFloat(w << 16), uintBitsToFloat(w & 0xffff0000u)); }
+#endif
+vec4 xf_b_unpack4(uvec2 u) { return vec4(xf_b_unpack2(u.x), xf_b_unpack2(u.y)); }
+#define XF_B_LOAD(buf, i) (xf_b_unpack2(buf[(i) >> 1u])[(i) & 1u])
+#elif defined(XF_B_F32)
+#define XF_BST float
+#define XF_BPK4 vec4
+vec4 xf_b_unpack4(vec4 v) { return v; }
+#define XF_B_LOAD(buf, i) (buf[i])
+#else
+#define XF_BST XF_ST
+#define XF_BPK4 XF_PK4
+#define xf_b_unpack4 xf_unpack4
+#define XF_B_LOAD(buf, i) float(buf[i])
+#endif
+
 #extension GL_GOOGLE_include_directive : enable
 #include "xf_abi.h"
 

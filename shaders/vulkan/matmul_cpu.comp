@@ -1,4 +1,6 @@
 #version 450
+// variants: matmul_cpu_f32 matmul_cpu_f16=XF_F16 matmul_cpu_f32_wf16=XF_B_F16 matmul_cpu_f32_wbf16=XF_B_BF16
+// variants: matmul_cpu_f16_wf32=XF_F16,XF_B_F32 matmul_cpu_f16_wbf16=XF_F16,XF_B_BF16
 // Batched GEMM for CPU-like devices: no shared memory, no barriers; each invocation owns a TM x TN
 // block of dst and keeps it in registers.
 //   dst[z][m][n] = act(sum_k a[z][m][k] * b[z][k][n] + bias[n]) + res[z][m][n]
@@ -19,8 +21,8 @@ layout(constant_id = 7) const bool HAS_RES = false;
 
 layout(binding = 0) readonly buffer A { XF_ST a[]; };
 layout(binding = 0) readonly buffer A4 { XF_ST4 a4[]; };
-layout(binding = 1) readonly buffer B { XF_ST b[]; };
-layout(binding = 1) readonly buffer B4 { XF_ST4 b4[]; };
+layout(binding = 1) readonly buffer B { XF_BST b[]; };
+layout(binding = 1) readonly buffer B4 { XF_BPK4 b4[]; };
 layout(binding = 2) readonly buffer Bias { XF_ST bias[]; };
 layout(binding = 3) readonly buffer Res { XF_ST res[]; };
 layout(binding = 4) writeonly buffer D { XF_ST d[]; };
@@ -74,7 +76,7 @@ void main() {
         for (uint i = 0u; i < TM; ++i) arow[i] = a4off + arow[i] / 4u;
         for (uint k4 = 0u; k4 < p.k / 4u; ++k4) {
             vec4 bv[TN];
-            for (uint j = 0u; j < TN; ++j) bv[j] = vec4(b4[brow[j] + k4]);
+            for (uint j = 0u; j < TN; ++j) bv[j] = xf_b_unpack4(b4[brow[j] + k4]);
             for (uint i = 0u; i < TM; ++i) {
                 vec4 av = vec4(a4[arow[i] + k4]);
                 for (uint j = 0u; j < TN; ++j)
@@ -96,7 +98,7 @@ void main() {
             for (uint kk = 0u; kk < 4u; ++kk) {
                 uint krow = (k4 * 4u + kk) * ldb4;
                 for (uint j = 0u; j < TN4; ++j) {
-                    vec4 bv = vec4(b4[krow + bcol[j]]);
+                    vec4 bv = xf_b_unpack4(b4[krow + bcol[j]]);
                     for (uint i = 0u; i < TM; ++i) acc4[i * TN4 + j] = fma(vec4(av[i][kk]), bv, acc4[i * TN4 + j]);
                 }
             }
@@ -115,7 +117,7 @@ void main() {
             float av[TM];
             for (uint i = 0u; i < TM; ++i) av[i] = float(a[aoff + arow[i] + k]);
             for (uint j = 0u; j < TN; ++j) {
-                float bv = float(b[bidx[j] + k * bstep]);
+                float bv = XF_B_LOAD(b, bidx[j] + k * bstep);
                 for (uint i = 0u; i < TM; ++i) acc[i * TN + j] = fma(av[i], bv, acc[i * TN + j]);
             }
         }

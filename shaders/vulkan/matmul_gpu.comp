@@ -1,4 +1,6 @@
 #version 450
+// variants: matmul_gpu_f32 matmul_gpu_f16=XF_F16 matmul_gpu_f32_wf16=XF_B_F16 matmul_gpu_f32_wbf16=XF_B_BF16
+// variants: matmul_gpu_f16_wf32=XF_F16,XF_B_F32 matmul_gpu_f16_wbf16=XF_F16,XF_B_BF16
 // Batched GEMM for GPUs: TS x TS tiles of a and b staged in shared memory, one dst element per
 // invocation. Same operands, layout and push constants as matmul_cpu.comp.
 // Tunables: TS (work-group TS x TS; shared memory 2 * TS * TS floats).
@@ -11,7 +13,7 @@ layout(constant_id = 6) const bool HAS_BIAS = false;
 layout(constant_id = 7) const bool HAS_RES = false;
 
 layout(binding = 0) readonly buffer A { XF_ST a[]; };
-layout(binding = 1) readonly buffer B { XF_ST b[]; };
+layout(binding = 1) readonly buffer B { XF_BST b[]; };
 layout(binding = 2) readonly buffer Bias { XF_ST bias[]; };
 layout(binding = 3) readonly buffer Res { XF_ST res[]; };
 layout(binding = 4) writeonly buffer D { XF_ST d[]; };
@@ -40,10 +42,10 @@ void main() {
         // neighbouring invocations read neighbouring addresses.
         if (TRANS_B) {
             uint nb = gl_WorkGroupID.x * TS + ty;
-            tb[tx][ty] = (nb < p.n && ka < p.k) ? float(b[boff + nb * p.k + ka]) : 0.0;
+            tb[tx][ty] = (nb < p.n && ka < p.k) ? XF_B_LOAD(b, boff + nb * p.k + ka) : 0.0;
         } else {
             uint kb = k0 + ty;
-            tb[ty][tx] = (n < p.n && kb < p.k) ? float(b[boff + kb * p.ldb + n]) : 0.0;
+            tb[ty][tx] = (n < p.n && kb < p.k) ? XF_B_LOAD(b, boff + kb * p.ldb + n) : 0.0;
         }
         barrier();
         for (uint kk = 0u; kk < TS; ++kk) acc = fma(ta[ty][kk], tb[kk][tx], acc);

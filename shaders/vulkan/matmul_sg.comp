@@ -1,4 +1,6 @@
 #version 450
+// variants: matmul_sg_f32 matmul_sg_f16=XF_F16 matmul_sg_f32_wf16=XF_B_F16 matmul_sg_f32_wbf16=XF_B_BF16
+// variants: matmul_sg_f16_wf32=XF_F16,XF_B_F32 matmul_sg_f16_wbf16=XF_F16,XF_B_BF16
 // GEMM for CPU-like devices with subgroup shuffles (same operands, layout and push constants as
 // matmul_cpu.comp). A work-group is one subgroup of SG lanes. Lane l loads R rows of a (rows
 // m0 + l * R + r) and TN columns of b; the a rows are then broadcast to every lane with
@@ -20,7 +22,7 @@ layout(constant_id = 6) const bool HAS_BIAS = false;
 layout(constant_id = 7) const bool HAS_RES = false;
 
 layout(binding = 0) readonly buffer A4 { XF_PK4 a4[]; };
-layout(binding = 1) readonly buffer B4 { XF_PK4 b4[]; };
+layout(binding = 1) readonly buffer B4 { XF_BPK4 b4[]; };
 layout(binding = 2) readonly buffer Bias { XF_ST bias[]; };
 layout(binding = 3) readonly buffer Res { XF_ST res[]; };
 layout(binding = 4) writeonly buffer D { XF_ST d[]; };
@@ -54,7 +56,7 @@ void main() {
             vec4 av[R];
             for (uint r = 0u; r < R; ++r) av[r] = xf_unpack4(a4[arow[r] + k4]);
             vec4 bv[TN];
-            for (uint j = 0u; j < TN; ++j) bv[j] = xf_unpack4(b4[brow[j] + k4]);
+            for (uint j = 0u; j < TN; ++j) bv[j] = xf_b_unpack4(b4[brow[j] + k4]);
             for (uint s = 0u; s < SG; ++s) {
                 for (uint r = 0u; r < R; ++r) {
                     vec4 a = subgroupShuffle(av[r], s);
@@ -72,7 +74,7 @@ void main() {
             vec4 av[R];
             for (uint r = 0u; r < R; ++r) av[r] = xf_unpack4(a4[arow[r] + k4]);
             vec4 bv[4];
-            for (uint kk = 0u; kk < 4u; ++kk) bv[kk] = xf_unpack4(b4[(k4 * 4u + kk) * ldb4 + bcol]);
+            for (uint kk = 0u; kk < 4u; ++kk) bv[kk] = xf_b_unpack4(b4[(k4 * 4u + kk) * ldb4 + bcol]);
             for (uint s = 0u; s < SG; ++s) {
                 for (uint r = 0u; r < R; ++r) {
                     vec4 a = subgroupShuffle(av[r], s);
