@@ -52,6 +52,7 @@ typedef struct stats_s {
 
 static int reps = 10;
 static int64_t model_batch = 1;  // --batch: images per xf_model_run of --model
+static xf_model_weights_t model_weights = XF_MODEL_WEIGHTS_AS_STORED;  // --weights
 // --f16: the libxformer GEMMs use f16 tensors (f32 accumulation); peers stay f32.
 static xf_dtype_t gemm_dtype = XF_DTYPE_F32;
 static double time_budget = 4.0;  // seconds per measurement after warm-up
@@ -290,6 +291,7 @@ static bool bench_xf_model(xf_backend_t be, const char* path, ex_json_t* j) {
     xf_model_options_t mo;
     xf_model_options_init(&mo);
     mo.batch = model_batch;
+    mo.weights = model_weights;
     if (xf_model_load(ctx, path, &mo, &model) == XF_OK && xf_model_info(model, &mi) == XF_OK) {
         res.load_s = now() - t0;
         const size_t nin = (size_t)(mi.batch * mi.input_elements), nout = (size_t)(mi.batch * mi.output_elements);
@@ -315,13 +317,14 @@ static bool bench_xf_model(xf_backend_t be, const char* path, ex_json_t* j) {
         ex_json_num(j, "first_run_s", res.ok ? res.first_s : NAN, 6);
         ex_json_num(j, "best_ms", res.ok ? res.runs.best * 1e3 : NAN, 6);
         ex_json_num(j, "median_ms", res.ok ? res.runs.median * 1e3 : NAN, 6);
+        ex_json_num(j, "weight_mb", res.ok ? (double)mi.weight_bytes / 1e6 : NAN, 3);
         if (!res.ok) ex_json_str(j, "error", xf_context_error(ctx));
         ex_json_end_object(j);
     } else if (res.ok) {
-        printf("| %s (%s) | %.2f | %.2f | %.1f | %.1f |\n", xf_backend_name(be), info.name, res.load_s, res.first_s,
-               res.runs.best * 1e3, res.runs.median * 1e3);
+        printf("| %s (%s) | %.1f | %.2f | %.2f | %.1f | %.1f |\n", xf_backend_name(be), info.name,
+               (double)mi.weight_bytes / 1e6, res.load_s, res.first_s, res.runs.best * 1e3, res.runs.median * 1e3);
     } else {
-        printf("| %s (%s) | n/a | n/a | n/a | n/a |\n", xf_backend_name(be), info.name);
+        printf("| %s (%s) | n/a | n/a | n/a | n/a | n/a |\n", xf_backend_name(be), info.name);
     }
     fflush(stdout);
     free(input);
@@ -529,8 +532,8 @@ static void gemm_result(ex_json_t* j, const shape_t* s, stats_t st, const char* 
 static const char synopsis[] =
     "usage: " PROG " [--backend cpu|opencl|vulkan|all] [--reps N] [--quick] [--first-result] [--f16]\n"
     "                     [--tune off|fast|full] [--json]\n"
-    "       " PROG " --model FILE [--batch N] [--backend cpu|opencl|vulkan|all] [--reps N] [--tune off|fast|full]\n"
-    "                     [--json]\n";
+    "       " PROG " --model FILE [--batch N] [--weights stored|f16|f32] [--backend cpu|opencl|vulkan|all]\n"
+    "                     [--reps N] [--tune off|fast|full] [--json]\n";
 
 static void usage(void) {
     printf("%s\n"
@@ -547,6 +550,8 @@ static void usage(void) {
            "                     process, with cold and with warm kernel caches\n"
            "  --model FILE       whole-model latency of the model FILE (or directory)\n"
            "  --batch N          with --model: images per run (default 1)\n"
+           "  --weights KIND     with --model: linear-layer weights as stored in the file (default), or\n"
+           "                     stored as f16 or f32 on the device (xf_model_options_t.weights)\n"
            "  --tune MODE        kernel tuning for every context: off, fast or full (XFORMER_TUNE overrides);\n"
            "                     with --model it pre-tunes the model's kernels\n"
            "  --json             print one JSON document on stdout instead of Markdown (docs/TOOLS.md)\n"
@@ -565,7 +570,8 @@ typedef struct options_s {
 
 // Sets the global settings and |o|; returns -1 to go on, else the exit status.
 static int parse_args(int argc, char** argv, options_t* o) {
-    enum { OPT_BACKEND = 256, OPT_REPS, OPT_QUICK, OPT_F16, OPT_FIRST_RESULT, OPT_MODEL, OPT_BATCH, OPT_TUNE, OPT_JSON };
+    enum { OPT_BACKEND = 256, OPT_REPS, OPT_QUICK, OPT_F16, OPT_FIRST_RESULT, OPT_MODEL, OPT_BATCH, OPT_WEIGHTS, OPT_TUNE,
+           OPT_JSON };
     static const struct option longopts[] = {
         {"backend", required_argument, NULL, OPT_BACKEND},
         {"reps", required_argument, NULL, OPT_REPS},
@@ -574,6 +580,7 @@ static int parse_args(int argc, char** argv, options_t* o) {
         {"first-result", no_argument, NULL, OPT_FIRST_RESULT},
         {"model", required_argument, NULL, OPT_MODEL},
         {"batch", required_argument, NULL, OPT_BATCH},
+        {"weights", required_argument, NULL, OPT_WEIGHTS},
         {"tune", required_argument, NULL, OPT_TUNE},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
@@ -609,6 +616,17 @@ static int parse_args(int argc, char** argv, options_t* o) {
                     return ex_usage_error(PROG, NULL, "--batch needs an integer from 1 to 4096, got '%s'", optarg);
                 model_batch = n;
                 break;
+            case OPT_WEIGHTS:
+                if (strcmp(optarg, "stored") == 0) {
+                    model_weights = XF_MODEL_WEIGHTS_AS_STORED;
+                } else if (strcmp(optarg, "f16") == 0) {
+                    model_weights = XF_MODEL_WEIGHTS_F16;
+                } else if (strcmp(optarg, "f32") == 0) {
+                    model_weights = XF_MODEL_WEIGHTS_F32;
+                } else {
+                    return ex_usage_error(PROG, NULL, "--weights takes stored, f16 or f32, not '%s'", optarg);
+                }
+                break;
             case OPT_TUNE:
                 if (strcmp(optarg, "off") == 0) {
                     tune_mode = XF_TUNE_OFF;
@@ -626,6 +644,8 @@ static int parse_args(int argc, char** argv, options_t* o) {
     }
     if (optind < argc) return ex_usage_error(PROG, synopsis, "unexpected argument '%s'", argv[optind]);
     if (model_batch != 1 && !o->model_path) return ex_usage_error(PROG, synopsis, "--batch needs --model");
+    if (model_weights != XF_MODEL_WEIGHTS_AS_STORED && !o->model_path)
+        return ex_usage_error(PROG, synopsis, "--weights needs --model");
     return -1;
 }
 
@@ -637,12 +657,20 @@ static bool bench_models(ex_json_t* j, const xf_backend_t* run, int nrun, const 
         ex_json_str(j, "path", path);
         ex_json_int(j, "reps", reps);
         ex_json_int(j, "batch", model_batch);
+        ex_json_str(j, "weights", model_weights == XF_MODEL_WEIGHTS_F16   ? "f16"
+                                  : model_weights == XF_MODEL_WEIGHTS_F32 ? "f32"
+                                                                          : "stored");
         ex_json_array(j, "results");
     } else {
-        printf("\n%s, batch %lld, f32: load s (context + file + upload + graph), first run s, then best and median "
-               "ms of up to %d runs\n\n",
-               path, (long long)model_batch, reps);
-        printf("| backend (device) | load s | first run s | best ms | median ms |\n|---|---|---|---|---|\n");
+        printf("\n%s, batch %lld, f32 activations, linear weights %s: weight MB on the device, load s (context + "
+               "file + upload + graph), first run s, then best and median ms of up to %d runs\n\n",
+               path, (long long)model_batch,
+               model_weights == XF_MODEL_WEIGHTS_F16   ? "as f16"
+               : model_weights == XF_MODEL_WEIGHTS_F32 ? "as f32"
+                                                       : "as stored",
+               reps);
+        printf("| backend (device) | weight MB | load s | first run s | best ms | median ms |\n"
+               "|---|---|---|---|---|---|\n");
     }
     for (int i = 0; i < nrun; ++i) ok &= bench_xf_model(run[i], path, j);
     if (j) {

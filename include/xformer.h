@@ -634,6 +634,16 @@ typedef enum xf_model_task_e {
 } xf_model_task_t;
 
 // Options for xf_model_load; fill with xf_model_options_init.
+// Device storage of a model's linear-layer weights (the [out, in] matrices every matmul reads as its B
+// operand: attention, MLP, head), which are most of its memory. Other weights (norms, biases,
+// convolutions, embeddings) are f32.
+typedef enum xf_model_weights_e {
+    XF_MODEL_WEIGHTS_AS_STORED = 0,  // the file's type: f16 and bf16 stay half on the device, f32 stays f32
+    XF_MODEL_WEIGHTS_F16,            // f32 ones are stored as f16 too (half the memory; about 5e-4 relative
+                                     // rounding per weight); bf16 ones stay bf16
+    XF_MODEL_WEIGHTS_F32,            // all widened to f32
+} xf_model_weights_t;
+
 typedef struct xf_model_options_s {
     // Input size the graph is built for; 0 means the size in the model's config. A ViT whose size
     // differs from its training size gets its position embeddings resampled at load time (bicubic
@@ -656,6 +666,9 @@ typedef struct xf_model_options_s {
     // Images per xf_model_run: the graph is built for this batch (0 means 1, at most
     // XF_MODEL_MAX_BATCH). Each image's result equals a run of that image alone, within the op tolerances.
     int64_t batch;
+    // Storage of the linear-layer weights on the device (XF_MODEL_WEIGHTS_AS_STORED by default). Weights
+    // the loader builds from others (q, k and v joined, norms folded in) take the file's float type.
+    xf_model_weights_t weights;
 } xf_model_options_t;
 
 #define XF_MODEL_MAX_BATCH ((int64_t)4096)
@@ -695,6 +708,7 @@ typedef struct xf_model_info_s {
     float crop_pct;      // ViT: resize the short side to floor(size / crop_pct), then crop
     xf_interpolation_t interpolation;
     int64_t parameters;  // weights loaded, in elements
+    int64_t weight_bytes;  // device memory of the weights and constants as stored (xf_model_options_t.weights)
     bool has_labels;     // labels came with the config or xf_model_load_labels
 } xf_model_info_t;
 

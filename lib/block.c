@@ -53,8 +53,9 @@ void xf_block_desc_init(xf_block_desc_t* out_desc, int64_t dim, int64_t heads, i
 
 // Finds |prefix||name||suffix| with the expected shape (dims of -1 match anything); NULL |out| on
 // an optional miss.
-static xf_status_t weight(block_t* b, const char* name, const char* suffix, int ndim, const int64_t* shape,
-                          bool required, xf_tensor_t** out) {
+// A linear layer's [out, in] weight (|matrix|) may also be stored in any float type (a matmul's B operand).
+static xf_status_t weight_of(block_t* b, const char* name, const char* suffix, int ndim, const int64_t* shape,
+                             bool required, bool matrix, xf_tensor_t** out) {
     xf_context_t* ctx = b->g->context;
     char full[512];
     snprintf(full, sizeof full, "%s%s%s", b->prefix, name, suffix);
@@ -68,7 +69,8 @@ static xf_status_t weight(block_t* b, const char* name, const char* suffix, int 
     }
     bool fits = t->ndim == ndim;
     for (int i = 0; fits && i < ndim; ++i) fits = shape[i] < 0 || t->shape[i] == shape[i];
-    if (!fits || t->dtype != b->dtype) {
+    bool dtype_ok = t->dtype == b->dtype || (matrix && (XF_DTYPES_FLOAT & (1u << t->dtype)));
+    if (!fits || !dtype_ok) {
         char want[128], have[128];
         size_t lw = 0, lh = 0;
         for (int i = 0; i < ndim; ++i) lw += (size_t)snprintf(want + lw, sizeof want - lw, "%s%lld", i ? ", " : "", (long long)shape[i]);
@@ -82,9 +84,14 @@ static xf_status_t weight(block_t* b, const char* name, const char* suffix, int 
     return XF_OK;
 }
 
+static xf_status_t weight(block_t* b, const char* name, const char* suffix, int ndim, const int64_t* shape,
+                          bool required, xf_tensor_t** out) {
+    return weight_of(b, name, suffix, ndim, shape, required, false, out);
+}
+
 static xf_status_t linear_weights(block_t* b, const char* name, int64_t out_dim, int64_t in_dim, bool bias_required,
                                   xf_tensor_t** w, xf_tensor_t** bias) {
-    CHECK(weight(b, name, ".weight", 2, (int64_t[]){out_dim, in_dim}, true, w));
+    CHECK(weight_of(b, name, ".weight", 2, (int64_t[]){out_dim, in_dim}, true, true, w));
     return weight(b, name, ".bias", 1, (int64_t[]){out_dim}, bias_required, bias);
 }
 

@@ -102,10 +102,42 @@ xf_status_t xf_model_weight_host(xf_model_t* m, const char* name, int ndim, cons
     return XF_OK;
 }
 
+// The file's type of tensor |name|, or of its first float tensor when it has no such tensor (one the
+// loader builds from others).
+static xf_dtype_t file_float_dtype(const xf_model_t* m, const char* name) {
+    const xf_st_tensor_t* t = xf_st_find(m->file, name);
+    for (size_t i = 0; !t && i < m->file->count; ++i) {
+        if (xf_st_dtype_is_float(m->file->tensors[i].dtype)) t = &m->file->tensors[i];
+    }
+    if (!t) return XF_DTYPE_F32;
+    return t->dtype == XF_ST_F16 ? XF_DTYPE_F16 : t->dtype == XF_ST_BF16 ? XF_DTYPE_BF16 : XF_DTYPE_F32;
+}
+
+// Device storage of weight |name|: a linear layer's [out, in] weight (a matmul's B operand) as
+// xf_model_options_t.weights says, every other weight f32.
+static xf_dtype_t weight_dtype(const xf_model_t* m, const char* name, int ndim) {
+    size_t len = strlen(name);
+    if (ndim != 2 || len < 7 || strcmp(name + len - 7, ".weight") != 0) return XF_DTYPE_F32;
+    if (m->weight_storage == XF_MODEL_WEIGHTS_F32) return XF_DTYPE_F32;
+    xf_dtype_t stored = file_float_dtype(m, name);
+    return m->weight_storage == XF_MODEL_WEIGHTS_F16 && stored == XF_DTYPE_F32 ? XF_DTYPE_F16 : stored;
+}
+
 xf_status_t xf_model_weight_upload(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
                                    const float* data, xf_tensor_t** out) {
     xf_tensor_t* t;
-    xf_status_t st = xf_model_constant_upload(m, name, XF_DTYPE_F32, ndim, shape, data, &t);
+    xf_dtype_t dtype = weight_dtype(m, name, ndim);
+    xf_status_t st;
+    if (dtype == XF_DTYPE_F32) {
+        st = xf_model_constant_upload(m, name, XF_DTYPE_F32, ndim, shape, data, &t);
+    } else {
+        size_t n = (size_t)(ndim ? shape[0] : 1) * (size_t)(ndim > 1 ? shape[1] : 1);
+        void* half = xf_malloc(n ? n * 2 : 2);
+        if (!half) return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory storing '%s'", name);
+        xf_dtype_traits(dtype)->from_f32(data, half, n);
+        st = xf_model_constant_upload(m, name, dtype, ndim, shape, half, &t);
+        xf_free(half);
+    }
     if (st != XF_OK) return st;
     m->info.parameters += xf_tensor_elements(t);
     if (out) *out = t;
@@ -130,6 +162,7 @@ xf_status_t xf_model_constant_upload(xf_model_t* m, const char* name, xf_dtype_t
     st = dtype == XF_DTYPE_F32 ? xf_tensor_upload_f32(t, data, (size_t)xf_tensor_elements(t))
                                : xf_tensor_upload(t, data, xf_tensor_bytes(t));
     if (st != XF_OK) return st;
+    m->info.weight_bytes += (int64_t)xf_tensor_bytes(t);
     *out = t;
     return XF_OK;
 }
@@ -1221,6 +1254,10 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
     if (options && (options->batch < 0 || options->batch > XF_MODEL_MAX_BATCH))
         return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_load: batch %lld is out of range (0..%lld)",
                            (long long)options->batch, (long long)XF_MODEL_MAX_BATCH);
+    if (options && (unsigned)options->weights > XF_MODEL_WEIGHTS_F32)
+        return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT,
+                           "xf_model_load: weights %d is not an xf_model_weights_t (AS_STORED, F16 or F32)",
+                           (int)options->weights);
     // A directory (Hugging Face or timm layout) holds model.safetensors beside its config.json.
     char in_dir[1024];
     struct stat sb;
@@ -1234,6 +1271,7 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
     m->ctx = ctx;
     m->path = path;
     m->info.batch = options && options->batch ? options->batch : 1;
+    m->weight_storage = options ? options->weights : XF_MODEL_WEIGHTS_AS_STORED;
 
     char err[1024] = "";
     xf_status_t st = xf_st_open(path, &m->file, err, sizeof err);

@@ -51,6 +51,7 @@ struct xf_model_s {
     int64_t nlabels;
     char prefix[32];  // prepended to every weight name in the context ("" or "model2/")
 
+    xf_model_weights_t weight_storage;  // xf_model_options_t.weights
     xf_tensor_t** weights;  // context tensors this model owns
     size_t nweights, capweights;
 

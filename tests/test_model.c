@@ -712,6 +712,104 @@ static xf_context_t* cpu_context(void) {
     return ctx;
 }
 
+// A ViT with distillation head whose every tensor is stored as |dtype| ("F32", "F16" or "BF16").
+static void write_weights_vit(const char* path, const char* dtype, int64_t* linear_elements) {
+    tm_file_t f = {0};
+    snprintf(f.config, sizeof f.config,
+             "{\"architecture\":\"vit\",\"img_size\":32,\"patch_size\":8,\"in_chans\":1,\"embed_dim\":64,"
+             "\"depth\":2,\"num_heads\":4,\"mlp_ratio\":4.0,\"num_classes\":10,\"distilled\":true}");
+    tm_vit_tensors(&f, 32, 8, 1, 64, 2, 10, 1);
+    *linear_elements = 0;
+    for (size_t i = 0; i < f.n; i++) {
+        tm_tensor_t* t = &f.t[i];
+        if (t->ndim == 2 && tm_ends(t->name, ".weight")) *linear_elements += t->shape[0] * t->shape[1];
+        if (strcmp(dtype, "F32") == 0) continue;
+        size_t n = t->bytes / 4;
+        uint16_t* h = malloc(n * 2 + 1);
+        for (size_t k = 0; k < n; k++) {
+            float v = ((const float*)t->data)[k];
+            h[k] = strcmp(dtype, "F16") == 0 ? xf_f32_to_f16(v) : xf_f32_to_bf16(v);
+        }
+        free(t->data);
+        t->data = h;
+        t->bytes = n * 2;
+        t->dtype = dtype;
+    }
+    cr_assert(tm_write(&f, path));
+    tm_free(&f);
+}
+
+// Loads |path| with weight storage |storage|; its logits for the hash-init input and its weight bytes.
+static void load_weights_vit(xf_context_t* ctx, const char* column, const char* path, xf_model_weights_t storage,
+                             float* logits, int64_t* weight_bytes) {
+    xf_model_options_t o;
+    xf_model_options_init(&o);
+    o.weights = storage;
+    xf_model_t* m;
+    cr_assert_eq(xf_model_load(ctx, path, &o, &m), XF_OK, "[%s] %s", column, xf_context_error(ctx));
+    float in[32 * 32];
+    tm_input(in, 32 * 32);
+    cr_assert_eq(xf_model_run(m, in, 32 * 32, logits, 10), XF_OK, "[%s] %s", column, xf_context_error(ctx));
+    xf_model_info_t info;
+    cr_assert_eq(xf_model_info(m, &info), XF_OK);
+    *weight_bytes = info.weight_bytes;
+    xf_model_destroy(m);
+}
+
+static void run_weight_storage(xf_context_t* ctx, const char* column, void* user) {
+    const char* dir = user;
+    const char* dtypes[] = {"F32", "F16", "BF16"};
+    for (int d = 0; d < 3; d++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/weights_%s.safetensors", dir, dtypes[d]);
+        int64_t linear;
+        write_weights_vit(path, dtypes[d], &linear);
+        float wide[10], kept[10], as_f16[10];
+        int64_t wide_bytes, kept_bytes, f16_bytes;
+        load_weights_vit(ctx, column, path, XF_MODEL_WEIGHTS_F32, wide, &wide_bytes);
+        load_weights_vit(ctx, column, path, XF_MODEL_WEIGHTS_AS_STORED, kept, &kept_bytes);
+        load_weights_vit(ctx, column, path, XF_MODEL_WEIGHTS_F16, as_f16, &f16_bytes);
+        bool half_file = d > 0;
+        // Half files keep their linear weights half: 2 bytes less per element, the same values.
+        cr_expect_eq(kept_bytes, wide_bytes - (half_file ? 2 * linear : 0), "[%s] %s file: %lld bytes kept, %lld wide",
+                     column, dtypes[d], (long long)kept_bytes, (long long)wide_bytes);
+        cr_expect_eq(f16_bytes, wide_bytes - 2 * linear, "[%s] %s file as f16: %lld bytes", column, dtypes[d],
+                     (long long)f16_bytes);
+        for (int i = 0; i < 10; i++) {
+            cr_expect(fabsf(kept[i] - wide[i]) <= 1e-4f * (1 + fabsf(wide[i])), "[%s] %s file, logit %d: %g, widened %g",
+                      column, dtypes[d], i, kept[i], wide[i]);
+        }
+        // An f32 file stored as f16 rounds each weight once.
+        double cos = cosine(as_f16, wide, 10);
+        cr_expect(cos >= 0.9999, "[%s] %s file as f16: cosine %.6f to f32", column, dtypes[d], cos);
+        unlink(path);
+    }
+}
+
+// Linear-layer weights stay in the file's half type on the device (f16 and bf16 files), or are stored
+// as xf_model_options_t.weights asks, with the bytes xf_model_info reports.
+Test(model, linear_weights_stored_as_asked) {
+    char dir[512];
+    tm_tmpdir(dir, sizeof dir);
+    cr_assert(dir[0], "mkdtemp failed");
+    each_column(run_weight_storage, dir);
+
+    char path[700];
+    snprintf(path, sizeof path, "%s/weights.safetensors", dir);
+    int64_t linear;
+    write_weights_vit(path, "F32", &linear);
+    xf_context_t* ctx = cpu_context();
+    xf_model_options_t o;
+    xf_model_options_init(&o);
+    o.weights = (xf_model_weights_t)7;
+    xf_model_t* m = NULL;
+    cr_expect_eq(xf_model_load(ctx, path, &o, &m), XF_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(xf_context_error(ctx), "weights"), "%s", xf_context_error(ctx));
+    xf_context_destroy(ctx);
+    unlink(path);
+    rmdir(dir);
+}
+
 Test(model, info_labels_and_two_models_in_one_context) {
     char dir[512], path[700], labels[700];
     tm_tmpdir(dir, sizeof dir);
