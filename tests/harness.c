@@ -75,7 +75,13 @@ static int columns(xf_test_column_t* out, int capacity, bool op_variants) {
         for (char* tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
             add_column(out, &n, capacity, tok, true);
         }
-        if (op_variants) {
+        const char* variants = getenv("XFORMER_TEST_VARIANTS");
+        if (variants && strcmp(variants, "0") != 0 && strcmp(variants, "1") != 0) {
+            char word[48];
+            snprintf(word, sizeof word, "XFORMER_TEST_VARIANTS=%s", variants);
+            add_column(out, &n, capacity, word, true);
+        }
+        if (op_variants && !(variants && strcmp(variants, "0") == 0)) {
             int listed = n;
             for (size_t r = 0; r < rows_n; ++r) {
                 bool present = false;
@@ -101,7 +107,8 @@ bool xf_test_open(const xf_test_column_t* col, xf_context_t** out, bool* skip, c
     *skip = false;
     *out = NULL;
     if (col->backend == XF_BACKEND_FROM_ENV) {
-        snprintf(why, why_size, "XFORMER_TEST_BACKENDS names an unknown column '%s'", col->name);
+        snprintf(why, why_size, "unknown column '%s' (XFORMER_TEST_BACKENDS; XFORMER_TEST_VARIANTS is 0 or 1)",
+                 col->name);
         return false;
     }
     xf_context_options_t opts;

@@ -33,7 +33,8 @@ typedef struct {
 // Parses XFORMER_TEST_BACKENDS (default: every compiled backend and its variant columns). Touches no device.
 int xf_test_columns(xf_test_column_t* out, int capacity);
 // The columns of the op table: xf_test_columns plus, for each backend among them, the variant columns
-// its registry row declares (lib/backends.c), so every kernel variant runs every op case.
+// its registry row declares (lib/backends.c), so every kernel variant runs every op case; with
+// XFORMER_TEST_VARIANTS=0, only the columns XFORMER_TEST_BACKENDS lists.
 int xf_test_op_columns(xf_test_column_t* out, int capacity);
 
 // Creates a context for |col|. Returns false and sets *skip when the column may be skipped (not

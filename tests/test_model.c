@@ -221,12 +221,21 @@ typedef struct {
     const char* model;  // written here
     const char* ref;    // PyTorch reference with "input" and "logits"
     float rel_atol, rtol;
+    // Linear weights stored as f16 (XF_MODEL_WEIGHTS_F16): logits within |min_cosine| of the reference
+    // instead of the tolerances, and at most |max_weight_ratio| of the f32 weights' bytes on the device.
+    xf_model_weights_t weights;
+    double min_cosine, max_weight_ratio;
 } std_case_t;
+
+static double cosine(const float* a, const float* b, size_t n);
 
 static void run_std(xf_context_t* ctx, const char* column, void* user) {
     const std_case_t* c = user;
     xf_model_t* m;
-    xf_status_t st = xf_model_load(ctx, c->model, NULL, &m);
+    xf_model_options_t o;
+    xf_model_options_init(&o);
+    o.weights = c->weights;
+    xf_status_t st = xf_model_load(ctx, c->model, &o, &m);
     cr_assert(st == XF_OK, "[%s] load %s: %s", column, c->model, xf_context_error(ctx));
     xf_model_info_t info;
     cr_assert(xf_model_info(m, &info) == XF_OK);
@@ -240,7 +249,15 @@ static void run_std(xf_context_t* ctx, const char* column, void* user) {
     float* got = malloc(nout * sizeof(float));
     st = xf_model_run(m, input, nin, got, nout);
     cr_assert(st == XF_OK, "[%s] run: %s", column, xf_context_error(ctx));
-    check_logits(c->model, column, got, want, nout, c->rel_atol, c->rtol);
+    if (c->weights == XF_MODEL_WEIGHTS_F16) {
+        double cos = cosine(got, want, nout), ratio = (double)info.weight_bytes / (double)(info.parameters * 4);
+        cr_expect(cos >= c->min_cosine, "[%s] %s with f16 weights: cosine %.7f to the reference", column, c->model,
+                  cos);
+        cr_expect(ratio <= c->max_weight_ratio, "[%s] f16 weights take %.3f of the f32 bytes", column, ratio);
+        cr_log_info("[%s] f16 weights: cosine %.7f, %.3f of the f32 bytes", column, cos, ratio);
+    } else {
+        check_logits(c->model, column, got, want, nout, c->rel_atol, c->rtol);
+    }
     // Top-1 per position, where the reference's winner is clear of the runner-up.
     const int64_t k = info.classes, pos = info.output_height * info.output_width;
     int64_t differ = 0;
@@ -282,7 +299,7 @@ Test(model, deit_tiny_hash_init, .timeout = 1800) {
     free(mine);
     xf_st_close(r);
 
-    std_case_t c = {model, ref, 2e-3f, 2e-3f};
+    std_case_t c = {model, ref, 2e-3f, 2e-3f, XF_MODEL_WEIGHTS_AS_STORED, 0, 0};
     each_column(run_std, &c);
 
     // The shipped ImageNet-1k labels (tools/imagenet_labels.py) fit a 1000-class checkpoint.
@@ -321,13 +338,12 @@ Test(model, segformer_b0_hash_init, .timeout = 1800) {
     snprintf(model, sizeof model, "%s/segformer_b0.safetensors", dir);
     snprintf(ref, sizeof ref, "%s/tests/data/segformer_b0_ref.safetensors", src_dir());
     write_segformer_b0(model);
-    std_case_t c = {model, ref, 2e-3f, 2e-3f};
+    std_case_t c = {model, ref, 2e-3f, 2e-3f, XF_MODEL_WEIGHTS_AS_STORED, 0, 0};
     each_column(run_std, &c);
     unlink(model);
     rmdir(dir);
 }
 
-static double cosine(const float* a, const float* b, size_t n);
 
 // Logits and mask of |model| at |size|x|size| on |col| (NULL when the column has no device and may skip).
 static bool segment_on(const xf_test_column_t* col, const char* model, int64_t size, const float* input,
@@ -568,10 +584,13 @@ Test(model, vit_b_16_converted, .timeout = 1800) {
         cr_skip_test(
             "set XFORMER_VITB16_DIR to the output of tools/make_vitb16_reference.py to run this test");
     }
-    std_case_t c = {model, ref, 2e-3f, 2e-3f};
+    std_case_t c = {model, ref, 2e-3f, 2e-3f, XF_MODEL_WEIGHTS_AS_STORED, 0, 0};
     // 86 M parameters: GPU-style kernels on the CPU devices CI has take minutes per forward here, and the
     // op table, block tests and bundled models check that style on every op.
     each_column_of(run_std, &c, true);
+    // Linear weights stored as f16: half their bytes (norms, biases, embeddings stay f32), nearly the same logits.
+    std_case_t h = {model, ref, 0, 0, XF_MODEL_WEIGHTS_F16, 0.9999, 0.52};
+    each_column_of(run_std, &h, true);
 }
 
 //===----------------------------------------------------------------------===//
