@@ -3,11 +3,12 @@ thread counts and batch, in one run.
 
   ~/xf-venv/bin/python bench/vitb16.py --model OUTDIR/vit_b_16.safetensors --bench build/bench/xformer-bench \
       [--threads 1,2] [--backends opencl,vulkan] [--iters 10] [--warmup 2] [--impl torchvision|timm|swin_t]
-      [--batch N]
+      [--batch N] [--weights stored,f16,f32]
 
 --impl swin_t times timm's swin_tiny_patch4_window7_224 instead (hash-init); --write-model FILE writes it as a
 libxformer model file first (flat config in __metadata__) and times that. --batch N times N images per forward call
-(the ONNX model is exported for that batch; libxformer builds its graph for it).
+(the ONNX model is exported for that batch; libxformer builds its graph for it). --weights f32,f16 times libxformer
+once per storage of the linear-layer weights on the device (xf_model_options_t.weights), one row each.
 
 OUTDIR/vit_b_16.safetensors comes from tools/make_vitb16_reference.py: torchvision's vit_b_16 with the hash-init
 weights, which is also the model the peers build here, so all runtimes compute the same function (the peers'
@@ -81,17 +82,19 @@ def pin_blas_threads(threads):
         pass
 
 
-def xformer_row(bench, model, backend, threads, iters, batch):
+def xformer_row(bench, model, backend, threads, iters, batch, weights):
     env = dict(os.environ, POCL_MAX_PTHREAD_COUNT=str(threads), LP_NUM_THREADS=str(threads))
-    out = subprocess.run([bench, "--model", model, "--batch", str(batch), "--backend", backend, "--reps", str(iters)],
+    out = subprocess.run([bench, "--model", model, "--batch", str(batch), "--weights", weights, "--backend", backend,
+                          "--reps", str(iters)],
                          env=env,
                          capture_output=True, text=True, check=False)
     for line in out.stdout.splitlines():
+        # | backend (device) | weight MB | load s | first run s | best ms | median ms |
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 5 and cells[0].startswith(backend + " ("):
-            if cells[3] == "n/a":
+        if len(cells) == 6 and cells[0].startswith(backend + " ("):
+            if cells[4] == "n/a":
                 break
-            return f"libxformer {cells[0]}", float(cells[3]), float(cells[4]), float(cells[1])
+            return f"libxformer {cells[0]}", float(cells[4]), float(cells[5]), float(cells[2]), float(cells[1])
     sys.stderr.write(f"xformer-bench --backend {backend} gave no result:\n{out.stdout}{out.stderr}")
     return None
 
@@ -106,6 +109,9 @@ def main():
     ap.add_argument("--write-model", help="with --impl swin_t: write the libxformer model file here and time it")
     ap.add_argument("--model", help="libxformer model file (tools/make_vitb16_reference.py); omit for peers only")
     ap.add_argument("--bench", default="build/bench/xformer-bench", help="the xformer-bench executable")
+    ap.add_argument("--weights", default="stored",
+                    help="comma-separated linear-weight storages to time libxformer with: stored (as in the file), "
+                         "f16, f32 (xformer-bench --weights)")
     ap.add_argument("--backends", default="opencl,vulkan",
                     help="libxformer backends (cpu is the scalar reference oracle: about a minute per run)")
     args = ap.parse_args()
@@ -169,9 +175,11 @@ def main():
         rows.append(torch_row + (f"ORT max abs logit diff {float(np.abs(out - ref).max()):.1e}",))
         if args.model:
             for backend in args.backends.split(","):
-                r = xformer_row(args.bench, args.model, backend, threads, args.iters, args.batch)
-                if r:
-                    rows.append((r[0], r[1], r[2], f"load {r[3]:.2f} s"))
+                for weights in args.weights.split(","):
+                    r = xformer_row(args.bench, args.model, backend, threads, args.iters, args.batch, weights)
+                    if r:
+                        rows.append((f"{r[0]}, {weights} weights", r[1], r[2],
+                                     f"load {r[3]:.2f} s, weights {r[4]:.0f} MB"))
         for name, b, m, note in rows:
             print(f"| {threads} | {name} | {b:.1f} | {m:.1f} | {ort_best / b:.2f}x | {note} |", flush=True)
 
