@@ -690,7 +690,7 @@ typedef struct {
     xf_tensor_t* (*build)(tc_t*, const int*);
     int p[13];
     float tol;  // scales the dtype's tolerance for ops that accumulate long sums
-    bool big;   // left out of the small subset (XFORMER_TEST_SMALL=1, the oclgrind run)
+    bool big;   // left out of the small subset (XFORMER_TEST_SMALL=1: the oclgrind and sanitizer runs), unless |pieces|
     // An operand the operator reads whole per image is past the small binding limit of "smallbind" columns
     // (XF_TEST_SMALL_BINDING; window attention's qkv grid), so the row is left out there.
     bool whole;
@@ -856,7 +856,7 @@ ParameterizedTestParameters(ops, conformance) {
             if (cases[c].whole && cols[col].max_binding_bytes) continue;
             if (cases[c].pieces && !cols[col].max_binding_bytes) continue;
             if (!column_reaches(&cols[col], &cases[c])) continue;
-            if (!small_only || !cases[c].big) p[k++] = (op_param_t){(int)c, col};
+            if (!small_only || !cases[c].big || cases[c].pieces) p[k++] = (op_param_t){(int)c, col};
         }
     return cr_make_param_array(op_param_t, p, k, free_params);
 }
