@@ -231,6 +231,7 @@ static double cosine(const float* a, const float* b, size_t n);
 
 static void run_std(xf_context_t* ctx, const char* column, void* user) {
     const std_case_t* c = user;
+    if (c->weights == XF_MODEL_WEIGHTS_F16 && strcmp(column, "cpu") == 0) return;
     xf_model_t* m;
     xf_model_options_t o;
     xf_model_options_init(&o);
@@ -589,6 +590,7 @@ Test(model, vit_b_16_converted, .timeout = 1800) {
     // op table, block tests and bundled models check that style on every op.
     each_column_of(run_std, &c, true);
     // Linear weights stored as f16: half their bytes (norms, biases, embeddings stay f32), nearly the same logits.
+    // On the GPU-API backends: the reference backend's f16 reads are the op table's.
     std_case_t h = {model, ref, 0, 0, XF_MODEL_WEIGHTS_F16, 0.9999, 0.52};
     each_column_of(run_std, &h, true);
 }
