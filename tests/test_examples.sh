@@ -302,7 +302,8 @@ json_check "xformer-devices --json: every device with its rank" \
 expect_stdout 0 '"model"' "xformer-bench --model --json" -- \
     "$bench" --model "$models/vit-fmnist.safetensors" --backend cpu --reps 3 --json
 json_check "xformer-bench --json: the model row" \
-    "d['model']['results'][0]['backend'] == 'cpu' and d['model']['results'][0]['median_ms'] > 0"
+    "d['model']['results'][0]['backend'] == 'cpu' and d['model']['results'][0]['median_ms'] > 0 and
+     d['model']['weights'] == 'stored' and d['model']['results'][0]['weight_mb'] > 0"
 
 [ "$failures" -eq 0 ] && echo "all example checks passed" || echo "$failures example checks failed"
 [ "$failures" -eq 0 ]
