@@ -53,6 +53,9 @@ typedef struct stats_s {
 static int reps = 10;
 static int64_t model_batch = 1;  // --batch: images per xf_model_run of --model
 static xf_model_weights_t model_weights = XF_MODEL_WEIGHTS_AS_STORED;  // --weights
+// Option words by enum value.
+static const char* const weights_words[] = {"stored", "f16", "f32"};  // xf_model_weights_t
+static const char* const tune_words[] = {"off", "fast", "full"};      // xf_tune_t
 // --f16: the libxformer GEMMs use f16 tensors (f32 accumulation); peers stay f32.
 static xf_dtype_t gemm_dtype = XF_DTYPE_F32;
 static double time_budget = 4.0;  // seconds per measurement after warm-up
@@ -616,28 +619,18 @@ static int parse_args(int argc, char** argv, options_t* o) {
                     return ex_usage_error(PROG, NULL, "--batch needs an integer from 1 to 4096, got '%s'", optarg);
                 model_batch = n;
                 break;
-            case OPT_WEIGHTS:
-                if (strcmp(optarg, "stored") == 0) {
-                    model_weights = XF_MODEL_WEIGHTS_AS_STORED;
-                } else if (strcmp(optarg, "f16") == 0) {
-                    model_weights = XF_MODEL_WEIGHTS_F16;
-                } else if (strcmp(optarg, "f32") == 0) {
-                    model_weights = XF_MODEL_WEIGHTS_F32;
-                } else {
-                    return ex_usage_error(PROG, NULL, "--weights takes stored, f16 or f32, not '%s'", optarg);
-                }
+            case OPT_WEIGHTS: {
+                int w = ex_parse_word(optarg, weights_words, 3);
+                if (w < 0) return ex_usage_error(PROG, NULL, "--weights takes stored, f16 or f32, not '%s'", optarg);
+                model_weights = (xf_model_weights_t)w;
                 break;
-            case OPT_TUNE:
-                if (strcmp(optarg, "off") == 0) {
-                    tune_mode = XF_TUNE_OFF;
-                } else if (strcmp(optarg, "fast") == 0) {
-                    tune_mode = XF_TUNE_FAST;
-                } else if (strcmp(optarg, "full") == 0) {
-                    tune_mode = XF_TUNE_FULL;
-                } else {
-                    return ex_usage_error(PROG, NULL, "--tune takes off, fast or full, not '%s'", optarg);
-                }
+            }
+            case OPT_TUNE: {
+                int t = ex_parse_word(optarg, tune_words, 3);
+                if (t < 0) return ex_usage_error(PROG, NULL, "--tune takes off, fast or full, not '%s'", optarg);
+                tune_mode = (xf_tune_t)t;
                 break;
+            }
             case OPT_JSON: o->json = true; break;
             default: return ex_common_option(PROG, usage, c, argv, shortopts);
         }
@@ -657,18 +650,12 @@ static bool bench_models(ex_json_t* j, const xf_backend_t* run, int nrun, const 
         ex_json_str(j, "path", path);
         ex_json_int(j, "reps", reps);
         ex_json_int(j, "batch", model_batch);
-        ex_json_str(j, "weights", model_weights == XF_MODEL_WEIGHTS_F16   ? "f16"
-                                  : model_weights == XF_MODEL_WEIGHTS_F32 ? "f32"
-                                                                          : "stored");
+        ex_json_str(j, "weights", weights_words[model_weights]);
         ex_json_array(j, "results");
     } else {
-        printf("\n%s, batch %lld, f32 activations, linear weights %s: weight MB on the device, load s (context + "
+        printf("\n%s, batch %lld, f32 activations, linear weights as %s: weight MB on the device, load s (context + "
                "file + upload + graph), first run s, then best and median ms of up to %d runs\n\n",
-               path, (long long)model_batch,
-               model_weights == XF_MODEL_WEIGHTS_F16   ? "as f16"
-               : model_weights == XF_MODEL_WEIGHTS_F32 ? "as f32"
-                                                       : "as stored",
-               reps);
+               path, (long long)model_batch, weights_words[model_weights], reps);
         printf("| backend (device) | weight MB | load s | first run s | best ms | median ms |\n"
                "|---|---|---|---|---|---|\n");
     }
@@ -893,7 +880,7 @@ int main(int argc, char** argv) {
         ex_json_str(j, "date", date);
         ex_json_int(j, "cpus", ncpu);
         ex_json_str(j, "dtype", xf_dtype_name(gemm_dtype));
-        ex_json_str(j, "tune", tune_mode == XF_TUNE_FULL ? "full" : tune_mode == XF_TUNE_FAST ? "fast" : "off");
+        ex_json_str(j, "tune", tune_words[tune_mode]);
         ex_json_array(j, "backends");
         for (int i = 0; i < nrun; ++i) {
             ex_json_object(j, NULL);

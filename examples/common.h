@@ -110,6 +110,14 @@ static inline bool ex_parse_int(const char* s, long lo, long hi, long* out) {
     return true;
 }
 
+// The index of |s| among the |n| |words|, or -1.
+static inline int ex_parse_word(const char* s, const char* const* words, int n) {
+    for (int i = 0; i < n; ++i) {
+        if (strcmp(s, words[i]) == 0) return i;
+    }
+    return -1;
+}
+
 // Parses a backend name ("auto" or any backend libxformer knows); returns false for anything else.
 static inline bool ex_parse_backend(const char* s, xf_backend_t* out) {
     xf_status_t st = xf_backend_from_name(s, out);
