@@ -417,10 +417,8 @@ static xf_status_t launch_packed_gemm(xf_device_t* dev, const xf_tref_t* A, cons
     if (st != XF_OK) return st;
     gemm_kernel_args(a, A, P, bias, R, C, M, N, K, nb1, sa, sp, act);
     int64_t batch = C->ne[0] * C->ne[1];
-    const char* e = getenv("XF_EXP_LOCAL");
-    size_t l0 = e ? (size_t)atoi(e) : 1, l1 = e && strchr(e, ',') ? (size_t)atoi(strchr(e, ',') + 1) : 1;
     launch_3d(l, (size_t[3]){(size_t)ceil_div(M, c.mr), (size_t)ceil_div(N, c.nr), (size_t)batch},
-              (size_t[3]){l0, l1, 1});
+              (size_t[3]){1, 1, 1});
     return XF_OK;
 }
 
