@@ -394,7 +394,8 @@ XF_API xf_status_t xf_graph_plan(xf_graph_t* graph);
 //
 // Each call validates shapes and dtypes, appends a node and returns its result tensor. The result
 // belongs to the graph. Inputs may be context tensors, graph inputs or results of earlier nodes of
-// the same graph. Float inputs of one op share one dtype (f32 or f16); the result has that dtype.
+// the same graph. Float inputs of one op share one dtype (f32 or f16), except a matmul's B (see
+// xf_matmul); the result has that dtype.
 //===----------------------------------------------------------------------===//
 
 typedef enum xf_activation_e {
@@ -633,7 +634,6 @@ typedef enum xf_model_task_e {
     XF_MODEL_TASK_SEGMENTATION,        // logits [batch, classes, H/4, W/4]; masks via xf_model_mask
 } xf_model_task_t;
 
-// Options for xf_model_load; fill with xf_model_options_init.
 // Device storage of a model's linear-layer weights (the [out, in] matrices every matmul reads as its B
 // operand: attention, MLP, head), which are most of its memory. Other weights (norms, biases,
 // convolutions, embeddings) are f32.
@@ -644,6 +644,7 @@ typedef enum xf_model_weights_e {
     XF_MODEL_WEIGHTS_F32,            // all widened to f32
 } xf_model_weights_t;
 
+// Options for xf_model_load; fill with xf_model_options_init.
 typedef struct xf_model_options_s {
     // Input size the graph is built for; 0 means the size in the model's config. A ViT whose size
     // differs from its training size gets its position embeddings resampled at load time (bicubic

@@ -78,7 +78,8 @@ static bool xf_vk_b_in_words(const xf_exec_node_t* n, const xf_tref_t* t) {
     return n->op == XF_OP_MATMUL && t == &n->src[1] && t->dtype != n->dst.dtype && xf_dtype_size(t->dtype) == 2;
 }
 
-// Widens a binding to whole 32-bit words for a shader that reads 16-bit elements in pairs.
+// Widens a binding to whole 32-bit words for a shader that reads 16-bit elements in pairs. Buffer sizes
+// are multiples of 16 bytes (vk_memory.c), so the widened range stays inside the buffer.
 static void xf_vk_bind_words(xf_vk_binding_t* b) {
     VkDeviceSize end = b->offset + (b->range + 3) / 4 * 4;
     if (end > b->buffer->size) return;
