@@ -65,9 +65,16 @@ static void add_variants(xf_test_column_t* out, int* n, int capacity, const xf_b
 
 static int columns(xf_test_column_t* out, int capacity, bool op_variants) {
     const char* env = getenv("XFORMER_TEST_BACKENDS");
+    const char* variants = getenv("XFORMER_TEST_VARIANTS");
+    bool with_variants = !(variants && strcmp(variants, "0") == 0);
     size_t rows_n = 0;
     const xf_backend_entry_t* rows = xf_backend_entries(&rows_n);
     int n = 0;
+    if (variants && strcmp(variants, "0") != 0 && strcmp(variants, "1") != 0) {
+        char word[48];
+        snprintf(word, sizeof word, "XFORMER_TEST_VARIANTS=%s", variants);
+        add_column(out, &n, capacity, word, true);
+    }
     if (env && *env) {
         char buf[256];
         snprintf(buf, sizeof buf, "%s", env);
@@ -75,13 +82,7 @@ static int columns(xf_test_column_t* out, int capacity, bool op_variants) {
         for (char* tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
             add_column(out, &n, capacity, tok, true);
         }
-        const char* variants = getenv("XFORMER_TEST_VARIANTS");
-        if (variants && strcmp(variants, "0") != 0 && strcmp(variants, "1") != 0) {
-            char word[48];
-            snprintf(word, sizeof word, "XFORMER_TEST_VARIANTS=%s", variants);
-            add_column(out, &n, capacity, word, true);
-        }
-        if (op_variants && !(variants && strcmp(variants, "0") == 0)) {
+        if (op_variants && with_variants) {
             int listed = n;
             for (size_t r = 0; r < rows_n; ++r) {
                 bool present = false;
@@ -94,7 +95,7 @@ static int columns(xf_test_column_t* out, int capacity, bool op_variants) {
     for (size_t r = 0; r < rows_n; ++r) {
         if (!rows[r].vtable) continue;
         add_column(out, &n, capacity, rows[r].name, false);
-        add_variants(out, &n, capacity, &rows[r], false);
+        if (with_variants) add_variants(out, &n, capacity, &rows[r], false);
     }
     return n;
 }
