@@ -54,7 +54,6 @@ static int reps = 10;
 static int64_t model_batch = 1;  // --batch: images per xf_model_run of --model
 static xf_model_weights_t model_weights = XF_MODEL_WEIGHTS_AS_STORED;  // --weights
 // Option words by enum value.
-static const char* const weights_words[] = {"stored", "f16", "f32"};  // xf_model_weights_t
 static const char* const tune_words[] = {"off", "fast", "full"};      // xf_tune_t
 // --f16: the libxformer GEMMs use f16 tensors (f32 accumulation); peers stay f32.
 static xf_dtype_t gemm_dtype = XF_DTYPE_F32;
@@ -535,7 +534,7 @@ static void gemm_result(ex_json_t* j, const shape_t* s, stats_t st, const char* 
 static const char synopsis[] =
     "usage: " PROG " [--backend cpu|opencl|vulkan|all] [--reps N] [--quick] [--first-result] [--f16]\n"
     "                     [--tune off|fast|full] [--json]\n"
-    "       " PROG " --model FILE [--batch N] [--weights stored|f16|f32] [--backend cpu|opencl|vulkan|all]\n"
+    "       " PROG " --model FILE [--batch N] [--weights KIND] [--backend cpu|opencl|vulkan|all]\n"
     "                     [--reps N] [--tune off|fast|full] [--json]\n";
 
 static void usage(void) {
@@ -553,8 +552,9 @@ static void usage(void) {
            "                     process, with cold and with warm kernel caches\n"
            "  --model FILE       whole-model latency of the model FILE (or directory)\n"
            "  --batch N          with --model: images per run (default 1)\n"
-           "  --weights KIND     with --model: linear-layer weights as stored in the file (default), or\n"
-           "                     stored as f16 or f32 on the device (xf_model_options_t.weights)\n"
+           "  --weights KIND     with --model: linear-layer weights as stored in the file (stored, the\n"
+           "                     default), or on the device as f16, f32, int8-channel (one scale per\n"
+           "                     output channel) or int8-block32 (one per 32 inputs), xf_model_options_t.weights\n"
            "  --tune MODE        kernel tuning for every context: off, fast or full (XFORMER_TUNE overrides);\n"
            "                     with --model it pre-tunes the model's kernels\n"
            "  --json             print one JSON document on stdout instead of Markdown (docs/TOOLS.md)\n"
@@ -620,8 +620,8 @@ static int parse_args(int argc, char** argv, options_t* o) {
                 model_batch = n;
                 break;
             case OPT_WEIGHTS: {
-                int w = ex_parse_word(optarg, weights_words, 3);
-                if (w < 0) return ex_usage_error(PROG, NULL, "--weights takes stored, f16 or f32, not '%s'", optarg);
+                int w = ex_parse_word(optarg, ex_weights_words, EX_WEIGHTS_COUNT);
+                if (w < 0) return ex_usage_error(PROG, NULL, "--weights takes " EX_WEIGHTS_HELP ", not '%s'", optarg);
                 model_weights = (xf_model_weights_t)w;
                 break;
             }
@@ -650,12 +650,12 @@ static bool bench_models(ex_json_t* j, const xf_backend_t* run, int nrun, const 
         ex_json_str(j, "path", path);
         ex_json_int(j, "reps", reps);
         ex_json_int(j, "batch", model_batch);
-        ex_json_str(j, "weights", weights_words[model_weights]);
+        ex_json_str(j, "weights", ex_weights_words[model_weights]);
         ex_json_array(j, "results");
     } else {
         printf("\n%s, batch %lld, f32 activations, linear weights as %s: weight MB on the device, load s (context + "
                "file + upload + graph), first run s, then best and median ms of up to %d runs\n\n",
-               path, (long long)model_batch, weights_words[model_weights], reps);
+               path, (long long)model_batch, ex_weights_words[model_weights], reps);
         printf("| backend (device) | weight MB | load s | first run s | best ms | median ms |\n"
                "|---|---|---|---|---|---|\n");
     }

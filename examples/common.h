@@ -118,6 +118,11 @@ static inline int ex_parse_word(const char* s, const char* const* words, int n) 
     return -1;
 }
 
+// The --weights words, in xf_model_weights_t order.
+static const char* const ex_weights_words[] = {"stored", "f16", "f32", "int8-channel", "int8-block32"};
+#define EX_WEIGHTS_COUNT 5
+#define EX_WEIGHTS_HELP "stored, f16, f32, int8-channel or int8-block32"
+
 // Parses a backend name ("auto" or any backend libxformer knows); returns false for anything else.
 static inline bool ex_parse_backend(const char* s, xf_backend_t* out) {
     xf_status_t st = xf_backend_from_name(s, out);

@@ -32,6 +32,8 @@ static void usage(void) {
            "  --data DIR         the data set's directory\n"
            "  --limit N          only the first N images\n"
            "  --backends LIST    the backends to run, in this order\n"
+           "  --weights KIND     linear-layer weights on the device: stored (as in the file, the default),\n"
+           "                     f16, f32, int8-channel or int8-block32 (quantized at load)\n"
            "  -h, --help         print this help and exit\n"
            "  -V, --version      print the version and exit\n"
            "\n"
@@ -173,15 +175,17 @@ typedef struct options_s {
     const char* dir;
     const char* backends;
     long limit;
+    xf_model_weights_t weights;
 } options_t;
 
 // Returns -1 to go on, else the exit status.
 static int parse_args(int argc, char** argv, options_t* o) {
-    enum { OPT_DATA = 256, OPT_LIMIT, OPT_BACKENDS };
+    enum { OPT_DATA = 256, OPT_LIMIT, OPT_BACKENDS, OPT_WEIGHTS };
     static const struct option longopts[] = {
         {"data", required_argument, NULL, OPT_DATA},         {"limit", required_argument, NULL, OPT_LIMIT},
-        {"backends", required_argument, NULL, OPT_BACKENDS}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},                 {NULL, 0, NULL, 0},
+        {"backends", required_argument, NULL, OPT_BACKENDS}, {"weights", required_argument, NULL, OPT_WEIGHTS},
+        {"help", no_argument, NULL, 'h'},                    {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
     *o = (options_t){0};
     static const char shortopts[] = ":hV";
@@ -190,6 +194,12 @@ static int parse_args(int argc, char** argv, options_t* o) {
         switch (c) {
             case OPT_DATA: o->dir = optarg; break;
             case OPT_BACKENDS: o->backends = optarg; break;
+            case OPT_WEIGHTS: {
+                int w = ex_parse_word(optarg, ex_weights_words, EX_WEIGHTS_COUNT);
+                if (w < 0) return ex_usage_error(PROG, NULL, "--weights takes " EX_WEIGHTS_HELP ", not '%s'", optarg);
+                o->weights = (xf_model_weights_t)w;
+                break;
+            }
             case OPT_LIMIT:
                 if (!ex_parse_int(optarg, 1, LONG_MAX, &o->limit))
                     return ex_usage_error(PROG, NULL, "--limit needs a positive integer, got '%s'", optarg);
@@ -255,7 +265,10 @@ int main(int argc, char** argv) {
         xf_device_info_t dev;
         xf_context_device_info(ctx, &dev);
         xf_model_t* model;
-        if (xf_model_load(ctx, model_path, NULL, &model) != XF_OK) {
+        xf_model_options_t mo;
+        xf_model_options_init(&mo);
+        mo.weights = o.weights;
+        if (xf_model_load(ctx, model_path, &mo, &model) != XF_OK) {
             fprintf(stderr, PROG ": %s\n", xf_context_error(ctx));
             xf_context_destroy(ctx);
             rc = 1;

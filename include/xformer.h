@@ -285,12 +285,13 @@ typedef enum xf_dtype_e {
     XF_DTYPE_F32 = 0,
     XF_DTYPE_F16,   // IEEE half, as storage; arithmetic is f32
     XF_DTYPE_I32,   // indices (argmax results, gather indices)
-    XF_DTYPE_BF16,  // bfloat16 (the top half of an f32), as storage; the CPU backend runs it today
+    XF_DTYPE_BF16,  // bfloat16 (the top half of an f32), as storage
+    XF_DTYPE_I8,    // signed 8-bit integer: the storage of quantized weights (xf_tensor_set_scale)
 } xf_dtype_t;
 
 // Returns the size in bytes of one element of |dtype|, 0 if unknown.
 XF_API size_t xf_dtype_size(xf_dtype_t dtype);
-// Returns "f32", "f16", "i32", "bf16".
+// Returns "f32", "f16", "i32", "bf16", "i8".
 XF_API const char* xf_dtype_name(xf_dtype_t dtype);
 
 typedef struct xf_tensor_s xf_tensor_t;
@@ -305,6 +306,15 @@ XF_API xf_status_t xf_tensor_create(xf_context_t* context, const char* name, xf_
 
 // Destroys a tensor made by xf_tensor_create. Graphs that use it must be destroyed first.
 XF_API void xf_tensor_destroy(xf_tensor_t* tensor);
+
+// Makes |weight| (an i8 context tensor [N, K], a linear layer's [out, in]) a quantized weight whose
+// element (n, k) means weight[n, k] * scale[...] with |scale| an f32 or f16 context tensor of shape
+//   [N]                   symmetric int8, one scale per output channel, or
+//   [N, ceil(K / 32)]     blocks of 32 along K with one scale each (the arithmetic of ggml's Q8_0;
+//                         the scales are kept apart from the int8 values, docs/MODELS.md).
+// xf_matmul (with transpose_b) and xf_linear then read it through its scale on every backend, in
+// registers, with no widened copy. NULL |scale| detaches it; destroying the scale detaches it too.
+XF_API xf_status_t xf_tensor_set_scale(xf_tensor_t* weight, xf_tensor_t* scale);
 
 // Copies |bytes| of host data, in the tensor's dtype and row-major order, to the whole tensor.
 // Works on tensors from xf_tensor_create and on graph inputs. |bytes| must equal xf_tensor_bytes.
@@ -419,7 +429,8 @@ typedef struct xf_matmul_options_s {
 // |a|: [..., M, K]; |b|: [..., K, N] (or [..., N, K] with transpose_b). Leading (batch) dims
 // broadcast: each of B's is 1 or equal to A's. Result: [..., M, N] with A's batch dims.
 // B alone may have its own float dtype (f32, f16 or bf16 weights under f32 or f16 activations) on
-// every backend: the kernels read it as stored and accumulate in f32, with no widened copy.
+// every backend: the kernels read it as stored and accumulate in f32, with no widened copy. An i8 B
+// is a quantized weight (xf_tensor_set_scale): 2-D, with transpose_b.
 XF_API xf_status_t xf_matmul(xf_graph_t* graph, xf_tensor_t* a, xf_tensor_t* b,
                              const xf_matmul_options_t* options, xf_tensor_t** out);
 
@@ -636,12 +647,15 @@ typedef enum xf_model_task_e {
 
 // Device storage of a model's linear-layer weights (the [out, in] matrices every matmul reads as its B
 // operand: attention, MLP, head), which are most of its memory. Other weights (norms, biases,
-// convolutions, embeddings) are f32.
+// convolutions, embeddings) are f32. Files may hold int8 linear weights with their scales (made by
+// tools/quantize.py, docs/MODELS.md); AS_STORED and F16 keep them int8, F32 widens them.
 typedef enum xf_model_weights_e {
     XF_MODEL_WEIGHTS_AS_STORED = 0,  // the file's type: f16 and bf16 stay half on the device, f32 stays f32
     XF_MODEL_WEIGHTS_F16,            // f32 ones are stored as f16 too (half the memory; about 5e-4 relative
                                      // rounding per weight); bf16 ones stay bf16
     XF_MODEL_WEIGHTS_F32,            // all widened to f32
+    XF_MODEL_WEIGHTS_INT8_CHANNEL,   // quantized at load: int8 with one f32 scale per output channel
+    XF_MODEL_WEIGHTS_INT8_BLOCK32,   // quantized at load: int8 with one f16 scale per 32 inputs (Q8_0)
 } xf_model_weights_t;
 
 // Options for xf_model_load; fill with xf_model_options_init.

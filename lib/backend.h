@@ -38,7 +38,14 @@ typedef struct xf_dtype_traits_s {
     void (*from_f32)(const float* src, void* dst, size_t n);
 } xf_dtype_traits_t;
 
-#define XF_DTYPE_COUNT (XF_DTYPE_BF16 + 1)
+#define XF_DTYPE_COUNT (XF_DTYPE_I8 + 1)
+
+// Symmetric int8 quantization of |n| rows of |k| values |w| (a linear weight [out, in]): one scale per
+// |block| values of a row (0: per row), amax / 127 rounded to |scale_dtype|, into |q| [n, k] and
+// |scales| [n, groups]. Quantizing q * scale again gives back q and scale exactly (tools/quantize.py
+// does the same arithmetic).
+void xf_quantize_int8(const float* w, int64_t n, int64_t k, int block, xf_dtype_t scale_dtype, int8_t* q,
+                      float* scales);
 
 // The traits of |dtype|, or NULL for an unknown value.
 const xf_dtype_traits_t* xf_dtype_traits(xf_dtype_t dtype);
@@ -46,6 +53,10 @@ const xf_dtype_traits_t* xf_dtype_traits(xf_dtype_t dtype);
 // Source 0's accepted storage types, as a mask of 1 << xf_dtype_t.
 #define XF_DTYPES_FLOAT ((1u << XF_DTYPE_F32) | (1u << XF_DTYPE_F16) | (1u << XF_DTYPE_BF16))
 #define XF_DTYPES_ANY (XF_DTYPES_FLOAT | (1u << XF_DTYPE_I32))
+// Elements of K per scale of a block-quantized weight (xf_tensor_set_scale).
+#define XF_QUANT_BLOCK 32
+// Quantized weight storage: an i8 matmul B with its scales (xf_tensor_set_scale).
+#define XF_DTYPES_QUANT (1u << XF_DTYPE_I8)
 
 // One row of the op registry.
 typedef struct xf_op_info_s {

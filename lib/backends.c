@@ -28,10 +28,10 @@ extern const xf_backend_vtable_t xf_vk_backend;
 // On CPU-type devices PoCL's barrier-free kernels run 6-15x faster than lavapipe's shaders
 // (docs/PERFORMANCE.md), so OpenCL comes first there; on GPUs Vulkan does.
 static const xf_backend_entry_t registry[] = {
-    {XF_BACKEND_CPU, "cpu", &xf_cpu_backend, 0, 0, "", XF_DTYPES_ANY, XF_DTYPES_FLOAT},
-    {XF_BACKEND_OPENCL, "opencl", XF_CL_VTABLE, 2, 1, "gpu fused tuned", XF_DTYPES_GPU, XF_DTYPES_FLOAT},
+    {XF_BACKEND_CPU, "cpu", &xf_cpu_backend, 0, 0, "", XF_DTYPES_ANY, XF_DTYPES_FLOAT | XF_DTYPES_QUANT},
+    {XF_BACKEND_OPENCL, "opencl", XF_CL_VTABLE, 2, 1, "gpu fused tuned", XF_DTYPES_GPU, XF_DTYPES_FLOAT | XF_DTYPES_QUANT},
     {XF_BACKEND_VULKAN, "vulkan", XF_VK_VTABLE, 1, 2, "gpu nofp16+nosubgroup+smallbind", XF_DTYPES_GPU,
-     XF_DTYPES_FLOAT},
+     XF_DTYPES_FLOAT | XF_DTYPES_QUANT},
 };
 #define REGISTRY_SIZE (sizeof registry / sizeof registry[0])
 

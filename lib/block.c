@@ -69,7 +69,7 @@ static xf_status_t weight_of(block_t* b, const char* name, const char* suffix, i
     }
     bool fits = t->ndim == ndim;
     for (int i = 0; fits && i < ndim; ++i) fits = shape[i] < 0 || t->shape[i] == shape[i];
-    bool dtype_ok = t->dtype == b->dtype || (matrix && (XF_DTYPES_FLOAT & (1u << t->dtype)));
+    bool dtype_ok = t->dtype == b->dtype || (matrix && ((XF_DTYPES_FLOAT | XF_DTYPES_QUANT) & (1u << t->dtype)));
     if (!fits || !dtype_ok) {
         char want[128], have[128];
         size_t lw = 0, lh = 0;

@@ -30,6 +30,8 @@ struct xf_tensor_s {
     int64_t view_offset;        // VIEW: elements from the start of |base|
     xf_tensor_t* materialized;  // VIEW: dense copy made when an op needed one
 
+    xf_tensor_t* scale;  // STORED i8: the scales of a quantized weight (xf_tensor_set_scale)
+
     int producer;   // RESULT: node index
     int last_use;   // RESULT: last node reading it
     bool is_output;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The dtype traits table: size, block layout, name and conversion to and from f32 of every storage
 // type, and the scalar half-precision conversions.
+#include <math.h>
 #include <string.h>
 
 #include "backend.h"
@@ -102,12 +103,46 @@ static void i32_from_f32(const float* src, void* dst, size_t n) {
     for (size_t i = 0; i < n; ++i) d[i] = (int32_t)src[i];
 }
 
+static void i8_to_f32(const void* src, float* dst, size_t n) {
+    const int8_t* s = src;
+    for (size_t i = 0; i < n; ++i) dst[i] = (float)s[i];
+}
+static void i8_from_f32(const float* src, void* dst, size_t n) {
+    int8_t* d = dst;
+    for (size_t i = 0; i < n; ++i) {
+        float v = src[i] != src[i] ? 0.0f : src[i] < -128.0f ? -128.0f : src[i] > 127.0f ? 127.0f : src[i];
+        d[i] = (int8_t)lrintf(v);
+    }
+}
+
 static const xf_dtype_traits_t traits[XF_DTYPE_COUNT] = {
     [XF_DTYPE_F32] = {"f32", 4, 1, true, f32_to_f32, f32_from_f32},
     [XF_DTYPE_F16] = {"f16", 2, 1, true, f16_to_f32, f16_from_f32},
     [XF_DTYPE_I32] = {"i32", 4, 1, false, i32_to_f32, i32_from_f32},
     [XF_DTYPE_BF16] = {"bf16", 2, 1, true, bf16_to_f32, bf16_from_f32},
+    [XF_DTYPE_I8] = {"i8", 1, 1, false, i8_to_f32, i8_from_f32},
 };
+
+void xf_quantize_int8(const float* w, int64_t n, int64_t k, int block, xf_dtype_t scale_dtype, int8_t* q,
+                      float* scales) {
+    int64_t group = block ? block : k, groups = k ? (k + group - 1) / group : 0;
+    for (int64_t r = 0; r < n; ++r) {
+        for (int64_t g = 0; g < groups; ++g) {
+            const float* x = w + r * k + g * group;
+            int64_t len = k - g * group < group ? k - g * group : group;
+            float amax = 0.0f;
+            for (int64_t i = 0; i < len; ++i) amax = fmaxf(amax, fabsf(x[i]));
+            float s = amax / 127.0f;
+            if (scale_dtype == XF_DTYPE_F16) s = xf_f16_to_f32(xf_f32_to_f16(s));
+            scales[r * groups + g] = s;
+            for (int64_t i = 0; i < len; ++i) {
+                float v = s > 0.0f ? x[i] / s : 0.0f;
+                v = v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v;
+                q[r * k + g * group + i] = (int8_t)lrintf(v);
+            }
+        }
+    }
+}
 
 const xf_dtype_traits_t* xf_dtype_traits(xf_dtype_t dtype) {
     return (unsigned)dtype < XF_DTYPE_COUNT && traits[dtype].name ? &traits[dtype] : NULL;

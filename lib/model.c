@@ -43,10 +43,10 @@ static xf_status_t model_file_tensor_of(xf_model_t* m, const char* name, bool in
     char want[96], have[96];
     shape_str(want, sizeof want, ndim, shape);
     shape_str(have, sizeof have, t->ndim, t->shape);
-    if (!integer && !xf_st_dtype_is_float(t->dtype))
+    if (!integer && !xf_st_dtype_is_float(t->dtype) && !(t->dtype == XF_ST_I8 && t->ndim == 2))
         return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
-                           "%s: tensor '%s' has dtype %s; weights must be F32, F16 or BF16", m->path, name,
-                           xf_st_dtype_name(t->dtype));
+                           "%s: tensor '%s' has dtype %s; weights must be F32, F16 or BF16 (or a 2-D I8 linear "
+                           "weight with its scales)", m->path, name, xf_st_dtype_name(t->dtype));
     if (integer && t->dtype != XF_ST_I32 && t->dtype != XF_ST_I64)
         return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "%s: tensor '%s' has dtype %s; an index must be I32 or I64",
                            m->path, name, xf_st_dtype_name(t->dtype));
@@ -66,6 +66,57 @@ static xf_status_t model_file_tensor_of(xf_model_t* m, const char* name, bool in
 static xf_status_t model_file_tensor(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
                                      xf_st_tensor_t** out) {
     return model_file_tensor_of(m, name, false, ndim, shape, out);
+}
+
+// The scales of the file's int8 weight |t| [N, K]: F32 or F16 tensor |t|_scale, [N] (per output channel) or
+// [N, ceil(K / 32)] (blocks of 32), in |*out_scale|, and the format in |*out_format| (scale_dtype F32 or F16).
+static xf_status_t file_scales(xf_model_t* m, const xf_st_tensor_t* t, xf_st_tensor_t** out_scale,
+                               xf_quant_format_t* out_format) {
+    char name[320];
+    snprintf(name, sizeof name, "%s_scale", t->name);
+    xf_st_tensor_t* s = xf_st_find(m->file, name);
+    int64_t n = t->shape[0], k = t->shape[1], blocks = (k + XF_QUANT_BLOCK - 1) / XF_QUANT_BLOCK;
+    if (!s)
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
+                           "%s: int8 weight '%s' has no scale tensor '%s' (docs/MODELS.md)", m->path, t->name, name);
+    bool per_channel = s->ndim == 1 && s->shape[0] == n;
+    bool per_block = s->ndim == 2 && s->shape[0] == n && s->shape[1] == blocks;
+    if ((s->dtype != XF_ST_F32 && s->dtype != XF_ST_F16) || !(per_channel || per_block)) {
+        char have[96];
+        shape_str(have, sizeof have, s->ndim, s->shape);
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
+                           "%s: scale tensor '%s' is %s %s; int8 weight [%lld, %lld] needs F32 or F16 [%lld] "
+                           "(per channel) or [%lld, %lld] (blocks of %d)",
+                           m->path, name, xf_st_dtype_name(s->dtype), have, (long long)n, (long long)k, (long long)n,
+                           (long long)n, (long long)blocks, XF_QUANT_BLOCK);
+    }
+    s->used = 1;
+    *out_scale = s;
+    *out_format = (xf_quant_format_t){true, per_block ? XF_QUANT_BLOCK : 0,
+                                      s->dtype == XF_ST_F16 ? XF_DTYPE_F16 : XF_DTYPE_F32};
+    return XF_OK;
+}
+
+// Reads the file's int8 weight |t| and its scales (as f32 values).
+static xf_status_t read_quantized(xf_model_t* m, const xf_st_tensor_t* t, int8_t** out_q, float** out_s,
+                                  xf_quant_format_t* out_format) {
+    xf_st_tensor_t* s = NULL;
+    xf_status_t st = file_scales(m, t, &s, out_format);
+    if (st != XF_OK) return st;
+    *out_q = xf_malloc((size_t)(t->elements ? t->elements : 1));
+    *out_s = xf_malloc((size_t)s->elements * sizeof(float));
+    if (!*out_q || !*out_s) st = XF_ERR_OUT_OF_MEMORY;
+    if (st == XF_OK) st = xf_st_read_i8(t, *out_q, (size_t)t->elements);
+    if (st == XF_OK) st = xf_st_read_f32(s, *out_s, (size_t)s->elements);
+    if (st != XF_OK) {
+        xf_free(*out_q);
+        xf_free(*out_s);
+        *out_q = NULL;
+        *out_s = NULL;
+        return xf_ctx_fail(m->ctx, st, "reading int8 weight '%s': %s", t->name,
+                           st == XF_ERR_OUT_OF_MEMORY ? "out of host memory" : m->file->error);
+    }
+    return XF_OK;
 }
 
 xf_status_t xf_model_index_host(xf_model_t* m, const char* name, int ndim, const int64_t* shape, int32_t** out) {
@@ -90,6 +141,21 @@ xf_status_t xf_model_weight_host(xf_model_t* m, const char* name, int ndim, cons
     xf_st_tensor_t* t = NULL;
     xf_status_t st = model_file_tensor(m, name, ndim, shape, &t);
     if (st != XF_OK) return st;
+    if (t->dtype == XF_ST_I8) {
+        // An int8 weight for a loader that rewrites it (folds, joins): its values, requantized at upload.
+        int8_t* q;
+        float* scales;
+        xf_quant_format_t f;
+        if ((st = read_quantized(m, t, &q, &scales, &f)) != XF_OK) return st;
+        int64_t n = t->shape[0], k = t->shape[1], group = f.block ? f.block : k, groups = (k + group - 1) / group;
+        float* data = xf_malloc((size_t)(t->elements ? t->elements : 1) * sizeof(float));
+        for (int64_t i = 0; data && i < n * k; ++i) data[i] = (float)q[i] * scales[i / k * groups + i % k / group];
+        xf_free(q);
+        xf_free(scales);
+        if (!data) return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory reading tensor '%s'", name);
+        *out = data;
+        return XF_OK;
+    }
     float* data = xf_malloc((size_t)(t->elements ? t->elements : 1) * sizeof(float));
     if (!data)
         return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory reading tensor '%s'", name);
@@ -113,14 +179,60 @@ static xf_dtype_t file_float_dtype(const xf_model_t* m, const char* name) {
     return t->dtype == XF_ST_F16 ? XF_DTYPE_F16 : t->dtype == XF_ST_BF16 ? XF_DTYPE_BF16 : XF_DTYPE_F32;
 }
 
+static bool is_linear_weight(const char* name, int ndim) {
+    size_t len = strlen(name);
+    return ndim == 2 && len >= 7 && strcmp(name + len - 7, ".weight") == 0;
+}
+
+// How linear weight |name| is quantized on the device: as xf_model_options_t.weights asks, else as the
+// file stores it (a weight the loader builds from others: as the file's int8 weights are).
+static xf_quant_format_t weight_quant(const xf_model_t* m, const char* name, int ndim) {
+    xf_quant_format_t none = {0};
+    if (!is_linear_weight(name, ndim)) return none;
+    switch (m->weight_storage) {
+        case XF_MODEL_WEIGHTS_INT8_CHANNEL: return (xf_quant_format_t){true, 0, XF_DTYPE_F32};
+        case XF_MODEL_WEIGHTS_INT8_BLOCK32: return (xf_quant_format_t){true, XF_QUANT_BLOCK, XF_DTYPE_F16};
+        case XF_MODEL_WEIGHTS_F32: return none;
+        default: break;
+    }
+    const xf_st_tensor_t* t = xf_st_find(m->file, name);
+    if (!t) return m->file_quant;
+    if (t->dtype != XF_ST_I8) return none;
+    xf_st_tensor_t* s;
+    xf_quant_format_t f;
+    return file_scales((xf_model_t*)m, t, &s, &f) == XF_OK ? f : none;
+}
+
 // Device storage of weight |name|: a linear layer's [out, in] weight (a matmul's B operand) as
 // xf_model_options_t.weights says, every other weight f32.
 static xf_dtype_t weight_dtype(const xf_model_t* m, const char* name, int ndim) {
-    size_t len = strlen(name);
-    if (ndim != 2 || len < 7 || strcmp(name + len - 7, ".weight") != 0) return XF_DTYPE_F32;
+    if (!is_linear_weight(name, ndim)) return XF_DTYPE_F32;
+    if (weight_quant(m, name, ndim).on) return XF_DTYPE_I8;
     if (m->weight_storage == XF_MODEL_WEIGHTS_F32) return XF_DTYPE_F32;
     xf_dtype_t stored = file_float_dtype(m, name);
     return m->weight_storage == XF_MODEL_WEIGHTS_F16 && stored == XF_DTYPE_F32 ? XF_DTYPE_F16 : stored;
+}
+
+// Uploads int8 weight |name| [n, k] and its scales (f32 values, stored as |f| says) as |name|_scale, joined
+// with xf_tensor_set_scale.
+static xf_status_t upload_quantized(xf_model_t* m, const char* name, int64_t n, int64_t k, const int8_t* q,
+                                    const float* scales, xf_quant_format_t f, xf_tensor_t** out) {
+    int64_t groups = f.block ? (k + f.block - 1) / f.block : 1;
+    xf_tensor_t *t, *s;
+    xf_status_t st = xf_model_constant_upload(m, name, XF_DTYPE_I8, 2, (int64_t[]){n, k}, q, &t);
+    if (st != XF_OK) return st;
+    void* stored = xf_malloc((size_t)(n * groups) * xf_dtype_size(f.scale_dtype));
+    if (!stored) return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory storing '%s'", name);
+    xf_dtype_traits(f.scale_dtype)->from_f32(scales, stored, (size_t)(n * groups));
+    char sname[320];
+    snprintf(sname, sizeof sname, "%s_scale", name);
+    st = xf_model_constant_upload(m, sname, f.scale_dtype, f.block ? 2 : 1, (int64_t[]){n, groups}, stored, &s);
+    xf_free(stored);
+    if (st == XF_OK) st = xf_tensor_set_scale(t, s);
+    if (st != XF_OK) return st;
+    m->info.parameters += n * k;
+    if (out) *out = t;
+    return XF_OK;
 }
 
 xf_status_t xf_model_weight_upload(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
@@ -128,6 +240,18 @@ xf_status_t xf_model_weight_upload(xf_model_t* m, const char* name, int ndim, co
     xf_tensor_t* t;
     xf_dtype_t dtype = weight_dtype(m, name, ndim);
     xf_status_t st;
+    if (dtype == XF_DTYPE_I8) {
+        xf_quant_format_t f = weight_quant(m, name, ndim);
+        int64_t n = shape[0], k = shape[1], groups = f.block ? (k + f.block - 1) / f.block : 1;
+        int8_t* q = xf_malloc((size_t)(n * k > 0 ? n * k : 1));
+        float* scales = xf_malloc((size_t)(n * groups > 0 ? n * groups : 1) * sizeof(float));
+        st = q && scales ? XF_OK : xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory storing '%s'", name);
+        if (st == XF_OK) xf_quantize_int8(data, n, k, f.block, f.scale_dtype, q, scales);
+        if (st == XF_OK) st = upload_quantized(m, name, n, k, q, scales, f, out);
+        xf_free(q);
+        xf_free(scales);
+        return st;
+    }
     if (dtype == XF_DTYPE_F32) {
         st = xf_model_constant_upload(m, name, XF_DTYPE_F32, ndim, shape, data, &t);
     } else {
@@ -169,6 +293,23 @@ xf_status_t xf_model_constant_upload(xf_model_t* m, const char* name, xf_dtype_t
 
 xf_status_t xf_model_weight(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
                             xf_tensor_t** out) {
+    xf_st_tensor_t* t = xf_st_find(m->file, name);
+    xf_quant_format_t want = weight_quant(m, name, ndim);
+    if (t && t->dtype == XF_ST_I8 && want.on) {
+        // Stored int8 in the format the device keeps: uploaded as it is (else requantized below).
+        xf_st_tensor_t* checked;
+        xf_status_t st = model_file_tensor(m, name, ndim, shape, &checked);
+        int8_t* q = NULL;
+        float* scales = NULL;
+        xf_quant_format_t f;
+        if (st == XF_OK) st = read_quantized(m, t, &q, &scales, &f);
+        if (st != XF_OK) return st;
+        bool same = f.block == want.block && f.scale_dtype == want.scale_dtype;
+        if (same) st = upload_quantized(m, name, shape[0], shape[1], q, scales, f, out);
+        xf_free(q);
+        xf_free(scales);
+        if (same) return st;
+    }
     float* data;
     xf_status_t st = xf_model_weight_host(m, name, ndim, shape, &data);
     if (st != XF_OK) return st;
@@ -1254,10 +1395,10 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
     if (options && (options->batch < 0 || options->batch > XF_MODEL_MAX_BATCH))
         return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_load: batch %lld is out of range (0..%lld)",
                            (long long)options->batch, (long long)XF_MODEL_MAX_BATCH);
-    if (options && (unsigned)options->weights > XF_MODEL_WEIGHTS_F32)
+    if (options && (unsigned)options->weights > XF_MODEL_WEIGHTS_INT8_BLOCK32)
         return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT,
-                           "xf_model_load: weights %d is not an xf_model_weights_t (AS_STORED, F16 or F32)",
-                           (int)options->weights);
+                           "xf_model_load: weights %d is not an xf_model_weights_t (AS_STORED, F16, F32, "
+                           "INT8_CHANNEL or INT8_BLOCK32)", (int)options->weights);
     // A directory (Hugging Face or timm layout) holds model.safetensors beside its config.json.
     char in_dir[1024];
     struct stat sb;
@@ -1278,6 +1419,14 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
     if (st != XF_OK) {
         xf_free(m);
         return xf_ctx_fail(ctx, st, "%s", err);
+    }
+    // Weights the loader builds from others are kept as the file's int8 weights are (its first one's format).
+    for (size_t i = 0; i < m->file->count && !m->file_quant.on; i++) {
+        xf_st_tensor_t *t = &m->file->tensors[i], *scale;
+        if (t->dtype != XF_ST_I8 || t->ndim != 2) continue;
+        int used = t->used;
+        if (file_scales(m, t, &scale, &m->file_quant) != XF_OK) m->file_quant.on = false;
+        else scale->used = used;
     }
     xf_json_doc_t* config = NULL;
     char where[1100];

@@ -44,6 +44,14 @@ typedef struct xf_seg_config_s {
     int64_t mlp_hidden[XF_SEG_MAX_STAGES];
 } xf_seg_config_t;
 
+// How a linear weight is kept on the device when |on|: int8 with one |scale_dtype| scale per |block|
+// elements of K (0: per output channel), xf_tensor_set_scale.
+typedef struct xf_quant_format_s {
+    bool on;
+    int block;
+    xf_dtype_t scale_dtype;
+} xf_quant_format_t;
+
 struct xf_model_s {
     xf_context_t* ctx;
     xf_model_info_t info;
@@ -52,6 +60,7 @@ struct xf_model_s {
     char prefix[32];  // prepended to every weight name in the context ("" or "model2/")
 
     xf_model_weights_t weight_storage;  // xf_model_options_t.weights
+    xf_quant_format_t file_quant;       // the format of the file's int8 weights (the first one's), if any
     xf_tensor_t** weights;  // context tensors this model owns
     size_t nweights, capweights;
 

@@ -22,11 +22,11 @@ static const struct {
     size_t size;
 } xf_st_dtypes[] = {
     {"F32", XF_ST_F32, 4}, {"F16", XF_ST_F16, 2}, {"BF16", XF_ST_BF16, 2},
-    {"I32", XF_ST_I32, 4}, {"I64", XF_ST_I64, 8},
+    {"I32", XF_ST_I32, 4}, {"I64", XF_ST_I64, 8}, {"I8", XF_ST_I8, 1},
 };
 
 // Dtypes of the format that this runtime does not read; named so the error can say so.
-static const char* const xf_st_unsupported[] = {"F64",     "I8",  "U8",      "I16",     "U16",
+static const char* const xf_st_unsupported[] = {"F64",           "U8",      "I16",     "U16",
                                                 "U32",     "U64", "BOOL",    "F8_E4M3", "F8_E5M2",
                                                 "F8_E8M0", "F4",  "F6_E2M3", "F6_E3M2", "C64"};
 
@@ -122,7 +122,7 @@ static xf_status_t st_parse_tensor(const char* path, const char* name, const xf_
         for (size_t i = 0; i < sizeof xf_st_unsupported / sizeof xf_st_unsupported[0]; i++)
             if (strcmp(dt, xf_st_unsupported[i]) == 0)
                 return st_fail(err, errlen, XF_ERR_UNIMPLEMENTED,
-                               "%s: tensor '%s': dtype %s is not supported (F32, F16, BF16, I32, I64 are); "
+                               "%s: tensor '%s': dtype %s is not supported (F32, F16, BF16, I32, I64, I8 are); "
                                "convert the file",
                                path, name, dt);
         return st_fail(err, errlen, XF_ERR_DATA_LOSS, "%s: tensor '%s': unknown dtype '%.32s'", path, name,
@@ -411,6 +411,11 @@ xf_status_t xf_st_read_f32(const xf_st_tensor_t* t, float* out, size_t count) {
     }
     xf_free(p);
     return st;
+}
+
+xf_status_t xf_st_read_i8(const xf_st_tensor_t* t, int8_t* out, size_t count) {
+    if ((int64_t)count != t->elements || t->dtype != XF_ST_I8) return XF_ERR_INVALID_ARGUMENT;
+    return st_read_tensor(t, out, count);
 }
 
 xf_status_t xf_st_read_i32(const xf_st_tensor_t* t, int32_t* out, size_t count) {

@@ -19,6 +19,7 @@ typedef enum xf_st_dtype_e {
     XF_ST_BF16,
     XF_ST_I32,
     XF_ST_I64,
+    XF_ST_I8,  // quantized weights (with a scale tensor, docs/MODELS.md)
 } xf_st_dtype_t;
 
 typedef struct xf_st_file_s xf_st_file_t;
@@ -66,6 +67,8 @@ const char* xf_st_metadata(const xf_st_file_t* file, const char* key);
 xf_status_t xf_st_read_f32(const xf_st_tensor_t* tensor, float* out, size_t count);
 // Copies an I32 tensor (I64 narrowed with a range check) to |count| i32 values.
 xf_status_t xf_st_read_i32(const xf_st_tensor_t* tensor, int32_t* out, size_t count);
+// Reads an I8 tensor as stored.
+xf_status_t xf_st_read_i8(const xf_st_tensor_t* tensor, int8_t* out, size_t count);
 
 const char* xf_st_dtype_name(xf_st_dtype_t dtype);
 size_t xf_st_dtype_size(xf_st_dtype_t dtype);

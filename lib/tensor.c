@@ -108,13 +108,42 @@ void xf_tensor_free(xf_tensor_t* t) {
 void xf_tensor_destroy(xf_tensor_t* tensor) {
     if (!tensor || tensor->kind != XF_TENSOR_STORED) return;
     xf_context_t* ctx = tensor->context;
-    for (xf_tensor_t** p = &ctx->tensors; *p; p = &(*p)->next) {
+    for (xf_tensor_t** p = &ctx->tensors; *p;) {
         if (*p == tensor) {
             *p = tensor->next;
-            break;
+            continue;
         }
+        if ((*p)->scale == tensor) (*p)->scale = NULL;
+        p = &(*p)->next;
     }
     xf_tensor_free(tensor);
+}
+
+xf_status_t xf_tensor_set_scale(xf_tensor_t* weight, xf_tensor_t* scale) {
+    if (!weight) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_tensor_set_scale: weight is NULL");
+    xf_context_t* ctx = weight->context;
+    if (weight->kind != XF_TENSOR_STORED || weight->dtype != XF_DTYPE_I8 || weight->ndim != 2) {
+        return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT,
+                           "xf_tensor_set_scale: '%s' is not a 2-D i8 tensor made by xf_tensor_create",
+                           weight->name ? weight->name : "(unnamed)");
+    }
+    if (!scale) {
+        weight->scale = NULL;
+        return XF_OK;
+    }
+    int64_t n = weight->shape[0], k = weight->shape[1], blocks = (k + XF_QUANT_BLOCK - 1) / XF_QUANT_BLOCK;
+    bool per_channel = scale->ndim == 1 && scale->shape[0] == n;
+    bool per_block = scale->ndim == 2 && scale->shape[0] == n && scale->shape[1] == blocks;
+    if (scale->context != ctx || scale->kind != XF_TENSOR_STORED ||
+        (scale->dtype != XF_DTYPE_F32 && scale->dtype != XF_DTYPE_F16) || !(per_channel || per_block)) {
+        return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT,
+                           "xf_tensor_set_scale: the scale of '%s' [%lld, %lld] must be an f32 or f16 tensor of "
+                           "this context shaped [%lld] (per channel) or [%lld, %lld] (blocks of %d)",
+                           weight->name ? weight->name : "(unnamed)", (long long)n, (long long)k, (long long)n,
+                           (long long)n, (long long)blocks, XF_QUANT_BLOCK);
+    }
+    weight->scale = scale;
+    return XF_OK;
 }
 
 xf_status_t xf_context_find_tensor(xf_context_t* context, const char* name, xf_tensor_t** out_tensor) {

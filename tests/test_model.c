@@ -231,7 +231,9 @@ static double cosine(const float* a, const float* b, size_t n);
 
 static void run_std(xf_context_t* ctx, const char* column, void* user) {
     const std_case_t* c = user;
-    if (c->weights == XF_MODEL_WEIGHTS_F16 && strcmp(column, "cpu") == 0) return;
+    // Weights stored in fewer bits: on the GPU-API backends (the reference backend's reads are the op table's).
+    bool narrow = c->weights != XF_MODEL_WEIGHTS_AS_STORED && c->weights != XF_MODEL_WEIGHTS_F32;
+    if (narrow && strcmp(column, "cpu") == 0) return;
     xf_model_t* m;
     xf_model_options_t o;
     xf_model_options_init(&o);
@@ -250,19 +252,21 @@ static void run_std(xf_context_t* ctx, const char* column, void* user) {
     float* got = malloc(nout * sizeof(float));
     st = xf_model_run(m, input, nin, got, nout);
     cr_assert(st == XF_OK, "[%s] run: %s", column, xf_context_error(ctx));
-    if (c->weights == XF_MODEL_WEIGHTS_F16) {
+    if (narrow) {
+        static const char* const kinds[] = {"stored", "f16", "f32", "int8-channel", "int8-block32"};
+        const char* kind = kinds[c->weights];
         double cos = cosine(got, want, nout), ratio = (double)info.weight_bytes / (double)(info.parameters * 4);
-        cr_expect(cos >= c->min_cosine, "[%s] %s with f16 weights: cosine %.7f to the reference", column, c->model,
-                  cos);
-        cr_expect(ratio <= c->max_weight_ratio, "[%s] f16 weights take %.3f of the f32 bytes", column, ratio);
-        cr_log_info("[%s] f16 weights: cosine %.7f, %.3f of the f32 bytes", column, cos, ratio);
+        cr_expect(cos >= c->min_cosine, "[%s] %s with %s weights: cosine %.7f to the reference", column, c->model,
+                  kind, cos);
+        cr_expect(ratio <= c->max_weight_ratio, "[%s] %s weights take %.3f of the f32 bytes", column, kind, ratio);
+        cr_log_info("[%s] %s weights: cosine %.7f, %.3f of the f32 bytes", column, kind, cos, ratio);
     } else {
         check_logits(c->model, column, got, want, nout, c->rel_atol, c->rtol);
     }
-    // Top-1 per position, where the reference's winner is clear of the runner-up.
+    // Top-1 per position, where the reference's winner is clear of the runner-up (int8 weights: the cosine).
     const int64_t k = info.classes, pos = info.output_height * info.output_width;
     int64_t differ = 0;
-    for (int64_t p = 0; p < pos; p++) {
+    for (int64_t p = 0; p < pos && c->weights < XF_MODEL_WEIGHTS_INT8_CHANNEL; p++) {
         int64_t a = argmax(got + p, k, pos), b = argmax(want + p, k, pos);
         if (a != b && fabsf(want[a * pos + p] - want[b * pos + p]) > 1e-4f * max_abs(want, nout)) differ++;
     }
@@ -594,6 +598,9 @@ Test(model, vit_b_16_converted, .timeout = 1800) {
     // On the GPU-API backends: the reference backend's f16 reads are the op table's.
     std_case_t h = {model, ref, 0, 0, XF_MODEL_WEIGHTS_F16, 0.9999, 0.52};
     each_column_of(run_std, &h, true);
+    // int8 in blocks of 32 with f16 scales (Q8_0): about a quarter of the bytes.
+    std_case_t q = {model, ref, 0, 0, XF_MODEL_WEIGHTS_INT8_BLOCK32, 0.999, 0.3};
+    each_column_of(run_std, &q, true);
 }
 
 //===----------------------------------------------------------------------===//

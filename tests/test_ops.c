@@ -105,15 +105,47 @@ static double act_ref(xf_activation_t a, double x) {
 //===----------------------------------------------------------------------===//
 
 // p: [batch0, batch1, M, K, N, b_batch0, b_batch1, flags, weight]; flags: 1 transpose_b, 2 bias, 4 residual,
-// act<<4; weight: B's own storage type (W_F32, W_F16, W_BF16), or 0 for the row's dtype.
-enum { W_F32 = 1, W_F16, W_BF16 };
+// act<<4; weight: B's own storage type (W_F32, W_F16, W_BF16), int8 quantized (W_Q8C: per output channel, f32
+// scales; W_Q8B: blocks of 32 along K, f16 scales; W_Q8C16: per channel, f16 scales), or 0 for the row's dtype.
+enum { W_F32 = 1, W_F16, W_BF16, W_Q8C, W_Q8B, W_Q8C16 };
+
+// A random int8 weight [n, k] with scales of mixed sign and magnitude (over three decades); the
+// reference's copy in a new tc->host slot holds the values it means.
+static xf_tensor_t* quantized_weight(tc_t* tc, int64_t n, int64_t k, int kind) {
+    xf_context_t* ctx = tc->g->context;
+    int64_t blocks = kind == W_Q8B ? (k + 31) / 32 : 1;
+    xf_dtype_t sdt = kind == W_Q8C ? XF_DTYPE_F32 : XF_DTYPE_F16;
+    int8_t* q = malloc((size_t)(n * k));
+    float* s = malloc(sizeof(float) * (size_t)(n * blocks));
+    for (int64_t i = 0; i < n * k; ++i) q[i] = (int8_t)lrintf(xf_rng_uniform(&tc->rng, -127.49f, 127.49f));
+    for (int64_t i = 0; i < n * blocks; ++i) {
+        float mag = powf(10.0f, xf_rng_uniform(&tc->rng, -2.0f, 1.0f)) / 127.0f;
+        s[i] = round_to(sdt, xf_rng_uniform(&tc->rng, -1, 1) < 0 ? -mag : mag);
+    }
+    xf_tensor_t *w, *scale;
+    OK(xf_tensor_create(ctx, NULL, XF_DTYPE_I8, 2, (int64_t[]){n, k}, &w));
+    OK(xf_tensor_upload(w, q, (size_t)(n * k)));
+    OK(xf_tensor_create(ctx, NULL, sdt, kind == W_Q8B ? 2 : 1, (int64_t[]){n, blocks}, &scale));
+    OK(xf_tensor_upload_f32(scale, s, (size_t)(n * blocks)));
+    OK(xf_tensor_set_scale(w, scale));
+    int i = tc->nin++;
+    tc->in[i] = w;
+    tc->host[i] = malloc(sizeof(float) * (size_t)(n * k));
+    for (int64_t j = 0; j < n; ++j)
+        for (int64_t c = 0; c < k; ++c) tc->host[i][j * k + c] = (float)q[j * k + c] * s[j * blocks + c / 32 % blocks];
+    free(q);
+    free(s);
+    return w;
+}
+
 static xf_tensor_t* case_matmul(tc_t* tc, const int* p) {
     int64_t b0 = p[0], b1 = p[1], m = p[2], k = p[3], n = p[4], c0 = p[5], c1 = p[6];
     bool tb = p[7] & 1, has_bias = p[7] & 2, has_res = p[7] & 4;
     xf_activation_t act = (xf_activation_t)(p[7] >> 4);
     xf_dtype_t wdt = p[8] == W_F32 ? XF_DTYPE_F32 : p[8] == W_F16 ? XF_DTYPE_F16 : p[8] == W_BF16 ? XF_DTYPE_BF16 : tc->dt;
     xf_tensor_t* a = input(tc, 4, (int64_t[]){b0, b1, m, k}, -1, 1);
-    xf_tensor_t* b = input_as(tc, wdt, 4, tb ? (int64_t[]){c0, c1, n, k} : (int64_t[]){c0, c1, k, n}, -1, 1);
+    xf_tensor_t* b = p[8] >= W_Q8C ? quantized_weight(tc, n, k, p[8])
+                                   : input_as(tc, wdt, 4, tb ? (int64_t[]){c0, c1, n, k} : (int64_t[]){c0, c1, k, n}, -1, 1);
     xf_matmul_options_t o = {.transpose_b = tb, .activation = act};
     if (has_bias) o.bias = input(tc, 1, (int64_t[]){n}, -1, 1);
     if (has_res) o.residual = input(tc, 4, (int64_t[]){b0, b1, m, n}, -1, 1);
@@ -716,6 +748,11 @@ static const op_case_t cases[] = {
     {"batched matmul 2x3x17x19 * 1x3x19x23 bf16 weight, relu", case_matmul, {2, 3, 17, 19, 23, 1, 3, XF_ACT_RELU << ACT_SHIFT, W_BF16}, 1, false, false, false},
     {"linear 19x40 * (29x40)^T f32 weight", case_matmul, {1, 1, 19, 40, 29, 1, 1, 1, W_F32}, 1, false, false, false},
     {"linear 13x45 * (77x45)^T f16 weight", case_matmul, {1, 1, 13, 45, 77, 1, 1, 1, W_F16}, 1, false, false, false},
+    {"linear 197x96 * (131x96)^T int8 weight per channel + bias, gelu", case_matmul, {1, 1, 197, 96, 131, 1, 1, 1 | 2 | (XF_ACT_GELU << ACT_SHIFT), W_Q8C}, 1, true, false, false},
+    {"linear 37x45 * (53x45)^T int8 weight in blocks of 32 + bias + residual", case_matmul, {1, 1, 37, 45, 53, 1, 1, 1 | 2 | 4, W_Q8B}, 1, false, false, false},
+    {"linear 2x3x17x70 * (23x70)^T int8 weight in blocks of 32", case_matmul, {2, 3, 17, 70, 23, 1, 1, 1, W_Q8B}, 1, false, false, false},
+    {"linear 13x64 * (77x64)^T int8 weight per channel, f16 scales", case_matmul, {1, 1, 13, 64, 77, 1, 1, 1, W_Q8C16}, 1, false, false, false},
+    {"linear 9x7 * (5x7)^T int8 weight in blocks of 32", case_matmul, {1, 1, 9, 7, 5, 1, 1, 1, W_Q8B}, 1, false, false, false},
     {"add [2,197,37] + [37]", case_binary, {1, 2, 197, 37, 1, 1, 1, 37, 0}, 1, false, false, false},
     {"add [3,1,5,1] + [1,4,1,6]", case_binary, {3, 1, 5, 1, 1, 4, 1, 6, 0}, 1, false, false, false},
     {"mul [1,13,7,9] * [1,13,1,1]", case_binary, {1, 13, 7, 9, 1, 13, 1, 1, 1}, 1, false, false, false},
@@ -786,6 +823,7 @@ static const op_case_t cases[] = {
     // Past 64 KiB in f32, so the "smallbind" column runs each family in pieces (only there).
     {"linear 197x129 * (131x129)^T f16 weight (64 KiB+)", case_matmul, {1, 1, 197, 129, 131, 1, 1, 1, W_F16}, 1, true, false, true},
     {"matmul 150x72 * 72x120 bf16 weight (64 KiB+)", case_matmul, {1, 1, 150, 72, 120, 1, 1, 0, W_BF16}, 1, true, false, true},
+    {"linear 197x129 * (131x129)^T int8 weight in blocks of 32 (64 KiB+)", case_matmul, {1, 1, 197, 129, 131, 1, 1, 1, W_Q8B}, 1, true, false, true},
     {"add [4,197,37] + [37] (64 KiB+)", case_binary, {1, 4, 197, 37, 1, 1, 1, 37, 0}, 1, true, false, true},
     {"erf [197,129] (64 KiB+)", case_math, {197, 129, 2}, 1, true, false, true},
     {"gelu [211,97] (64 KiB+)", case_unary, {211, 97, XF_ACT_GELU, 0}, 1, true, false, true},

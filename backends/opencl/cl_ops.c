@@ -153,14 +153,25 @@ static gemm_cfg_t gemm_default(const xf_device_t* dev) {
     return (gemm_cfg_t){4, 8, 4};
 }
 
-// "-DXF_BT=..." when a GEMM's B is stored apart from its other operands (common.cl), else "".
-static const char* b_storage_define(xf_dtype_t gemm_dtype, xf_dtype_t b_dtype) {
+// An int8 GEMM B's scales (xf_tensor_set_scale): |block| elements of K per scale, 0 per output channel.
+typedef struct quant_s {
+    const xf_tref_t* scale;
+    int block;
+} quant_t;
+
+static int64_t quant_group(const quant_t* q, int64_t K) { return q->block ? q->block : K; }
+
+// "-DXF_BT=..." when a GEMM's B is stored apart from its other operands (common.cl), else "". |scale_f16|:
+// an int8 B's scales are half (read as stored by mm_pack and mm_gpu).
+static const char* b_storage_define(xf_dtype_t gemm_dtype, xf_dtype_t b_dtype, bool scale_f16) {
+    if (b_dtype == XF_DTYPE_I8) return scale_f16 ? "-DXF_BT=3 -DXF_SF16=1" : "-DXF_BT=3";
     if (b_dtype == gemm_dtype) return "";
     return b_dtype == XF_DTYPE_F16 ? "-DXF_BT=1" : b_dtype == XF_DTYPE_BF16 ? "-DXF_BT=2" : "-DXF_BT=0";
 }
 
-static void gemm_defines(gemm_cfg_t c, xf_dtype_t gemm_dtype, xf_dtype_t b_dtype, char* out, size_t size) {
-    const char* bt = b_storage_define(gemm_dtype, b_dtype);
+static void gemm_defines(gemm_cfg_t c, xf_dtype_t gemm_dtype, xf_dtype_t b_dtype, const quant_t* q, char* out,
+                         size_t size) {
+    const char* bt = b_storage_define(gemm_dtype, b_dtype, q && q->scale->dtype == XF_DTYPE_F16);
     snprintf(out, size, "-DXF_MR=%d -DXF_NR=%d -DXF_VW=%d%s%s", c.mr, c.nr, c.vw, bt[0] ? " " : "", bt);
 }
 
@@ -343,11 +354,12 @@ static void gemm_kernel_args(args_t* a, const xf_tref_t* A, const xf_tref_t* B, 
 
 // Launches mm_pack: |batches| dense matrices B ([N, K] when |trans|, else [K, N]) into panels at P, in
 // B's storage type, for a GEMM in |gemm_dtype|.
+// An int8 B (|q|) has its scales packed after the panels, at byte |sq_off| of P's buffer.
 static xf_status_t launch_pack(xf_device_t* dev, xf_dtype_t gemm_dtype, const xf_tref_t* B, const xf_tref_t* P,
-                               int64_t batches, int64_t K, int64_t N, bool trans, gemm_cfg_t c, xf_cl_launch_t* l,
-                               args_t* a, xf_err_t* err) {
-    char defines[96];
-    gemm_defines(c, gemm_dtype, B->dtype, defines, sizeof defines);
+                               int64_t batches, int64_t K, int64_t N, bool trans, gemm_cfg_t c, const quant_t* q,
+                               int64_t sq_off, xf_cl_launch_t* l, args_t* a, xf_err_t* err) {
+    char defines[128];
+    gemm_defines(c, gemm_dtype, B->dtype, q, defines, sizeof defines);
     xf_status_t st = make_kernel_with(dev, gemm_dtype, "mm_pack", defines, l, a, err);
     if (st != XF_OK) return st;
     arg_tensor(a, B, NULL);
@@ -355,6 +367,11 @@ static xf_status_t launch_pack(xf_device_t* dev, xf_dtype_t gemm_dtype, const xf
     arg_int(a, K);
     arg_int(a, N);
     arg_int(a, trans);
+    if (q) {
+        arg_tensor(a, q->scale, NULL);
+        arg_int(a, quant_group(q, K));
+        arg_int(a, sq_off);
+    }
     launch_3d(l, (size_t[3]){(size_t)K, (size_t)ceil_div(N, c.nr), (size_t)batches},
               (size_t[3]){cpu_local(dev, 16), 1, 1});
     return XF_OK;
@@ -363,16 +380,16 @@ static xf_status_t launch_pack(xf_device_t* dev, xf_dtype_t gemm_dtype, const xf
 // The graph's packed copy of weight |B| (its cl_mem in |*out|), made at first use; its packing
 // launch runs when the graph is prepared and again when the weight is uploaded.
 static xf_status_t packed_weight(xf_device_t* dev, args_t* a, xf_dtype_t gemm_dtype, const xf_tref_t* B,
-                                 int64_t batches, int64_t K, int64_t N, bool trans, gemm_cfg_t c, cl_mem* out,
-                                 xf_err_t* err) {
+                                 int64_t batches, int64_t K, int64_t N, bool trans, gemm_cfg_t c, const quant_t* q,
+                                 cl_mem* out, xf_err_t* err) {
     xf_cl_graph_t* g = a->graph;
     char layout[96];
-    snprintf(layout, sizeof layout, "%d/%d/%d %lldx%lldx%lld%s %d", c.mr, c.nr, c.vw, (long long)batches,
-             (long long)K, (long long)N, trans ? "t" : "", (int)B->dtype);
+    snprintf(layout, sizeof layout, "%d/%d/%d %lldx%lldx%lld%s %d %d", c.mr, c.nr, c.vw, (long long)batches,
+             (long long)K, (long long)N, trans ? "t" : "", (int)B->dtype, q ? q->block : -1);
     for (size_t i = 0; i < g->packed_count; ++i) {
-        const xf_cl_packed_t* q = &g->packed[i];
-        if (q->source == B->buffer->mem && q->source_offset == B->offset && strcmp(q->layout, layout) == 0) {
-            *out = q->mem;
+        const xf_cl_packed_t* pk = &g->packed[i];
+        if (pk->source == B->buffer->mem && pk->source_offset == B->offset && strcmp(pk->layout, layout) == 0) {
+            *out = pk->mem;
             return XF_OK;
         }
     }
@@ -384,6 +401,8 @@ static xf_status_t packed_weight(xf_device_t* dev, args_t* a, xf_dtype_t gemm_dt
         g->packed_capacity = cap;
     }
     size_t bytes = (size_t)packed_elements(c, batches, K, N) * xf_dtype_size(B->dtype);
+    size_t sq_off = bytes;
+    if (q) bytes += (size_t)packed_elements(c, batches, ceil_div(K, quant_group(q, K)), N) * sizeof(float);
     if (bytes > dev->info.max_buffer_bytes) {
         return xf_err_set(err, XF_ERR_OUT_OF_MEMORY,
                           "a packed weight of %zu bytes exceeds the device's largest allocation (%llu bytes)", bytes,
@@ -399,34 +418,48 @@ static xf_status_t packed_weight(xf_device_t* dev, args_t* a, xf_dtype_t gemm_dt
     g->packed_bytes += bytes;
     args_t pa = {0};
     xf_status_t st = launch_pack(dev, gemm_dtype, B, &(xf_tref_t){.buffer = &packed, .dtype = B->dtype}, batches, K,
-                                 N, trans, c, &p->pack, &pa, err);
+                                 N, trans, c, q, (int64_t)sq_off, &p->pack, &pa, err);
     if (st != XF_OK) return st;
     if (pa.rc != CL_SUCCESS) return xf_cl_fail(err, pa.rc, pa.failed, "packing a weight");
     *out = p->mem;
     return XF_OK;
 }
 
-// mm_packed on B packed at P (batch strides |sp| in packed elements); see gemm_kernel_args.
-static xf_status_t launch_packed_gemm(xf_device_t* dev, const xf_tref_t* A, const xf_tref_t* P,
-                                      const xf_tref_t* bias, const xf_tref_t* R, const xf_tref_t* C, int64_t M,
-                                      int64_t N, int64_t K, int64_t nb1, const int64_t sa[2], const int64_t sp[2],
-                                      int act, gemm_cfg_t c, xf_cl_launch_t* l, args_t* a, xf_err_t* err) {
-    char defines[96];
-    gemm_defines(c, A->dtype, P->dtype, defines, sizeof defines);
+// mm_packed on B packed at P (batch strides |sp| in packed elements); see gemm_kernel_args. An int8 B
+// (|q|) has its scales packed at byte |sq_off| of P's buffer.
+static xf_status_t launch_packed_qgemm(xf_device_t* dev, const xf_tref_t* A, const xf_tref_t* P,
+                                       const xf_tref_t* bias, const xf_tref_t* R, const xf_tref_t* C, int64_t M,
+                                       int64_t N, int64_t K, int64_t nb1, const int64_t sa[2], const int64_t sp[2],
+                                       int act, gemm_cfg_t c, const quant_t* q, int64_t sq_off, xf_cl_launch_t* l,
+                                       args_t* a, xf_err_t* err) {
+    char defines[128];
+    gemm_defines(c, A->dtype, P->dtype, NULL, defines, sizeof defines);
     xf_status_t st = make_kernel_with(dev, A->dtype, "mm_packed", defines, l, a, err);
     if (st != XF_OK) return st;
     gemm_kernel_args(a, A, P, bias, R, C, M, N, K, nb1, sa, sp, act);
+    if (q) {
+        arg_int(a, quant_group(q, K));
+        arg_int(a, sq_off);
+    }
     int64_t batch = C->ne[0] * C->ne[1];
     launch_3d(l, (size_t[3]){(size_t)ceil_div(M, c.mr), (size_t)ceil_div(N, c.nr), (size_t)batch},
               (size_t[3]){1, 1, 1});
     return XF_OK;
 }
 
-// Packs B (a weight once per graph, another operand into |scratch| each run) and launches mm_packed.
+static xf_status_t launch_packed_gemm(xf_device_t* dev, const xf_tref_t* A, const xf_tref_t* P,
+                                      const xf_tref_t* bias, const xf_tref_t* R, const xf_tref_t* C, int64_t M,
+                                      int64_t N, int64_t K, int64_t nb1, const int64_t sa[2], const int64_t sp[2],
+                                      int act, gemm_cfg_t c, xf_cl_launch_t* l, args_t* a, xf_err_t* err) {
+    return launch_packed_qgemm(dev, A, P, bias, R, C, M, N, K, nb1, sa, sp, act, c, NULL, 0, l, a, err);
+}
+
+// Packs B (a weight once per graph, another operand into |scratch| each run) and launches mm_packed. An
+// int8 B (|q|) is always a weight.
 static xf_status_t packed_matmul(xf_device_t* dev, const xf_tref_t* A, const xf_tref_t* B,
                                  bool b_constant, bool trans, const xf_tref_t* scratch, const xf_tref_t* bias,
-                                 const xf_tref_t* R, const xf_tref_t* C, int act, xf_cl_launch_t* l, args_t* a,
-                                 xf_err_t* err) {
+                                 const xf_tref_t* R, const xf_tref_t* C, int act, const quant_t* q, xf_cl_launch_t* l,
+                                 args_t* a, xf_err_t* err) {
     int64_t M = A->ne[2], K = A->ne[3], N = C->ne[3];
     int64_t batches = B->ne[0] * B->ne[1];
     gemm_cfg_t c = gemm_config(dev, M, N, K, A->dtype);
@@ -439,15 +472,18 @@ static xf_status_t packed_matmul(xf_device_t* dev, const xf_tref_t* A, const xf_
     xf_tref_t P = *scratch;
     P.dtype = B->dtype;
     if (b_constant) {
-        xf_status_t st = packed_weight(dev, a, A->dtype, B, batches, K, N, trans, c, &weight.mem, err);
+        xf_status_t st = packed_weight(dev, a, A->dtype, B, batches, K, N, trans, c, q, &weight.mem, err);
         if (st != XF_OK) return st;
         P = (xf_tref_t){.buffer = &weight, .dtype = B->dtype};
+    } else if (q) {
+        return xf_err_set(err, XF_ERR_UNIMPLEMENTED, "OpenCL: an int8 matmul operand must be a weight");
     } else {
-        xf_status_t st = launch_pack(dev, A->dtype, B, &P, batches, K, N, trans, c, l, a, err);
+        xf_status_t st = launch_pack(dev, A->dtype, B, &P, batches, K, N, trans, c, NULL, 0, l, a, err);
         if (st != XF_OK || a->rc != CL_SUCCESS) return st;
         ++l;
     }
-    return launch_packed_gemm(dev, A, &P, bias, R, C, M, N, K, C->ne[1], sa, sp, act, c, l, a, err);
+    return launch_packed_qgemm(dev, A, &P, bias, R, C, M, N, K, C->ne[1], sa, sp, act, c, q,
+                               batches * panel_set * (int64_t)xf_dtype_size(B->dtype), l, a, err);
 }
 
 static xf_status_t prep_matmul(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
@@ -457,18 +493,26 @@ static xf_status_t prep_matmul(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
     bool trans = pr->matmul.transpose_b;
     const xf_tref_t* bias = pr->matmul.has_bias ? &nd->src[2] : NULL;
     const xf_tref_t* R = pr->matmul.has_residual ? &nd->src[3] : NULL;
+    quant_t quant = {&nd->src[4], pr->matmul.scale_block};
+    const quant_t* q = pr->matmul.has_scale ? &quant : NULL;
     if (choose_variant(dev, nd) != VARIANT_TILED) {
         return packed_matmul(dev, A, B, (nd->constant_srcs & 2u) != 0, trans, &a->scratch, bias, R, C,
-                             pr->matmul.activation, l, a, err);
+                             pr->matmul.activation, q, l, a, err);
     }
     int64_t M = A->ne[2], K = A->ne[3], N = C->ne[3];
     int64_t batch = C->ne[0] * C->ne[1];
     int64_t sb1 = B->ne[1] == 1 ? 0 : K * N, sb0 = B->ne[0] == 1 ? 0 : B->ne[1] * K * N;
-    xf_status_t st = make_kernel_with(dev, A->dtype, "mm_gpu", b_storage_define(A->dtype, B->dtype), l, a, err);
+    const char* defines = b_storage_define(A->dtype, B->dtype, q && q->scale->dtype == XF_DTYPE_F16);
+    xf_status_t st = make_kernel_with(dev, A->dtype, "mm_gpu", defines, l, a, err);
     if (st != XF_OK) return st;
     gemm_kernel_args(a, A, B, bias, R, C, M, N, K, C->ne[1], (int64_t[2]){C->ne[1] * M * K, M * K},
                      (int64_t[2]){sb0, sb1}, pr->matmul.activation);
     arg_int(a, trans);
+    if (q) {
+        arg_tensor(a, q->scale, NULL);
+        arg_int(a, quant_group(q, K));
+        arg_int(a, ceil_div(K, quant_group(q, K)));
+    }
     size_t t = (size_t)dev->tile;
     launch_3d(l, (size_t[3]){(size_t)N, (size_t)M, (size_t)batch}, (size_t[3]){t, t, 1});
     return XF_OK;
@@ -551,7 +595,7 @@ static bool tune_gemm(xf_device_t* dev, int64_t M, int64_t N, int64_t K, xf_dtyp
         args_t a = {0};
         xf_err_t err = {{0}};
         double t = -1;
-        if (launch_pack(dev, dtype, &B, &P, 1, K, N, true, cands[i], &l[0], &a, &err) == XF_OK && a.rc == CL_SUCCESS &&
+        if (launch_pack(dev, dtype, &B, &P, 1, K, N, true, cands[i], NULL, 0, &l[0], &a, &err) == XF_OK && a.rc == CL_SUCCESS &&
             launch_packed_gemm(dev, &A, &P, NULL, NULL, &C, M, N, K, 1, (int64_t[2]){0, 0}, (int64_t[2]){0, 0},
                                XF_ACT_NONE, cands[i], &l[1], &a, &err) == XF_OK &&
             a.rc == CL_SUCCESS && run_launches(dev, l, 2) >= 0) {
@@ -723,7 +767,7 @@ static xf_status_t prep_attention_split(xf_device_t* dev, const xf_exec_node_t* 
                    .ne = {q->ne[0], q->ne[1], Lq, Lk}};
     xf_tref_t P = S;
     P.offset += align_up(attn_scores_bytes(nd), 256);
-    xf_status_t st = packed_matmul(dev, q, k, false, true, &P, NULL, NULL, &S, XF_ACT_NONE, &l[0], a, err);
+    xf_status_t st = packed_matmul(dev, q, k, false, true, &P, NULL, NULL, &S, XF_ACT_NONE, NULL, &l[0], a, err);
     if (st != XF_OK || a->rc != CL_SUCCESS) return st;
 
     l += a->launches;
@@ -742,7 +786,7 @@ static xf_status_t prep_attention_split(xf_device_t* dev, const xf_exec_node_t* 
     if (a->rc != CL_SUCCESS) return XF_OK;
 
     ++l;
-    return packed_matmul(dev, &S, v, false, false, &P, NULL, NULL, &nd->dst, XF_ACT_NONE, l, a, err);
+    return packed_matmul(dev, &S, v, false, false, &P, NULL, NULL, &nd->dst, XF_ACT_NONE, NULL, l, a, err);
 }
 
 static xf_status_t prep_attention(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl_launch_t* l, args_t* a,
@@ -828,7 +872,7 @@ static xf_status_t prep_conv2d_split(xf_device_t* dev, const xf_exec_node_t* nd,
     conv_gemm_t g = conv_gemm(nd);
     gemm_cfg_t c = gemm_config(dev, g.M, g.N, g.K, x->dtype);
     char defines[96];
-    gemm_defines(c, x->dtype, x->dtype, defines, sizeof defines);
+    gemm_defines(c, x->dtype, x->dtype, NULL, defines, sizeof defines);
     xf_tref_t P = {.buffer = a->scratch.buffer, .offset = a->scratch.offset, .dtype = x->dtype};
     xf_status_t st = make_kernel_with(dev, x->dtype, "im2col_packed", defines, &l[0], a, err);
     if (st != XF_OK) return st;

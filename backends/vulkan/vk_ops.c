@@ -72,13 +72,15 @@ static xf_status_t xf_vk_bind(xf_device_t* dev, const xf_tref_t* t, int64_t firs
     return XF_OK;
 }
 
-// True when |t| is the B operand of a GEMM stored apart from its other operands in 16 bits: the shader
-// variant reads it as 32-bit words (no 16-bit storage needed).
+// True when |t| is the B operand of a GEMM stored apart from its other operands in 8 or 16 bits, or an int8
+// B's scales: the shader variant reads it as 32-bit words (no 8- or 16-bit storage needed).
 static bool xf_vk_b_in_words(const xf_exec_node_t* n, const xf_tref_t* t) {
-    return n->op == XF_OP_MATMUL && t == &n->src[1] && t->dtype != n->dst.dtype && xf_dtype_size(t->dtype) == 2;
+    if (n->op != XF_OP_MATMUL) return false;
+    if (t == &n->src[4]) return n->params.matmul.has_scale;
+    return t == &n->src[1] && t->dtype != n->dst.dtype && xf_dtype_size(t->dtype) <= 2;
 }
 
-// Widens a binding to whole 32-bit words for a shader that reads 16-bit elements in pairs. Buffer sizes
+// Widens a binding to whole 32-bit words for a shader that reads 8- or 16-bit elements in words. Buffer sizes
 // are multiples of 16 bytes (vk_memory.c), so the widened range stays inside the buffer.
 static void xf_vk_bind_words(xf_vk_binding_t* b) {
     VkDeviceSize end = b->offset + (b->range + 3) / 4 * 4;
@@ -91,7 +93,7 @@ static void xf_vk_bind_words(xf_vk_binding_t* b) {
 static const char* xf_vk_b_suffix(const xf_exec_node_t* n) {
     xf_dtype_t b = n->src[1].dtype;
     if (b == n->dst.dtype) return NULL;
-    return b == XF_DTYPE_F16 ? "_wf16" : b == XF_DTYPE_BF16 ? "_wbf16" : "_wf32";
+    return b == XF_DTYPE_F16 ? "_wf16" : b == XF_DTYPE_BF16 ? "_wbf16" : b == XF_DTYPE_I8 ? "_wi8" : "_wf32";
 }
 
 static xf_status_t xf_vk_bind_all(xf_device_t* dev, const xf_tref_t* t, xf_vk_binding_t* b, xf_err_t* err) {
@@ -556,9 +558,12 @@ static void gemm_blocking(xf_device_t* dev, bool sg_kernel, bool tb, bool vec, i
 // the whole batched problem when |batched|.
 static xf_status_t xf_vk_gemm(xf_device_t* dev, const xf_exec_node_t* n, bool batched, int64_t m0, int64_t mc,
                               int64_t n0, int64_t nc, xf_vk_plan_t* plan, xf_err_t* err) {
-    const xf_tref_t *a = &n->src[0], *b = &n->src[1], *c = &n->dst;
+    const xf_tref_t *a = &n->src[0], *b = &n->src[1], *c = &n->dst, *scale = &n->src[4];
     bool tb = n->params.matmul.transpose_b, hb = n->params.matmul.has_bias, hr = n->params.matmul.has_residual;
+    bool quant = n->params.matmul.has_scale;
     int64_t M = c->ne[2], N = c->ne[3], K = a->ne[3];
+    int64_t qb = quant && n->params.matmul.scale_block ? n->params.matmul.scale_block : K;
+    int64_t s_row = quant ? (K + qb - 1) / qb : 0;
     xf_vk_dispatch_t* d = xf_vk_new_dispatch(plan, err);
     if (!d) return XF_ERR_OUT_OF_MEMORY;
     xf_status_t st;
@@ -568,6 +573,7 @@ static xf_status_t xf_vk_gemm(xf_device_t* dev, const xf_exec_node_t* n, bool ba
         if (st == XF_OK && hb) st = xf_vk_bind_all(dev, &n->src[2], &d->bind[2], err);
         if (st == XF_OK && hr) st = xf_vk_bind_all(dev, &n->src[3], &d->bind[3], err);
         if (st == XF_OK) st = xf_vk_bind_all(dev, c, &d->bind[4], err);
+        if (st == XF_OK && quant) st = xf_vk_bind_all(dev, scale, &d->bind[5], err);
     } else {
         int64_t cfirst = m0 * N + n0, ccount = (mc - 1) * N + nc;
         st = xf_vk_bind(dev, a, m0 * K, mc * K, &d->bind[0], err);
@@ -578,10 +584,12 @@ static xf_status_t xf_vk_gemm(xf_device_t* dev, const xf_exec_node_t* n, bool ba
         if (st == XF_OK && hb) st = xf_vk_bind(dev, &n->src[2], n0, nc, &d->bind[2], err);
         if (st == XF_OK && hr) st = xf_vk_bind(dev, &n->src[3], cfirst, ccount, &d->bind[3], err);
         if (st == XF_OK) st = xf_vk_bind(dev, c, cfirst, ccount, &d->bind[4], err);
+        if (st == XF_OK && quant) st = xf_vk_bind(dev, scale, n0 * s_row, nc * s_row, &d->bind[5], err);
         M = mc;
     }
     if (st != XF_OK) return st;
     if (xf_vk_b_in_words(n, b)) xf_vk_bind_words(&d->bind[1]);
+    if (quant) xf_vk_bind_words(&d->bind[5]);
     const char* suffix = xf_vk_b_suffix(n);
     int64_t B1 = c->ne[1], Z = c->ne[0] * c->ne[1];
     xf_vk_push_t p = {0};
@@ -598,8 +606,12 @@ static xf_status_t xf_vk_gemm(xf_device_t* dev, const xf_exec_node_t* n, bool ba
     xf_vk_pu(&p, B1 * M * N);
     xf_vk_pu(&p, M * N);
     for (int i = 0; i < 5; ++i) xf_vk_pu(&p, d->bind[i].elem_offset);
+    xf_vk_pu(&p, qb);
+    xf_vk_pu(&p, d->bind[5].elem_offset);
+    xf_vk_pu(&p, s_row);
     int64_t ncols = batched ? N : nc;
     uint32_t act = (uint32_t)n->params.matmul.activation;
+    uint32_t scale_f16 = quant && scale->dtype == XF_DTYPE_F16;
     if (dev->cpu_style) {
         bool vec = K % 4 == 0 && d->bind[0].elem_offset % 4 == 0 && d->bind[1].elem_offset % 4 == 0 &&
                    (tb || (N % 4 == 0));
@@ -609,24 +621,24 @@ static xf_status_t xf_vk_gemm(xf_device_t* dev, const xf_exec_node_t* n, bool ba
         gemm_blocking(dev, sg_kernel, tb, vec, M, ncols, K, c->dtype, bp);
         if (sg_kernel) {
             uint32_t sg = dev->feat.subgroup_size, r = (uint32_t)bp[0], tn = (uint32_t)bp[1];
-            uint32_t spec[8] = {sg, r, tn, tb, 0, act, hb, hr};
+            uint32_t spec[9] = {sg, r, tn, tb, 0, act, hb, hr, scale_f16};
             uint64_t cols = (uint64_t)(ncols + tn - 1) / tn;
-            return xf_vk_commit(dev, plan, "matmul_sg", c->dtype, suffix, spec, 8, &p, (cols + sg - 1) / sg,
+            return xf_vk_commit(dev, plan, "matmul_sg", c->dtype, suffix, spec, 9, &p, (cols + sg - 1) / sg,
                                 (uint64_t)(M + sg * r - 1) / (sg * r), (uint64_t)Z, err);
         }
         uint32_t tm = (uint32_t)bp[0], tn = (uint32_t)bp[1];
         uint64_t bx = (uint64_t)(ncols + tn - 1) / tn;
         uint32_t wg = xf_vk_pow2_at_least(bx, 8, 64);
-        uint32_t spec[8] = {wg, tm, tn, tb, vec, act, hb, hr};
-        return xf_vk_commit(dev, plan, "matmul_cpu", c->dtype, suffix, spec, 8, &p, (bx + wg - 1) / wg,
+        uint32_t spec[9] = {wg, tm, tn, tb, vec, act, hb, hr, scale_f16};
+        return xf_vk_commit(dev, plan, "matmul_cpu", c->dtype, suffix, spec, 9, &p, (bx + wg - 1) / wg,
                             (uint64_t)(M + tm - 1) / tm, (uint64_t)Z, err);
     }
     uint32_t ts = 16;
     while (ts > 4 && (ts * ts > dev->props.limits.maxComputeWorkGroupInvocations ||
                       2 * ts * ts * 4 > dev->props.limits.maxComputeSharedMemorySize))
         ts /= 2;
-    uint32_t spec[8] = {ts, 0, 0, tb, 0, act, hb, hr};
-    return xf_vk_commit(dev, plan, "matmul_gpu", c->dtype, suffix, spec, 8, &p, (uint64_t)(ncols + ts - 1) / ts,
+    uint32_t spec[9] = {ts, 0, 0, tb, 0, act, hb, hr, scale_f16};
+    return xf_vk_commit(dev, plan, "matmul_gpu", c->dtype, suffix, spec, 9, &p, (uint64_t)(ncols + ts - 1) / ts,
                         (uint64_t)(M + ts - 1) / ts, (uint64_t)Z, err);
 }
 
@@ -635,7 +647,7 @@ static bool xf_vk_fits(const xf_device_t* dev, const xf_tref_t* t) {
 }
 
 static bool xf_vk_node_fits(const xf_device_t* dev, const xf_exec_node_t* n) {
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < XF_MAX_SRC; ++i) {
         if (n->src[i].buffer && !xf_vk_fits(dev, &n->src[i])) return false;
     }
     return xf_vk_fits(dev, &n->dst);
@@ -1092,7 +1104,8 @@ xf_status_t xf_vk_supports(xf_device_t* dev, const xf_exec_node_t* n, xf_err_t* 
             break;
         case XF_OP_MATMUL:
             ok = xf_vk_float(n->dst.dtype) && n->src[0].dtype == n->dst.dtype &&
-                 (xf_vk_float(n->src[1].dtype) || n->src[1].dtype == XF_DTYPE_BF16) &&
+                 (xf_vk_float(n->src[1].dtype) || n->src[1].dtype == XF_DTYPE_BF16 ||
+                  (n->src[1].dtype == XF_DTYPE_I8 && n->params.matmul.has_scale && n->params.matmul.transpose_b)) &&
                  (!n->params.matmul.has_bias || n->src[2].dtype == n->dst.dtype) &&
                  (!n->params.matmul.has_residual || n->src[3].dtype == n->dst.dtype);
             break;

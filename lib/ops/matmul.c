@@ -12,7 +12,7 @@ xf_status_t xf_matmul(xf_graph_t* graph, xf_tensor_t* a, xf_tensor_t* b, const x
     xf_matmul_options_t opt = {0};
     if (options) opt = *options;
     XF_CHECK(xf_op_check_input(graph, XF_OP_MATMUL, fn, a, "a"));
-    XF_CHECK(xf_op_check_input(graph, XF_OP_MATMUL, fn, b, "b"));
+    XF_CHECK(xf_op_check_dtypes(graph, fn, b, XF_DTYPES_FLOAT | XF_DTYPES_QUANT, "b"));
     // b (a weight) may be stored apart: f16 or bf16 under f32 activations, read and widened by the kernels.
     if (a->ndim < 2 || b->ndim < 2) return xf_op_fail(graph, fn, "a and b need at least 2 dimensions");
     if ((unsigned)opt.activation > XF_ACT_QUICK_GELU) return xf_op_fail(graph, fn, "unknown activation %d", (int)opt.activation);
@@ -43,6 +43,16 @@ xf_status_t xf_matmul(xf_graph_t* graph, xf_tensor_t* a, xf_tensor_t* b, const x
         }
     }
     xf_op_params_t p = {.matmul = {opt.transpose_b, opt.bias != NULL, opt.residual != NULL, opt.activation}};
+    xf_tensor_t* scale = NULL;
+    if (b->dtype == XF_DTYPE_I8) {
+        scale = b->scale;
+        if (!scale || b->ndim != 2 || !opt.transpose_b) {
+            return xf_op_fail(graph, fn, "i8 b '%s' must be a 2-D weight with transpose_b and a scale (xf_tensor_set_scale)",
+                              b->name ? b->name : "");
+        }
+        p.matmul.has_scale = true;
+        p.matmul.scale_block = scale->ndim == 1 ? 0 : XF_QUANT_BLOCK;
+    }
     if (b->ndim == 2 && a->ndim > 2) {
         // One matrix for every batch: a's batch dims fold into its rows, one GEMM of M = all rows (reshapes of
         // dense tensors are views).
@@ -51,12 +61,12 @@ xf_status_t xf_matmul(xf_graph_t* graph, xf_tensor_t* a, xf_tensor_t* b, const x
         xf_tensor_t *a2, *r2 = NULL, *y;
         XF_CHECK(xf_reshape(graph, a, 2, (int64_t[]){rows, k}, &a2));
         if (opt.residual) XF_CHECK(xf_reshape(graph, opt.residual, 2, (int64_t[]){rows, n}, &r2));
-        xf_tensor_t* src[4] = {a2, b, opt.bias, r2};
-        XF_CHECK(xf_graph_append(graph, XF_OP_MATMUL, src, 4, &p, a->dtype, 2, (int64_t[]){rows, n}, &y));
+        xf_tensor_t* src[5] = {a2, b, opt.bias, r2, scale};
+        XF_CHECK(xf_graph_append(graph, XF_OP_MATMUL, src, 5, &p, a->dtype, 2, (int64_t[]){rows, n}, &y));
         return xf_reshape(graph, y, a->ndim, shape, out);
     }
-    xf_tensor_t* src[4] = {a, b, opt.bias, opt.residual};
-    return xf_graph_append(graph, XF_OP_MATMUL, src, 4, &p, a->dtype, a->ndim, shape, out);
+    xf_tensor_t* src[5] = {a, b, opt.bias, opt.residual, scale};
+    return xf_graph_append(graph, XF_OP_MATMUL, src, 5, &p, a->dtype, a->ndim, shape, out);
 }
 
 xf_status_t xf_linear(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t* weight, xf_tensor_t* bias, xf_tensor_t** out) {
@@ -68,6 +78,13 @@ xf_status_t xf_linear(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t* weight, xf
     }
     xf_matmul_options_t opt = {.transpose_b = true, .bias = bias};
     return xf_matmul(graph, x, weight, &opt, out);
+}
+
+// Multiplies the [N, K] values |w| of a quantized weight by their scales (xf_tensor_set_scale).
+void xf_ref_dequantize(float* w, int64_t n, int64_t k, const xf_tref_t* scale, int block) {
+    int64_t per_row = block ? (k + block - 1) / block : 1;
+    for (int64_t j = 0; j < n; ++j)
+        for (int64_t p = 0; p < k; ++p) w[j * k + p] *= xf_ref_ld(scale, j * per_row + (block ? p / block : 0));
 }
 
 // Each output sums its products in k order in double. The operands are converted to float once
@@ -92,6 +109,7 @@ xf_status_t xf_ref_matmul(const xf_exec_node_t* n, xf_err_t* err) {
             for (int64_t j = 0; j < nn; ++j)
                 for (int64_t p = 0; p < k; ++p)
                     bt[j * k + p] = tb ? xf_ref_ld(b, bbase + j * k + p) : xf_ref_ld(b, bbase + p * nn + j);
+            if (n->params.matmul.has_scale) xf_ref_dequantize(bt, nn, k, &n->src[4], n->params.matmul.scale_block);
             for (int64_t i = 0; i < m; ++i) {
                 for (int64_t p = 0; p < k; ++p) arow[p] = xf_ref_ld(a, abase + i * k + p);
                 for (int64_t j0 = 0; j0 < nn; j0 += 4) {

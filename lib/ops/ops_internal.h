@@ -63,6 +63,8 @@ struct xf_buffer_s {
     xf_status_t xf_ref_##FAMILY(const xf_exec_node_t* node, xf_err_t* err);
 #include "ops/ops.def"
 
+void xf_ref_dequantize(float* w, int64_t n, int64_t k, const xf_tref_t* scale, int block);
+
 static inline void* xf_ref_base(const xf_tref_t* t) { return t->buffer->data + t->offset; }
 
 // Element |i| of an element-typed tensor (block-quantized types are read through their traits).
@@ -73,6 +75,7 @@ static inline float xf_ref_ld(const xf_tref_t* t, int64_t i) {
         case XF_DTYPE_F16: return xf_f16_to_f32(((const uint16_t*)p)[i]);
         case XF_DTYPE_I32: return (float)((const int32_t*)p)[i];
         case XF_DTYPE_BF16: return xf_bf16_to_f32(((const uint16_t*)p)[i]);
+        case XF_DTYPE_I8: return (float)((const int8_t*)p)[i];
     }
     return NAN;
 }
@@ -84,6 +87,7 @@ static inline void xf_ref_st(const xf_tref_t* t, int64_t i, float v) {
         case XF_DTYPE_F16: ((uint16_t*)p)[i] = xf_f32_to_f16(v); break;
         case XF_DTYPE_I32: ((int32_t*)p)[i] = (int32_t)v; break;
         case XF_DTYPE_BF16: ((uint16_t*)p)[i] = xf_f32_to_bf16(v); break;
+        case XF_DTYPE_I8: xf_dtype_traits(XF_DTYPE_I8)->from_f32(&v, (int8_t*)p + i, 1); break;
     }
 }
 

@@ -31,8 +31,9 @@ typedef float st_t;
 #endif
 
 // A GEMM's B operand (a weight) may be stored apart from the other tensors: XF_BT 0 float, 1 half,
-// 2 bfloat16 (the top half of a float), read through LDB and widened in registers. Both 16-bit forms
-// move as ushort, so copying them (packing panels) needs no half arithmetic.
+// 2 bfloat16 (the top half of a float), 3 int8 of a quantized weight, read through LDB and widened in
+// registers. Both 16-bit forms move as ushort, so copying them (packing panels) needs no half
+// arithmetic. An int8 B (XF_BQ) has scales, read through LDSC: half with XF_SF16, else float.
 #ifndef XF_BT
 #define XF_BT XF_F16
 #endif
@@ -42,9 +43,23 @@ typedef float bt_t;
 #elif XF_BT == 1
 typedef ushort bt_t;
 #define LDB(p, i) vload_half((i), (__global const half*)(p))
-#else
+#elif XF_BT == 2
 typedef ushort bt_t;
 #define LDB(p, i) as_float((uint)(p)[i] << 16)
+#else
+typedef char bt_t;
+#define LDB(p, i) ((float)(p)[i])
+#define XF_BQ 1
+#endif
+#ifndef XF_BQ
+#define XF_BQ 0
+#endif
+#if XF_SF16
+typedef ushort sc_t;
+#define LDSC(p, i) vload_half((i), (__global const half*)(p))
+#else
+typedef float sc_t;
+#define LDSC(p, i) ((p)[i])
 #endif
 
 // The unary functions of shaders/xf_abi.h (prepended by the host). One body for the scalar and the

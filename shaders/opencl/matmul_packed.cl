@@ -15,6 +15,9 @@
 //          last valid row (clamped) and skip their store, so the inner loop has no bounds checks.
 // im2col_packed: a convolution's im2col matrix written straight into panels (the B of mm_packed).
 // Batching: bt = bo * nb1 + bi, A at bo * sa0 + bi * sa1, packed B at bo * sb0 + bi * sb1 (elements).
+// An int8 B (XF_BQ, one matrix [N, K]) is packed as int8 panels followed, at byte |sq_off|, by its scales as
+// float panels PS[panel][kb][j] = S(panel * XF_NR + j, kb), one per |qb| elements of K; mm_packed widens
+// each panel vector and multiplies it by its group's scales in registers.
 #ifndef XF_MR
 #define XF_MR 6
 #endif
@@ -31,6 +34,8 @@
 #define XF_NV (XF_NR / XF_VW)
 #if XF_BT == 0
 #define LDBV(p) XF_CAT(vload, XF_VW)(0, (p))
+#elif XF_BT == 3
+#define LDBV(p) XF_CAT(convert_float, XF_VW)(XF_CAT(vload, XF_VW)(0, (p)))
 #elif XF_BT == 1
 #define LDBV(p) XF_CAT(vload_half, XF_VW)(0, (__global const half*)(p))
 #else
@@ -79,10 +84,24 @@
 __attribute__((noinline)) vf xf_actv(vf x, int act) { XF_UFN_BODY(x, act, 0.0f, 0.0f) }
 __attribute__((noinline)) float xf_act1(float x, int act) { return xf_act(x, act); }
 
-__kernel void mm_pack(__global const bt_t* B, int b_off, __global bt_t* P, int p_off, int K, int N, int trans) {
+__kernel void mm_pack(__global const bt_t* B, int b_off, __global bt_t* P, int p_off, int K, int N, int trans
+#if XF_BQ
+                      , __global const sc_t* S, int s_off, int qb, int sq_off
+#endif
+                      ) {
     int k = get_global_id(0), panel = get_global_id(1), bt = get_global_id(2);
     int panels = (N + XF_NR - 1) / XF_NR;
     if (k >= K || panel >= panels) return;
+#if XF_BQ
+    int groups = (K + qb - 1) / qb;
+    if (k < groups) {
+        __global float* ps = (__global float*)((__global char*)P + sq_off) + (panel * groups + k) * XF_NR;
+        for (int j = 0; j < XF_NR; ++j) {
+            int n = panel * XF_NR + j;
+            ps[j] = n < N ? LDSC(S, s_off + n * groups + k) : 0.0f;
+        }
+    }
+#endif
     __global const bt_t* b = B + b_off + bt * K * N;
     __global bt_t* p = P + p_off + (bt * panels + panel) * K * XF_NR + k * XF_NR;
     int n0 = panel * XF_NR;
@@ -117,7 +136,11 @@ __kernel void im2col_packed(__global const st_t* x, int x_off, __global st_t* P,
 __kernel void mm_packed(__global const st_t* A, int a_off, __global const bt_t* P, int p_off,
                         __global const st_t* bias, int bias_off, __global const st_t* R, int r_off,
                         __global st_t* C, int c_off, int M, int N, int K, int nb1, int sa0, int sa1, int sb0,
-                        int sb1, int has_bias, int has_res, int act) {
+                        int sb1, int has_bias, int has_res, int act
+#if XF_BQ
+                        , int qb, int sq_off
+#endif
+                        ) {
     int m0 = get_global_id(0) * XF_MR, panel = get_global_id(1), bt = get_global_id(2);
     int n0 = panel * XF_NR;
     if (m0 >= M || n0 >= N) return;
@@ -131,7 +154,6 @@ __kernel void mm_packed(__global const st_t* A, int a_off, __global const bt_t* 
 #define XF_ACC(i) XF_RN(XF_ACC1, i)
     XF_RM(XF_PA)
     XF_RM(XF_ACC)
-    for (int k = 0; k < K; ++k) {
 #define XF_LB(_, j) vf b##j = LDBV(p + j * XF_VW);
 #define XF_FMA1(i, j) c##i##_##j = fma(av, b##j, c##i##_##j);
 #define XF_FMA(i)                 \
@@ -139,10 +161,28 @@ __kernel void mm_packed(__global const st_t* A, int a_off, __global const bt_t* 
         vf av = (vf)(LD(a##i, k)); \
         XF_RN(XF_FMA1, i)         \
     }
+#if XF_BQ
+    int groups = (K + qb - 1) / qb;
+    __global const float* ps = (__global const float*)((__global const char*)P + sq_off) + panel * groups * XF_NR;
+    for (int k0 = 0; k0 < K; k0 += qb, ps += XF_NR) {
+#define XF_LS(_, j) vf s##j = XF_CAT(vload, XF_VW)(0, ps + j * XF_VW);
+#define XF_SCALE(_, j) b##j *= s##j;
+        XF_RN(XF_LS, _)
+        int k1 = min(K, k0 + qb);
+        for (int k = k0; k < k1; ++k) {
+            XF_RN(XF_LB, _)
+            XF_RN(XF_SCALE, _)
+            p += XF_NR;
+            XF_RM(XF_FMA)
+        }
+    }
+#else
+    for (int k = 0; k < K; ++k) {
         XF_RN(XF_LB, _)
         p += XF_NR;
         XF_RM(XF_FMA)
     }
+#endif
     // Epilogue per vector of columns: full vectors store directly, the last partial one by element.
 #define XF_EPI1(i, j)                                                                   \
     {                                                                                   \

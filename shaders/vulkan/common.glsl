@@ -28,8 +28,9 @@ vec4 xf_unpack4(vec4 v) { return v; }
 #endif
 
 // A GEMM's B operand (a weight) may be stored apart from the other tensors: variants with XF_B_F32,
-// XF_B_F16 or XF_B_BF16. The 16-bit forms are read as 32-bit words and widened in registers, so they need
-// no 16-bit storage; bfloat16 is the top half of an f32.
+// XF_B_F16, XF_B_BF16 or XF_B_I8. The 8- and 16-bit forms are read as 32-bit words and widened in
+// registers, so they need no 8- or 16-bit storage; bfloat16 is the top half of an f32. XF_B_SCALE(i) is
+// scale i of an int8 weight (1.0 for the others).
 #if defined(XF_B_F16) || defined(XF_B_BF16)
 #define XF_BST uint  // two elements per word
 #define XF_BPK4 uvec2
@@ -40,6 +41,19 @@ vec2 xf_b_unpack2(uint w) { return vec2(uintBitsToFloat(w << 16), uintBitsToFloa
 #endif
 vec4 xf_b_unpack4(uvec2 u) { return vec4(xf_b_unpack2(u.x), xf_b_unpack2(u.y)); }
 #define XF_B_LOAD(buf, i) (xf_b_unpack2(buf[(i) >> 1u])[(i) & 1u])
+#elif defined(XF_B_I8)
+// An int8 weight (xf_tensor_set_scale), four elements per word; its scales are the matmul shaders'
+// binding 5, f32 or (SCALE_F16) f16 read as words, one per p.qb elements of K.
+#define XF_BST uint
+#define XF_BPK4 uint
+vec4 xf_b_unpack4(uint w) { return vec4(ivec4(int(w) << 24, int(w) << 16, int(w) << 8, int(w)) >> 24); }
+#define XF_B_LOAD(buf, i) float(bitfieldExtract(int(buf[(i) >> 2u]), int(((i) & 3u) * 8u), 8))
+layout(constant_id = 8) const bool SCALE_F16 = false;
+layout(binding = 5) readonly buffer Scales { uint scale_words[]; };
+float xf_b_scale(uint i) {
+    return SCALE_F16 ? unpackHalf2x16(scale_words[i >> 1u])[i & 1u] : uintBitsToFloat(scale_words[i]);
+}
+#define XF_B_SCALE(i) xf_b_scale(i)
 #elif defined(XF_B_F32)
 #define XF_BST float
 #define XF_BPK4 vec4
@@ -50,6 +64,9 @@ vec4 xf_b_unpack4(vec4 v) { return v; }
 #define XF_BPK4 XF_PK4
 #define xf_b_unpack4 xf_unpack4
 #define XF_B_LOAD(buf, i) float(buf[i])
+#endif
+#ifndef XF_B_SCALE
+#define XF_B_SCALE(i) 1.0
 #endif
 
 #extension GL_GOOGLE_include_directive : enable

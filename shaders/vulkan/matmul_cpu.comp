@@ -1,6 +1,7 @@
 #version 450
 // variants: matmul_cpu_f32 matmul_cpu_f16=XF_F16 matmul_cpu_f32_wf16=XF_B_F16 matmul_cpu_f32_wbf16=XF_B_BF16
 // variants: matmul_cpu_f16_wf32=XF_F16,XF_B_F32 matmul_cpu_f16_wbf16=XF_F16,XF_B_BF16
+// variants: matmul_cpu_f32_wi8=XF_B_I8 matmul_cpu_f16_wi8=XF_F16,XF_B_I8
 // Batched GEMM for CPU-like devices: no shared memory, no barriers; each invocation owns a TM x TN
 // block of dst and keeps it in registers.
 //   dst[z][m][n] = act(sum_k a[z][m][k] * b[z][k][n] + bias[n]) + res[z][m][n]
@@ -8,6 +9,7 @@
 // ldc. Batch z = (z0, z1) with z1 < B1; each operand has its own batch strides (0 = broadcast).
 // Loads: VEC uses vec4 loads along K (TRANS_B) or along K and N; it requires K % 4 == 0, N % 4 == 0
 // (not TRANS_B), TN % 4 == 0 (not TRANS_B) and 4-element aligned offsets. Otherwise scalar loads.
+// An int8 b (XF_B_I8, TRANS_B) is widened and scaled in registers, per group of p.qb elements of K.
 // Tunables (specialization constants): WG, TM, TN.
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
@@ -30,6 +32,7 @@ layout(push_constant) uniform P {
     uint m, n, k, ldb, ldc, b1;
     uint sa0, sa1, sb0, sb1, sc0, sc1;
     uint a_off, b_off, bias_off, res_off, d_off;
+    uint qb, s_off, s_row;  // an int8 b's scales: scale of (n, k) at s_off + n * s_row + k / qb
 } p;
 
 // Never 0: a zero-length array is invalid SPIR-V even where the vec4 path (TN % 4 == 0) is not taken.
@@ -74,13 +77,21 @@ void main() {
         for (uint j = 0u; j < TN; ++j) brow[j] = (boff + min(n0 + j, p.n - 1u) * p.k) / 4u;
         uint a4off = aoff / 4u;
         for (uint i = 0u; i < TM; ++i) arow[i] = a4off + arow[i] / 4u;
-        for (uint k4 = 0u; k4 < p.k / 4u; ++k4) {
-            vec4 bv[TN];
-            for (uint j = 0u; j < TN; ++j) bv[j] = xf_b_unpack4(b4[brow[j] + k4]);
-            for (uint i = 0u; i < TM; ++i) {
-                vec4 av = vec4(a4[arow[i] + k4]);
-                for (uint j = 0u; j < TN; ++j)
-                    acc[i * TN + j] = fma(av.w, bv[j].w, fma(av.z, bv[j].z, fma(av.y, bv[j].y, fma(av.x, bv[j].x, acc[i * TN + j]))));
+        uint srow[TN];
+        for (uint j = 0u; j < TN; ++j) srow[j] = p.s_off + min(n0 + j, p.n - 1u) * p.s_row;
+        // Groups of K that share a scale (one group unless b is int8).
+        uint nk4 = p.k / 4u, g4 = p.qb / 4u;
+        for (uint g0 = 0u; g0 < nk4; g0 += g4) {
+            float sc[TN];
+            for (uint j = 0u; j < TN; ++j) sc[j] = XF_B_SCALE(srow[j] + g0 / g4);
+            for (uint k4 = g0; k4 < min(g0 + g4, nk4); ++k4) {
+                vec4 bv[TN];
+                for (uint j = 0u; j < TN; ++j) bv[j] = xf_b_unpack4(b4[brow[j] + k4]) * sc[j];
+                for (uint i = 0u; i < TM; ++i) {
+                    vec4 av = vec4(a4[arow[i] + k4]);
+                    for (uint j = 0u; j < TN; ++j)
+                        acc[i * TN + j] = fma(av.w, bv[j].w, fma(av.z, bv[j].z, fma(av.y, bv[j].y, fma(av.x, bv[j].x, acc[i * TN + j]))));
+                }
             }
         }
     } else if (VEC) {
@@ -117,7 +128,7 @@ void main() {
             float av[TM];
             for (uint i = 0u; i < TM; ++i) av[i] = float(a[aoff + arow[i] + k]);
             for (uint j = 0u; j < TN; ++j) {
-                float bv = XF_B_LOAD(b, bidx[j] + k * bstep);
+                float bv = XF_B_LOAD(b, bidx[j] + k * bstep) * XF_B_SCALE(p.s_off + min(n0 + j, p.n - 1u) * p.s_row + k / p.qb);
                 for (uint i = 0u; i < TM; ++i) acc[i * TN + j] = fma(av[i], bv, acc[i * TN + j]);
             }
         }

@@ -1,6 +1,7 @@
 #version 450
 // variants: matmul_gpu_f32 matmul_gpu_f16=XF_F16 matmul_gpu_f32_wf16=XF_B_F16 matmul_gpu_f32_wbf16=XF_B_BF16
 // variants: matmul_gpu_f16_wf32=XF_F16,XF_B_F32 matmul_gpu_f16_wbf16=XF_F16,XF_B_BF16
+// variants: matmul_gpu_f32_wi8=XF_B_I8 matmul_gpu_f16_wi8=XF_F16,XF_B_I8
 // Batched GEMM for GPUs: TS x TS tiles of a and b staged in shared memory, one dst element per
 // invocation. Same operands, layout and push constants as matmul_cpu.comp.
 // Tunables: TS (work-group TS x TS; shared memory 2 * TS * TS floats).
@@ -21,6 +22,7 @@ layout(push_constant) uniform P {
     uint m, n, k, ldb, ldc, b1;
     uint sa0, sa1, sb0, sb1, sc0, sc1;
     uint a_off, b_off, bias_off, res_off, d_off;
+    uint qb, s_off, s_row;  // an int8 b's scales: scale of (n, k) at s_off + n * s_row + k / qb
 } p;
 
 shared float ta[TS][TS];
@@ -42,7 +44,9 @@ void main() {
         // neighbouring invocations read neighbouring addresses.
         if (TRANS_B) {
             uint nb = gl_WorkGroupID.x * TS + ty;
-            tb[tx][ty] = (nb < p.n && ka < p.k) ? XF_B_LOAD(b, boff + nb * p.k + ka) : 0.0;
+            tb[tx][ty] = (nb < p.n && ka < p.k)
+                             ? XF_B_LOAD(b, boff + nb * p.k + ka) * XF_B_SCALE(p.s_off + nb * p.s_row + ka / p.qb)
+                             : 0.0;
         } else {
             uint kb = k0 + ty;
             tb[ty][tx] = (n < p.n && kb < p.k) ? XF_B_LOAD(b, boff + kb * p.ldb + n) : 0.0;

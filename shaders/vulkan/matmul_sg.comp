@@ -1,6 +1,7 @@
 #version 450
 // variants: matmul_sg_f32 matmul_sg_f16=XF_F16 matmul_sg_f32_wf16=XF_B_F16 matmul_sg_f32_wbf16=XF_B_BF16
 // variants: matmul_sg_f16_wf32=XF_F16,XF_B_F32 matmul_sg_f16_wbf16=XF_F16,XF_B_BF16
+// variants: matmul_sg_f32_wi8=XF_B_I8 matmul_sg_f16_wi8=XF_F16,XF_B_I8
 // GEMM for CPU-like devices with subgroup shuffles (same operands, layout and push constants as
 // matmul_cpu.comp). A work-group is one subgroup of SG lanes. Lane l loads R rows of a (rows
 // m0 + l * R + r) and TN columns of b; the a rows are then broadcast to every lane with
@@ -30,6 +31,7 @@ layout(push_constant) uniform P {
     uint m, n, k, ldb, ldc, b1;
     uint sa0, sa1, sb0, sb1, sc0, sc1;
     uint a_off, b_off, bias_off, res_off, d_off;
+    uint qb, s_off, s_row;  // an int8 b's scales: scale of (n, k) at s_off + n * s_row + k / qb
 } p;
 
 const uint ROWS = SG * R;
@@ -52,17 +54,25 @@ void main() {
     if (TRANS_B) {
         uint brow[TN];
         for (uint j = 0u; j < TN; ++j) brow[j] = boff / 4u + min(n0 + j, p.n - 1u) * k4n;
-        for (uint k4 = 0u; k4 < k4n; ++k4) {
-            vec4 av[R];
-            for (uint r = 0u; r < R; ++r) av[r] = xf_unpack4(a4[arow[r] + k4]);
-            vec4 bv[TN];
-            for (uint j = 0u; j < TN; ++j) bv[j] = xf_b_unpack4(b4[brow[j] + k4]);
-            for (uint s = 0u; s < SG; ++s) {
-                for (uint r = 0u; r < R; ++r) {
-                    vec4 a = subgroupShuffle(av[r], s);
-                    for (uint j = 0u; j < TN; ++j) {
-                        uint i = (s * R + r) * TN + j;
-                        acc[i] = fma(a.w, bv[j].w, fma(a.z, bv[j].z, fma(a.y, bv[j].y, fma(a.x, bv[j].x, acc[i]))));
+        uint srow[TN];
+        for (uint j = 0u; j < TN; ++j) srow[j] = p.s_off + min(n0 + j, p.n - 1u) * p.s_row;
+        // Groups of K that share a scale (one group unless b is int8).
+        uint g4 = p.qb / 4u;
+        for (uint g0 = 0u; g0 < k4n; g0 += g4) {
+            float sc[TN];
+            for (uint j = 0u; j < TN; ++j) sc[j] = XF_B_SCALE(srow[j] + g0 / g4);
+            for (uint k4 = g0; k4 < min(g0 + g4, k4n); ++k4) {
+                vec4 av[R];
+                for (uint r = 0u; r < R; ++r) av[r] = xf_unpack4(a4[arow[r] + k4]);
+                vec4 bv[TN];
+                for (uint j = 0u; j < TN; ++j) bv[j] = xf_b_unpack4(b4[brow[j] + k4]) * sc[j];
+                for (uint s = 0u; s < SG; ++s) {
+                    for (uint r = 0u; r < R; ++r) {
+                        vec4 a = subgroupShuffle(av[r], s);
+                        for (uint j = 0u; j < TN; ++j) {
+                            uint i = (s * R + r) * TN + j;
+                            acc[i] = fma(a.w, bv[j].w, fma(a.z, bv[j].z, fma(a.y, bv[j].y, fma(a.x, bv[j].x, acc[i]))));
+                        }
                     }
                 }
             }
