@@ -742,6 +742,36 @@ static xf_context_t* cpu_context(void) {
 }
 
 // A ViT with distillation head whose every tensor is stored as |dtype| ("F32", "F16" or "BF16").
+// |f|'s linear weights quantized as tools/quantize.py writes them: I8 W.weight + W.weight_scale, F32 [N]
+// (|block| 0) or F16 [N, ceil(K / 32)]. |corrupt|: 1 drops the first scale, 2 gives it a wrong shape.
+static void quantize_file(tm_file_t* f, int block, int corrupt) {
+    size_t n0 = f->n;
+    for (size_t i = 0; i < n0; i++) {
+        tm_tensor_t* t = &f->t[i];
+        if (t->ndim != 2 || !tm_ends(t->name, ".weight")) continue;
+        int64_t n = t->shape[0], k = t->shape[1], groups = block ? (k + block - 1) / block : 1;
+        int8_t* q = malloc((size_t)(n * k));
+        float* scales = malloc(sizeof(float) * (size_t)(n * groups));
+        xf_quantize_int8(t->data, n, k, block, block ? XF_DTYPE_F16 : XF_DTYPE_F32, q, scales);
+        free(t->data);
+        t->data = q;
+        t->bytes = (size_t)(n * k);
+        t->dtype = "I8";
+        char name[160];
+        snprintf(name, sizeof name, "%s_scale", t->name);
+        int64_t shape[2] = {n, corrupt == 2 ? groups + 1 : groups};
+        uint16_t* half = calloc((size_t)(n * shape[1]), sizeof(uint16_t));
+        for (int64_t j = 0; j < n * groups; j++) half[j] = xf_f32_to_f16(scales[j]);
+        if (corrupt != 1) {
+            if (block) tm_add_raw(f, name, "F16", 2, shape, half, sizeof(uint16_t) * (size_t)(n * shape[1]));
+            else tm_add_raw(f, name, "F32", 1, shape, scales, sizeof(float) * (size_t)n);
+        }
+        corrupt = 0;
+        free(half);
+        free(scales);
+    }
+}
+
 static void write_weights_vit(const char* path, const char* dtype, int64_t* linear_elements) {
     tm_file_t f = {0};
     snprintf(f.config, sizeof f.config,
@@ -752,7 +782,7 @@ static void write_weights_vit(const char* path, const char* dtype, int64_t* line
     for (size_t i = 0; i < f.n; i++) {
         tm_tensor_t* t = &f.t[i];
         if (t->ndim == 2 && tm_ends(t->name, ".weight")) *linear_elements += t->shape[0] * t->shape[1];
-        if (strcmp(dtype, "F32") == 0) continue;
+        if (strcmp(dtype, "F32") == 0 || strncmp(dtype, "Q8", 2) == 0) continue;
         size_t n = t->bytes / 4;
         uint16_t* h = malloc(n * 2 + 1);
         for (size_t k = 0; k < n; k++) {
@@ -764,6 +794,7 @@ static void write_weights_vit(const char* path, const char* dtype, int64_t* line
         t->bytes = n * 2;
         t->dtype = dtype;
     }
+    if (strncmp(dtype, "Q8", 2) == 0) quantize_file(&f, dtype[2] == 'B' ? 32 : 0, dtype[3] ? dtype[3] - '0' : 0);
     cr_assert(tm_write(&f, path));
     tm_free(&f);
 }
@@ -813,6 +844,68 @@ static void run_weight_storage(xf_context_t* ctx, const char* column, void* user
         cr_expect(cos >= 0.9999, "[%s] %s file as f16: cosine %.6f to f32", column, dtypes[d], cos);
         unlink(path);
     }
+}
+
+// int8 files (tools/quantize.py's layout) keep their weights int8 and give the logits of the float file
+// quantized at load; F32 widens them.
+static void run_int8_storage(xf_context_t* ctx, const char* column, void* user) {
+    const char* dir = user;
+    static const char* const kinds[] = {"Q8C", "Q8B"};
+    for (int d = 0; d < 2; d++) {
+        char f32_path[700], q_path[700];
+        snprintf(f32_path, sizeof f32_path, "%s/int8_f32.safetensors", dir);
+        snprintf(q_path, sizeof q_path, "%s/int8_%s.safetensors", dir, kinds[d]);
+        int64_t linear;
+        write_weights_vit(f32_path, "F32", &linear);
+        write_weights_vit(q_path, kinds[d], &linear);
+        xf_model_weights_t at_load = d ? XF_MODEL_WEIGHTS_INT8_BLOCK32 : XF_MODEL_WEIGHTS_INT8_CHANNEL;
+        float wide[10], kept[10], quantized[10], widened[10];
+        int64_t wide_bytes, kept_bytes, quantized_bytes, widened_bytes;
+        load_weights_vit(ctx, column, f32_path, XF_MODEL_WEIGHTS_AS_STORED, wide, &wide_bytes);
+        load_weights_vit(ctx, column, q_path, XF_MODEL_WEIGHTS_AS_STORED, kept, &kept_bytes);
+        load_weights_vit(ctx, column, f32_path, at_load, quantized, &quantized_bytes);
+        load_weights_vit(ctx, column, q_path, XF_MODEL_WEIGHTS_F32, widened, &widened_bytes);
+        cr_expect_eq(kept_bytes, quantized_bytes, "[%s] %s file: %lld bytes, quantized at load %lld", column,
+                     kinds[d], (long long)kept_bytes, (long long)quantized_bytes);
+        cr_expect(kept_bytes < wide_bytes - 2 * linear, "[%s] %s file: %lld bytes against %lld as f32", column,
+                  kinds[d], (long long)kept_bytes, (long long)wide_bytes);
+        cr_expect_eq(widened_bytes, wide_bytes, "[%s] %s file widened: %lld bytes", column, kinds[d],
+                     (long long)widened_bytes);
+        for (int i = 0; i < 10; i++) {
+            cr_expect(fabsf(kept[i] - quantized[i]) <= 1e-5f * (1 + fabsf(quantized[i])),
+                      "[%s] %s file, logit %d: %g, quantized at load %g", column, kinds[d], i, kept[i], quantized[i]);
+            cr_expect(fabsf(widened[i] - kept[i]) <= 1e-4f * (1 + fabsf(kept[i])),
+                      "[%s] %s file widened, logit %d: %g, kept %g", column, kinds[d], i, widened[i], kept[i]);
+        }
+        double cos = cosine(kept, wide, 10);
+        cr_expect(cos >= 0.999, "[%s] %s file: cosine %.6f to f32", column, kinds[d], cos);
+        unlink(f32_path);
+        unlink(q_path);
+    }
+}
+
+Test(model, int8_weight_files) {
+    char dir[512];
+    tm_tmpdir(dir, sizeof dir);
+    cr_assert(dir[0], "mkdtemp failed");
+    each_column(run_int8_storage, dir);
+    // A scale that is missing or has the wrong shape is refused by name.
+    static const char* const bad[] = {"Q8C1", "Q8B2"};
+    static const char* const why[] = {"has no scale tensor 'blocks.0.attn.qkv.weight_scale'",
+                                      "scale tensor 'blocks.0.attn.qkv.weight_scale' is F16 [192, 3]"};
+    for (int i = 0; i < 2; i++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/bad.safetensors", dir);
+        int64_t linear;
+        write_weights_vit(path, bad[i], &linear);
+        xf_context_t* ctx = cpu_context();
+        xf_model_t* m = NULL;
+        cr_expect_eq(xf_model_load(ctx, path, NULL, &m), XF_ERR_INVALID_ARGUMENT, "%s", bad[i]);
+        cr_expect(strstr(xf_context_error(ctx), why[i]), "%s: %s", bad[i], xf_context_error(ctx));
+        xf_context_destroy(ctx);
+        unlink(path);
+    }
+    rmdir(dir);
 }
 
 // Linear-layer weights stay in the file's half type on the device (f16 and bf16 files), or are stored
