@@ -3,12 +3,14 @@ thread counts and batch, in one run.
 
   ~/xf-venv/bin/python bench/vitb16.py --model OUTDIR/vit_b_16.safetensors --bench build/bench/xformer-bench \
       [--threads 1,2] [--backends opencl,vulkan] [--iters 10] [--warmup 2] [--impl torchvision|timm|swin_t]
-      [--batch N] [--weights stored,f16,f32]
+      [--batch N] [--weights stored,f16,f32,int8-channel,int8-block32] [--ort-int8]
 
 --impl swin_t times timm's swin_tiny_patch4_window7_224 instead (hash-init); --write-model FILE writes it as a
 libxformer model file first (flat config in __metadata__) and times that. --batch N times N images per forward call
 (the ONNX model is exported for that batch; libxformer builds its graph for it). --weights f32,f16 times libxformer
-once per storage of the linear-layer weights on the device (xf_model_options_t.weights), one row each.
+once per storage of the linear-layer weights on the device (xf_model_options_t.weights), one row each; int8-channel
+and int8-block32 quantize them at load. --ort-int8 adds ONNX Runtime on the same model after its own dynamic int8
+quantization (onnxruntime.quantization.quantize_dynamic, QInt8 weights: int8 activations too), the int8 peer.
 
 OUTDIR/vit_b_16.safetensors comes from tools/make_vitb16_reference.py: torchvision's vit_b_16 with the hash-init
 weights, which is also the model the peers build here, so all runtimes compute the same function (the peers'
@@ -111,7 +113,9 @@ def main():
     ap.add_argument("--bench", default="build/bench/xformer-bench", help="the xformer-bench executable")
     ap.add_argument("--weights", default="stored",
                     help="comma-separated linear-weight storages to time libxformer with: stored (as in the file), "
-                         "f16, f32 (xformer-bench --weights)")
+                         "f16, f32, int8-channel, int8-block32 (xformer-bench --weights)")
+    ap.add_argument("--ort-int8", action="store_true",
+                    help="also time ONNX Runtime on its dynamically int8-quantized model")
     ap.add_argument("--backends", default="opencl,vulkan",
                     help="libxformer backends (cpu is the scalar reference oracle: about a minute per run)")
     args = ap.parse_args()
@@ -172,6 +176,16 @@ def main():
         del sess
         gc.collect()
         rows.append((f"ONNX Runtime {ort.__version__}", ort_best, med, ""))
+        if args.ort_int8:
+            if not os.path.exists(onnx_path + ".int8"):
+                from onnxruntime.quantization import QuantType, quantize_dynamic
+                quantize_dynamic(onnx_path, onnx_path + ".int8", weight_type=QuantType.QInt8)
+            sess = ort.InferenceSession(onnx_path + ".int8", so, providers=["CPUExecutionProvider"])
+            b8, m8, out8 = timeit(lambda: sess.run(None, feed)[0], args.warmup, args.iters)
+            del sess
+            gc.collect()
+            cos = float(np.dot(out8.ravel(), out.ravel()) / (np.linalg.norm(out8) * np.linalg.norm(out)))
+            rows.append((f"ONNX Runtime {ort.__version__}, dynamic int8", b8, m8, f"cosine {cos:.5f} to f32"))
         rows.append(torch_row + (f"ORT max abs logit diff {float(np.abs(out - ref).max()):.1e}",))
         if args.model:
             for backend in args.backends.split(","):
