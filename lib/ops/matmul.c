@@ -42,7 +42,8 @@ xf_status_t xf_matmul(xf_graph_t* graph, xf_tensor_t* a, xf_tensor_t* b, const x
             return xf_op_fail(graph, fn, "residual must have the result's shape");
         }
     }
-    xf_op_params_t p = {.matmul = {opt.transpose_b, opt.bias != NULL, opt.residual != NULL, opt.activation}};
+    xf_op_params_t p = {.matmul = {.transpose_b = opt.transpose_b, .has_bias = opt.bias != NULL,
+                                   .has_residual = opt.residual != NULL, .activation = opt.activation}};
     xf_tensor_t* scale = NULL;
     if (b->dtype == XF_DTYPE_I8) {
         scale = b->scale;
