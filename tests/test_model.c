@@ -742,36 +742,6 @@ static xf_context_t* cpu_context(void) {
 }
 
 // A ViT with distillation head whose every tensor is stored as |dtype| ("F32", "F16" or "BF16").
-// |f|'s linear weights quantized as tools/quantize.py writes them: I8 W.weight + W.weight_scale, F32 [N]
-// (|block| 0) or F16 [N, ceil(K / 32)]. |corrupt|: 1 drops the first scale, 2 gives it a wrong shape.
-static void quantize_file(tm_file_t* f, int block, int corrupt) {
-    size_t n0 = f->n;
-    for (size_t i = 0; i < n0; i++) {
-        tm_tensor_t* t = &f->t[i];
-        if (t->ndim != 2 || !tm_ends(t->name, ".weight")) continue;
-        int64_t n = t->shape[0], k = t->shape[1], groups = block ? (k + block - 1) / block : 1;
-        int8_t* q = malloc((size_t)(n * k));
-        float* scales = malloc(sizeof(float) * (size_t)(n * groups));
-        xf_quantize_int8(t->data, n, k, block, block ? XF_DTYPE_F16 : XF_DTYPE_F32, q, scales);
-        free(t->data);
-        t->data = q;
-        t->bytes = (size_t)(n * k);
-        t->dtype = "I8";
-        char name[160];
-        snprintf(name, sizeof name, "%s_scale", t->name);
-        int64_t shape[2] = {n, corrupt == 2 ? groups + 1 : groups};
-        uint16_t* half = calloc((size_t)(n * shape[1]), sizeof(uint16_t));
-        for (int64_t j = 0; j < n * groups; j++) half[j] = xf_f32_to_f16(scales[j]);
-        if (corrupt != 1) {
-            if (block) tm_add_raw(f, name, "F16", 2, shape, half, sizeof(uint16_t) * (size_t)(n * shape[1]));
-            else tm_add_raw(f, name, "F32", 1, shape, scales, sizeof(float) * (size_t)n);
-        }
-        corrupt = 0;
-        free(half);
-        free(scales);
-    }
-}
-
 static void write_weights_vit(const char* path, const char* dtype, int64_t* linear_elements) {
     tm_file_t f = {0};
     snprintf(f.config, sizeof f.config,
@@ -794,7 +764,7 @@ static void write_weights_vit(const char* path, const char* dtype, int64_t* line
         t->bytes = n * 2;
         t->dtype = dtype;
     }
-    if (strncmp(dtype, "Q8", 2) == 0) quantize_file(&f, dtype[2] == 'B' ? 32 : 0, dtype[3] ? dtype[3] - '0' : 0);
+    if (strncmp(dtype, "Q8", 2) == 0) tm_quantize(&f, dtype[2] == 'B' ? 32 : 0, dtype[3] ? dtype[3] - '0' : 0);
     cr_assert(tm_write(&f, path));
     tm_free(&f);
 }

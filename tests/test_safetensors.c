@@ -405,15 +405,22 @@ Test(safetensors, model_half_precision_files) {
     }
 }
 
-// Truncation at many points and random byte damage in the header never crash the loader.
-Test(safetensors, truncation_and_damage_never_crash) {
+// Truncation at many points and random byte damage in the header never crash the loader, on a float file
+// and on its int8 forms (I8 weights with F32 or F16 scale tensors).
+static void damage(int quantized) {
     tm_file_t f;
     tiny(&f);
+    if (quantized) tm_quantize(&f, quantized == 2 ? 32 : 0, 0);
     size_t size;
     uint8_t* good = tm_serialize(&f, &size);
     tm_free(&f);
     const char* path = tmp_path("damaged.safetensors");
     xf_context_t* ctx = cpu();
+    xf_model_t* whole = NULL;
+    cr_assert(tm_write_bytes(path, good, size));
+    cr_assert_eq(xf_model_load(ctx, path, NULL, &whole), XF_OK, "undamaged (int8: %d): %s", quantized,
+                 xf_context_error(ctx));
+    xf_model_destroy(whole);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | good[i];
     int failures = 0, cuts = 0;
@@ -447,4 +454,8 @@ Test(safetensors, truncation_and_damage_never_crash) {
     free(bad);
     free(good);
     xf_context_destroy(ctx);
+}
+
+Test(safetensors, truncation_and_damage_never_crash) {
+    for (int quantized = 0; quantized < 3; quantized++) damage(quantized);
 }

@@ -31,8 +31,14 @@ static __attribute__((unused)) void fuzz_model_options(xf_model_options_t* o) {
 }
 
 // The seed models: a tiny ViT (plain and distilled, grey and RGB, with crop_pct) and a tiny SegFormer.
-enum { FUZZ_SEEDS = 6 };
+enum { FUZZ_SEEDS = 8 };
+// Seeds 6 and 7: seeds 0 and 3 with int8 linear weights (per channel, blocks of 32).
 static __attribute__((unused)) void fuzz_seed_model(int which, tm_file_t* f) {
+    if (which >= 6) {
+        fuzz_seed_model(which == 6 ? 0 : 3, f);
+        tm_quantize(f, which == 6 ? 0 : 32, 0);
+        return;
+    }
     memset(f, 0, sizeof *f);
     if (which < 3) {
         const int distilled = which == 1, chans = which == 2 ? 3 : 1;
