@@ -235,23 +235,44 @@ static xf_status_t upload_quantized(xf_model_t* m, const char* name, int64_t n, 
     return XF_OK;
 }
 
+// Quantizes |data| [n, k] as |f| says and uploads it with its scales.
+static xf_status_t quantize_upload(xf_model_t* m, const char* name, const int64_t* shape, const float* data,
+                                   xf_quant_format_t f, xf_tensor_t** out) {
+    int64_t n = shape[0], k = shape[1], groups = f.block ? (k + f.block - 1) / f.block : 1;
+    int8_t* q = xf_malloc((size_t)(n * k > 0 ? n * k : 1));
+    float* scales = xf_malloc((size_t)(n * groups > 0 ? n * groups : 1) * sizeof(float));
+    xf_status_t st = q && scales ? XF_OK : xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory storing '%s'", name);
+    if (st == XF_OK) xf_quantize_int8(data, n, k, f.block, f.scale_dtype, q, scales);
+    if (st == XF_OK) st = upload_quantized(m, name, n, k, q, scales, f, out);
+    xf_free(q);
+    xf_free(scales);
+    return st;
+}
+
+xf_status_t xf_model_patch_linear_weight(xf_model_t* m, const char* name, const int64_t* conv_shape,
+                                         xf_tensor_t** out) {
+    *out = NULL;
+    xf_quant_format_t f = m->file_quant;
+    if (m->weight_storage == XF_MODEL_WEIGHTS_INT8_CHANNEL || m->weight_storage == XF_MODEL_WEIGHTS_INT8_BLOCK32)
+        f = weight_quant(m, "patch.weight", 2);
+    else if (m->weight_storage == XF_MODEL_WEIGHTS_F32)
+        f.on = false;
+    if (!f.on) return XF_OK;
+    float* data;
+    xf_status_t st = xf_model_weight_host(m, name, 4, conv_shape, &data);
+    if (st != XF_OK) return st;
+    int64_t shape[2] = {conv_shape[0], conv_shape[1] * conv_shape[2] * conv_shape[3]};
+    st = quantize_upload(m, name, shape, data, f, out);
+    xf_free(data);
+    return st;
+}
+
 xf_status_t xf_model_weight_upload(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
                                    const float* data, xf_tensor_t** out) {
     xf_tensor_t* t;
     xf_dtype_t dtype = weight_dtype(m, name, ndim);
     xf_status_t st;
-    if (dtype == XF_DTYPE_I8) {
-        xf_quant_format_t f = weight_quant(m, name, ndim);
-        int64_t n = shape[0], k = shape[1], groups = f.block ? (k + f.block - 1) / f.block : 1;
-        int8_t* q = xf_malloc((size_t)(n * k > 0 ? n * k : 1));
-        float* scales = xf_malloc((size_t)(n * groups > 0 ? n * groups : 1) * sizeof(float));
-        st = q && scales ? XF_OK : xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory storing '%s'", name);
-        if (st == XF_OK) xf_quantize_int8(data, n, k, f.block, f.scale_dtype, q, scales);
-        if (st == XF_OK) st = upload_quantized(m, name, n, k, q, scales, f, out);
-        xf_free(q);
-        xf_free(scales);
-        return st;
-    }
+    if (dtype == XF_DTYPE_I8) return quantize_upload(m, name, shape, data, weight_quant(m, name, ndim), out);
     if (dtype == XF_DTYPE_F32) {
         st = xf_model_constant_upload(m, name, XF_DTYPE_F32, ndim, shape, data, &t);
     } else {

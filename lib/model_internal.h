@@ -106,6 +106,11 @@ xf_status_t xf_model_index_host(xf_model_t* m, const char* name, int ndim, const
 // Creates the context tensor |name| (prefixed) from host data.
 xf_status_t xf_model_weight_upload(xf_model_t* m, const char* name, int ndim, const int64_t* shape,
                                    const float* data, xf_tensor_t** out);
+// A convolution weight the model runs as a linear layer (ViT's patch embedding, flattened to |shape| [out,
+// in * kh * kw]): int8 when the model's linear weights are (xf_model_options_t.weights, or the file's), else f32.
+// *out is NULL when it stays a convolution weight (nothing uploaded).
+xf_status_t xf_model_patch_linear_weight(xf_model_t* m, const char* name, const int64_t* conv_shape,
+                                         xf_tensor_t** out);
 // Uploads |data| (|dtype|, dense) as a model-owned tensor that is not a parameter (an index, a table).
 xf_status_t xf_model_constant_upload(xf_model_t* m, const char* name, xf_dtype_t dtype, int ndim,
                                      const int64_t* shape, const void* data, xf_tensor_t** out);

@@ -195,6 +195,25 @@ static xf_status_t vit_pos_embed(xf_model_t* m, const char* name, int64_t gh, in
     return st;
 }
 
+// The patch embedding (a |p| x |p| convolution of stride |p|) as a linear layer over flattened patches, for an
+// int8 weight |w| [dim, c * p * p]: [B, c, H, W] -> [B, gh * gw, dim], the tokens in the convolution's order.
+static xf_status_t vit_patch_linear(xf_graph_t* g, xf_tensor_t* img, xf_tensor_t* w, xf_tensor_t* b, int64_t p,
+                                    int64_t gh, int64_t gw, xf_tensor_t** out) {
+    int64_t batch = xf_tensor_dim(img, 0), c = xf_tensor_dim(img, 1);
+    xf_tensor_t* x = img;
+    xf_status_t st = XF_OK;
+    // Rows and columns past the last whole patch, which the convolution leaves out.
+    if (xf_tensor_dim(x, 2) != gh * p) st = xf_slice(g, x, 2, 0, gh * p, &x);
+    if (st == XF_OK && xf_tensor_dim(x, 3) != gw * p) st = xf_slice(g, x, 3, 0, gw * p, &x);
+    if (st == XF_OK) st = xf_reshape(g, x, 4, (int64_t[]){batch * c * gh, p, gw, p}, &x);
+    if (st == XF_OK) st = xf_permute(g, x, (const int[]){0, 2, 1, 3}, &x);
+    if (st == XF_OK) st = xf_reshape(g, x, 4, (int64_t[]){batch, c, gh * gw, p * p}, &x);
+    if (st == XF_OK) st = xf_permute(g, x, (const int[]){0, 2, 1, 3}, &x);
+    if (st == XF_OK) st = xf_reshape(g, x, 3, (int64_t[]){batch, gh * gw, c * p * p}, &x);
+    if (st == XF_OK) st = xf_linear(g, x, w, b, out);
+    return st;
+}
+
 // Uploads blocks.|i|.|layer| ([out, in] weight, optional [out] bias) with LayerScale's
 // blocks.|i|.|gamma| [out] folded in: gamma * (W x + b) is (gamma W) x + gamma b.
 static xf_status_t vit_scaled_linear(xf_model_t* m, int i, const char* layer, const char* gamma, int64_t rows,
@@ -329,7 +348,8 @@ xf_status_t xf_model_build_vit(xf_model_t* m) {
     xf_status_t st;
     const int64_t batch = m->info.batch;
     int64_t s4[4] = {d, c, p, p}, s1[1] = {d}, sh[2] = {v->classes, d}, shb[1] = {v->classes};
-    if ((st = xf_model_weight(m, wn, 4, s4, &pw)) != XF_OK) return st;
+    if ((st = xf_model_patch_linear_weight(m, wn, s4, &pw)) != XF_OK) return st;
+    if (!pw && (st = xf_model_weight(m, wn, 4, s4, &pw)) != XF_OK) return st;
     // timm drops the patch embedding's bias when norm_pre follows it.
     if (!v->pre_norm && (st = xf_model_weight(m, bn, 1, s1, &pb)) != XF_OK) return st;
     if (v->class_token && (st = vit_tokens(m, n.cls, 1, &cls)) != XF_OK) return st;
@@ -359,12 +379,16 @@ xf_status_t xf_model_build_vit(xf_model_t* m) {
     xf_graph_t* g = m->graph;
     int64_t in_shape[4] = {batch, c, h, w};
     if ((st = xf_graph_input(g, "pixels", XF_DTYPE_F32, 4, in_shape, &m->input)) != XF_OK) return st;
-    xf_conv2d_params_t cp = {.stride = {(int)p, (int)p}};
     xf_tensor_t *x, *t;
-    if ((st = xf_conv2d(g, m->input, pw, pb, &cp, &x)) != XF_OK) return st;
-    int64_t flat[3] = {batch, d, gh * gw};
-    if ((st = xf_reshape(g, x, 3, flat, &x)) != XF_OK) return st;
-    if ((st = xf_transpose(g, x, 1, 2, &x)) != XF_OK) return st;
+    if (xf_tensor_ndim(pw) == 2) {
+        if ((st = vit_patch_linear(g, m->input, pw, pb, p, gh, gw, &x)) != XF_OK) return st;
+    } else {
+        xf_conv2d_params_t cp = {.stride = {(int)p, (int)p}};
+        if ((st = xf_conv2d(g, m->input, pw, pb, &cp, &x)) != XF_OK) return st;
+        int64_t flat[3] = {batch, d, gh * gw};
+        if ((st = xf_reshape(g, x, 3, flat, &x)) != XF_OK) return st;
+        if ((st = xf_transpose(g, x, 1, 2, &x)) != XF_OK) return st;
+    }
     // timm's _pos_embed: prefix tokens (class, distillation or registers) first.
     if (v->no_embed_class && (st = xf_add(g, x, pos, &x)) != XF_OK) return st;
     xf_tensor_t* parts[4];
