@@ -293,6 +293,47 @@ Test(api, tensors_names_and_dtypes) {
     xf_context_destroy(ctx);
 }
 
+// A quantized weight needs an i8 [N, K] context tensor and f32/f16 scales of shape [N] or [N, ceil(K / 32)];
+// a matmul refuses an i8 B without them, or not transposed; a destroyed scale detaches itself.
+Test(api, int8_weight_scales_are_checked) {
+    xf_context_t* ctx = cpu_context();
+    xf_tensor_t *w, *f, *s_ch, *s_blk, *s_bad, *s_i32;
+    cr_assert_eq(xf_tensor_create(ctx, "w", XF_DTYPE_I8, 2, (int64_t[]){6, 70}, &w), XF_OK);
+    cr_assert_eq(xf_tensor_bytes(w), 420);
+    cr_assert_eq(xf_tensor_create(ctx, "f", XF_DTYPE_F32, 2, (int64_t[]){6, 70}, &f), XF_OK);
+    cr_assert_eq(xf_tensor_create(ctx, "s_ch", XF_DTYPE_F32, 1, (int64_t[]){6}, &s_ch), XF_OK);
+    cr_assert_eq(xf_tensor_create(ctx, "s_blk", XF_DTYPE_F16, 2, (int64_t[]){6, 3}, &s_blk), XF_OK);
+    cr_assert_eq(xf_tensor_create(ctx, "s_bad", XF_DTYPE_F32, 2, (int64_t[]){6, 2}, &s_bad), XF_OK);
+    cr_assert_eq(xf_tensor_create(ctx, "s_i32", XF_DTYPE_I32, 1, (int64_t[]){6}, &s_i32), XF_OK);
+    cr_expect_eq(xf_tensor_set_scale(f, s_ch), XF_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(xf_context_error(ctx), "'f' is not a 2-D i8 tensor"), "%s", xf_context_error(ctx));
+    cr_expect_eq(xf_tensor_set_scale(w, s_bad), XF_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(xf_context_error(ctx), "[6] (per channel) or [6, 3] (blocks of 32)"), "%s", xf_context_error(ctx));
+    cr_expect_eq(xf_tensor_set_scale(w, s_i32), XF_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(xf_tensor_set_scale(NULL, s_ch), XF_ERR_INVALID_ARGUMENT);
+
+    xf_graph_t* g;
+    xf_tensor_t *x, *y = NULL;
+    cr_assert_eq(xf_graph_create(ctx, &g), XF_OK);
+    cr_assert_eq(xf_graph_input(g, "x", XF_DTYPE_F32, 2, (int64_t[]){4, 70}, &x), XF_OK);
+    cr_expect_eq(xf_linear(g, x, w, NULL, &y), XF_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(xf_context_error(ctx), "a scale (xf_tensor_set_scale)"), "%s", xf_context_error(ctx));
+    cr_assert_eq(xf_tensor_set_scale(w, s_blk), XF_OK);
+    xf_matmul_options_t plain = {0};
+    xf_tensor_t* x2;
+    cr_assert_eq(xf_graph_input(g, "x2", XF_DTYPE_F32, 2, (int64_t[]){4, 6}, &x2), XF_OK);
+    cr_expect_eq(xf_matmul(g, x2, w, &plain, &y), XF_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(xf_linear(g, x, w, NULL, &y), XF_OK, "%s", xf_context_error(ctx));
+    cr_expect_eq(xf_tensor_set_scale(w, s_ch), XF_OK);
+    xf_graph_destroy(g);
+    xf_tensor_destroy(s_ch);
+    cr_assert_eq(xf_graph_create(ctx, &g), XF_OK);
+    cr_assert_eq(xf_graph_input(g, "x", XF_DTYPE_F32, 2, (int64_t[]){4, 70}, &x), XF_OK);
+    cr_expect_eq(xf_linear(g, x, w, NULL, &y), XF_ERR_INVALID_ARGUMENT, "the destroyed scale is still attached");
+    xf_graph_destroy(g);
+    xf_context_destroy(ctx);
+}
+
 Test(api, f16_conversion_round_trips_every_half) {
     for (uint32_t h = 0; h < 65536; ++h) {
         float f = xf_f16_to_f32((uint16_t)h);
