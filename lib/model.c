@@ -184,17 +184,25 @@ static bool is_linear_weight(const char* name, int ndim) {
     return ndim == 2 && len >= 7 && strcmp(name + len - 7, ".weight") == 0;
 }
 
+// The int8 format xf_model_options_t.weights asks for (on), none (F32: off), or the file's (|*from_file|).
+static xf_quant_format_t option_quant(const xf_model_t* m, bool* from_file) {
+    *from_file = false;
+    switch (m->weight_storage) {
+        case XF_MODEL_WEIGHTS_INT8_CHANNEL: return (xf_quant_format_t){true, 0, XF_DTYPE_F32};
+        case XF_MODEL_WEIGHTS_INT8_BLOCK32: return (xf_quant_format_t){true, XF_QUANT_BLOCK, XF_DTYPE_F16};
+        case XF_MODEL_WEIGHTS_F32: return (xf_quant_format_t){0};
+        default: *from_file = true; return m->file_quant;
+    }
+}
+
 // How linear weight |name| is quantized on the device: as xf_model_options_t.weights asks, else as the
 // file stores it (a weight the loader builds from others: as the file's int8 weights are).
 static xf_quant_format_t weight_quant(const xf_model_t* m, const char* name, int ndim) {
     xf_quant_format_t none = {0};
     if (!is_linear_weight(name, ndim)) return none;
-    switch (m->weight_storage) {
-        case XF_MODEL_WEIGHTS_INT8_CHANNEL: return (xf_quant_format_t){true, 0, XF_DTYPE_F32};
-        case XF_MODEL_WEIGHTS_INT8_BLOCK32: return (xf_quant_format_t){true, XF_QUANT_BLOCK, XF_DTYPE_F16};
-        case XF_MODEL_WEIGHTS_F32: return none;
-        default: break;
-    }
+    bool from_file;
+    xf_quant_format_t asked = option_quant(m, &from_file);
+    if (!from_file) return asked;
     const xf_st_tensor_t* t = xf_st_find(m->file, name);
     if (!t) return m->file_quant;
     if (t->dtype != XF_ST_I8) return none;
@@ -252,11 +260,8 @@ static xf_status_t quantize_upload(xf_model_t* m, const char* name, const int64_
 xf_status_t xf_model_patch_linear_weight(xf_model_t* m, const char* name, const int64_t* conv_shape,
                                          xf_tensor_t** out) {
     *out = NULL;
-    xf_quant_format_t f = m->file_quant;
-    if (m->weight_storage == XF_MODEL_WEIGHTS_INT8_CHANNEL || m->weight_storage == XF_MODEL_WEIGHTS_INT8_BLOCK32)
-        f = weight_quant(m, "patch.weight", 2);
-    else if (m->weight_storage == XF_MODEL_WEIGHTS_F32)
-        f.on = false;
+    bool from_file;
+    xf_quant_format_t f = option_quant(m, &from_file);
     if (!f.on) return XF_OK;
     float* data;
     xf_status_t st = xf_model_weight_host(m, name, 4, conv_shape, &data);
