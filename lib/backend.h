@@ -55,6 +55,17 @@ const xf_dtype_traits_t* xf_dtype_traits(xf_dtype_t dtype);
 #define XF_DTYPES_ANY (XF_DTYPES_FLOAT | (1u << XF_DTYPE_I32))
 // Elements of K per scale of a block-quantized weight (xf_tensor_set_scale).
 #define XF_QUANT_BLOCK 32
+
+// Scales per row of an int8 weight of |k| inputs: one per |block| inputs, or one (|block| 0: per output channel).
+static inline int64_t xf_quant_groups(int64_t k, int block) { return block ? (k + block - 1) / block : 1; }
+
+// The layout that scales of shape |shape| (|ndim| dims) give an [n, k] int8 weight: 0 (per output channel, [n]),
+// XF_QUANT_BLOCK ([n, ceil(k / 32)]), or -1 (neither).
+static inline int xf_quant_block_of(int64_t n, int64_t k, int ndim, const int64_t* shape) {
+    if (ndim == 1 && shape[0] == n) return 0;
+    if (ndim == 2 && shape[0] == n && shape[1] == xf_quant_groups(k, XF_QUANT_BLOCK)) return XF_QUANT_BLOCK;
+    return -1;
+}
 // Quantized weight storage: an i8 matmul B with its scales (xf_tensor_set_scale).
 #define XF_DTYPES_QUANT (1u << XF_DTYPE_I8)
 

@@ -75,13 +75,12 @@ static xf_status_t file_scales(xf_model_t* m, const xf_st_tensor_t* t, xf_st_ten
     char name[320];
     snprintf(name, sizeof name, "%s_scale", t->name);
     xf_st_tensor_t* s = xf_st_find(m->file, name);
-    int64_t n = t->shape[0], k = t->shape[1], blocks = (k + XF_QUANT_BLOCK - 1) / XF_QUANT_BLOCK;
+    int64_t n = t->shape[0], k = t->shape[1], blocks = xf_quant_groups(k, XF_QUANT_BLOCK);
     if (!s)
         return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
                            "%s: int8 weight '%s' has no scale tensor '%s' (docs/MODELS.md)", m->path, t->name, name);
-    bool per_channel = s->ndim == 1 && s->shape[0] == n;
-    bool per_block = s->ndim == 2 && s->shape[0] == n && s->shape[1] == blocks;
-    if ((s->dtype != XF_ST_F32 && s->dtype != XF_ST_F16) || !(per_channel || per_block)) {
+    int block = xf_quant_block_of(n, k, s->ndim, s->shape);
+    if ((s->dtype != XF_ST_F32 && s->dtype != XF_ST_F16) || block < 0) {
         char have[96];
         shape_str(have, sizeof have, s->ndim, s->shape);
         return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT,
@@ -92,8 +91,7 @@ static xf_status_t file_scales(xf_model_t* m, const xf_st_tensor_t* t, xf_st_ten
     }
     s->used = 1;
     *out_scale = s;
-    *out_format = (xf_quant_format_t){true, per_block ? XF_QUANT_BLOCK : 0,
-                                      s->dtype == XF_ST_F16 ? XF_DTYPE_F16 : XF_DTYPE_F32};
+    *out_format = (xf_quant_format_t){true, block, s->dtype == XF_ST_F16 ? XF_DTYPE_F16 : XF_DTYPE_F32};
     return XF_OK;
 }
 
@@ -147,7 +145,7 @@ xf_status_t xf_model_weight_host(xf_model_t* m, const char* name, int ndim, cons
         float* scales;
         xf_quant_format_t f;
         if ((st = read_quantized(m, t, &q, &scales, &f)) != XF_OK) return st;
-        int64_t n = t->shape[0], k = t->shape[1], group = f.block ? f.block : k, groups = (k + group - 1) / group;
+        int64_t n = t->shape[0], k = t->shape[1], group = f.block ? f.block : k, groups = xf_quant_groups(k, f.block);
         float* data = xf_malloc((size_t)(t->elements ? t->elements : 1) * sizeof(float));
         for (int64_t i = 0; data && i < n * k; ++i) data[i] = (float)q[i] * scales[i / k * groups + i % k / group];
         xf_free(q);
@@ -225,7 +223,7 @@ static xf_dtype_t weight_dtype(const xf_model_t* m, const char* name, int ndim) 
 // with xf_tensor_set_scale.
 static xf_status_t upload_quantized(xf_model_t* m, const char* name, int64_t n, int64_t k, const int8_t* q,
                                     const float* scales, xf_quant_format_t f, xf_tensor_t** out) {
-    int64_t groups = f.block ? (k + f.block - 1) / f.block : 1;
+    int64_t groups = xf_quant_groups(k, f.block);
     xf_tensor_t *t, *s;
     xf_status_t st = xf_model_constant_upload(m, name, XF_DTYPE_I8, 2, (int64_t[]){n, k}, q, &t);
     if (st != XF_OK) return st;
@@ -246,7 +244,7 @@ static xf_status_t upload_quantized(xf_model_t* m, const char* name, int64_t n, 
 // Quantizes |data| [n, k] as |f| says and uploads it with its scales.
 static xf_status_t quantize_upload(xf_model_t* m, const char* name, const int64_t* shape, const float* data,
                                    xf_quant_format_t f, xf_tensor_t** out) {
-    int64_t n = shape[0], k = shape[1], groups = f.block ? (k + f.block - 1) / f.block : 1;
+    int64_t n = shape[0], k = shape[1], groups = xf_quant_groups(k, f.block);
     int8_t* q = xf_malloc((size_t)(n * k > 0 ? n * k : 1));
     float* scales = xf_malloc((size_t)(n * groups > 0 ? n * groups : 1) * sizeof(float));
     xf_status_t st = q && scales ? XF_OK : xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory storing '%s'", name);

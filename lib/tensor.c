@@ -131,11 +131,10 @@ xf_status_t xf_tensor_set_scale(xf_tensor_t* weight, xf_tensor_t* scale) {
         weight->scale = NULL;
         return XF_OK;
     }
-    int64_t n = weight->shape[0], k = weight->shape[1], blocks = (k + XF_QUANT_BLOCK - 1) / XF_QUANT_BLOCK;
-    bool per_channel = scale->ndim == 1 && scale->shape[0] == n;
-    bool per_block = scale->ndim == 2 && scale->shape[0] == n && scale->shape[1] == blocks;
+    int64_t n = weight->shape[0], k = weight->shape[1], blocks = xf_quant_groups(k, XF_QUANT_BLOCK);
     if (scale->context != ctx || scale->kind != XF_TENSOR_STORED ||
-        (scale->dtype != XF_DTYPE_F32 && scale->dtype != XF_DTYPE_F16) || !(per_channel || per_block)) {
+        (scale->dtype != XF_DTYPE_F32 && scale->dtype != XF_DTYPE_F16) ||
+        xf_quant_block_of(n, k, scale->ndim, scale->shape) < 0) {
         return xf_ctx_fail(ctx, XF_ERR_INVALID_ARGUMENT,
                            "xf_tensor_set_scale: the scale of '%s' [%lld, %lld] must be an f32 or f16 tensor of "
                            "this context shaped [%lld] (per channel) or [%lld, %lld] (blocks of %d)",

@@ -357,7 +357,7 @@ static __attribute__((unused)) void tm_quantize(tm_file_t* f, int block, int cor
     for (size_t i = 0; i < n0; i++) {
         tm_tensor_t* t = &f->t[i];
         if (t->ndim != 2 || !tm_ends(t->name, ".weight")) continue;
-        int64_t n = t->shape[0], k = t->shape[1], groups = block ? (k + block - 1) / block : 1;
+        int64_t n = t->shape[0], k = t->shape[1], groups = xf_quant_groups(k, block);
         int8_t* q = malloc((size_t)(n * k));
         float* scales = malloc(sizeof(float) * (size_t)(n * groups));
         xf_quantize_int8(t->data, n, k, block, block ? XF_DTYPE_F16 : XF_DTYPE_F32, q, scales);

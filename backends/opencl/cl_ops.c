@@ -384,8 +384,10 @@ static xf_status_t packed_weight(xf_device_t* dev, args_t* a, xf_dtype_t gemm_dt
                                  cl_mem* out, xf_err_t* err) {
     xf_cl_graph_t* g = a->graph;
     char layout[96];
-    snprintf(layout, sizeof layout, "%d/%d/%d %lldx%lldx%lld%s %d %d", c.mr, c.nr, c.vw, (long long)batches,
-             (long long)K, (long long)N, trans ? "t" : "", (int)B->dtype, q ? q->block : -1);
+    // An int8 weight's packing includes its scales: another scale tensor is another packing.
+    snprintf(layout, sizeof layout, "%d/%d/%d %lldx%lldx%lld%s %d %d %p+%zu", c.mr, c.nr, c.vw, (long long)batches,
+             (long long)K, (long long)N, trans ? "t" : "", (int)B->dtype, q ? q->block : -1,
+             q ? (void*)q->scale->buffer->mem : NULL, q ? q->scale->offset : 0);
     for (size_t i = 0; i < g->packed_count; ++i) {
         const xf_cl_packed_t* pk = &g->packed[i];
         if (pk->source == B->buffer->mem && pk->source_offset == B->offset && strcmp(pk->layout, layout) == 0) {
@@ -402,7 +404,7 @@ static xf_status_t packed_weight(xf_device_t* dev, args_t* a, xf_dtype_t gemm_dt
     }
     size_t bytes = (size_t)packed_elements(c, batches, K, N) * xf_dtype_size(B->dtype);
     size_t sq_off = bytes;
-    if (q) bytes += (size_t)packed_elements(c, batches, ceil_div(K, quant_group(q, K)), N) * sizeof(float);
+    if (q) bytes += (size_t)packed_elements(c, batches, xf_quant_groups(K, q->block), N) * sizeof(float);
     if (bytes > dev->info.max_buffer_bytes) {
         return xf_err_set(err, XF_ERR_OUT_OF_MEMORY,
                           "a packed weight of %zu bytes exceeds the device's largest allocation (%llu bytes)", bytes,
@@ -511,7 +513,7 @@ static xf_status_t prep_matmul(xf_device_t* dev, const xf_exec_node_t* nd, xf_cl
     if (q) {
         arg_tensor(a, q->scale, NULL);
         arg_int(a, quant_group(q, K));
-        arg_int(a, ceil_div(K, quant_group(q, K)));
+        arg_int(a, xf_quant_groups(K, q->block));
     }
     size_t t = (size_t)dev->tile;
     launch_3d(l, (size_t[3]){(size_t)N, (size_t)M, (size_t)batch}, (size_t[3]){t, t, 1});

@@ -563,7 +563,7 @@ static xf_status_t xf_vk_gemm(xf_device_t* dev, const xf_exec_node_t* n, bool ba
     bool quant = n->params.matmul.has_scale;
     int64_t M = c->ne[2], N = c->ne[3], K = a->ne[3];
     int64_t qb = quant && n->params.matmul.scale_block ? n->params.matmul.scale_block : K;
-    int64_t s_row = quant ? (K + qb - 1) / qb : 0;
+    int64_t s_row = quant ? xf_quant_groups(K, n->params.matmul.scale_block) : 0;
     xf_vk_dispatch_t* d = xf_vk_new_dispatch(plan, err);
     if (!d) return XF_ERR_OUT_OF_MEMORY;
     xf_status_t st;

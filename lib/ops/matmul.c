@@ -83,7 +83,7 @@ xf_status_t xf_linear(xf_graph_t* graph, xf_tensor_t* x, xf_tensor_t* weight, xf
 
 // Multiplies the [N, K] values |w| of a quantized weight by their scales (xf_tensor_set_scale).
 void xf_ref_dequantize(float* w, int64_t n, int64_t k, const xf_tref_t* scale, int block) {
-    int64_t per_row = block ? (k + block - 1) / block : 1;
+    int64_t per_row = xf_quant_groups(k, block);
     for (int64_t j = 0; j < n; ++j)
         for (int64_t p = 0; p < k; ++p) w[j * k + p] *= xf_ref_ld(scale, j * per_row + (block ? p / block : 0));
 }
