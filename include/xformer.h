@@ -638,11 +638,14 @@ typedef enum xf_model_arch_e {
     XF_MODEL_ARCH_SEGFORMER,
     // Swin Transformer image classifier with timm tensor names.
     XF_MODEL_ARCH_SWIN,
+    // A graph imported from an ONNX file (docs/MODELS.md lists the operators and opsets).
+    XF_MODEL_ARCH_ONNX,
 } xf_model_arch_t;
 
 typedef enum xf_model_task_e {
     XF_MODEL_TASK_CLASSIFICATION = 1,  // logits [batch, classes]
     XF_MODEL_TASK_SEGMENTATION,        // logits [batch, classes, H/4, W/4]; masks via xf_model_mask
+    XF_MODEL_TASK_GENERIC,             // an ONNX graph of other inputs and outputs: xf_model_run_io
 } xf_model_task_t;
 
 // Device storage of a model's linear-layer weights (the [out, in] matrices every matmul reads as its B
@@ -727,8 +730,10 @@ typedef struct xf_model_info_s {
     bool has_labels;     // labels came with the config or xf_model_load_labels
 } xf_model_info_t;
 
-// Loads the safetensors model at |path| (a file, or a directory holding model.safetensors and
-// config.json, as Hugging Face saves them) into |context|: validates the file and its config, uploads
+// Loads the model at |path| into |context|. A path ending in ".onnx" is an ONNX file (opsets 7 to 17; its
+// initializers, with external data files beside it, become the weights; dynamic dims of its inputs take
+// |options|' batch, input_height and input_width; docs/MODELS.md). Otherwise it is a safetensors model
+// (a file, or a directory holding model.safetensors and config.json, as Hugging Face saves them): validates the file and its config, uploads
 // every weight as a context tensor named as in the file and builds the graph for the input size.
 // |options| may be NULL. Every problem is reported in xf_context_error naming the file, tensor or
 // config key: XF_ERR_NOT_FOUND (missing file or tensor), XF_ERR_DATA_LOSS (corrupt file),
@@ -782,6 +787,32 @@ XF_API xf_status_t xf_model_mask(xf_model_t* model, int32_t* out_mask, size_t co
 
 // Returns the model's context (borrowed).
 XF_API xf_context_t* xf_model_context(const xf_model_t* model);
+
+// Replaces how xf_model_preprocess prepares images: per-channel |mean| and |std| (info.input_channels
+// each; NULL keeps them), |crop_pct| (0 keeps it) and |interpolation|. For ONNX files, which carry no
+// preprocessing unless their metadata_props name it ("mean", "std", "crop_pct", "interpolation").
+XF_API xf_status_t xf_model_set_preprocess(xf_model_t* model, const float* mean, const float* std, float crop_pct,
+                                           xf_interpolation_t interpolation);
+
+// One input or output of a model's graph. Strings are owned by the model.
+typedef struct xf_model_io_s {
+    const char* name;
+    xf_dtype_t dtype;  // f32, or i32 for integer inputs (ONNX int64 and int32 alike)
+    int ndim;
+    int64_t shape[XF_MAX_DIMS];
+} xf_model_io_t;
+
+// Counts the model's graph inputs (|outputs| false) or outputs. Every model has at least one of each: the
+// image models' input is [batch, C, H, W] and their output the logits.
+XF_API int xf_model_io_count(const xf_model_t* model, bool outputs);
+// Describes input or output |index|.
+XF_API xf_status_t xf_model_io_info(const xf_model_t* model, bool output, int index, xf_model_io_t* out_io);
+// Runs the graph on every input (|inputs|[k]: dense row-major data of input k's dtype and shape) and copies
+// every output to |outputs|[k] (an entry may be NULL to skip that output).
+XF_API xf_status_t xf_model_run_io(xf_model_t* model, const void* const* inputs, void* const* outputs);
+
+// Reports the model graph's nodes, memory and dispatches (xf_graph_stats).
+XF_API xf_status_t xf_model_stats(const xf_model_t* model, xf_graph_stats_t* out_stats);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -6,9 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "json.h"
+#ifdef XF_HAVE_ONNX
+#include "onnx/onnx.h"
+#endif
 #include "model_internal.h"
 
 #define XF_MODEL_MAX_CONFIG (16u * 1024u * 1024u)
@@ -169,6 +173,7 @@ xf_status_t xf_model_weight_host(xf_model_t* m, const char* name, int ndim, cons
 // The file's type of tensor |name|, or of its first float tensor when it has no such tensor (one the
 // loader builds from others).
 static xf_dtype_t file_float_dtype(const xf_model_t* m, const char* name) {
+    if (!m->file) return XF_DTYPE_F32;  // an ONNX model's weights are f32 on the host
     const xf_st_tensor_t* t = xf_st_find(m->file, name);
     for (size_t i = 0; !t && i < m->file->count; ++i) {
         if (xf_st_dtype_is_float(m->file->tensors[i].dtype)) t = &m->file->tensors[i];
@@ -201,6 +206,7 @@ static xf_quant_format_t weight_quant(const xf_model_t* m, const char* name, int
     bool from_file;
     xf_quant_format_t asked = option_quant(m, &from_file);
     if (!from_file) return asked;
+    if (!m->file) return none;
     const xf_st_tensor_t* t = xf_st_find(m->file, name);
     if (!t) return m->file_quant;
     if (t->dtype != XF_ST_I8) return none;
@@ -1404,6 +1410,54 @@ static xf_status_t check_limits(xf_model_t* m, const xf_model_options_t* o) {
     return XF_OK;
 }
 
+static xf_status_t finish_load(xf_model_t* m, xf_status_t st, xf_model_t** out_model);
+
+static bool is_onnx_path(const char* path) {
+    size_t n = strlen(path);
+    return n >= 5 && strcasecmp(path + n - 5, ".onnx") == 0;
+}
+
+// The image models' one input and one output, as xf_model_run_io sees them.
+static xf_status_t image_model_io(xf_model_t* m) {
+    m->n_inputs = m->n_outputs = 1;
+    m->io = xf_calloc(2, sizeof *m->io);
+    m->io_tensors = xf_calloc(2, sizeof *m->io_tensors);
+    if (!m->io || !m->io_tensors) return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+    const char* names[2] = {"input", "logits"};
+    xf_tensor_t* t[2] = {m->input, m->output};
+    for (int k = 0; k < 2; k++) {
+        m->io[k].name = xf_strdup(names[k]);
+        if (!m->io[k].name) return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
+        m->io[k].dtype = t[k]->dtype;
+        m->io[k].ndim = t[k]->ndim;
+        memcpy(m->io[k].shape, t[k]->shape, sizeof t[k]->shape);
+        m->io_tensors[k] = t[k];
+    }
+    return XF_OK;
+}
+
+static xf_status_t load_onnx(xf_model_t* m, const xf_model_options_t* options, xf_model_t** out_model) {
+#ifdef XF_HAVE_ONNX
+    const int64_t max_bytes = limit_or_default(options ? options->max_bytes : 0, XF_MODEL_DEFAULT_MAX_BYTES);
+    xf_status_t st = xf_model_load_onnx(m, options);
+    if (st == XF_OK) {
+        m->input = m->io_tensors[0];
+        m->output = m->io_tensors[m->n_inputs];
+        if (m->info.weight_bytes > max_bytes)
+            st = xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_RANGE, "%s: the weights take %lld bytes, over max_bytes (%lld); "
+                             "raise it in xf_model_options_t to load this model", m->path,
+                             (long long)m->info.weight_bytes, (long long)max_bytes);
+        m->pool_limit = (size_t)(max_bytes - m->info.weight_bytes);
+    }
+    return finish_load(m, st, out_model);
+#else
+    (void)options;
+    xf_status_t st = xf_ctx_fail(m->ctx, XF_ERR_UNIMPLEMENTED, "%s: this libxformer was built without ONNX import "
+                                 "(it needs protobuf-c and onnx.proto at build time: meson -Donnx=enabled)", m->path);
+    return finish_load(m, st, out_model);
+#endif
+}
+
 xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_options_t* options,
                           xf_model_t** out_model) {
     if (!ctx) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_load: context is NULL");
@@ -1437,6 +1491,7 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
     m->path = path;
     m->info.batch = options && options->batch ? options->batch : 1;
     m->weight_storage = options ? options->weights : XF_MODEL_WEIGHTS_AS_STORED;
+    if (is_onnx_path(path)) return load_onnx(m, options, out_model);
 
     char err[1024] = "";
     xf_status_t st = xf_st_open(path, &m->file, err, sizeof err);
@@ -1553,17 +1608,26 @@ xf_status_t xf_model_load(xf_context_t* ctx, const char* path, const xf_model_op
                 path, t->name, m->info.architecture);
     }
     if (st == XF_OK) {
+        m->info.output_elements = m->info.classes * m->info.output_height * m->info.output_width;
+        st = image_model_io(m);
+    }
+    xf_st_close(m->file);
+    m->file = NULL;
+    return finish_load(m, st, out_model);
+}
+
+// Plans the graph and keeps |m| in *out_model, or destroys it keeping the context's message.
+static xf_status_t finish_load(xf_model_t* m, xf_status_t st, xf_model_t** out_model) {
+    xf_context_t* ctx = m->ctx;
+    if (st == XF_OK) {
         m->graph->pool_limit = m->pool_limit ? m->pool_limit : 1;
         m->graph->pool_limit_what = "xf_model_options_t.max_bytes after the weights";
         st = xf_graph_plan(m->graph);
     }
     if (st == XF_OK) {
-        m->info.output_elements = m->info.classes * m->info.output_height * m->info.output_width;
         m->logits = xf_malloc((size_t)(m->info.batch * m->info.output_elements) * sizeof(float));
         if (!m->logits) st = xf_ctx_fail(ctx, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     }
-    xf_st_close(m->file);
-    m->file = NULL;
     m->path = NULL;
     if (st != XF_OK) {
         char saved[sizeof ctx->err.msg];
@@ -1586,6 +1650,9 @@ void xf_model_destroy(xf_model_t* m) {
     xf_free(m->weights);
     labels_free(m->labels, m->nlabels);
     xf_free(m->logits);
+    for (int k = 0; m->io && k < m->n_inputs + m->n_outputs; k++) xf_free((char*)m->io[k].name);
+    xf_free(m->io);
+    xf_free(m->io_tensors);
     if (m->file) xf_st_close(m->file);
     xf_free(m);
 }
@@ -1718,4 +1785,68 @@ xf_status_t xf_model_mask(xf_model_t* m, int32_t* out_mask, size_t count) {
     if (st == XF_OK) st = xf_graph_compute(m->mask_graph);
     if (st == XF_OK) st = xf_tensor_download(m->mask_output, out_mask, count * sizeof(int32_t));
     return st;
+}
+
+xf_status_t xf_model_set_preprocess(xf_model_t* m, const float* mean, const float* std, float crop_pct,
+                                    xf_interpolation_t interpolation) {
+    if (!m) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_set_preprocess: model is NULL");
+    const int64_t c = m->info.input_channels;
+    for (int64_t k = 0; std && k < c; k++)
+        if (!(std[k] > 0) || !isfinite(std[k]))
+            return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_set_preprocess: std[%lld] must be positive",
+                               (long long)k);
+    for (int64_t k = 0; mean && k < c; k++)
+        if (!isfinite(mean[k]))
+            return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_set_preprocess: mean[%lld] is not finite",
+                               (long long)k);
+    if (crop_pct != 0 && !(crop_pct >= 1e-3f && crop_pct <= 1.0f))
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_set_preprocess: crop_pct %g is not in [0.001, 1]",
+                           (double)crop_pct);
+    if ((unsigned)interpolation > XF_INTERPOLATION_BILINEAR)
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_set_preprocess: interpolation %d is unknown",
+                           (int)interpolation);
+    for (int64_t k = 0; k < c && k < 4; k++) {
+        if (mean) m->info.mean[k] = mean[k];
+        if (std) m->info.std[k] = std[k];
+    }
+    if (crop_pct != 0) m->info.crop_pct = crop_pct;
+    m->info.interpolation = interpolation;
+    return XF_OK;
+}
+
+int xf_model_io_count(const xf_model_t* m, bool outputs) { return !m ? 0 : outputs ? m->n_outputs : m->n_inputs; }
+
+xf_status_t xf_model_io_info(const xf_model_t* m, bool output, int index, xf_model_io_t* out_io) {
+    if (!m || !out_io) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_io_info: NULL argument");
+    int count = output ? m->n_outputs : m->n_inputs;
+    if (index < 0 || index >= count)
+        return xf_ctx_fail(m->ctx, XF_ERR_OUT_OF_RANGE, "xf_model_io_info: %s %d of %d", output ? "output" : "input",
+                           index, count);
+    *out_io = m->io[(output ? m->n_inputs : 0) + index];
+    return XF_OK;
+}
+
+xf_status_t xf_model_run_io(xf_model_t* m, const void* const* inputs, void* const* outputs) {
+    if (!m) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_run_io: model is NULL");
+    xf_alloc_use(&m->ctx->allocator);
+    if (!inputs || !outputs) return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_run_io: NULL array");
+    m->have_logits = false;
+    xf_status_t st = XF_OK;
+    for (int k = 0; k < m->n_inputs && st == XF_OK; k++) {
+        if (!inputs[k])
+            return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "xf_model_run_io: input %d ('%s') is NULL", k,
+                               m->io[k].name);
+        st = xf_tensor_upload(m->io_tensors[k], inputs[k], xf_tensor_bytes(m->io_tensors[k]));
+    }
+    if (st == XF_OK) st = xf_graph_compute(m->graph);
+    for (int k = 0; k < m->n_outputs && st == XF_OK; k++) {
+        xf_tensor_t* t = m->io_tensors[m->n_inputs + k];
+        if (outputs[k]) st = xf_tensor_download(t, outputs[k], xf_tensor_bytes(t));
+    }
+    return st;
+}
+
+xf_status_t xf_model_stats(const xf_model_t* m, xf_graph_stats_t* out_stats) {
+    if (!m) return xf_set_last_error(XF_ERR_INVALID_ARGUMENT, "xf_model_stats: model is NULL");
+    return xf_graph_stats(m->graph, out_stats);
 }

@@ -69,6 +69,12 @@ struct xf_model_s {
     xf_tensor_t* input;
     xf_tensor_t* output;
 
+    // Graph inputs then outputs (xf_model_run_io); names are owned.
+    int n_inputs, n_outputs;
+    xf_model_io_t* io;
+    xf_tensor_t** io_tensors;
+    int onnx_fusions[4];  // patterns fused by the ONNX importer (LayerNorm, GELU, linear, attention)
+
     xf_graph_t* mask_graph;  // built on the first xf_model_mask
     xf_tensor_t* mask_input;
     xf_tensor_t* mask_output;

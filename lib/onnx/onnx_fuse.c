@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: MIT
+// Fusion of the decomposed patterns torch.onnx.export writes: LayerNorm (ReduceMean, Sub, Pow, ReduceMean,
+// Add, Sqrt, Div, Mul, Add), GELU (Div, Erf, Add, Mul, Mul), linear layers (MatMul with a constant weight,
+// then its bias, GELU and residual Add) and scaled-dot-product attention (MatMul, Mul/Div, Softmax, MatMul).
+// Each is matched at its first node, looking at the nodes that consume its values; every value inside a
+// pattern must have that one consumer.
+#include <math.h>
+#include <string.h>
+
+#include "onnx/onnx_internal.h"
+#include "onnx/onnx_ops.h"
+
+typedef struct {
+    size_t nodes[12];
+    int count;
+} chain_t;
+
+static const Onnx__NodeProto* node_at(xo_imp_t* im, size_t j) { return im->gp->node[j]; }
+
+static bool is_op(const Onnx__NodeProto* n, const char* op) {
+    return n->op_type && strcmp(n->op_type, op) == 0 && (!n->domain || !n->domain[0]);
+}
+
+// The one node after |from| that reads |v| (v has one use and is not a graph output), or -1.
+static long sole_consumer(xo_imp_t* im, const xo_val_t* v, size_t from) {
+    if (!v || v->uses != 1 || v->graph_output) return -1;
+    for (size_t j = from + 1; j < im->gp->n_node; j++) {
+        const Onnx__NodeProto* n = node_at(im, j);
+        for (size_t k = 0; k < n->n_input; k++)
+            if (n->input[k] && strcmp(n->input[k], v->name) == 0) return im->absorbed[j] ? -1 : (long)j;
+    }
+    return -1;
+}
+
+static xo_val_t* out0(xo_imp_t* im, const Onnx__NodeProto* n) {
+    return n->n_output >= 1 && n->n_output <= 2 ? xo_find(im, n->output[0]) : NULL;
+}
+
+// A Constant node's value may come later in the node order than the pattern's first node: evaluate it now.
+static xo_val_t* early(xo_imp_t* im, const char* name) {
+    xo_val_t* v = xo_find(im, name);
+    if (!v || v->known) return v;
+    if (v->producer < 0 || !is_op(node_at(im, (size_t)v->producer), "Constant")) return v;
+    const Onnx__NodeProto* saved = im->node;
+    size_t saved_i = im->node_index;
+    im->node = node_at(im, (size_t)v->producer);
+    im->node_index = (size_t)v->producer;
+    xo_val_t* outs[1] = {v};
+    xf_status_t st = xo_op_find("Constant")->fn(im, im->node, NULL, 0, outs, 1);
+    im->node = saved;
+    im->node_index = saved_i;
+    if (st == XF_OK) im->absorbed[v->producer] = true;
+    else im->fuse_status = st;
+    return v;
+}
+
+static bool scalar_is(xo_imp_t* im, const char* name, double want, double tol) {
+    xo_val_t* v = early(im, name);
+    return v && v->known && v->is_const && v->n == 1 && fabs(xo_get(v, 0) - want) <= tol;
+}
+
+// The other input of binary node |n| when one of them is |v|'s name.
+static const char* other_input(const Onnx__NodeProto* n, const xo_val_t* v) {
+    if (n->n_input != 2 || !n->input[0] || !n->input[1]) return NULL;
+    if (strcmp(n->input[0], v->name) == 0) return n->input[1];
+    if (strcmp(n->input[1], v->name) == 0) return n->input[0];
+    return NULL;
+}
+
+// GELU from node |i| = Div(x, sqrt 2) or Mul(x, 1/sqrt 2): Erf, Add 1, Mul x, Mul 0.5. Sets the last value.
+static bool match_gelu(xo_imp_t* im, size_t i, const xo_val_t* x, chain_t* c, xo_val_t** last) {
+    const Onnx__NodeProto* n = node_at(im, i);
+    if (n->n_input != 2 || !x || strcmp(n->input[0], x->name) != 0) return false;
+    if (!(is_op(n, "Div") && scalar_is(im, n->input[1], M_SQRT2, 1e-4)) &&
+        !(is_op(n, "Mul") && scalar_is(im, n->input[1], M_SQRT1_2, 1e-4)))
+        return false;
+    c->count = 0;
+    c->nodes[c->count++] = i;
+    long j = sole_consumer(im, out0(im, n), i);
+    if (j < 0 || !is_op(node_at(im, (size_t)j), "Erf")) return false;
+    c->nodes[c->count++] = (size_t)j;
+    xo_val_t* e = out0(im, node_at(im, (size_t)j));
+    long k = sole_consumer(im, e, (size_t)j);
+    if (k < 0 || !is_op(node_at(im, (size_t)k), "Add")) return false;
+    const char* one = other_input(node_at(im, (size_t)k), e);
+    if (!one || !scalar_is(im, one, 1.0, 1e-6)) return false;
+    c->nodes[c->count++] = (size_t)k;
+    xo_val_t* a = out0(im, node_at(im, (size_t)k));
+    long l = sole_consumer(im, a, (size_t)k);
+    if (l < 0 || !is_op(node_at(im, (size_t)l), "Mul")) return false;
+    const char* xs = other_input(node_at(im, (size_t)l), a);
+    if (!xs || strcmp(xs, x->name) != 0) return false;
+    c->nodes[c->count++] = (size_t)l;
+    xo_val_t* p = out0(im, node_at(im, (size_t)l));
+    long h = sole_consumer(im, p, (size_t)l);
+    if (h < 0 || !is_op(node_at(im, (size_t)h), "Mul")) return false;
+    const char* half = other_input(node_at(im, (size_t)h), p);
+    if (!half || !scalar_is(im, half, 0.5, 1e-6)) return false;
+    c->nodes[c->count++] = (size_t)h;
+    *last = out0(im, node_at(im, (size_t)h));
+    return *last != NULL;
+}
+
+static void absorb(xo_imp_t* im, const chain_t* c) {
+    for (int k = 0; k < c->count; k++) im->absorbed[c->nodes[k]] = true;
+}
+
+static bool fuse_gelu(xo_imp_t* im, size_t i, xo_val_t** in, int nin) {
+    chain_t c;
+    xo_val_t* last;
+    if (nin != 2 || !in[0] || in[0]->is_const || in[0]->ety != XO_FLOAT || !match_gelu(im, i, in[0], &c, &last))
+        return false;
+    absorb(im, &c);
+    xf_tensor_t *t, *r;
+    int nd = in[0]->nd;
+    int64_t shape[XO_MAX_RANK];
+    memcpy(shape, in[0]->shape, sizeof shape);
+    xf_status_t st = xo_tensor_of(im, in[0], &t);
+    if (st == XF_OK) st = xf_activation(im->g, t, XF_ACT_GELU, &r);
+    if (st == XF_OK) st = xo_result(im, last, r, nd, shape);
+    im->fuse_status = st;
+    im->fused[XO_FUSE_GELU]++;
+    return true;
+}
+
+// MatMul(a, W) [+ bias] [GELU] [+ residual] with a constant 2-D W.
+static bool fuse_linear(xo_imp_t* im, size_t i, xo_val_t** in, int nin) {
+    if (nin != 2 || !in[0] || !in[1] || in[0]->is_const || !in[1]->is_const || in[1]->nd != 2 ||
+        in[0]->ety != XO_FLOAT || in[0]->nd < 2)
+        return false;
+    const int64_t nn = in[1]->shape[1];
+    chain_t c = {.count = 0};
+    c.nodes[c.count++] = i;
+    xo_val_t* y = out0(im, node_at(im, i));
+    xo_val_t *bias = NULL, *residual = NULL;
+    xf_activation_t act = XF_ACT_NONE;
+    long j = sole_consumer(im, y, i);
+    if (j >= 0 && is_op(node_at(im, (size_t)j), "Add")) {
+        const char* b = other_input(node_at(im, (size_t)j), y);
+        xo_val_t* bv = b ? early(im, b) : NULL;
+        if (bv && bv->known && bv->is_const && bv->n == nn && bv->shape[bv->nd ? bv->nd - 1 : 0] == nn &&
+            bv->nd <= y->nd) {
+            bias = bv;
+            c.nodes[c.count++] = (size_t)j;
+            y = out0(im, node_at(im, (size_t)j));
+        }
+    }
+    // GELU: y feeds Div (or Mul) and the later Mul of the pattern.
+    if (y && y->uses == 2 && !y->graph_output) {
+        for (size_t k = c.nodes[c.count - 1] + 1; k < im->gp->n_node; k++) {
+            const Onnx__NodeProto* n = node_at(im, k);
+            if (n->n_input == 2 && n->input[0] && strcmp(n->input[0], y->name) == 0 &&
+                (is_op(n, "Div") || is_op(n, "Mul"))) {
+                chain_t g;
+                xo_val_t* last;
+                if (match_gelu(im, k, y, &g, &last)) {
+                    for (int q = 0; q < g.count; q++) c.nodes[c.count++] = g.nodes[q];
+                    act = XF_ACT_GELU;
+                    y = last;
+                }
+                break;
+            }
+        }
+    }
+    j = sole_consumer(im, y, c.nodes[c.count - 1]);
+    if (j >= 0 && is_op(node_at(im, (size_t)j), "Add")) {
+        const char* r = other_input(node_at(im, (size_t)j), y);
+        xo_val_t* rv = r ? xo_find(im, r) : NULL;
+        bool same = rv && rv->known && !rv->is_const && rv->ety == XO_FLOAT && rv->nd == in[0]->nd && !rv->scale_of;
+        for (int d = 0; same && d < rv->nd - 1; d++) same = rv->shape[d] == in[0]->shape[d];
+        if (same && rv->shape[rv->nd - 1] == nn) {
+            residual = rv;
+            c.nodes[c.count++] = (size_t)j;
+            y = out0(im, node_at(im, (size_t)j));
+        }
+    }
+    if (!y || (c.count == 1 && !bias)) {
+        // A bare MatMul lowers as one anyway.
+        if (c.count == 1) return false;
+    }
+    absorb(im, &c);
+    im->fuse_status = xo_linear(im, in[0], in[1], false, 1.0f, bias, 1.0f, act, residual, y);
+    im->fused[XO_FUSE_LINEAR]++;
+    if (act == XF_ACT_GELU) im->fused[XO_FUSE_GELU]++;
+    return true;
+}
+
+// softmax(q·kᵀ * scale)·v from the first MatMul (q, kᵀ both device values).
+static bool fuse_attention(xo_imp_t* im, size_t i, xo_val_t** in, int nin) {
+    if (nin != 2 || !in[0] || !in[1] || in[0]->is_const || in[1]->is_const) return false;
+    xo_val_t *q = in[0], *kt = in[1];
+    if (q->nd != kt->nd || q->nd < 3 || q->nd > 4 || q->ety != XO_FLOAT || kt->ety != XO_FLOAT) return false;
+    chain_t c = {.count = 0};
+    c.nodes[c.count++] = i;
+    xo_val_t* s = out0(im, node_at(im, i));
+    double scale = 1.0;
+    long j = sole_consumer(im, s, i);
+    if (j < 0) return false;
+    const Onnx__NodeProto* n = node_at(im, (size_t)j);
+    if ((is_op(n, "Mul") || is_op(n, "Div")) && n->n_input == 2 && strcmp(n->input[0], s->name) == 0) {
+        xo_val_t* f = early(im, n->input[1]);
+        if (!f || !f->known || !f->is_const || f->n != 1 || xo_get(f, 0) == 0) return false;
+        scale = is_op(n, "Mul") ? xo_get(f, 0) : 1.0 / xo_get(f, 0);
+        c.nodes[c.count++] = (size_t)j;
+        s = out0(im, n);
+        j = sole_consumer(im, s, (size_t)j);
+        if (j < 0) return false;
+        n = node_at(im, (size_t)j);
+    }
+    if (!is_op(n, "Softmax")) return false;
+    int64_t axis = xo_attr_int(n, "axis", im->opset < 13 ? 1 : -1);
+    if (axis != -1 && axis != q->nd - 1) return false;
+    c.nodes[c.count++] = (size_t)j;
+    xo_val_t* p = out0(im, n);
+    long l = sole_consumer(im, p, (size_t)j);
+    if (l < 0 || !is_op(node_at(im, (size_t)l), "MatMul") || strcmp(node_at(im, (size_t)l)->input[0], p->name) != 0)
+        return false;
+    xo_val_t* v = xo_find(im, node_at(im, (size_t)l)->input[1]);
+    if (!v || !v->known || v->is_const || v->nd != q->nd || v->ety != XO_FLOAT) return false;
+    for (int d = 0; d < q->nd - 2; d++)
+        if (kt->shape[d] != q->shape[d] || v->shape[d] != q->shape[d]) return false;
+    if (v->shape[q->nd - 2] != kt->shape[q->nd - 1] || q->shape[q->nd - 1] != kt->shape[q->nd - 2]) return false;
+    c.nodes[c.count++] = (size_t)l;
+    xo_val_t* o = out0(im, node_at(im, (size_t)l));
+    if (!o) return false;
+    absorb(im, &c);
+    // q, k and v as [B, H, L, D] views: k is kᵀ with its last two dims swapped back.
+    xo_val_t qv = *q, kv = *kt, vv = *v;
+    for (int pass = 0; pass < 3; pass++) {
+        xo_val_t* x = pass == 0 ? &qv : pass == 1 ? &kv : &vv;
+        if (x->scale_of) {
+            scale *= x->scale;
+            *x = *x->scale_of;
+        }
+    }
+    int64_t t = kv.shape[kv.nd - 1];
+    kv.shape[kv.nd - 1] = kv.shape[kv.nd - 2];
+    kv.shape[kv.nd - 2] = t;
+    t = kv.stride[kv.nd - 1];
+    kv.stride[kv.nd - 1] = kv.stride[kv.nd - 2];
+    kv.stride[kv.nd - 2] = t;
+    const int nd = q->nd;
+    int64_t shape[XO_MAX_RANK];
+    memcpy(shape, q->shape, sizeof shape);
+    shape[nd - 1] = v->shape[nd - 1];
+    xf_tensor_t* x4[3];
+    xf_status_t st = XF_OK;
+    for (int pass = 0; pass < 3 && st == XF_OK; pass++) {
+        xo_val_t* x = pass == 0 ? &qv : pass == 1 ? &kv : &vv;
+        if (nd == 3) {
+            memmove(x->shape + 1, x->shape, 3 * sizeof(int64_t));
+            memmove(x->stride + 1, x->stride, 3 * sizeof(int64_t));
+            x->shape[0] = 1;
+            x->stride[0] = x->n;
+            x->nd = 4;
+        }
+        st = xo_tensor_of(im, x, &x4[pass]);
+    }
+    xf_tensor_t* r = NULL;
+    if (st == XF_OK) st = xf_attention(im->g, x4[0], x4[1], x4[2], NULL, (float)scale, &r);
+    if (st == XF_OK) st = xo_result(im, o, r, nd, shape);
+    im->fuse_status = st;
+    im->fused[XO_FUSE_ATTENTION]++;
+    return true;
+}
+
+// LayerNorm decomposed: ReduceMean(x), Sub, Pow 2, ReduceMean, Add eps, Sqrt, Div [, Mul gamma] [, Add beta].
+static bool fuse_layernorm(xo_imp_t* im, size_t i, xo_val_t** in, int nin) {
+    if (nin < 1 || !in[0] || in[0]->is_const || in[0]->ety != XO_FLOAT || in[0]->nd < 1) return false;
+    xo_val_t* x = in[0];
+    const Onnx__NodeProto* n = node_at(im, i);
+    int64_t axes[2];
+    const Onnx__AttributeProto* a = xo_attr(n, "axes");
+    if (im->opset >= 18 || !a || a->n_ints != 1 || xo_attr_int(n, "keepdims", 1) != 1) return false;
+    axes[0] = a->ints[0];
+    if (axes[0] != -1 && axes[0] != x->nd - 1) return false;
+    chain_t c = {.count = 0};
+    c.nodes[c.count++] = i;
+    xo_val_t* mean = out0(im, n);
+    long j = sole_consumer(im, mean, i);
+    if (j < 0 || !is_op(node_at(im, (size_t)j), "Sub")) return false;
+    const Onnx__NodeProto* sub = node_at(im, (size_t)j);
+    if (strcmp(sub->input[0], x->name) != 0 || strcmp(sub->input[1], mean->name) != 0) return false;
+    c.nodes[c.count++] = (size_t)j;
+    xo_val_t* d = out0(im, sub);
+    if (!d || d->uses != 2 || d->graph_output) return false;
+    long pw = -1, dv = -1;
+    for (size_t k = (size_t)j + 1; k < im->gp->n_node; k++) {
+        const Onnx__NodeProto* m = node_at(im, k);
+        if (m->n_input == 2 && m->input[0] && strcmp(m->input[0], d->name) == 0) {
+            if (is_op(m, "Pow") && pw < 0) pw = (long)k;
+            else if (is_op(m, "Div") && dv < 0) dv = (long)k;
+        }
+    }
+    if (pw < 0 || dv < 0 || !scalar_is(im, node_at(im, (size_t)pw)->input[1], 2.0, 0)) return false;
+    c.nodes[c.count++] = (size_t)pw;
+    long r = sole_consumer(im, out0(im, node_at(im, (size_t)pw)), (size_t)pw);
+    if (r < 0 || !is_op(node_at(im, (size_t)r), "ReduceMean")) return false;
+    const Onnx__AttributeProto* a2 = xo_attr(node_at(im, (size_t)r), "axes");
+    if (!a2 || a2->n_ints != 1 || (a2->ints[0] != -1 && a2->ints[0] != x->nd - 1)) return false;
+    c.nodes[c.count++] = (size_t)r;
+    long e = sole_consumer(im, out0(im, node_at(im, (size_t)r)), (size_t)r);
+    if (e < 0 || !is_op(node_at(im, (size_t)e), "Add")) return false;
+    const char* epsn = other_input(node_at(im, (size_t)e), out0(im, node_at(im, (size_t)r)));
+    xo_val_t* ev = epsn ? early(im, epsn) : NULL;
+    if (!ev || !ev->known || !ev->is_const || ev->n != 1) return false;
+    float eps = (float)xo_get(ev, 0);
+    c.nodes[c.count++] = (size_t)e;
+    long sq = sole_consumer(im, out0(im, node_at(im, (size_t)e)), (size_t)e);
+    if (sq < 0 || !is_op(node_at(im, (size_t)sq), "Sqrt")) return false;
+    c.nodes[c.count++] = (size_t)sq;
+    if (sole_consumer(im, out0(im, node_at(im, (size_t)sq)), (size_t)sq) != dv) return false;
+    c.nodes[c.count++] = (size_t)dv;
+    xo_val_t* y = out0(im, node_at(im, (size_t)dv));
+    xo_val_t *gamma = NULL, *beta = NULL;
+    long mg = sole_consumer(im, y, (size_t)dv);
+    if (mg >= 0 && is_op(node_at(im, (size_t)mg), "Mul")) {
+        const char* gn = other_input(node_at(im, (size_t)mg), y);
+        xo_val_t* gv = gn ? early(im, gn) : NULL;
+        if (gv && gv->known && gv->is_const && gv->n == x->shape[x->nd - 1]) {
+            gamma = gv;
+            c.nodes[c.count++] = (size_t)mg;
+            y = out0(im, node_at(im, (size_t)mg));
+            long ab = sole_consumer(im, y, (size_t)mg);
+            if (ab >= 0 && is_op(node_at(im, (size_t)ab), "Add")) {
+                const char* bn = other_input(node_at(im, (size_t)ab), y);
+                xo_val_t* bv = bn ? early(im, bn) : NULL;
+                if (bv && bv->known && bv->is_const && bv->n == x->shape[x->nd - 1]) {
+                    beta = bv;
+                    c.nodes[c.count++] = (size_t)ab;
+                    y = out0(im, node_at(im, (size_t)ab));
+                }
+            }
+        }
+    }
+    if (!y) return false;
+    absorb(im, &c);
+    im->fuse_status = xo_layernorm(im, x, x->nd - 1, gamma, beta, eps, y);
+    im->fused[XO_FUSE_LAYERNORM]++;
+    return true;
+}
+
+bool xo_fuse(xo_imp_t* im, size_t i, xo_val_t** in, int nin, xo_val_t** out, int nout) {
+    (void)out;
+    if (nout != 1 || im->no_fusion) return false;
+    const Onnx__NodeProto* n = node_at(im, i);
+    if (is_op(n, "MatMul"))
+        return fuse_linear(im, i, in, nin) || (im->fuse_status == XF_OK && fuse_attention(im, i, in, nin));
+    if (is_op(n, "Div") || is_op(n, "Mul")) return fuse_gelu(im, i, in, nin);
+    if (is_op(n, "ReduceMean")) return fuse_layernorm(im, i, in, nin);
+    return false;
+}
