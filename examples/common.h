@@ -162,7 +162,99 @@ static inline void ex_print_device(FILE* f, xf_context_t* ctx) {
 }
 
 static inline const char* ex_task_name(xf_model_task_t t) {
-    return t == XF_MODEL_TASK_CLASSIFICATION ? "classifier" : "segmenter";
+    return t == XF_MODEL_TASK_CLASSIFICATION ? "classifier" : t == XF_MODEL_TASK_SEGMENTATION ? "segmenter" : "generic";
+}
+
+// --size, --mean, --std and --interpolation: the preprocessing of models whose file carries none (ONNX).
+enum { EX_OPT_SIZE = 400, EX_OPT_MEAN, EX_OPT_STD, EX_OPT_INTERPOLATION };
+#define EX_PREPROCESS_LONGOPTS                                                                            \
+    {"size", required_argument, NULL, EX_OPT_SIZE}, {"mean", required_argument, NULL, EX_OPT_MEAN},      \
+        {"std", required_argument, NULL, EX_OPT_STD},                                                     \
+        {"interpolation", required_argument, NULL, EX_OPT_INTERPOLATION}
+#define EX_PREPROCESS_HELP                                                                                \
+    "  --size H[xW]       input size the model is built for (models with a dynamic input size)\n"        \
+    "  --mean A,B,C       per-channel mean of the normalisation (default: the model's; ONNX: ImageNet)\n" \
+    "  --std A,B,C        per-channel standard deviation\n"                                               \
+    "  --interpolation M  resize with bicubic or bilinear (Pillow, as timm) or default (libxformer's)\n"
+typedef struct ex_preprocess_s {
+    long height, width;
+    float mean[4], std[4];
+    int nmean, nstd;
+    int interpolation;  // -1: the model's
+} ex_preprocess_t;
+static ex_preprocess_t ex_pp = {.interpolation = -1};
+
+static inline int ex_parse_floats(const char* s, float* out, int cap) {
+    int n = 0;
+    while (*s && n < cap) {
+        char* end;
+        double x = strtod(s, &end);
+        if (end == s || !isfinite(x)) return -1;
+        out[n++] = (float)x;
+        s = end;
+        if (*s == ',') s++;
+        else if (*s) return -1;
+    }
+    return *s ? -1 : n;
+}
+
+// Handles a preprocessing option: 1 taken, 0 not one of them, 2 a usage error (reported).
+static inline int ex_preprocess_option(const char* prog, int c, const char* arg) {
+    if (c == EX_OPT_SIZE) {
+        char* end;
+        long h = strtol(arg, &end, 10), w = h;
+        if (*end == 'x') w = strtol(end + 1, &end, 10);
+        if (*end || h < 1 || w < 1 || h > 65536 || w > 65536) {
+            fprintf(stderr, "%s: --size needs H or HxW (1 to 65536), got '%s'\n", prog, arg);
+            return 2;
+        }
+        ex_pp.height = h;
+        ex_pp.width = w;
+        return 1;
+    }
+    if (c == EX_OPT_MEAN || c == EX_OPT_STD) {
+        float* v = c == EX_OPT_MEAN ? ex_pp.mean : ex_pp.std;
+        int n = ex_parse_floats(arg, v, 4);
+        bool ok = n >= 1;
+        for (int k = 0; ok && c == EX_OPT_STD && k < n; k++) ok = v[k] > 0;
+        if (!ok) {
+            fprintf(stderr, "%s: --%s needs 1 to 4 comma-separated numbers%s, got '%s'\n", prog,
+                    c == EX_OPT_MEAN ? "mean" : "std", c == EX_OPT_STD ? " above 0" : "", arg);
+            return 2;
+        }
+        *(c == EX_OPT_MEAN ? &ex_pp.nmean : &ex_pp.nstd) = n;
+        return 1;
+    }
+    if (c == EX_OPT_INTERPOLATION) {
+        static const char* const words[] = {"default", "bicubic", "bilinear"};
+        int k = ex_parse_word(arg, words, 3);
+        if (k < 0) {
+            fprintf(stderr, "%s: --interpolation needs bicubic, bilinear or default, got '%s'\n", prog, arg);
+            return 2;
+        }
+        ex_pp.interpolation = k;
+        return 1;
+    }
+    return 0;
+}
+
+// Applies --mean, --std and --interpolation to a loaded model; false with |why| when they do not fit it.
+static inline bool ex_apply_preprocess(xf_model_t* m, char* why, size_t why_size) {
+    xf_model_info_t info;
+    xf_model_info(m, &info);
+    if ((ex_pp.nmean && ex_pp.nmean != info.input_channels) || (ex_pp.nstd && ex_pp.nstd != info.input_channels)) {
+        snprintf(why, why_size, "--mean and --std need %lld numbers for this model's %lld channels",
+                 (long long)info.input_channels, (long long)info.input_channels);
+        return false;
+    }
+    if (!ex_pp.nmean && !ex_pp.nstd && ex_pp.interpolation < 0) return true;
+    xf_interpolation_t interp = ex_pp.interpolation < 0 ? info.interpolation : (xf_interpolation_t)ex_pp.interpolation;
+    if (xf_model_set_preprocess(m, ex_pp.nmean ? ex_pp.mean : NULL, ex_pp.nstd ? ex_pp.std : NULL, 0, interp) !=
+        XF_OK) {
+        snprintf(why, why_size, "%s", xf_context_error(xf_model_context(m)));
+        return false;
+    }
+    return true;
 }
 
 static inline void ex_print_model(FILE* f, const char* path, const xf_model_info_t* info) {
@@ -454,6 +546,8 @@ static inline xf_model_t* ex_open_model(const char* prog, xf_model_task_t task, 
     xf_model_options_t options;
     xf_model_options_init(&options);
     options.batch = batch;
+    options.input_height = ex_pp.height;
+    options.input_width = ex_pp.width;
     xf_status_t loaded = xf_model_load(ctx, path, &options, &model);
     ex_status(NULL);
     if (loaded != XF_OK) {
@@ -471,6 +565,8 @@ static inline xf_model_t* ex_open_model(const char* prog, xf_model_task_t task, 
                  task == XF_MODEL_TASK_CLASSIFICATION ? "xformer-segment" : "xformer-classify");
     } else if (labels_path && xf_model_load_labels(model, labels_path) != XF_OK) {
         snprintf(fatal, fatal_size, "%s", xf_context_error(ctx));
+    } else if (!ex_apply_preprocess(model, fatal, fatal_size)) {
+        // fatal says why
     }
     if (fatal[0]) fprintf(stderr, "%s: %s\n", prog, fatal);
     if (j) {

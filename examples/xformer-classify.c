@@ -14,17 +14,19 @@ static const char synopsis[] = "usage: " PROG " [OPTION]... MODEL IMAGE...\n";
 
 static void usage(void) {
     printf("%s\n"
-           "Classifies each IMAGE (PNG, JPEG, BMP, ...) with the ViT/DeiT MODEL (a safetensors file, or a timm\n"
-           "or Hugging Face checkpoint directory) and prints the top K (default 5) classes with their softmax\n"
-           "probabilities, the backend and device used and the time taken. Labels come from the model's\n"
-           "config, or from FILE (one per line). An image that cannot be read, or has more than 65536 pixels\n"
-           "on a side, is reported and the others still run; the exit status is then 1.\n"
+           "Classifies each IMAGE (PNG, JPEG, BMP, ...) with the ViT/DeiT/Swin MODEL (a safetensors file, a\n"
+           "timm or Hugging Face checkpoint directory, or an ONNX file) and prints the top K (default 5)\n"
+           "classes with their softmax probabilities, the backend and device used and the time taken.\n"
+           "Labels come from the model's config, or from FILE (one per line). An image that cannot be read,\n"
+           "or has more than 65536 pixels on a side, is reported and the others still run; the exit status\n"
+           "is then 1.\n"
            "\n"
            "Options:\n"
            "  --labels FILE      class labels, one per line\n"
            "  --top K            print the K most likely classes (default 5)\n"
            "  --batch N          run the images N at a time, in one graph built for N images (default 1);\n"
            "                     each result equals the image's result alone\n"
+           EX_PREPROCESS_HELP
            "  --backend NAME     cpu, opencl, vulkan or auto (default: XFORMER_BACKEND, else auto)\n"
            "  --json             print one JSON document on stdout instead of text (docs/TOOLS.md)\n"
            "  -h, --help         print this help and exit\n"
@@ -52,6 +54,7 @@ static int parse_args(int argc, char** argv, options_t* o) {
         {"labels", required_argument, NULL, OPT_LABELS}, {"top", required_argument, NULL, OPT_TOP},
         {"batch", required_argument, NULL, OPT_BATCH},
         {"backend", required_argument, NULL, OPT_BACKEND}, {"json", no_argument, NULL, OPT_JSON},
+        EX_PREPROCESS_LONGOPTS,
         {"help", no_argument, NULL, 'h'},                {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
@@ -78,7 +81,11 @@ static int parse_args(int argc, char** argv, options_t* o) {
                     return ex_usage_error(PROG, NULL, "unknown backend '%s' (cpu, opencl, vulkan, auto)", optarg);
                 break;
             case OPT_JSON: o->json = true; break;
-            default: return ex_common_option(PROG, usage, c, argv, shortopts);
+            default: {
+                int taken = ex_preprocess_option(PROG, c, optarg);
+                if (taken == 2) return 2;
+                if (taken == 0) return ex_common_option(PROG, usage, c, argv, shortopts);
+            }
         }
     }
     return ex_model_and_images(PROG, synopsis, argc, argv, &o->model_path, &o->images, &o->nimages);

@@ -15,7 +15,8 @@ static const char synopsis[] = "usage: " PROG " [OPTION]... MODEL IMAGE... -o MA
 
 static void usage(void) {
     printf("%s\n"
-           "Segments each IMAGE (PNG, JPEG, ...) with the SegFormer safetensors MODEL. Writes the per-pixel\n"
+           "Segments each IMAGE (PNG, JPEG, ...) with the SegFormer MODEL (safetensors or ONNX). Writes the\n"
+           "per-pixel "
            "class as a colour PNG at the image's size (class 0 black, then a fixed palette), optionally the\n"
            "image blended with the colours of the non-zero classes, and prints each class's share of the\n"
            "pixels. Labels come from the model's config, or from FILE (one per line). An image that cannot be\n"
@@ -27,6 +28,7 @@ static void usage(void) {
            "                     directory (created if needed) that gets STEM-mask.png per image\n"
            "  --overlay OUT      the blended PNG; a directory as for -o, with STEM-overlay.png\n"
            "  --labels FILE      class labels, one per line\n"
+           EX_PREPROCESS_HELP
            "  --backend NAME     cpu, opencl, vulkan or auto (default: XFORMER_BACKEND, else auto)\n"
            "  --json             print one JSON document on stdout instead of text (docs/TOOLS.md)\n"
            "  -h, --help         print this help and exit\n"
@@ -54,7 +56,8 @@ static int parse_args(int argc, char** argv, options_t* o) {
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},          {"overlay", required_argument, NULL, OPT_OVERLAY},
         {"labels", required_argument, NULL, OPT_LABELS},   {"backend", required_argument, NULL, OPT_BACKEND},
-        {"json", no_argument, NULL, OPT_JSON},             {"help", no_argument, NULL, 'h'},
+        {"json", no_argument, NULL, OPT_JSON},             EX_PREPROCESS_LONGOPTS,
+        {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},               {NULL, 0, NULL, 0},
     };
     *o = (options_t){.backend = XF_BACKEND_FROM_ENV};
@@ -70,7 +73,11 @@ static int parse_args(int argc, char** argv, options_t* o) {
                     return ex_usage_error(PROG, NULL, "unknown backend '%s' (cpu, opencl, vulkan, auto)", optarg);
                 break;
             case OPT_JSON: o->json = true; break;
-            default: return ex_common_option(PROG, usage, c, argv, shortopts);
+            default: {
+                int taken = ex_preprocess_option(PROG, c, optarg);
+                if (taken == 2) return 2;
+                if (taken == 0) return ex_common_option(PROG, usage, c, argv, shortopts);
+            }
         }
     }
     int rc = ex_model_and_images(PROG, synopsis, argc, argv, &o->model_path, &o->images, &o->nimages);

@@ -68,7 +68,8 @@ ParameterizedTest(int* column, onnx, node_tests, .timeout = 900) {
     int n = 0;
     char** names = list_dirs(node_dir(), &n);
     if (!names) {
-        if (required("XFORMER_REQUIRE_ONNX")) cr_assert_fail("XFORMER_REQUIRE_ONNX=1 but %s cannot be read", node_dir());
+        if (required("XFORMER_REQUIRE_ONNX"))
+            cr_assert_fail("XFORMER_REQUIRE_ONNX=1 but %s cannot be read", node_dir());
         cr_skip_test("no ONNX node tests at %s (Debian: libonnx-testdata)", node_dir());
     }
     xf_test_column_t col;
@@ -117,7 +118,8 @@ ParameterizedTest(int* column, onnx, exported_models, .timeout = 900) {
     int n = 0;
     char** names = root && root[0] ? list_dirs(root, &n) : NULL;
     if (!names || n == 0) {
-        if (required("XFORMER_REQUIRE_ONNX")) cr_assert_fail("XFORMER_REQUIRE_ONNX=1 but XFORMER_ONNX_MODELS_DIR has no models");
+        if (required("XFORMER_REQUIRE_ONNX"))
+            cr_assert_fail("XFORMER_REQUIRE_ONNX=1 but XFORMER_ONNX_MODELS_DIR has no models");
         cr_skip_test("XFORMER_ONNX_MODELS_DIR is not set (tools/make_onnx_models.py writes the models)");
     }
     xf_test_column_t col;

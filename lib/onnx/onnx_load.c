@@ -559,7 +559,8 @@ static xf_status_t add_input(xo_imp_t* im, const Onnx__ValueInfoProto* vi, int i
         if (!fixed && nd == 4 && d == 2 && o && o->input_height) v = o->input_height;
         if (!fixed && nd == 4 && d == 3 && o && o->input_width) v = o->input_width;
         if (fixed && d == 0 && o && o->batch && o->batch != v)
-            return xo_fail(im, XF_ERR_INVALID_ARGUMENT, "input '%.200s' has a fixed batch of %lld; options ask for %lld",
+            return xo_fail(im, XF_ERR_INVALID_ARGUMENT,
+                           "input '%.200s' has a fixed batch of %lld; options ask for %lld",
                            name, (long long)v, (long long)o->batch);
         if (fixed && nd == 4 && ((d == 2 && o && o->input_height && o->input_height != v) ||
                                  (d == 3 && o && o->input_width && o->input_width != v)))
@@ -690,12 +691,14 @@ xf_status_t xf_model_load_onnx(xf_model_t* m, const xf_model_options_t* options)
     }
     for (size_t k = 0; k < im->mp->n_opset_import; k++) {
         const Onnx__OperatorSetIdProto* o = im->mp->opset_import[k];
-        if (!o->domain || !o->domain[0] || strcmp(o->domain, "ai.onnx") == 0) im->opset = o->has_version ? o->version : 0;
+        if (!o->domain || !o->domain[0] || strcmp(o->domain, "ai.onnx") == 0)
+            im->opset = o->has_version ? o->version : 0;
     }
     if (im->mp->n_opset_import == 0) im->opset = 1;
     if (im->opset < XO_OPSET_MIN || im->opset > XO_OPSET_MAX) {
         st = xo_fail(im, XF_ERR_UNIMPLEMENTED, "opset %lld is not supported (libxformer imports opsets %d to %d; "
-                     "re-export with opset_version=%d)", (long long)im->opset, XO_OPSET_MIN, XO_OPSET_MAX, XO_OPSET_MAX);
+                     "re-export with opset_version=%d)",
+                     (long long)im->opset, XO_OPSET_MIN, XO_OPSET_MAX, XO_OPSET_MAX);
         goto done;
     }
     Onnx__GraphProto* gp = im->gp;
@@ -717,7 +720,8 @@ xf_status_t xf_model_load_onnx(xf_model_t* m, const xf_model_options_t* options)
     for (size_t k = 0; k < gp->n_input; k++) {
         bool init = false;
         for (size_t j = 0; j < gp->n_initializer && !init; j++)
-            init = gp->input[k]->name && gp->initializer[j]->name && strcmp(gp->input[k]->name, gp->initializer[j]->name) == 0;
+            init = gp->input[k]->name && gp->initializer[j]->name &&
+                   strcmp(gp->input[k]->name, gp->initializer[j]->name) == 0;
         if (!init) m->n_inputs++;
     }
     m->n_outputs = (int)gp->n_output;
@@ -788,12 +792,14 @@ xf_status_t xf_model_load_onnx(xf_model_t* m, const xf_model_options_t* options)
         xf_tensor_t *t, *dense;
         st = xo_tensor_of(im, v, &t);
         if (st == XF_OK) st = xf_graph_dense(im->g, t, &dense);
+        if (st != XF_OK) break;
         // An output is a whole result of its own: an input, a weight or part of a result is copied.
         const xf_tensor_t* base = dense->kind == XF_TENSOR_VIEW ? dense->base : dense;
-        if (st == XF_OK && (base->kind != XF_TENSOR_RESULT ||
-                            (dense != base && (dense->view_offset || xf_tensor_elements(dense) != xf_tensor_elements(base)))))
-            st = dense->dtype == XF_DTYPE_I32 ? xo_fail(im, XF_ERR_UNIMPLEMENTED, "output '%.200s' copies integers", v->name)
-                                               : xf_cast(im->g, dense, dense->dtype, &dense);
+        bool part = dense != base && (dense->view_offset || xf_tensor_elements(dense) != xf_tensor_elements(base));
+        if (base->kind != XF_TENSOR_RESULT || part)
+            st = dense->dtype == XF_DTYPE_I32
+                     ? xo_fail(im, XF_ERR_UNIMPLEMENTED, "output '%.200s' copies integers", v->name)
+                     : xf_cast(im->g, dense, dense->dtype, &dense);
         if (st == XF_OK) st = xf_graph_mark_output(im->g, dense);
         if (st != XF_OK) break;
         const int idx = m->n_inputs + (int)k;
