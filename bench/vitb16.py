@@ -3,7 +3,7 @@ thread counts and batch, in one run.
 
   ~/xf-venv/bin/python bench/vitb16.py --model OUTDIR/vit_b_16.safetensors --bench build/bench/xformer-bench \
       [--threads 1,2] [--backends opencl,vulkan] [--iters 10] [--warmup 2] [--impl torchvision|timm|swin_t]
-      [--batch N] [--weights stored,f16,f32,int8-channel,int8-block32] [--ort-int8]
+      [--batch N] [--weights stored,f16,f32,int8-channel,int8-block32] [--ort-int8] [--onnx-import]
 
 --impl swin_t times timm's swin_tiny_patch4_window7_224 instead (hash-init); --write-model FILE writes it as a
 libxformer model file first (flat config in __metadata__) and times that. --batch N times N images per forward call
@@ -11,7 +11,8 @@ libxformer model file first (flat config in __metadata__) and times that. --batc
 once per storage of the linear-layer weights on the device (xf_model_options_t.weights), one row each; int8-channel
 and int8-block32 quantize them at load. --ort-int8 adds ONNX Runtime on the same model after its own dynamic int8
 quantization (onnxruntime.quantization.quantize_dynamic of its MatMul and Gemm nodes, QInt8 weights; activations
-are quantized too, per tensor at run time), the int8 peer.
+are quantized too, per tensor at run time), the int8 peer. --onnx-import also times libxformer on the very ONNX
+file ONNX Runtime runs (imported by xf_model_load, with its fusions), next to the hand-built model.
 
 OUTDIR/vit_b_16.safetensors comes from tools/make_vitb16_reference.py: torchvision's vit_b_16 with the hash-init
 weights, which is also the model the peers build here, so all runtimes compute the same function (the peers'
@@ -117,6 +118,8 @@ def main():
                          "f16, f32, int8-channel, int8-block32 (xformer-bench --weights)")
     ap.add_argument("--ort-int8", action="store_true",
                     help="also time ONNX Runtime on its dynamically int8-quantized model")
+    ap.add_argument("--onnx-import", action="store_true",
+                    help="also time libxformer on the ONNX file ONNX Runtime runs (xf_model_load of a .onnx)")
     ap.add_argument("--backends", default="opencl,vulkan",
                     help="libxformer backends (cpu is the scalar reference oracle: about a minute per run)")
     args = ap.parse_args()
@@ -192,12 +195,15 @@ def main():
             cos = float(np.dot(out8.ravel(), out.ravel()) / (np.linalg.norm(out8) * np.linalg.norm(out)))
             rows.append((f"ONNX Runtime {ort.__version__}, dynamic int8", b8, m8, f"cosine {cos:.5f} to f32"))
         rows.append(torch_row + (f"ORT max abs logit diff {float(np.abs(out - ref).max()):.1e}",))
-        if args.model:
+        models = [(args.model, "")] if args.model else []
+        if args.onnx_import:
+            models.append((onnx_path, ", ONNX import"))
+        for path, what in models:
             for backend in args.backends.split(","):
                 for weights in args.weights.split(","):
-                    r = xformer_row(args.bench, args.model, backend, threads, args.iters, args.batch, weights)
+                    r = xformer_row(args.bench, path, backend, threads, args.iters, args.batch, weights)
                     if r:
-                        rows.append((f"{r[0]}, {weights} weights", r[1], r[2],
+                        rows.append((f"{r[0]}{what}, {weights} weights", r[1], r[2],
                                      f"load {r[3]:.2f} s, weights {r[4]:.0f} MB"))
         for name, b, m, note in rows:
             print(f"| {threads} | {name} | {b:.1f} | {m:.1f} | {ort_best / b:.2f}x | {note} |", flush=True)

@@ -139,7 +139,7 @@ static bool fuse_linear(xo_imp_t* im, size_t i, xo_val_t** in, int nin) {
         const char* b = other_input(node_at(im, (size_t)j), y);
         xo_val_t* bv = b ? early(im, b) : NULL;
         if (bv && bv->known && bv->is_const && bv->n == nn && bv->shape[bv->nd ? bv->nd - 1 : 0] == nn &&
-            bv->nd <= y->nd) {
+            bv->nd <= in[0]->nd) {
             bias = bv;
             c.nodes[c.count++] = (size_t)j;
             y = out0(im, node_at(im, (size_t)j));
@@ -185,6 +185,28 @@ static bool fuse_linear(xo_imp_t* im, size_t i, xo_val_t** in, int nin) {
     return true;
 }
 
+// Identity, or a Dropout that passes its input through (ratio 0 or not training) with its mask unused.
+static bool no_op(xo_imp_t* im, const Onnx__NodeProto* n) {
+    if (is_op(n, "Identity")) return n->n_output == 1;
+    if (!is_op(n, "Dropout") || n->n_input < 1) return false;
+    if (n->n_output > 1 && n->output[1] && n->output[1][0]) {
+        xo_val_t* mask = xo_find(im, n->output[1]);
+        if (mask && mask->uses) return false;
+    }
+    double ratio = 0.5, training = 0;
+    if (n->n_input > 1 && n->input[1] && n->input[1][0]) {
+        xo_val_t* r = early(im, n->input[1]);
+        if (!r || !r->known || !r->is_const || r->n != 1) return false;
+        ratio = xo_get(r, 0);
+    }
+    if (n->n_input > 2 && n->input[2] && n->input[2][0]) {
+        xo_val_t* t = early(im, n->input[2]);
+        if (!t || !t->known || !t->is_const || t->n != 1) return false;
+        training = xo_get(t, 0);
+    }
+    return training == 0 || ratio == 0;
+}
+
 // softmax(q·kᵀ * scale)·v from the first MatMul (q, kᵀ both device values).
 static bool fuse_attention(xo_imp_t* im, size_t i, xo_val_t** in, int nin) {
     if (nin != 2 || !in[0] || !in[1] || in[0]->is_const || in[1]->is_const) return false;
@@ -207,12 +229,37 @@ static bool fuse_attention(xo_imp_t* im, size_t i, xo_val_t** in, int nin) {
         if (j < 0) return false;
         n = node_at(im, (size_t)j);
     }
+    xo_val_t* bias = NULL;
+    if (is_op(n, "Add") && n->n_input == 2) {
+        // A constant bias on the scores (Swin's relative-position bias).
+        const char* bn = other_input(n, s);
+        bias = bn ? early(im, bn) : NULL;
+        if (!bias || !bias->known || !bias->is_const || bias->nd > 4 || bias->ety != XO_FLOAT) return false;
+        for (int d = 0; d < bias->nd; d++) {
+            int64_t want = d == bias->nd - 1 ? kt->shape[kt->nd - 1] : d == bias->nd - 2 ? q->shape[q->nd - 2]
+                                                                                        : -1;
+            int qd = q->nd - bias->nd + d;
+            if (want < 0) want = qd >= 0 && qd < q->nd - 2 ? q->shape[qd] : 1;
+            if (bias->shape[d] != 1 && bias->shape[d] != want) return false;
+        }
+        c.nodes[c.count++] = (size_t)j;
+        s = out0(im, n);
+        j = sole_consumer(im, s, (size_t)j);
+        if (j < 0) return false;
+        n = node_at(im, (size_t)j);
+    }
     if (!is_op(n, "Softmax")) return false;
     int64_t axis = xo_attr_int(n, "axis", im->opset < 13 ? 1 : -1);
     if (axis != -1 && axis != q->nd - 1) return false;
     c.nodes[c.count++] = (size_t)j;
     xo_val_t* p = out0(im, n);
     long l = sole_consumer(im, p, (size_t)j);
+    // Inference's no-ops between the softmax and the product (exports of attention dropout with p = 0).
+    while (l >= 0 && no_op(im, node_at(im, (size_t)l))) {
+        c.nodes[c.count++] = (size_t)l;
+        p = out0(im, node_at(im, (size_t)l));
+        l = sole_consumer(im, p, (size_t)l);
+    }
     if (l < 0 || !is_op(node_at(im, (size_t)l), "MatMul") || strcmp(node_at(im, (size_t)l)->input[0], p->name) != 0)
         return false;
     xo_val_t* v = xo_find(im, node_at(im, (size_t)l)->input[1]);
@@ -256,8 +303,10 @@ static bool fuse_attention(xo_imp_t* im, size_t i, xo_val_t** in, int nin) {
         }
         st = xo_tensor_of(im, x, &x4[pass]);
     }
-    xf_tensor_t* r = NULL;
-    if (st == XF_OK) st = xf_attention(im->g, x4[0], x4[1], x4[2], NULL, (float)scale, &r);
+    xf_tensor_t *r = NULL, *bt = NULL;
+    // xf_attention adds the bias after the scale, as the pattern does (the scale comes before the Add).
+    if (st == XF_OK && bias) st = xo_const_tensor(im, bias, XF_DTYPE_F32, &bt);
+    if (st == XF_OK) st = xf_attention(im->g, x4[0], x4[1], x4[2], bt, (float)scale, &r);
     if (st == XF_OK) st = xo_result(im, o, r, nd, shape);
     im->fuse_status = st;
     im->fused[XO_FUSE_ATTENTION]++;
