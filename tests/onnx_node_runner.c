@@ -72,7 +72,48 @@ static Onnx__TensorProto* read_tensor(const char* path) {
     return t;
 }
 
-xf_node_result_t xf_run_node_test(xf_context_t* ctx, const char* dir, char* why, size_t why_size) {
+// Indices of the 5 largest of |v| [n], largest first (n >= 5).
+static void top5(const double* v, int64_t n, int64_t* out) {
+    for (int k = 0; k < 5; k++) {
+        out[k] = -1;
+        for (int64_t i = 0; i < n; i++) {
+            bool taken = false;
+            for (int j = 0; j < k; j++) taken = taken || out[j] == i;
+            if (!taken && (out[k] < 0 || v[i] > v[out[k]])) out[k] = i;
+        }
+    }
+}
+
+// Cosine and top-5 of a model's output |got| against |want|.
+static bool model_checks(const double* got, const double* want, int64_t n, const xf_model_io_t* io, int k, char* why,
+                         size_t why_size) {
+    double dot = 0, ng = 0, nw = 0;
+    for (int64_t i = 0; i < n; i++) {
+        dot += got[i] * want[i];
+        ng += got[i] * got[i];
+        nw += want[i] * want[i];
+    }
+    double cosine = ng > 0 && nw > 0 ? dot / sqrt(ng * nw) : (ng == nw ? 1.0 : 0.0);
+    if (!(cosine >= 0.9999)) {
+        snprintf(why, why_size, "output %d: cosine %.6f to the reference (< 0.9999)", k, cosine);
+        return false;
+    }
+    if (io->ndim == 2 && io->shape[0] == 1 && n >= 5) {
+        int64_t a[5], b[5];
+        top5(got, n, a);
+        top5(want, n, b);
+        for (int j = 0; j < 5; j++)
+            if (a[j] != b[j]) {
+                snprintf(why, why_size, "output %d: top-5 class %d is %lld, the reference's %lld", k, j,
+                         (long long)a[j], (long long)b[j]);
+                return false;
+            }
+    }
+    return true;
+}
+
+xf_node_result_t xf_run_node_test(xf_context_t* ctx, const char* dir, bool model_checks_on, char* why,
+                                  size_t why_size) {
     char path[1200];
     snprintf(path, sizeof path, "%s/model.onnx", dir);
     xf_model_t* model = NULL;
@@ -165,8 +206,13 @@ xf_node_result_t xf_run_node_test(xf_context_t* ctx, const char* dir, char* why,
             for (int k = 0; k < nout && result == XF_NODE_PASS; k++) {
                 xf_model_io_t io;
                 xf_model_io_info(model, true, k, &io);
-                for (int64_t j = 0; j < want_n[k]; j++) {
-                    double got = io.dtype == XF_DTYPE_F32 ? ((float*)outputs[k])[j] : ((int32_t*)outputs[k])[j];
+                double* got_all = malloc((size_t)(want_n[k] ? want_n[k] : 1) * sizeof(double));
+                for (int64_t j = 0; j < want_n[k]; j++)
+                    got_all[j] = io.dtype == XF_DTYPE_F32 ? ((float*)outputs[k])[j] : ((int32_t*)outputs[k])[j];
+                if (model_checks_on && !model_checks(got_all, want[k], want_n[k], &io, k, why, why_size))
+                    result = XF_NODE_FAIL;
+                for (int64_t j = 0; j < want_n[k] && result == XF_NODE_PASS; j++) {
+                    double got = got_all[j];
                     double w = want[k][j];
                     bool ok = (isnan(w) && isnan(got)) || (isinf(w) && got == w) ||
                               fabs(got - w) <= 1e-4 + 1e-3 * fabs(w);
@@ -176,6 +222,7 @@ xf_node_result_t xf_run_node_test(xf_context_t* ctx, const char* dir, char* why,
                         break;
                     }
                 }
+                free(got_all);
             }
         }
         for (int k = 0; k < 64; k++) {

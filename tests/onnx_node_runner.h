@@ -10,8 +10,10 @@
 
 typedef enum { XF_NODE_PASS, XF_NODE_UNSUPPORTED, XF_NODE_FAIL } xf_node_result_t;
 
-// Runs node test |dir| on |ctx|. UNSUPPORTED: the model does not load with XF_ERR_UNIMPLEMENTED, or its
-// inputs or expected outputs have element types libxformer does not take. |why| says what happened.
-xf_node_result_t xf_run_node_test(xf_context_t* ctx, const char* dir, char* why, size_t why_size);
+// Runs node test |dir| on |ctx|: every output within 1e-4 + 1e-3 |want| of the expected one. UNSUPPORTED: the
+// model does not load with XF_ERR_UNIMPLEMENTED, or its inputs or expected outputs have element types
+// libxformer does not take. |model|: also cosine >= 0.9999 per output and, for [1, classes] outputs, the same
+// top-5 classes in the same order. |why| says what happened.
+xf_node_result_t xf_run_node_test(xf_context_t* ctx, const char* dir, bool model, char* why, size_t why_size);
 
 #endif

@@ -2,12 +2,16 @@
 """Export random-initialised torchvision models to ONNX with torch.onnx.export, each in a directory laid out as
 the ONNX backend tests are (model.onnx, test_data_set_0/input_0.pb, output_0.pb: PyTorch's output).
 
-  /usr/bin/python3 tools/make_onnx_models.py OUT_DIR [--opset 17] [--models vit,deit_s,swin]
+  /usr/bin/python3 tools/make_onnx_models.py OUT_DIR [--opset 17] [--models vit,deit_s,swin,vit@13] [--full]
+      [--reference torch|ort]
 
 Needs only Debian's python3-torch and python3-torchvision (no PyPI); tests/test_onnx.c runs the directories.
 The models are small variants of the families (their shapes and operators, fewer layers) so that the CPU
 reference backend runs them in seconds: vit (ViT-B/16 blocks, 2 of them), deit_s (DeiT-S widths, 2 blocks),
-swin (Swin-T stages, one block each). --full exports the real depths (ViT-B/16, Swin-T).
+swin (Swin-T stages, one block each), segformer (transformers' SegFormer, MiT stages of one block at 64x64;
+needs transformers, so tests/data/onnx holds it); NAME@OPSET exports at another opset (vit@13: LayerNorm decomposed, before
+opset 17's LayerNormalization). --full exports the real depths (ViT-B/16, DeiT-S, Swin-T, SegFormer-B0 at 512x512). --reference ort writes
+ONNX Runtime's output instead of PyTorch's (needs onnxruntime: the venv of tools/requirements.txt).
 """
 import argparse
 import os
@@ -44,12 +48,29 @@ def tensor_proto(t):
     return bytes(msg)
 
 
+class Logits(torch.nn.Module):
+    """A Hugging Face model's logits as the one output."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(pixel_values=x).logits
+
+
 def build(name, full):
-    torch.manual_seed({"vit": 1, "deit_s": 2, "swin": 3}[name])
+    torch.manual_seed({"vit": 1, "deit_s": 2, "swin": 3, "segformer": 4}[name])
     if name == "vit":
         m = tvm.vit_b_16() if full else VisionTransformer(224, 16, 2, 12, 768, 3072, num_classes=1000)
     elif name == "deit_s":
         m = VisionTransformer(224, 16, 12 if full else 2, 6, 384, 1536, num_classes=1000)
+    elif name == "segformer":
+        from transformers import SegformerConfig, SegformerForSemanticSegmentation
+        cfg = SegformerConfig(num_labels=19) if full else SegformerConfig(
+            num_labels=5, depths=[1, 1, 1, 1], hidden_sizes=[16, 32, 40, 64], decoder_hidden_size=32,
+            num_attention_heads=[1, 2, 2, 4])
+        m = Logits(SegformerForSemanticSegmentation(cfg))
     elif name == "swin":
         m = tvm.swin_t() if full else SwinTransformer([4, 4], 96, [1, 1, 1, 1], [3, 6, 12, 24], [7, 7],
                                                       num_classes=1000)
@@ -66,20 +87,28 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
     ap.add_argument("--opset", type=int, default=17)
-    ap.add_argument("--models", default="vit,deit_s,swin")
+    ap.add_argument("--models", default="vit,deit_s,swin,vit@13")
     ap.add_argument("--full", action="store_true")
+    ap.add_argument("--reference", choices=["torch", "ort"], default="torch")
     a = ap.parse_args()
-    for name in a.models.split(","):
-        d = os.path.join(a.out, name)
+    for entry in a.models.split(","):
+        name, _, opset = entry.partition("@")
+        opset = int(opset) if opset else a.opset
+        d = os.path.join(a.out, name if opset == a.opset else "%s_opset%d" % (name, opset))
         os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
         m = build(name, a.full)
         torch.manual_seed(7)
-        x = torch.randn(1, 3, 224, 224)
+        size = (512 if a.full else 64) if name == "segformer" else 224
+        x = torch.randn(1, 3, size, size)
         with torch.no_grad():
             y = m(x)
         # With gradients on, nn.MultiheadAttention takes its exportable path (not the fused fast path).
-        torch.onnx.export(m, x, os.path.join(d, "model.onnx"), opset_version=a.opset, input_names=["pixel_values"],
+        torch.onnx.export(m, x, os.path.join(d, "model.onnx"), opset_version=opset, input_names=["pixel_values"],
                           output_names=["logits"], do_constant_folding=True)
+        if a.reference == "ort":
+            import onnxruntime as ort
+            sess = ort.InferenceSession(os.path.join(d, "model.onnx"), providers=["CPUExecutionProvider"])
+            y = torch.from_numpy(sess.run(None, {"pixel_values": x.numpy()})[0])
         with open(os.path.join(d, "test_data_set_0", "input_0.pb"), "wb") as f:
             f.write(tensor_proto(x))
         with open(os.path.join(d, "test_data_set_0", "output_0.pb"), "wb") as f:

@@ -1738,7 +1738,8 @@ OP(Resize) {
         return xo_fail(im, XF_ERR_INVALID_ARGUMENT, "needs scales or sizes");
     }
     if (xo_attr(n, "axes")) return xo_fail(im, XF_ERR_UNIMPLEMENTED, "the 'axes' attribute");
-    const char* mode = xo_attr_string(n, "mode", "nearest");
+    char mode[32];
+    snprintf(mode, sizeof mode, "%s", xo_attr_string(n, "mode", "nearest"));
     char ctm[64];
     snprintf(ctm, sizeof ctm, "%s", xo_attr_string(n, "coordinate_transformation_mode", "half_pixel"));
     if (im->opset < 11) snprintf(ctm, sizeof ctm, "asymmetric");
