@@ -8,7 +8,7 @@ the ONNX backend tests are (model.onnx, test_data_set_0/input_0.pb, output_0.pb:
 Needs only Debian's python3-torch and python3-torchvision (no PyPI); tests/test_onnx.c runs the directories.
 The models are small variants of the families (their shapes and operators, fewer layers) so that the CPU
 reference backend runs them in seconds: vit (ViT-B/16 blocks, 2 of them), deit_s (DeiT-S widths, 2 blocks),
-swin (Swin-T stages, one block each), segformer (transformers' SegFormer, MiT stages of one block at 64x64;
+swin (Swin-T stages of 2, 2, 1 and 1 blocks: shifted windows in two), segformer (transformers' SegFormer, MiT stages of one block at 64x64;
 needs transformers, so tests/data/onnx holds it); NAME@OPSET exports at another opset (vit@13: LayerNorm decomposed, before
 opset 17's LayerNormalization). --full exports the real depths (ViT-B/16, DeiT-S, Swin-T, SegFormer-B0 at 512x512). --reference ort writes
 ONNX Runtime's output instead of PyTorch's (needs onnxruntime: the venv of tools/requirements.txt).
@@ -72,7 +72,7 @@ def build(name, full):
             num_attention_heads=[1, 2, 2, 4])
         m = Logits(SegformerForSemanticSegmentation(cfg))
     elif name == "swin":
-        m = tvm.swin_t() if full else SwinTransformer([4, 4], 96, [1, 1, 1, 1], [3, 6, 12, 24], [7, 7],
+        m = tvm.swin_t() if full else SwinTransformer([4, 4], 96, [2, 2, 1, 1], [3, 6, 12, 24], [7, 7],
                                                       num_classes=1000)
     else:
         raise SystemExit("unknown model " + name)

@@ -1026,8 +1026,8 @@ OP(Slice) {
             e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
         }
         int64_t len = step > 0 ? (e > s ? (e - s + step - 1) / step : 0) : (s > e ? (s - e + (-step) - 1) / -step : 0);
-        if (len == 0) {
-            st = xo_fail(im, XF_ERR_UNIMPLEMENTED, "an empty slice of axis %d", axis);
+        if (len == 0 && !cur.is_const) {
+            st = xo_fail(im, XF_ERR_UNIMPLEMENTED, "an empty slice of axis %d of a device value", axis);
             break;
         }
         next = (xo_val_t){.name = out[0]->name};
@@ -1102,6 +1102,39 @@ OP(Split) {
         at += sizes[k];
     }
     if (at != x->shape[axis]) return xo_fail(im, XF_ERR_INVALID_ARGUMENT, "split sizes do not add up to the dim");
+    return XF_OK;
+}
+
+// ScatterND of constants (Swin's shifted-window masks are built this way, on shapes known at load).
+OP(ScatterND) {
+    UNUSED_ARGS;
+    xo_val_t *x = IN(0), *ix = IN(1), *up = IN(2);
+    if (!x || !ix || !up) return xo_fail(im, XF_ERR_INVALID_ARGUMENT, "needs data, indices and updates");
+    if (!all_const(in, 3))
+        return xo_fail(im, XF_ERR_UNIMPLEMENTED, "runs only on values known at load time (shape arithmetic)");
+    const char* red = xo_attr_string(n, "reduction", "none");
+    int mode = strcmp(red, "none") == 0 ? 0 : strcmp(red, "add") == 0 ? 1 : strcmp(red, "mul") == 0 ? 2 : -1;
+    if (mode < 0) return xo_fail(im, XF_ERR_UNIMPLEMENTED, "reduction '%s'", red);
+    if (ix->nd < 1) return xo_fail(im, XF_ERR_INVALID_ARGUMENT, "indices must have a rank");
+    const int k = (int)ix->shape[ix->nd - 1];
+    if (k < 1 || k > x->nd) return xo_fail(im, XF_ERR_INVALID_ARGUMENT, "index tuples of %d for rank %d", k, x->nd);
+    const int64_t tuples = ix->n / k, slice = prod(x->nd - k, x->shape + k);
+    if (up->n != tuples * slice) return xo_fail(im, XF_ERR_INVALID_ARGUMENT, "updates do not fit the indices");
+    XO_CHECK(host_eltwise(im, in, 1, x->ety, f_identity, out[0]));
+    for (int64_t t = 0; t < tuples; t++) {
+        int64_t off = 0;
+        for (int d = 0; d < k; d++) {
+            int64_t i = (int64_t)xo_get(ix, t * k + d);
+            if (i < 0) i += x->shape[d];
+            if (i < 0 || i >= x->shape[d])
+                return xo_fail(im, XF_ERR_OUT_OF_RANGE, "index %lld out of range", (long long)i);
+            off = off * x->shape[d] + i;
+        }
+        for (int64_t j = 0; j < slice; j++) {
+            double a = xo_get(out[0], off * slice + j), b = xo_get(up, t * slice + j);
+            xo_set(out[0], off * slice + j, mode == 0 ? b : mode == 1 ? a + b : a * b);
+        }
+    }
     return XF_OK;
 }
 
@@ -1815,7 +1848,7 @@ static const xo_op_row_t rows[] = {
     ROW(LayerNormalization, 17), ROW(Less, 7), ROW(LessOrEqual, 12), ROW(MatMul, 1), ROW(Max, 8), ROW(Min, 8),
     ROW(Mod, 10), ROW(Mul, 7), ROW(Neg, 6), ROW(Not, 1), ROW(Or, 7), ROW(Pad, 2), ROW(Pow, 7), ROW(Range, 11),
     ROW(Reciprocal, 6), ROW(ReduceMax, 1), ROW(ReduceMean, 1), ROW(ReduceMin, 1), ROW(ReduceSum, 1), ROW(Relu, 6),
-    ROW(Reshape, 5), ROW(Resize, 10), ROW(Shape, 1), ROW(Sigmoid, 6), ROW(Size, 1), ROW(Slice, 1),
+    ROW(Reshape, 5), ROW(Resize, 10), ROW(ScatterND, 11), ROW(Shape, 1), ROW(Sigmoid, 6), ROW(Size, 1), ROW(Slice, 1),
     ROW(Softmax, 1), ROW(Split, 2), ROW(Sqrt, 6), ROW(Squeeze, 1), ROW(Sub, 7), ROW(Tanh, 6), ROW(Transpose, 1),
     ROW(Unsqueeze, 1), ROW(Where, 9), ROW(Xor, 7),
 };
