@@ -668,6 +668,9 @@ xf_status_t xf_model_load_onnx(xf_model_t* m, const xf_model_options_t* options)
     xo_imp_t imp = {.m = m, .ctx = m->ctx, .path = m->path, .options = options};
     xo_imp_t* im = &imp;
     const char* fusion = getenv("XFORMER_ONNX_FUSION");
+    if (fusion && strcmp(fusion, "0") != 0 && strcmp(fusion, "1") != 0)
+        return xf_ctx_fail(m->ctx, XF_ERR_INVALID_ARGUMENT, "XFORMER_ONNX_FUSION is '%.40s'; use 1 (fuse, the "
+                           "default) or 0 (lower node by node)", fusion);
     im->no_fusion = fusion && strcmp(fusion, "0") == 0;
     const char* slash = strrchr(m->path, '/');
     snprintf(im->dir, sizeof im->dir, "%.*s", slash ? (int)(slash - m->path) : 1, slash ? m->path : ".");
