@@ -136,6 +136,11 @@ ParameterizedTest(int* column, onnx, exported_models, .timeout = 900) {
         cr_assert_fail("XFORMER_REQUIRE_ONNX=1 but XFORMER_ONNX_MODELS_DIR is not set");
     xf_test_column_t col;
     xf_context_t* ctx = xf_test_column_context(*column, &col);
+    if (col.max_binding_bytes) {
+        // Convolutions are not split into pieces; the op table's smallbind rows cover what is.
+        xf_context_destroy(ctx);
+        cr_skip_test("%s: 64 KiB bindings are too small for these models' convolutions", col.name);
+    }
     char data[1024];
     const char* src = getenv("XFORMER_SOURCE_DIR");
     snprintf(data, sizeof data, "%s/tests/data/onnx", src ? src : ".");

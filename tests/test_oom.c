@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Out of host memory: a context whose allocator fails its N-th allocation, for every N of a context
-// creation, model loads (a plain ViT, one with every variant as a batch, a timm directory's config),
+// creation, model loads (a plain ViT, one with every variant as a batch, a timm directory's config, an ONNX
+// file),
 // preprocessing on Pillow's pipeline, forward passes and teardown on the CPU reference (a spread sample of N on the GPU
 // backends, whose runs take longer). Every call must return XF_OK or XF_ERR_OUT_OF_MEMORY (never another
 // status, never a crash), and nothing may stay allocated. CI runs this under ASan and LSan too.
@@ -105,6 +106,17 @@ static xf_status_t scenario(const xf_test_column_t* col, counting_t* count, bool
     if (st == XF_OK) st = xf_model_load(ctx, timm_path, NULL, &t);
     if (st == XF_OK) st = xf_model_preprocess(t, pixels, 37, 45, 1, in, 1024);
     if (st == XF_OK) st = xf_model_run(t, in, 32 * 32, out, 3);
+#ifdef XF_HAVE_ONNX
+    // An ONNX file: protobuf parsing, folding, lowering and fusion (transformers' SegFormer, 64x64).
+    xf_model_t* s = NULL;
+    char onnx[1024];
+    snprintf(onnx, sizeof onnx, "%s/tests/data/onnx/segformer/model.onnx",
+             getenv("XFORMER_SOURCE_DIR") ? getenv("XFORMER_SOURCE_DIR") : ".");
+    static float image[3 * 64 * 64], logits[5 * 16 * 16];
+    if (st == XF_OK) st = xf_model_load(ctx, onnx, NULL, &s);
+    if (st == XF_OK) st = xf_model_run(s, image, 3 * 64 * 64, logits, 5 * 16 * 16);
+    xf_model_destroy(s);
+#endif
     xf_model_destroy(t);
     xf_model_destroy(v);
     xf_model_destroy(m);

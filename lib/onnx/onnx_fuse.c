@@ -49,8 +49,11 @@ static xo_val_t* early(xo_imp_t* im, const char* name) {
     xf_status_t st = xo_op_find("Constant")->fn(im, im->node, NULL, 0, outs, 1);
     im->node = saved;
     im->node_index = saved_i;
-    if (st == XF_OK) im->absorbed[v->producer] = true;
-    else im->fuse_status = st;
+    if (st != XF_OK) {
+        im->fuse_status = st;
+        return NULL;
+    }
+    im->absorbed[v->producer] = true;
     return v;
 }
 

@@ -61,16 +61,16 @@ xf_status_t xo_const_new(xo_imp_t* im, xo_val_t* v, int ety, int nd, const int64
                            (long long)shape[d]);
         n *= shape[d];
     }
+    size_t bytes = (size_t)(n ? n : 1) * (xo_is_float_type(ety) ? sizeof(float) : sizeof(int64_t));
+    void* p = xf_calloc(1, bytes);
+    if (!p) return xo_fail(im, XF_ERR_OUT_OF_MEMORY, "out of host memory for a constant of %lld elements",
+                           (long long)n);
     v->is_const = true;
     v->known = true;
     v->ety = ety;
     v->nd = nd;
     memcpy(v->shape, shape, sizeof(int64_t) * (size_t)nd);
     v->n = n;
-    size_t bytes = (size_t)(n ? n : 1) * (xo_is_float_type(ety) ? sizeof(float) : sizeof(int64_t));
-    void* p = xf_calloc(1, bytes);
-    if (!p) return xo_fail(im, XF_ERR_OUT_OF_MEMORY, "out of host memory for a constant of %lld elements",
-                           (long long)n);
     if (xo_is_float_type(ety))
         v->f = p;
     else
@@ -433,9 +433,11 @@ xf_status_t xo_const_tensor(xo_imp_t* im, xo_val_t* v, xf_dtype_t dtype, xf_tens
 // Loading
 //===----------------------------------------------------------------------===//
 
+// protobuf-c returns NULL alike for a malformed file and a failed allocation: |data| tells them apart.
 static void* pb_alloc(void* data, size_t size) {
-    (void)data;
-    return xf_malloc(size ? size : 1);
+    void* p = xf_malloc(size ? size : 1);
+    if (!p) *(bool*)data = true;
+    return p;
 }
 static void pb_free(void* data, void* p) {
     (void)data;
@@ -679,12 +681,14 @@ xf_status_t xf_model_load_onnx(xf_model_t* m, const xf_model_options_t* options)
     uint8_t* bytes = NULL;
     size_t size = 0;
     XO_CHECK(read_file(im, &bytes, &size));
-    ProtobufCAllocator alloc = {pb_alloc, pb_free, NULL};
+    bool out_of_memory = false;
+    ProtobufCAllocator alloc = {pb_alloc, pb_free, &out_of_memory};
     im->mp = onnx__model_proto__unpack(&alloc, size, bytes);
     xf_free(bytes);
     xf_status_t st = XF_OK;
     if (!im->mp) {
-        st = xo_fail(im, XF_ERR_DATA_LOSS, "not a valid ONNX model (the protobuf does not parse)");
+        st = out_of_memory ? xo_fail(im, XF_ERR_OUT_OF_MEMORY, "out of host memory parsing %zu bytes", size)
+                           : xo_fail(im, XF_ERR_DATA_LOSS, "not a valid ONNX model (the protobuf does not parse)");
         goto done;
     }
     im->gp = im->mp->graph;
