@@ -244,6 +244,32 @@ else
     fail "could not write a Hugging Face directory from the bundled model"
 fi
 
+# ONNX files: transformers' SegFormer (tests/data/onnx) and, when CI exported them, torchvision's DeiT-S layout,
+# with the preprocessing given on the command line.
+if "$classify" --help | grep -q -- '--mean'; then
+    onnx_seg=$data/onnx/segformer/model.onnx
+    if [ -f "$onnx_seg" ] && grep -q XF_HAVE_ONNX "$build/build.ninja" 2>/dev/null; then
+        expect 0 'onnx segmenter' "segment with an ONNX SegFormer" -- \
+            "$segment" "$onnx_seg" "$images/seg_canvas2.png" -o "$work/onnx-mask.png" --backend cpu \
+            --mean 0.5,0.5,0.5 --std 0.25,0.25,0.25 --interpolation bilinear
+        expect 1 'not a classifier; use xformer-segment' "an ONNX segmenter given to xformer-classify" -- \
+            "$classify" "$onnx_seg" "$images/sneaker.png"
+        expect 1 'need 3 numbers' "--mean of the wrong length for an ONNX model" -- \
+            "$segment" "$onnx_seg" "$images/seg_canvas2.png" -o "$work/onnx-mask.png" --mean 1,2
+        expect 2 'interpolation needs' "an unknown --interpolation" -- \
+            "$segment" "$onnx_seg" "$images/seg_canvas2.png" --interpolation cubic
+    fi
+    deit=${XFORMER_ONNX_MODELS_DIR:-}/deit_s/model.onnx
+    if [ -n "${XFORMER_ONNX_MODELS_DIR:-}" ] && [ -f "$deit" ]; then
+        for backend in $(echo "$backends" | tr ',' ' '); do
+            expect 0 '^ +[0-9.]+% +' "[$backend] classify with an exported ONNX DeiT-S" -- \
+                env -u XFORMER_KERNELS "$classify" "$deit" "$images/coat_rgb_96x80.png" --backend "$backend" \
+                --labels "$models/imagenet1k.labels" --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 \
+                --interpolation bicubic --top 3
+        done
+    fi
+fi
+
 printf 'not an image\n' >"$work/text.png"
 expect 1 'nope\.safetensors.*(No such file|cannot open)' "missing model" -- \
     "$classify" "$work/nope.safetensors" "$images/sneaker.png"
