@@ -410,11 +410,9 @@ OP(Div) {
 OP(Pow) {
     UNUSED_ARGS;
     double c;
-    if (nin == 2 && in[0] && !in[0]->is_const && scalar_const(in[1], &c) && c == 2.0 && in[1]->nd <= in[0]->nd) {
-        xo_val_t* ops[2] = {in[0], in[0]};
-        (void)ops;
+    // x^2 (LayerNorm's variance, decomposed) as x * x.
+    if (nin == 2 && in[0] && !in[0]->is_const && scalar_const(in[1], &c) && c == 2.0 && in[1]->nd <= in[0]->nd)
         return dev_binary(im, in[0], in[0], xf_mul, out[0]);
-    }
     if (nin == 2 && all_const(in, 2)) return host_eltwise(im, in, 2, in[0]->ety, f_pow, out[0]);
     return binary(im, in, nin, out[0], f_pow, xf_pow);
 }
@@ -753,7 +751,6 @@ static xf_status_t unit_dims(xo_imp_t* im, xo_val_t* x, int nd, const int64_t* s
     src_strides(x, src, &off);
     int j = 0;
     for (int d = 0; d < nd; d++) st[d] = from_input[d] ? src[j++] : 0;
-    while (j < x->nd && x->shape[j] == 1) j++;
     XO_CHECK(view_of(im, x, nd, shape, st, off, out));
     out->scale_of = x->scale_of;
     out->scale = x->scale;
@@ -934,7 +931,6 @@ OP(Gather) {
         // A scalar index drops the axis; a run of indices is a strided view.
         xo_val_t v = {.name = out[0]->name};
         st = axis_view(im, x, axis, idx[0], ix->n, step, ix->nd == 0, &v);
-        if (st == XF_OK && ix->nd == 1) st = XF_OK;
         xf_free(idx);
         if (st != XF_OK) return st;
         v.uses = out[0]->uses;
@@ -1167,7 +1163,6 @@ OP(Concat) {
     // Device: each input seen as [pre, len, post] (exact views when the rank fits), joined 4 at a time.
     bool exact = nd >= 1 && nd <= XF_MAX_DIMS;
     xf_tensor_t* acc = NULL;
-    int64_t acc_len = 0;
     for (int k = 0; k < nin;) {
         xf_tensor_t* parts[4];
         int np = 0;
@@ -1180,12 +1175,10 @@ OP(Concat) {
                 XO_CHECK(reshape_to(im, in[k], 3, (int64_t[]){pre, in[k]->shape[axis], post}, &r));
             }
             XO_CHECK(xo_tensor_of(im, &r, &parts[np++]));
-            acc_len += in[k]->shape[axis];
             k++;
         }
         XO_CHECK(xf_concat(im->g, parts, np, exact ? axis : 1, &acc));
     }
-    (void)acc_len;
     return xo_result(im, out[0], acc, nd, shape);
 }
 
@@ -1546,7 +1539,7 @@ static xf_status_t batched_matmul(xo_imp_t* im, xo_val_t* a, xo_val_t* b, xo_val
         return xo_fail(im, XF_ERR_INVALID_ARGUMENT, "inner dims differ (%lld vs %lld)",
                        (long long)a->shape[a->nd - 1], (long long)b->shape[b->nd - 2]);
     int nbd;
-    int64_t batch[XO_MAX_RANK], shape[XO_MAX_RANK], ashape[XO_MAX_RANK], bshape[XO_MAX_RANK];
+    int64_t batch[XO_MAX_RANK], shape[XO_MAX_RANK], ashape[XO_MAX_RANK];
     XO_CHECK(broadcast(im, a->nd - 2, a->shape, b->nd - 2, b->shape, &nbd, batch));
     int nd = nbd + 2;
     memcpy(shape, batch, sizeof(int64_t) * (size_t)nbd);
@@ -1572,7 +1565,6 @@ static xf_status_t batched_matmul(xo_imp_t* im, xo_val_t* a, xo_val_t* b, xo_val
         XO_CHECK(xo_densify(im, &tmp));
         ea = tmp;
     }
-    (void)bshape;
     float scale = 1.0f;
     if (ea.scale_of) {
         scale = ea.scale;
@@ -1598,10 +1590,6 @@ OP(MatMul) {
     UNUSED_ARGS;
     xo_val_t *a = IN(0), *b = IN(1);
     if (!a || !b) return xo_fail(im, XF_ERR_INVALID_ARGUMENT, "needs two inputs");
-    if (all_const(in, 2)) {
-        xf_status_t st = batched_matmul(im, a, b, out[0]);
-        return st;
-    }
     if (!a->is_const && b->is_const && b->nd == 2)
         return xo_linear(im, a, b, false, 1.0f, NULL, 1.0f, XF_ACT_NONE, NULL, out[0]);
     return batched_matmul(im, a, b, out[0]);
