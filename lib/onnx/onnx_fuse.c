@@ -11,7 +11,7 @@
 #include "onnx/onnx_ops.h"
 
 typedef struct {
-    size_t nodes[12];
+    size_t nodes[16];
     int count;
 } chain_t;
 
@@ -70,6 +70,19 @@ static const char* other_input(const Onnx__NodeProto* n, const xo_val_t* v) {
     return NULL;
 }
 
+// Takes the one consumer of *v into |c| when it is |op|, moves *v to its output and returns the node's other
+// input ("" for a unary node); NULL when the chain does not go on that way.
+static const char* step(xo_imp_t* im, chain_t* c, const char* op, xo_val_t** v) {
+    long j = sole_consumer(im, *v, c->nodes[c->count - 1]);
+    if (j < 0 || !is_op(node_at(im, (size_t)j), op)) return NULL;
+    const Onnx__NodeProto* n = node_at(im, (size_t)j);
+    const char* other = n->n_input == 1 ? "" : other_input(n, *v);
+    if (!other || c->count == (int)(sizeof c->nodes / sizeof c->nodes[0])) return NULL;
+    c->nodes[c->count++] = (size_t)j;
+    *v = out0(im, n);
+    return other;
+}
+
 // GELU from node |i| = Div(x, sqrt 2) or Mul(x, 1/sqrt 2): Erf, Add 1, Mul x, Mul 0.5. Sets the last value.
 static bool match_gelu(xo_imp_t* im, size_t i, const xo_val_t* x, chain_t* c, xo_val_t** last) {
     const Onnx__NodeProto* n = node_at(im, i);
@@ -79,28 +92,13 @@ static bool match_gelu(xo_imp_t* im, size_t i, const xo_val_t* x, chain_t* c, xo
         return false;
     c->count = 0;
     c->nodes[c->count++] = i;
-    long j = sole_consumer(im, out0(im, n), i);
-    if (j < 0 || !is_op(node_at(im, (size_t)j), "Erf")) return false;
-    c->nodes[c->count++] = (size_t)j;
-    xo_val_t* e = out0(im, node_at(im, (size_t)j));
-    long k = sole_consumer(im, e, (size_t)j);
-    if (k < 0 || !is_op(node_at(im, (size_t)k), "Add")) return false;
-    const char* one = other_input(node_at(im, (size_t)k), e);
-    if (!one || !scalar_is(im, one, 1.0, 1e-6)) return false;
-    c->nodes[c->count++] = (size_t)k;
-    xo_val_t* a = out0(im, node_at(im, (size_t)k));
-    long l = sole_consumer(im, a, (size_t)k);
-    if (l < 0 || !is_op(node_at(im, (size_t)l), "Mul")) return false;
-    const char* xs = other_input(node_at(im, (size_t)l), a);
-    if (!xs || strcmp(xs, x->name) != 0) return false;
-    c->nodes[c->count++] = (size_t)l;
-    xo_val_t* p = out0(im, node_at(im, (size_t)l));
-    long h = sole_consumer(im, p, (size_t)l);
-    if (h < 0 || !is_op(node_at(im, (size_t)h), "Mul")) return false;
-    const char* half = other_input(node_at(im, (size_t)h), p);
-    if (!half || !scalar_is(im, half, 0.5, 1e-6)) return false;
-    c->nodes[c->count++] = (size_t)h;
-    *last = out0(im, node_at(im, (size_t)h));
+    xo_val_t* v = out0(im, n);
+    const char* o;
+    if (!step(im, c, "Erf", &v)) return false;
+    if (!(o = step(im, c, "Add", &v)) || !scalar_is(im, o, 1.0, 1e-6)) return false;
+    if (!(o = step(im, c, "Mul", &v)) || strcmp(o, x->name) != 0) return false;
+    if (!(o = step(im, c, "Mul", &v)) || !scalar_is(im, o, 0.5, 1e-6)) return false;
+    *last = v;
     return *last != NULL;
 }
 
@@ -258,7 +256,7 @@ static bool fuse_attention(xo_imp_t* im, size_t i, xo_val_t** in, int nin) {
     xo_val_t* p = out0(im, n);
     long l = sole_consumer(im, p, (size_t)j);
     // Inference's no-ops between the softmax and the product (exports of attention dropout with p = 0).
-    while (l >= 0 && no_op(im, node_at(im, (size_t)l))) {
+    while (l >= 0 && c.count < 15 && no_op(im, node_at(im, (size_t)l))) {
         c.nodes[c.count++] = (size_t)l;
         p = out0(im, node_at(im, (size_t)l));
         l = sole_consumer(im, p, (size_t)l);
@@ -316,6 +314,19 @@ static bool fuse_attention(xo_imp_t* im, size_t i, xo_val_t** in, int nin) {
     return true;
 }
 
+// When the one consumer of *y (the chain's last node's value) is |op| with a constant other operand of |count|
+// elements, takes that node into |c|, moves *y to its output and returns the constant; else NULL.
+static xo_val_t* const_step(xo_imp_t* im, chain_t* c, const char* op, xo_val_t** y, int64_t count) {
+    chain_t tried = *c;
+    xo_val_t* v = *y;
+    const char* name = step(im, &tried, op, &v);
+    xo_val_t* k = name && name[0] ? early(im, name) : NULL;
+    if (!k || !k->known || !k->is_const || k->n != count) return NULL;
+    *c = tried;
+    *y = v;
+    return k;
+}
+
 // LayerNorm decomposed: ReduceMean(x), Sub, Pow 2, ReduceMean, Add eps, Sqrt, Div [, Mul gamma] [, Add beta].
 static bool fuse_layernorm(xo_imp_t* im, size_t i, xo_val_t** in, int nin) {
     if (nin < 1 || !in[0] || in[0]->is_const || in[0]->ety != XO_FLOAT || in[0]->nd < 1) return false;
@@ -364,27 +375,8 @@ static bool fuse_layernorm(xo_imp_t* im, size_t i, xo_val_t** in, int nin) {
     if (sole_consumer(im, out0(im, node_at(im, (size_t)sq)), (size_t)sq) != dv) return false;
     c.nodes[c.count++] = (size_t)dv;
     xo_val_t* y = out0(im, node_at(im, (size_t)dv));
-    xo_val_t *gamma = NULL, *beta = NULL;
-    long mg = sole_consumer(im, y, (size_t)dv);
-    if (mg >= 0 && is_op(node_at(im, (size_t)mg), "Mul")) {
-        const char* gn = other_input(node_at(im, (size_t)mg), y);
-        xo_val_t* gv = gn ? early(im, gn) : NULL;
-        if (gv && gv->known && gv->is_const && gv->n == x->shape[x->nd - 1]) {
-            gamma = gv;
-            c.nodes[c.count++] = (size_t)mg;
-            y = out0(im, node_at(im, (size_t)mg));
-            long ab = sole_consumer(im, y, (size_t)mg);
-            if (ab >= 0 && is_op(node_at(im, (size_t)ab), "Add")) {
-                const char* bn = other_input(node_at(im, (size_t)ab), y);
-                xo_val_t* bv = bn ? early(im, bn) : NULL;
-                if (bv && bv->known && bv->is_const && bv->n == x->shape[x->nd - 1]) {
-                    beta = bv;
-                    c.nodes[c.count++] = (size_t)ab;
-                    y = out0(im, node_at(im, (size_t)ab));
-                }
-            }
-        }
-    }
+    xo_val_t* gamma = const_step(im, &c, "Mul", &y, x->shape[x->nd - 1]);
+    xo_val_t* beta = gamma ? const_step(im, &c, "Add", &y, x->shape[x->nd - 1]) : NULL;
     if (!y) return false;
     absorb(im, &c);
     im->fuse_status = xo_layernorm(im, x, x->nd - 1, gamma, beta, eps, y);
