@@ -234,14 +234,19 @@ Test(onnx, fusion_cuts_dispatches, .timeout = 600) {
     xf_context_destroy(ctx);
 }
 
-// Writes a model of one node |op| (opset |opset|) over a float input [2, 3], output "y".
-static void write_model(const char* path, const char* op, int64_t opset) {
+// Writes a model of one node |op| (opset |opset|) over a float input [2, 3] (|dynamic_batch|: ["N", 3]),
+// output "y".
+static void write_model_dims(const char* path, const char* op, int64_t opset, bool dynamic_batch) {
     Onnx__TypeProto__Tensor tt = ONNX__TYPE_PROTO__TENSOR__INIT;
     Onnx__TensorShapeProto shape = ONNX__TENSOR_SHAPE_PROTO__INIT;
     Onnx__TensorShapeProto__Dimension d0 = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT, d1 = d0;
     d0.value_case = d1.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
     d0.dim_value = 2;
     d1.dim_value = 3;
+    if (dynamic_batch) {
+        d0.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+        d0.dim_param = "N";
+    }
     Onnx__TensorShapeProto__Dimension* dims[2] = {&d0, &d1};
     shape.n_dim = 2;
     shape.dim = dims;
@@ -294,6 +299,10 @@ static void write_model(const char* path, const char* op, int64_t opset) {
     fwrite(buf, 1, size, f);
     fclose(f);
     free(buf);
+}
+
+static void write_model(const char* path, const char* op, int64_t opset) {
+    write_model_dims(path, op, opset, false);
 }
 
 static void tmp_path(char* buf, size_t size, const char* name) {
@@ -354,5 +363,38 @@ Test(onnx, errors_name_node_op_and_opset) {
     remove(path);
     tmp_path(path, sizeof path, "missing.onnx");
     cr_expect_eq(xf_model_load(ctx, path, NULL, &m), XF_ERR_NOT_FOUND);
+    xf_context_destroy(ctx);
+}
+
+// A dynamic batch dim takes xf_model_options_t.batch (1 by default); the model runs at that size.
+Test(onnx, dynamic_batch_from_options) {
+    xf_context_t* ctx = xf_test_context(XF_BACKEND_CPU);
+    char path[512];
+    tmp_path(path, sizeof path, "dyn.onnx");
+    write_model_dims(path, "Sigmoid", 13, true);
+    for (int64_t batch = 1; batch <= 3; batch += 2) {
+        xf_model_options_t o;
+        xf_model_options_init(&o);
+        o.batch = batch == 1 ? 0 : batch;
+        xf_model_t* m;
+        cr_assert_eq(xf_model_load(ctx, path, &o, &m), XF_OK, "%s", xf_context_error(ctx));
+        xf_model_io_t in, out;
+        cr_assert_eq(xf_model_io_count(m, false), 1);
+        cr_assert_eq(xf_model_io_info(m, false, 0, &in), XF_OK);
+        cr_assert_eq(xf_model_io_info(m, true, 0, &out), XF_OK);
+        cr_expect_str_eq(in.name, "x");
+        cr_expect_str_eq(out.name, "y");
+        cr_expect(in.ndim == 2 && in.shape[0] == batch && in.shape[1] == 3);
+        cr_expect(out.ndim == 2 && out.shape[0] == batch && out.shape[1] == 3);
+        float x[9], y[9];
+        for (int k = 0; k < 9; k++) x[k] = (float)k - 4.0f;
+        const void* ins[1] = {x};
+        void* outs[1] = {y};
+        cr_assert_eq(xf_model_run_io(m, ins, outs), XF_OK, "%s", xf_context_error(ctx));
+        for (int k = 0; k < 3 * batch; k++) cr_expect_float_eq(y[k], 1.0f / (1.0f + expf(-x[k])), 1e-6f);
+        cr_expect_eq(xf_model_io_info(m, true, 1, &out), XF_ERR_OUT_OF_RANGE);
+        xf_model_destroy(m);
+    }
+    remove(path);
     xf_context_destroy(ctx);
 }
