@@ -4,10 +4,12 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -396,5 +398,126 @@ Test(onnx, dynamic_batch_from_options) {
         xf_model_destroy(m);
     }
     remove(path);
+    xf_context_destroy(ctx);
+}
+
+// Writes |path|: y = x + w, x [2, 3] a graph input, w [3] an initializer whose data lives in the external file
+// |location| (relative to the model) at byte |offset|.
+static void write_external_model(const char* path, const char* location, int64_t offset) {
+    Onnx__TypeProto__Tensor tt = ONNX__TYPE_PROTO__TENSOR__INIT;
+    Onnx__TensorShapeProto shape = ONNX__TENSOR_SHAPE_PROTO__INIT;
+    Onnx__TensorShapeProto__Dimension d0 = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT, d1 = d0;
+    d0.value_case = d1.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+    d0.dim_value = 2;
+    d1.dim_value = 3;
+    Onnx__TensorShapeProto__Dimension* dims[2] = {&d0, &d1};
+    shape.n_dim = 2;
+    shape.dim = dims;
+    tt.has_elem_type = 1;
+    tt.elem_type = 1;
+    tt.shape = &shape;
+    Onnx__TypeProto type = ONNX__TYPE_PROTO__INIT;
+    type.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    type.tensor_type = &tt;
+    Onnx__ValueInfoProto x = ONNX__VALUE_INFO_PROTO__INIT, y = ONNX__VALUE_INFO_PROTO__INIT;
+    x.name = "x";
+    x.type = &type;
+    y.name = "y";
+    y.type = &type;
+    Onnx__TensorProto w = ONNX__TENSOR_PROTO__INIT;
+    int64_t wdims[1] = {3};
+    w.name = "w";
+    w.n_dims = 1;
+    w.dims = wdims;
+    w.has_data_type = 1;
+    w.data_type = 1;
+    w.has_data_location = 1;
+    w.data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    char off[32];
+    snprintf(off, sizeof off, "%lld", (long long)offset);
+    Onnx__StringStringEntryProto e0 = ONNX__STRING_STRING_ENTRY_PROTO__INIT, e1 = e0, e2 = e0;
+    e0.key = "location";
+    e0.value = (char*)location;
+    e1.key = "offset";
+    e1.value = off;
+    e2.key = "length";
+    e2.value = "12";
+    Onnx__StringStringEntryProto* ext[3] = {&e0, &e1, &e2};
+    w.n_external_data = 3;
+    w.external_data = ext;
+    Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
+    char* in[2] = {"x", "w"};
+    char* out[1] = {"y"};
+    node.n_input = 2;
+    node.input = in;
+    node.n_output = 1;
+    node.output = out;
+    node.op_type = "Add";
+    Onnx__NodeProto* nodes[1] = {&node};
+    Onnx__ValueInfoProto* ins[1] = {&x};
+    Onnx__ValueInfoProto* outs[1] = {&y};
+    Onnx__TensorProto* inits[1] = {&w};
+    Onnx__GraphProto g = ONNX__GRAPH_PROTO__INIT;
+    g.n_node = 1;
+    g.node = nodes;
+    g.n_input = 1;
+    g.input = ins;
+    g.n_output = 1;
+    g.output = outs;
+    g.n_initializer = 1;
+    g.initializer = inits;
+    Onnx__OperatorSetIdProto os = ONNX__OPERATOR_SET_ID_PROTO__INIT;
+    os.has_version = 1;
+    os.version = 17;
+    Onnx__OperatorSetIdProto* oss[1] = {&os};
+    Onnx__ModelProto m = ONNX__MODEL_PROTO__INIT;
+    m.has_ir_version = 1;
+    m.ir_version = 8;
+    m.n_opset_import = 1;
+    m.opset_import = oss;
+    m.graph = &g;
+    size_t size = onnx__model_proto__get_packed_size(&m);
+    uint8_t* buf = malloc(size);
+    onnx__model_proto__pack(&m, buf);
+    FILE* f = fopen(path, "wb");
+    cr_assert(f);
+    fwrite(buf, 1, size, f);
+    fclose(f);
+    free(buf);
+}
+
+// Initializers in an external data file beside the model are read from there; a location outside the model's
+// directory, a missing file and a file too short are errors naming the initializer.
+Test(onnx, external_data) {
+    xf_context_t* ctx = xf_test_context(XF_BACKEND_CPU);
+    char dir[512], model[600], data[600];
+    tmp_path(dir, sizeof dir, "ext");
+    cr_assert(mkdir(dir, 0700) == 0 || errno == EEXIST);
+    snprintf(model, sizeof model, "%s/model.onnx", dir);
+    snprintf(data, sizeof data, "%s/weights.bin", dir);
+    const float w[5] = {99, 99, 10, 20, 30};  // the initializer at byte 8
+    FILE* f = fopen(data, "wb");
+    fwrite(w, sizeof w, 1, f);
+    fclose(f);
+    write_external_model(model, "weights.bin", 8);
+    xf_model_t* m;
+    cr_assert_eq(xf_model_load(ctx, model, NULL, &m), XF_OK, "%s", xf_context_error(ctx));
+    float x[6] = {1, 2, 3, 4, 5, 6}, y[6];
+    cr_assert_eq(xf_model_run(m, x, 6, y, 6), XF_OK, "%s", xf_context_error(ctx));
+    for (int k = 0; k < 6; k++) cr_expect_eq(y[k], x[k] + w[2 + k % 3]);
+    xf_model_destroy(m);
+
+    write_external_model(model, "../weights.bin", 8);
+    cr_expect_eq(xf_model_load(ctx, model, NULL, &m), XF_ERR_DATA_LOSS);
+    cr_expect(strstr(xf_context_error(ctx), "'w'"), "%s", xf_context_error(ctx));
+    write_external_model(model, "missing.bin", 0);
+    cr_expect_eq(xf_model_load(ctx, model, NULL, &m), XF_ERR_NOT_FOUND);
+    cr_expect(strstr(xf_context_error(ctx), "missing.bin"), "%s", xf_context_error(ctx));
+    write_external_model(model, "weights.bin", 12);
+    cr_expect_eq(xf_model_load(ctx, model, NULL, &m), XF_ERR_DATA_LOSS);
+    cr_expect(strstr(xf_context_error(ctx), "ends before"), "%s", xf_context_error(ctx));
+    remove(model);
+    remove(data);
+    rmdir(dir);
     xf_context_destroy(ctx);
 }
