@@ -82,6 +82,8 @@ bool xo_fuse(xo_imp_t* im, size_t i, xo_val_t** in, int nin, xo_val_t** out, int
 
 xo_val_t* xo_find(xo_imp_t* im, const char* name);
 double xo_get(const xo_val_t* v, int64_t k);
+// |x| as an integer: NaN is 0, values past int64 saturate (shape arithmetic from float constants).
+int64_t xo_to_int(double x);
 bool xo_is_float_type(int ety);
 // A new host constant of |ety| and |shape| (contents zero).
 xf_status_t xo_const_new(xo_imp_t* im, xo_val_t* v, int ety, int nd, const int64_t* shape);

@@ -35,6 +35,11 @@ bool xo_is_float_type(int ety) {
 
 double xo_get(const xo_val_t* v, int64_t k) { return v->f ? (double)v->f[k] : (double)v->i[k]; }
 
+int64_t xo_to_int(double x) {
+    if (x != x) return 0;
+    return x >= 9.2e18 ? INT64_MAX : x <= -9.2e18 ? INT64_MIN : (int64_t)x;
+}
+
 void xo_set(xo_val_t* v, int64_t k, double x) {
     if (v->f) {
         v->f[k] = (float)x;
@@ -42,7 +47,7 @@ void xo_set(xo_val_t* v, int64_t k, double x) {
         v->i[k] = x != 0;
     } else {
         // Shape arithmetic only: values past int64 (INT64_MAX in Slice ends) saturate.
-        v->i[k] = x >= 9.2e18 ? INT64_MAX : x <= -9.2e18 ? INT64_MIN : (int64_t)x;
+        v->i[k] = xo_to_int(x);
     }
 }
 
@@ -69,7 +74,7 @@ xf_status_t xo_const_new(xo_imp_t* im, xo_val_t* v, int ety, int nd, const int64
     v->known = true;
     v->ety = ety;
     v->nd = nd;
-    memcpy(v->shape, shape, sizeof(int64_t) * (size_t)nd);
+    if (nd) memcpy(v->shape, shape, sizeof(int64_t) * (size_t)nd);
     v->n = n;
     if (xo_is_float_type(ety))
         v->f = p;
@@ -418,7 +423,10 @@ xf_status_t xo_const_tensor(xo_imp_t* im, xo_val_t* v, xf_dtype_t dtype, xf_tens
     if (!data) return xo_fail(im, XF_ERR_OUT_OF_MEMORY, "out of host memory uploading '%.200s'", v->name);
     for (int64_t k = 0; k < v->n; k++) {
         if (dtype == XF_DTYPE_F32) ((float*)data)[k] = (float)xo_get(v, k);
-        else ((int32_t*)data)[k] = (int32_t)xo_get(v, k);
+        else {
+            int64_t x = xo_to_int(xo_get(v, k));
+            ((int32_t*)data)[k] = x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : (int32_t)x;
+        }
     }
     char name[300];
     snprintf(name, sizeof name, "onnx%llu:%.200s", (unsigned long long)im->uploads++, v->name);

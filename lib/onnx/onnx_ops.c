@@ -46,7 +46,7 @@ static xf_status_t const_ints(xo_imp_t* im, const xo_val_t* v, const char* what,
     XO_CHECK(need_const(im, v, what));
     if (v->n > cap) return xo_fail(im, XF_ERR_UNIMPLEMENTED, "'%s' has %lld entries (at most %d)", what,
                                    (long long)v->n, cap);
-    for (int64_t k = 0; k < v->n; k++) out[k] = v->f ? (int64_t)v->f[k] : v->i[k];
+    for (int64_t k = 0; k < v->n; k++) out[k] = v->f ? xo_to_int(v->f[k]) : v->i[k];
     *n = (int)v->n;
     return XF_OK;
 }
@@ -689,6 +689,7 @@ OP(Range) {
     if (nin < 3 || !scalar_const(in[0], &s) || !scalar_const(in[1], &l) || !scalar_const(in[2], &d) || d == 0)
         return xo_fail(im, XF_ERR_UNIMPLEMENTED, "needs scalar constant start, limit and a non-zero delta");
     double cnt = ceil((l - s) / d);
+    if (!(cnt <= (double)((int64_t)1 << 40))) return xo_fail(im, XF_ERR_OUT_OF_RANGE, "a range of %g elements", cnt);
     int64_t len = cnt > 0 ? (int64_t)cnt : 0;
     XO_CHECK(xo_const_new(im, out[0], in[0]->ety, 1, &len));
     for (int64_t k = 0; k < len; k++) xo_set(out[0], k, s + (double)k * d);
@@ -914,7 +915,7 @@ OP(Gather) {
     int64_t* idx = xf_malloc((size_t)(ix->n ? ix->n : 1) * sizeof(int64_t));
     if (!idx) return xo_fail(im, XF_ERR_OUT_OF_MEMORY, "out of host memory");
     for (int64_t k = 0; k < ix->n; k++) {
-        int64_t v = (int64_t)xo_get(ix, k);
+        int64_t v = xo_to_int(xo_get(ix, k));
         if (v < 0) v += dim;
         if (v < 0 || v >= dim) {
             xf_free(idx);
@@ -1120,7 +1121,7 @@ OP(ScatterND) {
     for (int64_t t = 0; t < tuples; t++) {
         int64_t off = 0;
         for (int d = 0; d < k; d++) {
-            int64_t i = (int64_t)xo_get(ix, t * k + d);
+            int64_t i = xo_to_int(xo_get(ix, t * k + d));
             if (i < 0) i += x->shape[d];
             if (i < 0 || i >= x->shape[d])
                 return xo_fail(im, XF_ERR_OUT_OF_RANGE, "index %lld out of range", (long long)i);
@@ -1753,7 +1754,10 @@ OP(Resize) {
         if (sc->n != nd) return xo_fail(im, XF_ERR_INVALID_ARGUMENT, "scales has %lld entries", (long long)sc->n);
         for (int d = 0; d < nd; d++) {
             scales[d] = xo_get(sc, d);
-            sizes[d] = (int64_t)floor((double)x->shape[d] * scales[d]);
+            double want = floor((double)x->shape[d] * scales[d]);
+            if (!(want >= 0 && want <= (double)(1 << 24)))
+                return xo_fail(im, XF_ERR_OUT_OF_RANGE, "scale %g of dim %d is out of range", scales[d], d);
+            sizes[d] = (int64_t)want;
         }
     } else {
         return xo_fail(im, XF_ERR_INVALID_ARGUMENT, "needs scales or sizes");
