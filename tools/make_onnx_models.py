@@ -6,12 +6,14 @@ the ONNX backend tests are (model.onnx, test_data_set_0/input_0.pb, output_0.pb:
       [--reference torch|ort]
 
 Needs only Debian's python3-torch and python3-torchvision (no PyPI); tests/test_onnx.c runs the directories.
-The models are small variants of the families (their shapes and operators, fewer layers) so that the CPU
-reference backend runs them in seconds: vit (ViT-B/16 blocks, 2 of them), deit_s (DeiT-S widths, 2 blocks),
-swin (Swin-T stages of 2, 2, 1 and 1 blocks: shifted windows in two), segformer (transformers' SegFormer, MiT stages of one block at 64x64;
-needs transformers, so tests/data/onnx holds it); NAME@OPSET exports at another opset (vit@13: LayerNorm decomposed, before
-opset 17's LayerNormalization). --full exports the real depths (ViT-B/16, DeiT-S, Swin-T, SegFormer-B0 at 512x512). --reference ort writes
-ONNX Runtime's output instead of PyTorch's (needs onnxruntime: the venv of tools/requirements.txt).
+The models are small variants of the families (their operators and layouts, fewer layers, smaller inputs) so that
+the CPU reference backend runs them in seconds: vit (ViT-B/16 blocks, 2 of them, at 112x112), deit_s (DeiT-S
+widths, 2 blocks, 112x112), swin (Swin-T's layout at 224x224, width 48, stages of 2, 2, 1 and 1 blocks: shifted
+windows in two), segformer (transformers' SegFormer, MiT stages of one block at 64x64; needs transformers, so
+tests/data/onnx holds it). NAME@OPSET exports at another opset (vit@13: LayerNorm decomposed, as before opset 17's
+LayerNormalization). --full exports the real models (ViT-B/16, DeiT-S, Swin-T at 224x224, SegFormer-B0 at
+512x512). --reference ort writes ONNX Runtime's output instead of PyTorch's (needs onnxruntime: the venv of
+tools/requirements.txt).
 """
 import argparse
 import os
@@ -62,9 +64,9 @@ class Logits(torch.nn.Module):
 def build(name, full):
     torch.manual_seed({"vit": 1, "deit_s": 2, "swin": 3, "segformer": 4}[name])
     if name == "vit":
-        m = tvm.vit_b_16() if full else VisionTransformer(224, 16, 2, 12, 768, 3072, num_classes=1000)
+        m = tvm.vit_b_16() if full else VisionTransformer(112, 16, 2, 12, 768, 3072, num_classes=1000)
     elif name == "deit_s":
-        m = VisionTransformer(224, 16, 12 if full else 2, 6, 384, 1536, num_classes=1000)
+        m = VisionTransformer(224 if full else 112, 16, 12 if full else 2, 6, 384, 1536, num_classes=1000)
     elif name == "segformer":
         from transformers import SegformerConfig, SegformerForSemanticSegmentation
         cfg = SegformerConfig(num_labels=19) if full else SegformerConfig(
@@ -72,7 +74,7 @@ def build(name, full):
             num_attention_heads=[1, 2, 2, 4])
         m = Logits(SegformerForSemanticSegmentation(cfg))
     elif name == "swin":
-        m = tvm.swin_t() if full else SwinTransformer([4, 4], 96, [2, 2, 1, 1], [3, 6, 12, 24], [7, 7],
+        m = tvm.swin_t() if full else SwinTransformer([4, 4], 48, [2, 2, 1, 1], [3, 6, 12, 24], [7, 7],
                                                       num_classes=1000)
     else:
         raise SystemExit("unknown model " + name)
@@ -98,7 +100,7 @@ def main():
         os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
         m = build(name, a.full)
         torch.manual_seed(7)
-        size = (512 if a.full else 64) if name == "segformer" else 224
+        size = {"segformer": 64, "swin": 224}.get(name, 112) if not a.full else 512 if name == "segformer" else 224
         x = torch.randn(1, 3, size, size)
         with torch.no_grad():
             y = m(x)
