@@ -238,7 +238,8 @@ Test(onnx, fusion_cuts_dispatches, .timeout = 600) {
 
 // Writes a model of one node |op| (opset |opset|) over a float input [2, 3] (|dynamic_batch|: ["N", 3]),
 // output "y".
-static void write_model_dims(const char* path, const char* op, int64_t opset, bool dynamic_batch) {
+static void write_model_named(const char* path, const char* op, int64_t opset, bool dynamic_batch,
+                              const char* node_output) {
     Onnx__TypeProto__Tensor tt = ONNX__TYPE_PROTO__TENSOR__INIT;
     Onnx__TensorShapeProto shape = ONNX__TENSOR_SHAPE_PROTO__INIT;
     Onnx__TensorShapeProto__Dimension d0 = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT, d1 = d0;
@@ -265,7 +266,7 @@ static void write_model_dims(const char* path, const char* op, int64_t opset, bo
     y.type = &type;
     Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
     char* in[1] = {"x"};
-    char* out[1] = {"y"};
+    char* out[1] = {(char*)node_output};
     node.n_input = 1;
     node.input = in;
     node.n_output = 1;
@@ -303,6 +304,10 @@ static void write_model_dims(const char* path, const char* op, int64_t opset, bo
     free(buf);
 }
 
+static void write_model_dims(const char* path, const char* op, int64_t opset, bool dynamic_batch) {
+    write_model_named(path, op, opset, dynamic_batch, "y");
+}
+
 static void write_model(const char* path, const char* op, int64_t opset) {
     write_model_dims(path, op, opset, false);
 }
@@ -329,6 +334,14 @@ Test(onnx, errors_name_node_op_and_opset) {
     write_model(path, "Relu", 21);
     cr_expect_eq(xf_model_load(ctx, path, NULL, &m), XF_ERR_UNIMPLEMENTED);
     cr_expect(strstr(xf_context_error(ctx), "opset 21"), "message: %s", xf_context_error(ctx));
+    remove(path);
+
+    tmp_path(path, sizeof path, "unnamed.onnx");
+    write_model_named(path, "Relu", 13, false, "");
+    m = NULL;
+    cr_expect_eq(xf_model_load(ctx, path, NULL, &m), XF_ERR_INVALID_ARGUMENT);
+    cr_expect(m == NULL && strstr(xf_context_error(ctx), "'y' is not produced"), "message: %s",
+              xf_context_error(ctx));
     remove(path);
 
     tmp_path(path, sizeof path, "ok.onnx");

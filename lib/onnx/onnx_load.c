@@ -624,13 +624,15 @@ static xf_status_t lower_nodes(xo_imp_t* im) {
             if (out[k] && out[k]->known)
                 return xo_fail(im, XF_ERR_INVALID_ARGUMENT, "output '%.200s' is produced twice", n->output[k]);
         }
+        // Only optional outputs after the first may be left unnamed.
+        if (!out[0]) return xo_fail(im, XF_ERR_DATA_LOSS, "the node's first output has no name");
         im->fuse_status = XF_OK;
         bool fused = xo_fuse(im, i, in, (int)n->n_input, out, (int)n->n_output);
         if (im->fuse_status != XF_OK) return im->fuse_status;
         if (fused) continue;
         const xo_op_row_t* row = xo_op_find(n->op_type);
         if (!row)
-            return xo_fail(im, XF_ERR_UNIMPLEMENTED, "operator %.60s is not supported (docs/MODELS.md lists the "
+            return xo_fail(im, XF_ERR_UNIMPLEMENTED, "operator %.60s is not supported (docs/ONNX.md lists the "
                            "ONNX operators libxformer imports)", n->op_type);
         if (im->opset < row->since)
             return xo_fail(im, XF_ERR_UNIMPLEMENTED, "%.60s before opset %d is not supported", n->op_type, row->since);
