@@ -266,19 +266,25 @@ static void write_model_named(const char* path, const char* op, int64_t opset, b
     y.type = &type;
     Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
     char* in[1] = {"x"};
-    char* out[1] = {(char*)node_output};
+    char* out[1] = {"y"};
+    char* first_out[1] = {(char*)node_output};
     node.n_input = 1;
     node.input = in;
     node.n_output = 1;
     node.output = out;
     node.op_type = (char*)op;
     node.name = "the_node";
-    Onnx__NodeProto* nodes[1] = {&node};
+    // |node_output| other than "y": a first node of the same op writes it (an unnamed output when "").
+    Onnx__NodeProto first = node;
+    first.output = first_out;
+    first.name = "first";
+    Onnx__NodeProto* nodes[2] = {&first, &node};
+    const bool two = strcmp(node_output, "y") != 0;
     Onnx__ValueInfoProto* ins[1] = {&x};
     Onnx__ValueInfoProto* outs[1] = {&y};
     Onnx__GraphProto g = ONNX__GRAPH_PROTO__INIT;
-    g.n_node = 1;
-    g.node = nodes;
+    g.n_node = two ? 2 : 1;
+    g.node = two ? nodes : nodes + 1;
     g.n_input = 1;
     g.input = ins;
     g.n_output = 1;
@@ -339,9 +345,9 @@ Test(onnx, errors_name_node_op_and_opset) {
     tmp_path(path, sizeof path, "unnamed.onnx");
     write_model_named(path, "Relu", 13, false, "");
     m = NULL;
-    cr_expect_eq(xf_model_load(ctx, path, NULL, &m), XF_ERR_INVALID_ARGUMENT);
-    cr_expect(m == NULL && strstr(xf_context_error(ctx), "'y' is not produced"), "message: %s",
-              xf_context_error(ctx));
+    cr_expect_eq(xf_model_load(ctx, path, NULL, &m), XF_ERR_DATA_LOSS);
+    cr_expect(m == NULL && strstr(xf_context_error(ctx), "'first'") && strstr(xf_context_error(ctx), "no name"),
+              "message: %s", xf_context_error(ctx));
     remove(path);
 
     tmp_path(path, sizeof path, "ok.onnx");
