@@ -624,8 +624,6 @@ static xf_status_t lower_nodes(xo_imp_t* im) {
             if (out[k] && out[k]->known)
                 return xo_fail(im, XF_ERR_INVALID_ARGUMENT, "output '%.200s' is produced twice", n->output[k]);
         }
-        // Only optional outputs after the first may be left unnamed.
-        if (!out[0]) return xo_fail(im, XF_ERR_DATA_LOSS, "the node's first output has no name");
         im->fuse_status = XF_OK;
         bool fused = xo_fuse(im, i, in, (int)n->n_input, out, (int)n->n_output);
         if (im->fuse_status != XF_OK) return im->fuse_status;
@@ -636,7 +634,12 @@ static xf_status_t lower_nodes(xo_imp_t* im) {
                            "ONNX operators libxformer imports)", n->op_type);
         if (im->opset < row->since)
             return xo_fail(im, XF_ERR_UNIMPLEMENTED, "%.60s before opset %d is not supported", n->op_type, row->since);
-        XO_CHECK(row->fn(im, n, in, (int)n->n_input, out, (int)n->n_output));
+        // An unnamed first output (optional, as RNN's Y) still needs somewhere to go: a value nothing reads.
+        xo_val_t unnamed = {.name = "", .producer = (int)i};
+        if (!out[0]) out[0] = &unnamed;
+        xf_status_t st = row->fn(im, n, in, (int)n->n_input, out, (int)n->n_output);
+        val_free(&unnamed);
+        XO_CHECK(st);
         for (size_t k = 0; k < n->n_output; k++) {
             if (out[k] && !out[k]->known && out[k]->uses)
                 return xo_fail(im, XF_ERR_INTERNAL, "output '%.200s' was not produced", n->output[k]);
