@@ -236,10 +236,10 @@ Test(onnx, fusion_cuts_dispatches, .timeout = 600) {
     xf_context_destroy(ctx);
 }
 
-// Writes a model of one node |op| (opset |opset|) over a float input [2, 3] (|dynamic_batch|: ["N", 3]),
-// output "y".
-static void write_model_named(const char* path, const char* op, int64_t opset, bool dynamic_batch,
-                              const char* node_output) {
+// Writes |path|: a graph of |nodes| (and |inits|) from the float input "x" [2, 3] (|dynamic_batch|: ["N", 3]) to
+// the output "y" of the same shape, opset |opset|.
+static void write_graph(const char* path, Onnx__NodeProto** nodes, size_t n_nodes, Onnx__TensorProto** inits,
+                        size_t n_inits, int64_t opset, bool dynamic_batch) {
     Onnx__TypeProto__Tensor tt = ONNX__TYPE_PROTO__TENSOR__INIT;
     Onnx__TensorShapeProto shape = ONNX__TENSOR_SHAPE_PROTO__INIT;
     Onnx__TensorShapeProto__Dimension d0 = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT, d1 = d0;
@@ -264,31 +264,17 @@ static void write_model_named(const char* path, const char* op, int64_t opset, b
     x.type = &type;
     y.name = "y";
     y.type = &type;
-    Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
-    char* in[1] = {"x"};
-    char* out[1] = {"y"};
-    char* first_out[1] = {(char*)node_output};
-    node.n_input = 1;
-    node.input = in;
-    node.n_output = 1;
-    node.output = out;
-    node.op_type = (char*)op;
-    node.name = "the_node";
-    // |node_output| other than "y": a first node of the same op writes it (an unnamed output when "").
-    Onnx__NodeProto first = node;
-    first.output = first_out;
-    first.name = "first";
-    Onnx__NodeProto* nodes[2] = {&first, &node};
-    const bool two = strcmp(node_output, "y") != 0;
     Onnx__ValueInfoProto* ins[1] = {&x};
     Onnx__ValueInfoProto* outs[1] = {&y};
     Onnx__GraphProto g = ONNX__GRAPH_PROTO__INIT;
-    g.n_node = two ? 2 : 1;
-    g.node = two ? nodes : nodes + 1;
+    g.n_node = n_nodes;
+    g.node = nodes;
     g.n_input = 1;
     g.input = ins;
     g.n_output = 1;
     g.output = outs;
+    g.n_initializer = n_inits;
+    g.initializer = inits;
     Onnx__OperatorSetIdProto os = ONNX__OPERATOR_SET_ID_PROTO__INIT;
     os.domain = "";
     os.has_version = 1;
@@ -308,6 +294,28 @@ static void write_model_named(const char* path, const char* op, int64_t opset, b
     fwrite(buf, 1, size, f);
     fclose(f);
     free(buf);
+}
+
+// Writes a model of one node |op| (opset |opset|) from "x" to "y" (write_graph). |node_output| other than "y": a
+// first node of the same op writes it (an unnamed output when "") and the second one "y".
+static void write_model_named(const char* path, const char* op, int64_t opset, bool dynamic_batch,
+                              const char* node_output) {
+    Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
+    char* in[1] = {"x"};
+    char* out[1] = {"y"};
+    char* first_out[1] = {(char*)node_output};
+    node.n_input = 1;
+    node.input = in;
+    node.n_output = 1;
+    node.output = out;
+    node.op_type = (char*)op;
+    node.name = "the_node";
+    Onnx__NodeProto first = node;
+    first.output = first_out;
+    first.name = "first";
+    Onnx__NodeProto* nodes[2] = {&first, &node};
+    const bool two = strcmp(node_output, "y") != 0;
+    write_graph(path, two ? nodes : nodes + 1, two ? 2 : 1, NULL, 0, opset, dynamic_batch);
 }
 
 static void write_model_dims(const char* path, const char* op, int64_t opset, bool dynamic_batch) {
@@ -425,26 +433,6 @@ Test(onnx, dynamic_batch_from_options) {
 // Writes |path|: y = x + w, x [2, 3] a graph input, w [3] an initializer whose data lives in the external file
 // |location| (relative to the model) at byte |offset|.
 static void write_external_model(const char* path, const char* location, int64_t offset) {
-    Onnx__TypeProto__Tensor tt = ONNX__TYPE_PROTO__TENSOR__INIT;
-    Onnx__TensorShapeProto shape = ONNX__TENSOR_SHAPE_PROTO__INIT;
-    Onnx__TensorShapeProto__Dimension d0 = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT, d1 = d0;
-    d0.value_case = d1.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-    d0.dim_value = 2;
-    d1.dim_value = 3;
-    Onnx__TensorShapeProto__Dimension* dims[2] = {&d0, &d1};
-    shape.n_dim = 2;
-    shape.dim = dims;
-    tt.has_elem_type = 1;
-    tt.elem_type = 1;
-    tt.shape = &shape;
-    Onnx__TypeProto type = ONNX__TYPE_PROTO__INIT;
-    type.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-    type.tensor_type = &tt;
-    Onnx__ValueInfoProto x = ONNX__VALUE_INFO_PROTO__INIT, y = ONNX__VALUE_INFO_PROTO__INIT;
-    x.name = "x";
-    x.type = &type;
-    y.name = "y";
-    y.type = &type;
     Onnx__TensorProto w = ONNX__TENSOR_PROTO__INIT;
     int64_t wdims[1] = {3};
     w.name = "w";
@@ -475,36 +463,8 @@ static void write_external_model(const char* path, const char* location, int64_t
     node.output = out;
     node.op_type = "Add";
     Onnx__NodeProto* nodes[1] = {&node};
-    Onnx__ValueInfoProto* ins[1] = {&x};
-    Onnx__ValueInfoProto* outs[1] = {&y};
     Onnx__TensorProto* inits[1] = {&w};
-    Onnx__GraphProto g = ONNX__GRAPH_PROTO__INIT;
-    g.n_node = 1;
-    g.node = nodes;
-    g.n_input = 1;
-    g.input = ins;
-    g.n_output = 1;
-    g.output = outs;
-    g.n_initializer = 1;
-    g.initializer = inits;
-    Onnx__OperatorSetIdProto os = ONNX__OPERATOR_SET_ID_PROTO__INIT;
-    os.has_version = 1;
-    os.version = 17;
-    Onnx__OperatorSetIdProto* oss[1] = {&os};
-    Onnx__ModelProto m = ONNX__MODEL_PROTO__INIT;
-    m.has_ir_version = 1;
-    m.ir_version = 8;
-    m.n_opset_import = 1;
-    m.opset_import = oss;
-    m.graph = &g;
-    size_t size = onnx__model_proto__get_packed_size(&m);
-    uint8_t* buf = malloc(size);
-    onnx__model_proto__pack(&m, buf);
-    FILE* f = fopen(path, "wb");
-    cr_assert(f);
-    fwrite(buf, 1, size, f);
-    fclose(f);
-    free(buf);
+    write_graph(path, nodes, 1, inits, 1, 17, false);
 }
 
 // Initializers in an external data file beside the model are read from there; a location outside the model's
