@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Tensors beyond the device's maxStorageBufferRange still work in a linear layer (the weight is
-// bound in pieces), and tensors at unaligned offsets (slices) are handled.
+// bound in pieces), tensors at unaligned offsets (slices) are handled, and device memory blocks grow with
+// what is allocated.
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../backends/vulkan/vk_internal.h"
+#include "core.h"
 #include "harness.h"
 #include "xformer.h"
 
@@ -83,5 +86,49 @@ Test(vulkan_limits, unaligned_slices) {
     cr_assert_eq(xf_tensor_download(y, out, sizeof out), XF_OK);
     for (int i = 0; i < (R - 1) * C; ++i) cr_assert_float_eq(out[i], in[C + i] * 3.0f - 1.0f, 1e-5f);
     xf_graph_destroy(g);
+    xf_context_destroy(ctx);
+}
+
+// A small buffer reserves a small block, not a full one; blocks double as more is allocated, a buffer over half
+// a full block gets its own, and freeing everything gives every block back.
+Test(vulkan_limits, memory_blocks_grow_with_use) {
+    xf_context_t* ctx = xf_test_context(XF_BACKEND_VULKAN);
+    xf_device_t* dev = ctx->device;
+    xf_err_t err = {{0}};
+    size_t blocks0, blocks;
+    const VkDeviceSize before = xf_vk_memory_reserved(dev, &blocks0);
+    const VkDeviceSize full = dev->block_size;
+    enum { N = 12 };
+    xf_buffer_t* bufs[N] = {NULL};
+    cr_assert_eq(xf_vk_buffer_alloc(dev, 256, &bufs[0], &err), XF_OK, "%s", err.msg);
+    VkDeviceSize reserved = xf_vk_memory_reserved(dev, &blocks) - before;
+    cr_expect_leq(reserved, full / 32, "a 256-byte buffer reserved %llu bytes (full block %llu)",
+                  (unsigned long long)reserved, (unsigned long long)full);
+    VkDeviceSize live = 256;
+    for (int i = 1; i < N - 1; ++i) {
+        size_t bytes = (size_t)(full / 64) * (size_t)i / 3 + 52;
+        cr_assert_eq(xf_vk_buffer_alloc(dev, bytes, &bufs[i], &err), XF_OK, "%s", err.msg);
+        live += bytes;
+        reserved = xf_vk_memory_reserved(dev, &blocks) - before;
+        cr_expect_leq(reserved, 4 * live + full / 32, "%llu bytes live in %llu reserved",
+                      (unsigned long long)live, (unsigned long long)reserved);
+    }
+    const size_t shared_blocks = blocks;
+    cr_assert_eq(xf_vk_buffer_alloc(dev, (size_t)(full / 2) + 4096, &bufs[N - 1], &err), XF_OK, "%s", err.msg);
+    reserved = xf_vk_memory_reserved(dev, &blocks);
+    cr_expect_eq(blocks, shared_blocks + 1, "a buffer over half a block gets a block of its own");
+    // Each buffer keeps its own bytes while its neighbours are written.
+    for (int i = 0; i < N; ++i) {
+        uint32_t v = 0x9e3779b9u * (uint32_t)(i + 1);
+        cr_assert_eq(xf_vk_buffer_write(dev, bufs[i], 0, &v, sizeof v, &err), XF_OK, "%s", err.msg);
+    }
+    for (int i = 0; i < N; ++i) {
+        uint32_t v = 0;
+        cr_assert_eq(xf_vk_buffer_read(dev, bufs[i], 0, &v, sizeof v, &err), XF_OK, "%s", err.msg);
+        cr_expect_eq(v, 0x9e3779b9u * (uint32_t)(i + 1), "buffer %d", i);
+    }
+    for (int i = 0; i < N; ++i) xf_vk_buffer_free(dev, bufs[i]);
+    cr_expect_eq(xf_vk_memory_reserved(dev, &blocks), before);
+    cr_expect_eq(blocks, blocks0);
     xf_context_destroy(ctx);
 }

@@ -128,6 +128,8 @@ xf_status_t xf_vk_buffer_write(xf_device_t* dev, xf_buffer_t* buf, size_t offset
 xf_status_t xf_vk_buffer_read(xf_device_t* dev, xf_buffer_t* buf, size_t offset, void* data, size_t bytes,
                               xf_err_t* err);
 void xf_vk_memory_release(xf_device_t* dev);
+// Device memory held in blocks (shared and dedicated) and how many blocks hold it.
+VkDeviceSize xf_vk_memory_reserved(const xf_device_t* dev, size_t* blocks);
 // Records, submits and waits for a one-off command buffer filled by |fill|.
 xf_status_t xf_vk_submit_once(xf_device_t* dev, void (*fill)(xf_device_t*, VkCommandBuffer, void*), void* user,
                               const char* what, xf_err_t* err);

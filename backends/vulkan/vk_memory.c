@@ -139,6 +139,17 @@ static void xf_vk_block_give(xf_vk_block_t* b, VkDeviceSize offset, VkDeviceSize
     b->live--;
 }
 
+// Shared blocks start at 1/64 of the full size and double with each one the device holds, so a small model
+// does not reserve (and, on CPU devices, the driver does not allocate) a full 128 MiB block.
+static VkDeviceSize xf_vk_next_block_size(const xf_device_t* dev, VkDeviceSize request) {
+    VkDeviceSize size = dev->block_size / 64;
+    for (const xf_vk_block_t* b = dev->blocks; b && size < dev->block_size; b = b->next) {
+        if (!b->dedicated) size *= 2;
+    }
+    while (size < dev->block_size && size < 2 * request) size *= 2;
+    return size < request ? request : size;
+}
+
 xf_status_t xf_vk_buffer_alloc(xf_device_t* dev, size_t bytes, xf_buffer_t** out, xf_err_t* err) {
     *out = NULL;
     xf_buffer_t* buf = xf_calloc(1, sizeof *buf);
@@ -173,7 +184,7 @@ xf_status_t xf_vk_buffer_alloc(xf_device_t* dev, size_t bytes, xf_buffer_t** out
         }
         if (!buf->block) {
             xf_vk_block_t* b = NULL;
-            st = xf_vk_block_create(dev, dev->block_size, false, &b, err);
+            st = xf_vk_block_create(dev, xf_vk_next_block_size(dev, req.size), false, &b, err);
             if (st == XF_OK && xf_vk_block_take(b, req.size, req.alignment, &buf->offset)) buf->block = b;
             else if (st == XF_OK) st = xf_err_set(err, XF_ERR_OUT_OF_MEMORY, "Vulkan: out of host memory");
         }
@@ -199,6 +210,16 @@ void xf_vk_buffer_free(xf_device_t* dev, xf_buffer_t* buf) {
         if (b->live == 0) xf_vk_block_destroy(dev, b);
     }
     xf_free(buf);
+}
+
+VkDeviceSize xf_vk_memory_reserved(const xf_device_t* dev, size_t* blocks) {
+    VkDeviceSize total = 0;
+    *blocks = 0;
+    for (const xf_vk_block_t* b = dev->blocks; b; b = b->next) {
+        total += b->size;
+        ++*blocks;
+    }
+    return total;
 }
 
 void xf_vk_memory_release(xf_device_t* dev) {
