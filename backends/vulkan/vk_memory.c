@@ -146,8 +146,9 @@ static VkDeviceSize xf_vk_next_block_size(const xf_device_t* dev, VkDeviceSize r
     for (const xf_vk_block_t* b = dev->blocks; b && size < dev->block_size; b = b->next) {
         if (!b->dedicated) size *= 2;
     }
+    // Requests here are at most half a full block, so the loop always ends at or above them.
     while (size < dev->block_size && size < 2 * request) size *= 2;
-    return size < request ? request : size;
+    return size;
 }
 
 xf_status_t xf_vk_buffer_alloc(xf_device_t* dev, size_t bytes, xf_buffer_t** out, xf_err_t* err) {
